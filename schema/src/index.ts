@@ -1,0 +1,10 @@
+/** @protector/schema: the contract shared by every package: error codes, SDL, shared enums. */
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  type ErrorCodeDefinition,
+  isErrorCode,
+  isProtectorError,
+  ProtectorError,
+  renderErrorCodeDocs,
+} from './errors.js';
