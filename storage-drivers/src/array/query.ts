@@ -1,0 +1,97 @@
+/** FlashArray REST list conventions: `filter`, `sort`, `limit`, `continuation_token`, the list envelope. */
+
+export type Item = Record<string, unknown>;
+
+export interface ListEnvelope {
+  items: Item[];
+  continuation_token: string | null;
+  more_items_remaining: boolean;
+  total_item_count: number;
+}
+
+/** Reads `a.b.c` from an item. */
+function pick(item: Item, path: string): unknown {
+  let value: unknown = item;
+  for (const key of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Item)[key];
+  }
+  return value;
+}
+
+const CLAUSE_RE = /^\s*([a-z_.]+)\s*(=|!=|>=|<=|>|<)\s*(?:'([^']*)'|"([^"]*)"|([^\s]+))\s*$/;
+
+/** A predicate for a FlashArray `filter` expression: clauses `field op value` joined by `and`. */
+export function compileFilter(expr: string | undefined): (item: Item) => boolean {
+  if (!expr) return () => true;
+  const clauses = expr.split(/\s+and\s+/i).map((clause) => {
+    const m = CLAUSE_RE.exec(clause);
+    if (!m) throw new Error(`Invalid filter '${expr}'.`);
+    const [, field, op, q1, q2, bare] = m;
+    const raw = q1 ?? q2 ?? bare ?? '';
+    return { field: field!, op: op!, raw };
+  });
+  return (item) =>
+    clauses.every(({ field, op, raw }) => {
+      const value = pick(item, field);
+      const numeric = typeof value === 'number' && raw.trim() !== '' && !Number.isNaN(Number(raw));
+      const a: number | string = numeric ? (value as number) : String(value);
+      const b: number | string = numeric ? Number(raw) : raw;
+      switch (op) {
+        case '=':
+          return raw.includes('*') && !numeric
+            ? new RegExp(`^${raw.split('*').map(escapeRe).join('.*')}$`).test(String(a))
+            : a === b;
+        case '!=':
+          return a !== b;
+        case '>':
+          return a > b;
+        case '<':
+          return a < b;
+        case '>=':
+          return a >= b;
+        case '<=':
+          return a <= b;
+        default:
+          return false;
+      }
+    });
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Applies filter, sort, limit and continuation token to a full list of items. */
+export function listEnvelope(all: Item[], query: Record<string, string | undefined>): ListEnvelope {
+  let items = all.filter(compileFilter(query.filter));
+  if (query.sort) {
+    const keys = query.sort.split(',').map((k) => ({ key: k.replace(/-$/, ''), desc: k.endsWith('-') }));
+    items = [...items].sort((x, y) => {
+      for (const { key, desc } of keys) {
+        const a = pick(x, key) as number | string;
+        const b = pick(y, key) as number | string;
+        if (a === b) continue;
+        return (a < b ? -1 : 1) * (desc ? -1 : 1);
+      }
+      return 0;
+    });
+  }
+  const offset = query.continuation_token ? decodeToken(query.continuation_token) : 0;
+  const limit = query.limit ? Number(query.limit) : items.length;
+  if (!Number.isInteger(limit) || limit < 1) throw new Error(`Invalid limit '${query.limit}'.`);
+  const page = items.slice(offset, offset + limit);
+  const more = offset + page.length < items.length;
+  return {
+    items: page,
+    continuation_token: more ? encodeToken(offset + page.length) : null,
+    more_items_remaining: more,
+    total_item_count: items.length,
+  };
+}
+
+const encodeToken = (offset: number) => Buffer.from(`offset:${offset}`).toString('base64url');
+
+function decodeToken(token: string): number {
+  const m = /^offset:(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
+  if (!m) throw new Error(`Invalid continuation_token '${token}'.`);
+  return Number(m[1]);
+}

@@ -1,0 +1,183 @@
+/**
+ * fa-sim: serves the FlashArray REST 2.x subset the pure driver uses, one port per array, over the
+ * same SQLite model as the mock driver. HTTPS with a self-signed certificate it generates (plain HTTP
+ * on request, for debugging). Sessions, API tokens, 401/429 and array-down behave as on an array.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type ArrayRequest, FlashArrayStore } from '../array/store.js';
+
+/** REST versions fa-sim advertises at `/api/api_version`. */
+export const SIM_REST_VERSIONS = ['2.0', '2.1', '2.2', '2.4', '2.8', '2.16', '2.21', '2.26'] as const;
+
+export interface FlashArraySimulatorOptions {
+  readonly dataDir: string;
+  /** Each array and the port it answers on (0 = any free port). */
+  readonly arrays: ReadonlyArray<{ readonly name: string; readonly port: number }>;
+  /** The API token every array accepts. */
+  readonly apiToken: string;
+  /** @default 127.0.0.1 */
+  readonly host?: string;
+  /** Serve plain HTTP instead of HTTPS (debugging only). @default false */
+  readonly http?: boolean;
+  readonly transferMs?: number;
+  /** Session lifetime. @default 1800000 (30 min) */
+  readonly sessionTtlMs?: number;
+  /** How often schedules and transfers advance with no requests. @default 250 */
+  readonly tickMs?: number;
+}
+
+export interface RunningSimulator {
+  readonly arrays: ReadonlyArray<{ readonly name: string; readonly url: string }>;
+  /** PEM certificate the HTTPS servers present; use it as the CA bundle. Null with `http`. */
+  readonly certFile: string | null;
+  readonly store: FlashArrayStore;
+  /** Ends every session, as an array does when sessions time out. */
+  expireSessions(): void;
+  stop(): Promise<void>;
+}
+
+/** Creates (once) a self-signed certificate for localhost/127.0.0.1 under `<dataDir>/tls/`. */
+export function ensureCertificate(dataDir: string): { cert: string; key: string; certFile: string } {
+  const dir = join(dataDir, 'tls');
+  const certFile = join(dir, 'fa-sim.crt');
+  const keyFile = join(dir, 'fa-sim.key');
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
+        '-days', '3650', '-subj', '/CN=fa-sim', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-addext', 'basicConstraints=critical,CA:TRUE'],
+      { stdio: 'ignore' },
+    );
+  }
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile };
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+};
+
+const errorBody = (message: string, context = '') => ({ errors: [{ message, context }] });
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  if (!chunks.length) return undefined;
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions): Promise<RunningSimulator> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const store = FlashArrayStore.open({
+    file: join(opts.dataDir, 'flasharray.sqlite'),
+    arrays: opts.arrays.map((a) => a.name),
+    transferMs: opts.transferMs,
+  });
+  const tls = opts.http ? null : ensureCertificate(opts.dataDir);
+  const ttl = opts.sessionTtlMs ?? 30 * 60_000;
+  const sessions = new Map<string, { array: string; expires: number }>();
+  const host = opts.host ?? '127.0.0.1';
+
+  const handler = (array: string) => async (req: IncomingMessage, res: ServerResponse) => {
+    if (store.faults(array).down) {
+      req.socket.destroy();
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://x');
+    try {
+      if (req.method === 'GET' && url.pathname === '/api/api_version') {
+        json(res, 200, { version: SIM_REST_VERSIONS });
+        return;
+      }
+      const m = /^\/api\/(2\.\d+)(\/.*)$/.exec(url.pathname);
+      if (!m || !(SIM_REST_VERSIONS as readonly string[]).includes(m[1]!)) {
+        json(res, 404, errorBody(`The requested resource '${url.pathname}' was not found.`));
+        return;
+      }
+      const path = m[2]!;
+      if (req.method === 'POST' && path === '/login') {
+        if (req.headers['api-token'] !== opts.apiToken) {
+          json(res, 401, errorBody('Invalid api-token.', 'api-token'));
+          return;
+        }
+        const token = randomBytes(24).toString('hex');
+        sessions.set(token, { array, expires: Date.now() + ttl });
+        json(res, 200, { items: [{ username: 'pureuser' }] }, { 'x-auth-token': token });
+        return;
+      }
+      const token = String(req.headers['x-auth-token'] ?? '');
+      const session = sessions.get(token);
+      if (!session || session.array !== array || session.expires < Date.now()) {
+        sessions.delete(token);
+        json(res, 401, errorBody('Authentication failed: the session is invalid or has expired. Log in again.'));
+        return;
+      }
+      if (req.method === 'POST' && path === '/logout') {
+        sessions.delete(token);
+        json(res, 200, {});
+        return;
+      }
+      const query: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) query[k] = v;
+      let body: unknown;
+      try {
+        body = await readBody(req);
+      } catch {
+        json(res, 400, errorBody('Request body is not valid JSON.'));
+        return;
+      }
+      const out = store.handle(array, { method: req.method as ArrayRequest['method'], path, query, body });
+      json(res, out.status, out.body, { ...out.headers });
+    } catch (err) {
+      json(res, 500, errorBody(`Internal error: ${(err as Error).message}`));
+    }
+  };
+
+  const servers: Server[] = [];
+  const urls: { name: string; url: string }[] = [];
+  for (const a of opts.arrays) {
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler(a.name)) : createHttpServer(handler(a.name));
+    server.keepAliveTimeout = 5_000;
+    server.on('connection', (socket) => {
+      if (store.faults(a.name).down) socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(a.port, host, resolve);
+    });
+    servers.push(server);
+    const port = (server.address() as AddressInfo).port;
+    urls.push({ name: a.name, url: `${tls ? 'https' : 'http'}://${host === '127.0.0.1' ? '127.0.0.1' : host}:${port}` });
+  }
+  const timer = setInterval(() => store.tick(), opts.tickMs ?? 250);
+  timer.unref();
+
+  return {
+    arrays: urls,
+    certFile: tls?.certFile ?? null,
+    store,
+    expireSessions: () => sessions.clear(),
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * MockStorageDriver: FlashArray behaviour simulated in SQLite (the product's Mock storage driver).
+ * Two site processes pointed at the same data dir see the same two arrays and the link between them.
+ */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ProtectorError } from '@protector/schema';
+import { FlashArrayStore } from '../array/store.js';
+import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
+import { LocalArrayTransport } from '../client/local-transport.js';
+import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
+
+export const DEFAULT_MOCK_DATA_DIR = '/var/lib/protector/mock_storage';
+export const DEFAULT_MOCK_ARRAYS = ['mock-array-a', 'mock-array-b'] as const;
+/** The SQLite file inside the data dir that holds the simulated arrays. */
+export const MOCK_DB_FILE = 'flasharray.sqlite';
+
+export interface MockStorageDriverOptions {
+  /** @default /var/lib/protector/mock_storage */
+  readonly dataDir?: string;
+  /** The primary (this site's) array first. @default ['mock-array-a', 'mock-array-b'] */
+  readonly arrays?: readonly [string, string];
+  /** Simulated time to replicate one group snapshot. @default 2000 */
+  readonly transferMs?: number;
+  /** Run schedules and transfers on a timer this often, so they progress with no requests. 0 = off. @default 0 */
+  readonly tickMs?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly log?: StorageLog;
+}
+
+/** Fails at start, with the product's advice, when the data dir is missing or not writable. */
+export function checkMockDataDir(dataDir: string): void {
+  const missing = !existsSync(dataDir);
+  let writable = !missing;
+  if (!missing) {
+    try {
+      accessSync(dataDir, constants.W_OK | constants.X_OK);
+    } catch {
+      writable = false;
+    }
+  }
+  if (missing || !writable) {
+    throw new ProtectorError(
+      'CONFIG_INVALID',
+      `Mock storage directory ${dataDir} ${missing ? 'does not exist' : 'is not writable by this user'}. ` +
+        `Create it and give it to the protector service user: sudo mkdir -p ${dataDir} && ` +
+        `sudo chown -R protector:protector ${dataDir} (or set [DEFAULT] mock_storage_dir to a writable directory).`,
+      { dataDir },
+    );
+  }
+}
+
+export class MockStorageDriver extends FlashArrayDriver {
+  readonly name = 'mock' as const;
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    /** The simulated arrays: faults, link state and host writes for labs and tests. */
+    readonly simulator: FlashArrayStore,
+    readonly dataDir: string,
+    arrays: readonly [string, string],
+    private readonly tickMs: number,
+    retry: Partial<RetryPolicy> | undefined,
+    log: StorageLog,
+  ) {
+    super(
+      {
+        primary: new ArrayClient(new LocalArrayTransport(simulator, arrays[0]), { retry }),
+        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrays[1]), { retry }),
+      },
+      log,
+    );
+  }
+
+  /** Checks the data dir and opens the SQLite model; `initialize()` then logs the product's start-up lines. */
+  static create(opts: MockStorageDriverOptions = {}): MockStorageDriver {
+    const dataDir = opts.dataDir ?? DEFAULT_MOCK_DATA_DIR;
+    checkMockDataDir(dataDir);
+    const arrays = opts.arrays ?? DEFAULT_MOCK_ARRAYS;
+    const store = FlashArrayStore.open({ file: join(dataDir, MOCK_DB_FILE), arrays, transferMs: opts.transferMs });
+    return new MockStorageDriver(store, dataDir, arrays, opts.tickMs ?? 0, opts.retry, opts.log ?? stderrLog);
+  }
+
+  override async initialize(): Promise<void> {
+    await super.initialize();
+    this.log('WARNING', 'protector.engine.storage.mock', 'Mock storage driver active — not suitable for production use');
+    if (this.tickMs > 0 && !this.timer) {
+      this.timer = setInterval(() => this.simulator.tick(), this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  protected initializedMessage(): string {
+    return `MockStorageDriver initialized: data_dir=${this.dataDir}`;
+  }
+
+  override async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await super.close();
+    this.simulator.close();
+  }
+}

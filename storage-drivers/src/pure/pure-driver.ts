@@ -1,0 +1,50 @@
+/** PureStorageDriver: real FlashArrays over REST 2.x (HTTPS, undici). */
+import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
+import { HttpArrayTransport } from '../client/http-transport.js';
+import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
+
+export interface PureStorageDriverOptions {
+  /** `[storage] primary_array_url`: HTTPS management URL of this site's array. */
+  readonly primaryArrayUrl: string;
+  readonly primaryArrayApiToken: string;
+  readonly secondaryArrayUrl: string;
+  readonly secondaryArrayApiToken: string;
+  /** PEM CA bundle for the arrays' certificates. */
+  readonly caBundle?: string;
+  /** @default true */
+  readonly verifyTls?: boolean;
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly log?: StorageLog;
+  /** Debugging only: allow `http://` URLs (fa-sim --http). Production configs refuse them. */
+  readonly allowInsecureHttp?: boolean;
+}
+
+export class PureStorageDriver extends FlashArrayDriver {
+  readonly name = 'pure' as const;
+
+  constructor(private readonly opts: PureStorageDriverOptions) {
+    const transport = (url: string, apiToken: string) =>
+      new HttpArrayTransport({
+        url,
+        apiToken,
+        caBundle: opts.caBundle,
+        verifyTls: opts.verifyTls,
+        timeoutMs: opts.timeoutMs,
+        allowInsecureHttp: opts.allowInsecureHttp,
+      });
+    super(
+      {
+        primary: new ArrayClient(transport(opts.primaryArrayUrl, opts.primaryArrayApiToken), { retry: opts.retry }),
+        secondary: new ArrayClient(transport(opts.secondaryArrayUrl, opts.secondaryArrayApiToken), { retry: opts.retry }),
+      },
+      opts.log ?? stderrLog,
+    );
+  }
+
+  protected initializedMessage(): string {
+    const host = (url: string) => new URL(url).hostname;
+    return `PureStorageDriver initialized: primary=${host(this.opts.primaryArrayUrl)} secondary=${host(this.opts.secondaryArrayUrl)}`;
+  }
+}

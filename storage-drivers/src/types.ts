@@ -1,0 +1,185 @@
+/**
+ * The one storage interface both drivers implement. Names and units follow FlashArray:
+ * sizes in bytes (multiples of 512), object names 1-63 letters, digits and '-'.
+ */
+
+/** Async replication is a FlashArray protection group; sync is an ActiveCluster pod. */
+export type ReplicationMode = 'async' | 'sync';
+
+export type LinkState = 'connected' | 'connecting' | 'disconnected' | 'unknown';
+
+/** One of the two arrays a driver talks to; `primary`/`secondary` as configured in `[storage]`. */
+export interface ArrayInfo {
+  readonly name: string;
+  readonly id: string;
+  readonly role: 'primary' | 'secondary';
+  readonly endpoint: string;
+  readonly version: string;
+}
+
+/** Where a replication group lives: its name on the source array and the array it replicates to. */
+export interface ReplicationGroupRef {
+  readonly name: string;
+  readonly mode: ReplicationMode;
+  readonly sourceArray: string;
+  readonly targetArray: string;
+}
+
+/** FlashArray `target_retention`: keep everything for `allForSeconds`, then `perDay` for `days`. */
+export interface RetentionPolicy {
+  readonly allForSeconds: number;
+  readonly perDay: number;
+  readonly days: number;
+}
+
+export interface ReplicationSchedule {
+  readonly enabled: boolean;
+  readonly intervalSeconds: number;
+  readonly retention: RetentionPolicy;
+}
+
+export interface ReplicationGroup extends ReplicationGroupRef {
+  /** The group's name as the target array shows it (`SRC:PG` for async, the pod name for sync). */
+  readonly targetName: string;
+  readonly volumes: readonly string[];
+  readonly schedule: ReplicationSchedule;
+  /** Sync only: each array of the pod with its status and promotion state. */
+  readonly podArrays: readonly PodArrayState[];
+}
+
+export interface PodArrayState {
+  readonly array: string;
+  readonly status: 'online' | 'offline' | 'resyncing';
+  readonly promotionStatus: 'promoted' | 'demoted' | 'promoting' | 'demoting';
+}
+
+export interface VolumeSpec {
+  readonly name: string;
+  readonly sizeBytes: number;
+}
+
+export interface Volume {
+  readonly name: string;
+  readonly array: string;
+  readonly serial: string;
+  readonly sizeBytes: number;
+  readonly destroyed: boolean;
+  readonly createdAt: Date;
+  /** The snapshot or volume this one was copied from, if any. */
+  readonly source: string | null;
+  /**
+   * Which data the volume holds: the serial of the volume the data was first written to and how many
+   * writes it had seen. Real arrays have no such field; the simulators carry it so tests can prove
+   * which recovery point a recovered volume came from.
+   */
+  readonly content: VolumeContent | null;
+}
+
+export interface VolumeContent {
+  readonly origin: string;
+  readonly version: number;
+}
+
+/** A replicated snapshot of a group on the target array: complete, or still transferring. */
+export interface RecoveryPoint {
+  /** Name on the target array, e.g. `array-a:pg-web.1700000000`. */
+  readonly name: string;
+  readonly group: string;
+  readonly sourceArray: string;
+  readonly targetArray: string;
+  readonly createdAt: Date;
+  readonly completedAt: Date | null;
+  /** Transfer progress 0..1. */
+  readonly progress: number;
+  readonly complete: boolean;
+  /** Source volume names this point holds a snapshot of. */
+  readonly volumes: readonly string[];
+}
+
+/** Copy one source volume's snapshot of a recovery point into a new (or overwritten) target volume. */
+export interface MaterializeRequest {
+  readonly sourceVolume: string;
+  readonly targetVolume: string;
+}
+
+export interface MaterializeOptions {
+  /** Replace an existing target volume's data (FlashArray `overwrite=true`). */
+  readonly overwrite?: boolean;
+}
+
+export interface ReplicationStatus {
+  readonly group: string;
+  readonly link: LinkState;
+  /** Seconds between now and the creation of the last complete recovery point; null when there is none. */
+  readonly lagSeconds: number | null;
+  readonly lastPoint: RecoveryPoint | null;
+  /** A transfer that has started but not finished. */
+  readonly inProgress: RecoveryPoint | null;
+}
+
+export interface ArrayCheck {
+  readonly array: string;
+  readonly role: 'primary' | 'secondary';
+  readonly endpoint: string;
+  readonly reachable: boolean;
+  readonly authenticated: boolean;
+  readonly error: string | null;
+}
+
+/** The answer to `site validate`: can we reach and log in to both arrays, and are they connected? */
+export interface StorageValidation {
+  readonly ok: boolean;
+  readonly driver: 'mock' | 'pure';
+  readonly arrays: readonly ArrayCheck[];
+  readonly link: LinkState;
+  readonly problems: readonly string[];
+}
+
+/** Storage operations every DR step ends in. One interface; `mock` and `pure` implement it. */
+export interface StorageDriver {
+  readonly name: 'mock' | 'pure';
+  /** Connects to both arrays and logs "<Driver> initialized: ..." as in the product docs. */
+  initialize(): Promise<void>;
+  close(): Promise<void>;
+  /** Both arrays, primary first. Valid after `initialize()`. */
+  arrays(): readonly ArrayInfo[];
+  validate(): Promise<StorageValidation>;
+
+  createVolumes(array: string, specs: readonly VolumeSpec[]): Promise<Volume[]>;
+  getVolumes(array: string, names: readonly string[]): Promise<Volume[]>;
+  /** Destroys (recoverable for 24 h on an array) or, with `eradicate`, removes for good. Missing names are ignored. */
+  destroyVolumes(array: string, names: readonly string[], opts?: { eradicate?: boolean }): Promise<void>;
+
+  /** Creates the group and its target when absent (idempotent); applies the schedule when given. */
+  ensureReplicationGroup(ref: ReplicationGroupRef, schedule?: ReplicationSchedule): Promise<ReplicationGroup>;
+  getReplicationGroup(ref: ReplicationGroupRef): Promise<ReplicationGroup | null>;
+  /** Destroys and eradicates the group on the source (and its target copy); volumes are kept. */
+  deleteReplicationGroup(ref: ReplicationGroupRef): Promise<void>;
+  addVolumes(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup>;
+  removeVolumes(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup>;
+  setSchedule(ref: ReplicationGroupRef, schedule: ReplicationSchedule): Promise<ReplicationGroup>;
+
+  /** Takes a group snapshot and starts replicating it now; returns the target-side point (maybe incomplete). */
+  replicateNow(ref: ReplicationGroupRef, opts?: { suffix?: string }): Promise<RecoveryPoint>;
+  /** Every recovery point on the target, newest first, complete or not. */
+  listRecoveryPoints(ref: ReplicationGroupRef): Promise<RecoveryPoint[]>;
+  /** Copies a complete recovery point's volume snapshots into volumes on the target array. */
+  materialize(
+    ref: ReplicationGroupRef,
+    point: string,
+    requests: readonly MaterializeRequest[],
+    opts?: MaterializeOptions,
+  ): Promise<Volume[]>;
+
+  /** Sync (pods) only: make the pod writable on `array`. */
+  promote(ref: ReplicationGroupRef, array: string): Promise<ReplicationGroup>;
+  /** Sync (pods) only: make the pod read-only on `array`. */
+  demote(ref: ReplicationGroupRef, array: string): Promise<ReplicationGroup>;
+  /**
+   * Reprotect: after a failover, replicate `volumes` (now on the old target) back to the old source.
+   * Disables the old direction's schedule where the old source is reachable. Returns the reversed group.
+   */
+  reverseReplication(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup>;
+
+  replicationStatus(ref: ReplicationGroupRef): Promise<ReplicationStatus>;
+}
