@@ -5,7 +5,7 @@
  */
 import { ProtectorError } from '@protector/schema';
 import type { ArrayClient } from './client/array-client.js';
-import { nameProblem, sizeProblem, volumeNameProblem } from './names.js';
+import { nameProblem, sizeProblem, suffixProblem, volumeNameProblem } from './names.js';
 import type {
   ArrayCheck,
   ArrayInfo,
@@ -65,7 +65,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
     for (const role of ['primary', 'secondary'] as const) {
       const client = this.clients[role];
       const [array] = await client.list<Json>('/arrays');
-      if (!array) throw new ProtectorError('STORAGE_ERROR', `Array at ${client.endpoint} returned no array identity.`);
+      if (!array)
+        throw new ProtectorError('STORAGE_ERROR', `Array at ${client.endpoint} returned no array identity.`);
       const info: ArrayInfo = {
         name: String(array.name),
         id: String(array.id),
@@ -84,15 +85,25 @@ export abstract class FlashArrayDriver implements StorageDriver {
   }
 
   arrays(): readonly ArrayInfo[] {
-    if (!this.infos.length) throw new ProtectorError('INVALID_STATE', 'The storage driver is not initialized; call initialize() first.');
+    if (!this.infos.length)
+      throw new ProtectorError(
+        'INVALID_STATE',
+        'The storage driver is not initialized; call initialize() first.',
+      );
     return this.infos;
   }
 
   private client(array: string): ArrayClient {
     const client = this.byName.get(array);
     if (!client) {
-      const known = this.arrays().map((a) => a.name).join(', ');
-      throw new ProtectorError('BAD_USER_INPUT', `Array '${array}' is not one of this driver's arrays (${known}).`, { array });
+      const known = this.arrays()
+        .map((a) => a.name)
+        .join(', ');
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `Array '${array}' is not one of this driver's arrays (${known}).`,
+        { array },
+      );
     }
     return client;
   }
@@ -105,7 +116,14 @@ export abstract class FlashArrayDriver implements StorageDriver {
       const info = this.infos.find((i) => i.role === role);
       try {
         await client.list('/arrays');
-        checks.push({ array: info?.name ?? client.endpoint, role, endpoint: client.endpoint, reachable: true, authenticated: true, error: null });
+        checks.push({
+          array: info?.name ?? client.endpoint,
+          role,
+          endpoint: client.endpoint,
+          reachable: true,
+          authenticated: true,
+          error: null,
+        });
       } catch (err) {
         const e = err as ProtectorError;
         const authFailed = e.code === 'STORAGE_AUTH_FAILED';
@@ -144,7 +162,9 @@ export abstract class FlashArrayDriver implements StorageDriver {
     for (const s of specs) {
       const problem = volumeNameProblem(s.name) ?? sizeProblem(s.sizeBytes);
       if (problem) {
-        throw new ProtectorError(volumeNameProblem(s.name) ? 'INVALID_NAME' : 'INVALID_SIZE', problem, { volume: s.name });
+        throw new ProtectorError(volumeNameProblem(s.name) ? 'INVALID_NAME' : 'INVALID_SIZE', problem, {
+          volume: s.name,
+        });
       }
     }
     return mapLimit(specs, CONCURRENCY, async (s) => {
@@ -164,21 +184,34 @@ export abstract class FlashArrayDriver implements StorageDriver {
     return items.map((i) => toVolume(array, i));
   }
 
-  async destroyVolumes(array: string, names: readonly string[], opts: { eradicate?: boolean } = {}): Promise<void> {
+  async destroyVolumes(
+    array: string,
+    names: readonly string[],
+    opts: { eradicate?: boolean } = {},
+  ): Promise<void> {
     const client = this.client(array);
     await mapLimit(names, CONCURRENCY, async (name) => {
       const [vol] = await client.listOrEmpty<Json>('/volumes', { names: name });
       if (!vol) return;
       if (!vol.destroyed) {
-        await client.request({ method: 'PATCH', path: '/volumes', query: { names: name }, body: { destroyed: true } });
+        await client.request({
+          method: 'PATCH',
+          path: '/volumes',
+          query: { names: name },
+          body: { destroyed: true },
+        });
       }
-      if (opts.eradicate) await client.request({ method: 'DELETE', path: '/volumes', query: { names: name } });
+      if (opts.eradicate)
+        await client.request({ method: 'DELETE', path: '/volumes', query: { names: name } });
     });
   }
 
   // ---- replication groups ----
 
-  async ensureReplicationGroup(ref: ReplicationGroupRef, schedule?: ReplicationSchedule): Promise<ReplicationGroup> {
+  async ensureReplicationGroup(
+    ref: ReplicationGroupRef,
+    schedule?: ReplicationSchedule,
+  ): Promise<ReplicationGroup> {
     this.checkRef(ref);
     const src = this.client(ref.sourceArray);
     const dst = this.client(ref.targetArray);
@@ -187,7 +220,12 @@ export abstract class FlashArrayDriver implements StorageDriver {
       if (!existing) {
         await src.request({ method: 'POST', path: '/protection-groups', query: { names: ref.name } });
       } else if (existing.destroyed) {
-        await src.request({ method: 'PATCH', path: '/protection-groups', query: { names: ref.name }, body: { destroyed: false } });
+        await src.request({
+          method: 'PATCH',
+          path: '/protection-groups',
+          query: { names: ref.name },
+          body: { destroyed: false },
+        });
       }
       const targets = await src.list<Json>('/protection-groups/targets', { group_names: ref.name });
       if (!targets.some((t) => (t.member as Json).name === ref.targetArray)) {
@@ -209,7 +247,11 @@ export abstract class FlashArrayDriver implements StorageDriver {
       if (!pod) await src.request({ method: 'POST', path: '/pods', query: { names: ref.name } });
       const arrays = ((pod?.arrays as Json[] | undefined) ?? []).map((a) => a.name);
       if (!arrays.includes(ref.targetArray)) {
-        await src.request({ method: 'POST', path: '/pods/arrays', query: { group_names: ref.name, member_names: ref.targetArray } });
+        await src.request({
+          method: 'POST',
+          path: '/pods/arrays',
+          query: { group_names: ref.name, member_names: ref.targetArray },
+        });
       }
     }
     return (await this.getReplicationGroup(ref))!;
@@ -259,7 +301,12 @@ export abstract class FlashArrayDriver implements StorageDriver {
       const [group] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
       if (!group) return;
       if (!group.destroyed) {
-        await src.request({ method: 'PATCH', path: '/protection-groups', query: { names: ref.name }, body: { destroyed: true } });
+        await src.request({
+          method: 'PATCH',
+          path: '/protection-groups',
+          query: { names: ref.name },
+          body: { destroyed: true },
+        });
       }
       await src.request({ method: 'DELETE', path: '/protection-groups', query: { names: ref.name } });
       return;
@@ -274,9 +321,18 @@ export abstract class FlashArrayDriver implements StorageDriver {
       );
     }
     for (const a of group.podArrays.filter((p) => p.array !== ref.sourceArray)) {
-      await src.request({ method: 'DELETE', path: '/pods/arrays', query: { group_names: ref.name, member_names: a.array } });
+      await src.request({
+        method: 'DELETE',
+        path: '/pods/arrays',
+        query: { group_names: ref.name, member_names: a.array },
+      });
     }
-    await src.request({ method: 'PATCH', path: '/pods', query: { names: ref.name }, body: { destroyed: true } });
+    await src.request({
+      method: 'PATCH',
+      path: '/pods',
+      query: { names: ref.name },
+      body: { destroyed: true },
+    });
     await src.request({ method: 'DELETE', path: '/pods', query: { names: ref.name } });
   }
 
@@ -295,7 +351,12 @@ export abstract class FlashArrayDriver implements StorageDriver {
     } else {
       for (const v of volumes) {
         if (group.volumes.includes(v) || group.volumes.includes(`${ref.name}::${v}`)) continue;
-        await src.request({ method: 'PATCH', path: '/volumes', query: { names: v }, body: { pod: { name: ref.name } } });
+        await src.request({
+          method: 'PATCH',
+          path: '/volumes',
+          query: { names: v },
+          body: { pod: { name: ref.name } },
+        });
       }
     }
     return (await this.getReplicationGroup(ref))!;
@@ -351,7 +412,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
   async replicateNow(ref: ReplicationGroupRef, opts: { suffix?: string } = {}): Promise<RecoveryPoint> {
     const group = await this.requireGroup(ref);
     const suffix = opts.suffix ?? `dr${Date.now()}`;
-    const problem = nameProblem(suffix);
+    const problem = suffixProblem(suffix);
     if (problem) throw new ProtectorError('INVALID_NAME', problem, { suffix });
     const link = await this.linkBetween(ref.sourceArray, ref.targetArray);
     if (link !== 'connected') {
@@ -374,7 +435,10 @@ export abstract class FlashArrayDriver implements StorageDriver {
       return toAsyncPoint(ref, item!);
     }
     if (!group.volumes.length) {
-      throw new ProtectorError('INVALID_STATE', `Pod '${ref.name}' holds no volumes; there is nothing to snapshot.`);
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Pod '${ref.name}' holds no volumes; there is nothing to snapshot.`,
+      );
     }
     await this.client(ref.targetArray).request({
       method: 'POST',
@@ -428,7 +492,11 @@ export abstract class FlashArrayDriver implements StorageDriver {
   ): Promise<Volume[]> {
     const rp = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
     if (!rp) {
-      throw new ProtectorError('NOT_FOUND', `Recovery point '${point}' does not exist on array '${ref.targetArray}'.`, { point });
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `Recovery point '${point}' does not exist on array '${ref.targetArray}'.`,
+        { point },
+      );
     }
     if (!rp.complete) {
       throw new ProtectorError(
@@ -439,10 +507,14 @@ export abstract class FlashArrayDriver implements StorageDriver {
     }
     for (const r of requests) {
       if (!rp.volumes.includes(r.sourceVolume)) {
-        throw new ProtectorError('NOT_FOUND', `Recovery point '${point}' holds no snapshot of volume '${r.sourceVolume}'.`, {
-          point,
-          volume: r.sourceVolume,
-        });
+        throw new ProtectorError(
+          'NOT_FOUND',
+          `Recovery point '${point}' holds no snapshot of volume '${r.sourceVolume}'.`,
+          {
+            point,
+            volume: r.sourceVolume,
+          },
+        );
       }
       const problem = volumeNameProblem(r.targetVolume);
       if (problem) throw new ProtectorError('INVALID_NAME', problem, { volume: r.targetVolume });
@@ -497,12 +569,20 @@ export abstract class FlashArrayDriver implements StorageDriver {
       query: { names: ref.name },
       body: { requested_promotion_state: state },
     });
-    return (await this.getReplicationGroup({ ...ref, sourceArray: array, targetArray: array === ref.sourceArray ? ref.targetArray : ref.sourceArray }))!;
+    return (await this.getReplicationGroup({
+      ...ref,
+      sourceArray: array,
+      targetArray: array === ref.sourceArray ? ref.targetArray : ref.sourceArray,
+    }))!;
   }
 
   async reverseReplication(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup> {
     this.checkRef(ref);
-    const reversed: ReplicationGroupRef = { ...pickRef(ref), sourceArray: ref.targetArray, targetArray: ref.sourceArray };
+    const reversed: ReplicationGroupRef = {
+      ...pickRef(ref),
+      sourceArray: ref.targetArray,
+      targetArray: ref.sourceArray,
+    };
     if (ref.mode === 'sync') {
       await this.promote(reversed, reversed.sourceArray);
       return this.addVolumes(reversed, volumes);
@@ -533,7 +613,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
     }
     const points = await this.listRecoveryPoints(ref);
     const lastPoint = points.find((p) => p.complete) ?? null;
-    const inProgress = points.find((p) => !p.complete && (!lastPoint || p.createdAt >= lastPoint.createdAt)) ?? null;
+    const inProgress =
+      points.find((p) => !p.complete && (!lastPoint || p.createdAt >= lastPoint.createdAt)) ?? null;
     const lagSeconds =
       ref.mode === 'sync' && link === 'connected'
         ? 0
@@ -547,9 +628,13 @@ export abstract class FlashArrayDriver implements StorageDriver {
     const group = await this.getReplicationGroup(ref);
     if (!group) {
       const kind = ref.mode === 'async' ? 'Protection group' : 'Pod';
-      throw new ProtectorError('NOT_FOUND', `${kind} '${ref.name}' does not exist on array '${ref.sourceArray}'.`, {
-        group: ref.name,
-      });
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `${kind} '${ref.name}' does not exist on array '${ref.sourceArray}'.`,
+        {
+          group: ref.name,
+        },
+      );
     }
     return group;
   }
@@ -558,7 +643,10 @@ export abstract class FlashArrayDriver implements StorageDriver {
     const problem = nameProblem(ref.name);
     if (problem) throw new ProtectorError('INVALID_NAME', problem, { group: ref.name });
     if (ref.sourceArray === ref.targetArray) {
-      throw new ProtectorError('BAD_USER_INPUT', `Group '${ref.name}' must replicate to a different array than '${ref.sourceArray}'.`);
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `Group '${ref.name}' must replicate to a different array than '${ref.sourceArray}'.`,
+      );
     }
     this.client(ref.sourceArray);
     this.client(ref.targetArray);
@@ -603,7 +691,11 @@ function toAsyncPoint(ref: ReplicationGroupRef, item: Json): RecoveryPoint {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -41,3 +41,9 @@ export function sizeProblem(bytes: unknown): string | null {
   }
   return null;
 }
+
+/** Snapshot suffixes follow the name rules except that they may be all digits (scheduled snapshots are numbered). */
+export function suffixProblem(suffix: string): string | null {
+  if (/^[0-9]{1,63}$/.test(suffix)) return null;
+  return nameProblem(suffix)?.replace('Invalid name', 'Invalid suffix') ?? null;
+}

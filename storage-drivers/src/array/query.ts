@@ -76,8 +76,9 @@ export function listEnvelope(all: Item[], query: Record<string, string | undefin
     });
   }
   const offset = query.continuation_token ? decodeToken(query.continuation_token) : 0;
-  const limit = query.limit ? Number(query.limit) : items.length;
-  if (!Number.isInteger(limit) || limit < 1) throw new Error(`Invalid limit '${query.limit}'.`);
+  const limit = query.limit === undefined ? Number.MAX_SAFE_INTEGER : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new Error(`Invalid limit '${query.limit}'. Give a whole number, at least 1.`);
   const page = items.slice(offset, offset + limit);
   const more = offset + page.length < items.length;
   return {

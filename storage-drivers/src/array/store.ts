@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { nameProblem, sizeProblem, volumeNameProblem } from '../names.js';
+import { nameProblem, sizeProblem, suffixProblem, volumeNameProblem } from '../names.js';
 import { type Item, listEnvelope } from './query.js';
 
 export interface ArrayRequest {
@@ -293,23 +293,32 @@ export class FlashArrayStore {
     const now = this.now();
     this.runSchedules(now);
     for (const snap of this.db
-      .prepare('SELECT * FROM pgroup_snaps WHERE completed IS NULL AND destroyed = 0 AND array != source_array')
+      .prepare(
+        'SELECT * FROM pgroup_snaps WHERE completed IS NULL AND destroyed = 0 AND array != source_array',
+      )
       .all() as PgroupSnapRow[]) {
       const dt = Math.max(0, now - snap.last_tick);
       const up = this.linkStatus(snap.source_array, snap.array) === 'connected';
-      const transferred = up ? snap.transferred_ms + dt : snap.transferred_ms;
+      // A slow link (fault) stretches the remaining transfer; a link that is down stalls it.
+      const transferred = up
+        ? snap.transferred_ms + dt / this.arrayRow(snap.source_array).slow_factor
+        : snap.transferred_ms;
       const done = transferred >= snap.duration_ms;
       this.db
-        .prepare('UPDATE pgroup_snaps SET transferred_ms = ?, last_tick = ?, completed = ? WHERE array = ? AND name = ?')
+        .prepare(
+          'UPDATE pgroup_snaps SET transferred_ms = ?, last_tick = ?, completed = ? WHERE array = ? AND name = ?',
+        )
         .run(
-          Math.min(transferred, snap.duration_ms),
+          Math.min(Math.round(transferred), snap.duration_ms),
           now,
-          done ? now - (transferred - snap.duration_ms) : null,
+          done ? now - Math.round(transferred - snap.duration_ms) : null,
           snap.array,
           snap.name,
         );
     }
-    for (const row of this.db.prepare("SELECT * FROM pod_arrays WHERE status != 'online'").all() as PodArrayRow[]) {
+    for (const row of this.db
+      .prepare("SELECT * FROM pod_arrays WHERE status != 'online'")
+      .all() as PodArrayRow[]) {
       const donor = this.podArrays(row.pod).find(
         (p) => p.status === 'online' && this.linkStatus(p.array, row.array) === 'connected',
       );
@@ -317,7 +326,9 @@ export class FlashArrayStore {
       for (const v of this.volumesInPod(donor.array, row.pod)) {
         this.setContent(row.array, v.name, v.content_origin, v.content_version, v.provisioned);
       }
-      this.db.prepare("UPDATE pod_arrays SET status = 'online' WHERE pod = ? AND array = ?").run(row.pod, row.array);
+      this.db
+        .prepare("UPDATE pod_arrays SET status = 'online' WHERE pod = ? AND array = ?")
+        .run(row.pod, row.array);
     }
   }
 
@@ -336,7 +347,11 @@ export class FlashArrayStore {
           return {
             status: 429,
             body: { errors: [{ message: 'Rate limit exceeded.', context: array }] },
-            headers: { 'x-ratelimit-limit-second': '10', 'x-ratelimit-remaining-second': '0', 'retry-after': '0' },
+            headers: {
+              'x-ratelimit-limit-second': '10',
+              'x-ratelimit-remaining-second': '0',
+              'retry-after': '0',
+            },
           };
         }
         this.advance();
@@ -428,7 +443,11 @@ export class FlashArrayStore {
         this.unstretchPod(q);
         return {};
       default:
-        throw new ArrayError(404, `The requested resource '${req.method} ${req.path}' was not found.`, req.path);
+        throw new ArrayError(
+          404,
+          `The requested resource '${req.method} ${req.path}' was not found.`,
+          req.path,
+        );
     }
   }
 
@@ -493,7 +512,9 @@ export class FlashArrayStore {
 
   private selectVolumes(array: string, q: Readonly<Record<string, string | undefined>>): Item[] {
     const wanted = names(q.names);
-    const rows = this.db.prepare('SELECT * FROM volumes WHERE array = ? ORDER BY name').all(array) as VolumeRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM volumes WHERE array = ? ORDER BY name')
+      .all(array) as VolumeRow[];
     if (wanted.length) {
       const missing = wanted.filter((n) => !rows.some((r) => r.name === n));
       if (missing.length) throw bad(`Volume '${missing[0]}' does not exist.`, missing[0]!);
@@ -503,7 +524,11 @@ export class FlashArrayStore {
     return rows.filter((r) => destroyed === null || (r.destroyed === 1) === destroyed).map(this.volumeItem);
   }
 
-  private postVolumes(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private postVolumes(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const list = names(q.names);
     if (!list.length) throw bad('Missing required query parameter names.', 'names');
     const overwrite = q.overwrite === 'true';
@@ -549,7 +574,12 @@ export class FlashArrayStore {
   }
 
   /** `POST /volumes?names=V {source:{name}}`: copy a volume or a volume snapshot into V. */
-  private copyVolume(array: string, name: string, source: string, existing: VolumeRow | undefined): VolumeRow {
+  private copyVolume(
+    array: string,
+    name: string,
+    source: string,
+    existing: VolumeRow | undefined,
+  ): VolumeRow {
     const snap = this.db
       .prepare('SELECT * FROM volume_snaps WHERE array = ? AND name = ? AND destroyed = 0')
       .get(array, source) as VolumeSnapRow | undefined;
@@ -596,18 +626,24 @@ export class FlashArrayStore {
     return row;
   }
 
-  private patchVolumes(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private patchVolumes(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const list = names(q.names);
     if (!list.length) throw bad('Missing required query parameter names.', 'names');
     return list.map((name) => {
       const row = this.volumeRow(array, name);
       if (!row) throw bad(`Volume '${name}' does not exist.`, name);
-      if (body.pod !== undefined) return this.volumeItem(this.moveVolume(array, row, body.pod as { name?: string } | null));
+      if (body.pod !== undefined)
+        return this.volumeItem(this.moveVolume(array, row, body.pod as { name?: string } | null));
       if (typeof body.destroyed === 'boolean') {
         this.db
           .prepare('UPDATE volumes SET destroyed = ? WHERE array = ? AND name = ?')
           .run(body.destroyed ? 1 : 0, array, name);
-        if (body.destroyed) this.db.prepare('DELETE FROM pgroup_volumes WHERE array = ? AND volume = ?').run(array, name);
+        if (body.destroyed)
+          this.db.prepare('DELETE FROM pgroup_volumes WHERE array = ? AND volume = ?').run(array, name);
       }
       if (body.provisioned !== undefined) {
         const sp = sizeProblem(body.provisioned);
@@ -660,7 +696,13 @@ export class FlashArrayStore {
     }
   }
 
-  private setContent(array: string, volume: string, origin: string | null, version: number, size?: number): void {
+  private setContent(
+    array: string,
+    volume: string,
+    origin: string | null,
+    version: number,
+    size?: number,
+  ): void {
     const existing = this.volumeRow(array, volume);
     if (existing) {
       this.db
@@ -702,15 +744,21 @@ export class FlashArrayStore {
     const wanted = names(q.names);
     const sources = names(q.source_names);
     return rows
-      .filter((r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.volume)))
+      .filter(
+        (r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.volume)),
+      )
       .map(this.volumeSnapItem);
   }
 
-  private postVolumeSnaps(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private postVolumeSnaps(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const sources = names(q.source_names);
     if (!sources.length) throw bad('Missing required query parameter source_names.', 'source_names');
     const suffix = typeof body.suffix === 'string' ? body.suffix : String(this.now());
-    const problem = nameProblem(suffix);
+    const problem = suffixProblem(suffix);
     if (problem) throw bad(problem, suffix);
     return sources.map((volume) => {
       const vol = this.liveVolume(array, volume);
@@ -728,7 +776,12 @@ export class FlashArrayStore {
     });
   }
 
-  private insertVolumeSnap(array: string, name: string, vol: VolumeRow, pgroupSnap: string | null): VolumeSnapRow {
+  private insertVolumeSnap(
+    array: string,
+    name: string,
+    vol: VolumeRow,
+    pgroupSnap: string | null,
+  ): VolumeSnapRow {
     if (this.db.prepare('SELECT 1 FROM volume_snaps WHERE array = ? AND name = ?').get(array, name)) {
       throw bad(`Snapshot '${name}' already exists.`, name);
     }
@@ -781,7 +834,9 @@ export class FlashArrayStore {
       is_local: g.array === g.source,
       destroyed: g.destroyed === 1,
       volume_count: (
-        this.db.prepare('SELECT COUNT(*) n FROM pgroup_volumes WHERE array = ? AND pgroup = ?').get(g.array, g.name) as {
+        this.db
+          .prepare('SELECT COUNT(*) n FROM pgroup_volumes WHERE array = ? AND pgroup = ?')
+          .get(g.array, g.name) as {
           n: number;
         }
       ).n,
@@ -793,7 +848,9 @@ export class FlashArrayStore {
 
   private selectPgroups(array: string, q: Readonly<Record<string, string | undefined>>): Item[] {
     const wanted = names(q.names);
-    const rows = this.db.prepare('SELECT * FROM pgroups WHERE array = ? ORDER BY name').all(array) as PgroupRow[];
+    const rows = this.db
+      .prepare('SELECT * FROM pgroups WHERE array = ? ORDER BY name')
+      .all(array) as PgroupRow[];
     if (wanted.length) {
       const missing = wanted.filter((n) => !rows.some((r) => r.name === n));
       if (missing.length) throw bad(`Protection group '${missing[0]}' does not exist.`, missing[0]!);
@@ -808,12 +865,18 @@ export class FlashArrayStore {
       const problem = nameProblem(name);
       if (problem) throw bad(problem, name);
       if (this.pgroupRow(array, name)) throw bad(`Protection group '${name}' already exists.`, name);
-      this.db.prepare('INSERT INTO pgroups (array, name, source, created) VALUES (?, ?, ?, ?)').run(array, name, array, this.now());
+      this.db
+        .prepare('INSERT INTO pgroups (array, name, source, created) VALUES (?, ?, ?, ?)')
+        .run(array, name, array, this.now());
       return this.pgroupItem(this.pgroupRow(array, name)!);
     });
   }
 
-  private patchPgroups(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private patchPgroups(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const list = names(q.names);
     if (!list.length) throw bad('Missing required query parameter names.', 'names');
     return list.map((name) => {
@@ -822,10 +885,15 @@ export class FlashArrayStore {
       const sched = body.replication_schedule as { enabled?: boolean; frequency?: number } | undefined;
       if (sched) {
         if (sched.frequency !== undefined && (!Number.isInteger(sched.frequency) || sched.frequency < 1000)) {
-          throw bad(`Invalid replication frequency '${sched.frequency}'. Frequency must be at least 1000 ms.`, name);
+          throw bad(
+            `Invalid replication frequency '${sched.frequency}'. Frequency must be at least 1000 ms.`,
+            name,
+          );
         }
         this.db
-          .prepare('UPDATE pgroups SET schedule_enabled = ?, frequency_ms = ?, last_scheduled = ? WHERE array = ? AND name = ?')
+          .prepare(
+            'UPDATE pgroups SET schedule_enabled = ?, frequency_ms = ?, last_scheduled = ? WHERE array = ? AND name = ?',
+          )
           .run(
             (sched.enabled ?? row.schedule_enabled === 1) ? 1 : 0,
             sched.frequency ?? row.frequency_ms,
@@ -834,17 +902,28 @@ export class FlashArrayStore {
             name,
           );
       }
-      const ret = body.target_retention as { all_for_sec?: number; per_day?: number; days?: number } | undefined;
+      const ret = body.target_retention as
+        | { all_for_sec?: number; per_day?: number; days?: number }
+        | undefined;
       if (ret) {
         for (const [k, v] of Object.entries(ret)) {
-          if (!Number.isInteger(v) || (v as number) < 0) throw bad(`Invalid target_retention.${k} '${v}'.`, name);
+          if (!Number.isInteger(v) || (v as number) < 0)
+            throw bad(`Invalid target_retention.${k} '${v}'.`, name);
         }
         this.db
           .prepare('UPDATE pgroups SET all_for_sec = ?, per_day = ?, days = ? WHERE array = ? AND name = ?')
-          .run(ret.all_for_sec ?? row.all_for_sec, ret.per_day ?? row.per_day, ret.days ?? row.days, array, name);
+          .run(
+            ret.all_for_sec ?? row.all_for_sec,
+            ret.per_day ?? row.per_day,
+            ret.days ?? row.days,
+            array,
+            name,
+          );
       }
       if (typeof body.destroyed === 'boolean') {
-        this.db.prepare('UPDATE pgroups SET destroyed = ? WHERE array = ? AND name = ?').run(body.destroyed ? 1 : 0, array, name);
+        this.db
+          .prepare('UPDATE pgroups SET destroyed = ? WHERE array = ? AND name = ?')
+          .run(body.destroyed ? 1 : 0, array, name);
       }
       return this.pgroupItem(this.pgroupRow(array, name)!);
     });
@@ -855,8 +934,11 @@ export class FlashArrayStore {
     for (const name of list) {
       const row = this.pgroupRow(array, name);
       if (!row) throw bad(`Protection group '${name}' does not exist.`, name);
-      if (!row.destroyed) throw bad(`Protection group '${name}' must be destroyed before it can be eradicated.`, name);
-      for (const snap of this.db.prepare('SELECT name FROM pgroup_snaps WHERE array = ? AND pgroup = ?').all(array, name) as {
+      if (!row.destroyed)
+        throw bad(`Protection group '${name}' must be destroyed before it can be eradicated.`, name);
+      for (const snap of this.db
+        .prepare('SELECT name FROM pgroup_snaps WHERE array = ? AND pgroup = ?')
+        .all(array, name) as {
         name: string;
       }[]) {
         this.dropPgroupSnap(array, snap.name);
@@ -881,7 +963,9 @@ export class FlashArrayStore {
   private selectPgroupVolumes(array: string, q: Readonly<Record<string, string | undefined>>): Item[] {
     const groups = names(q.group_names);
     for (const g of groups) this.livePgroup(array, g);
-    const rows = this.db.prepare('SELECT * FROM pgroup_volumes WHERE array = ? ORDER BY pgroup, volume').all(array) as {
+    const rows = this.db
+      .prepare('SELECT * FROM pgroup_volumes WHERE array = ? ORDER BY pgroup, volume')
+      .all(array) as {
       pgroup: string;
       volume: string;
     }[];
@@ -890,7 +974,11 @@ export class FlashArrayStore {
       .map((r) => ({ group: { name: r.pgroup }, member: { name: r.volume } }));
   }
 
-  private changePgroupVolumes(array: string, q: Readonly<Record<string, string | undefined>>, add: boolean): Item[] {
+  private changePgroupVolumes(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    add: boolean,
+  ): Item[] {
     const groups = names(q.group_names);
     const members = names(q.member_names);
     if (!groups.length || !members.length) {
@@ -910,7 +998,9 @@ export class FlashArrayStore {
           this.db.prepare('INSERT INTO pgroup_volumes VALUES (?, ?, ?)').run(array, g, v);
         } else {
           if (!has) throw bad(`Volume '${v}' is not a member of protection group '${g}'.`, v);
-          this.db.prepare('DELETE FROM pgroup_volumes WHERE array = ? AND pgroup = ? AND volume = ?').run(array, g, v);
+          this.db
+            .prepare('DELETE FROM pgroup_volumes WHERE array = ? AND pgroup = ? AND volume = ?')
+            .run(array, g, v);
         }
         out.push({ group: { name: g }, member: { name: v } });
       }
@@ -946,17 +1036,26 @@ export class FlashArrayStore {
     for (const g of groups) {
       this.livePgroup(array, g);
       for (const target of targets) {
-        if (target === array) throw bad(`Array '${target}' cannot be a target of its own protection group.`, target);
-        const connected = this.connectionItems(array).some((c) => (c.remote as { name: string }).name === target);
+        if (target === array)
+          throw bad(`Array '${target}' cannot be a target of its own protection group.`, target);
+        const connected = this.connectionItems(array).some(
+          (c) => (c.remote as { name: string }).name === target,
+        );
         if (!connected) throw bad(`Array '${target}' is not connected to this array.`, target);
-        if (this.db.prepare('SELECT 1 FROM pgroup_targets WHERE array = ? AND pgroup = ? AND target = ?').get(array, g, target)) {
+        if (
+          this.db
+            .prepare('SELECT 1 FROM pgroup_targets WHERE array = ? AND pgroup = ? AND target = ?')
+            .get(array, g, target)
+        ) {
           throw bad(`Target '${target}' already exists in protection group '${g}'.`, target);
         }
         this.db.prepare('INSERT INTO pgroup_targets VALUES (?, ?, ?, 0)').run(array, g, target);
         const replica = `${array}:${g}`;
         const existing = this.pgroupRow(target, replica);
         if (!existing) {
-          this.db.prepare('INSERT INTO pgroups (array, name, source, created) VALUES (?, ?, ?, ?)').run(target, replica, array, this.now());
+          this.db
+            .prepare('INSERT INTO pgroups (array, name, source, created) VALUES (?, ?, ?, ?)')
+            .run(target, replica, array, this.now());
         }
         out.push({ group: { name: g }, member: { name: target }, allowed: false });
       }
@@ -964,7 +1063,11 @@ export class FlashArrayStore {
     return out;
   }
 
-  private patchPgroupTargets(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private patchPgroupTargets(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const groups = names(q.group_names);
     if (!groups.length) throw bad('Missing required query parameter group_names.', 'group_names');
     if (typeof body.allowed !== 'boolean') throw bad('Missing required body field allowed.', 'allowed');
@@ -987,7 +1090,9 @@ export class FlashArrayStore {
     const targets = names(q.member_names);
     for (const g of groups) {
       for (const t of targets) {
-        const res = this.db.prepare('DELETE FROM pgroup_targets WHERE array = ? AND pgroup = ? AND target = ?').run(array, g, t);
+        const res = this.db
+          .prepare('DELETE FROM pgroup_targets WHERE array = ? AND pgroup = ? AND target = ?')
+          .run(array, g, t);
         if (!res.changes) throw bad(`Target '${t}' does not exist in protection group '${g}'.`, t);
       }
     }
@@ -1004,9 +1109,16 @@ export class FlashArrayStore {
     destroyed: s.destroyed === 1,
     started: s.array === s.source_array ? s.created : s.created,
     completed: s.array === s.source_array ? s.created : s.completed,
-    progress: s.array === s.source_array || s.completed !== null ? 1 : s.duration_ms ? s.transferred_ms / s.duration_ms : 0,
+    progress:
+      s.array === s.source_array || s.completed !== null
+        ? 1
+        : s.duration_ms
+          ? s.transferred_ms / s.duration_ms
+          : 0,
     volumes: (
-      this.db.prepare('SELECT volume FROM volume_snaps WHERE array = ? AND pgroup_snap = ? ORDER BY volume').all(s.array, s.name) as {
+      this.db
+        .prepare('SELECT volume FROM volume_snaps WHERE array = ? AND pgroup_snap = ? ORDER BY volume')
+        .all(s.array, s.name) as {
         volume: string;
       }[]
     ).map((v) => ({ name: v.volume })),
@@ -1026,17 +1138,24 @@ export class FlashArrayStore {
       if (!this.pgroupRow(array, s)) throw bad(`Protection group '${s}' does not exist.`, s);
     }
     return rows
-      .filter((r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.pgroup)))
+      .filter(
+        (r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.pgroup)),
+      )
       .map(this.pgroupSnapItem);
   }
 
-  private postPgroupSnaps(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private postPgroupSnaps(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const sources = names(q.source_names);
     if (!sources.length) throw bad('Missing required query parameter source_names.', 'source_names');
     const replicate = q.replicate_now === 'true' || q.replicate === 'true';
     return sources.map((g) => {
       const row = this.livePgroup(array, g);
-      if (row.source !== array) throw bad(`Protection group '${g}' is a replica; snapshots are taken on its source.`, g);
+      if (row.source !== array)
+        throw bad(`Protection group '${g}' is a replica; snapshots are taken on its source.`, g);
       const suffix = typeof body.suffix === 'string' ? body.suffix : undefined;
       return this.pgroupSnapItem(this.takePgroupSnap(row, suffix, replicate));
     });
@@ -1046,16 +1165,20 @@ export class FlashArrayStore {
   private takePgroupSnap(group: PgroupRow, suffix: string | undefined, replicate: boolean): PgroupSnapRow {
     const now = this.now();
     const seq = group.snap_seq + 1;
-    this.db.prepare('UPDATE pgroups SET snap_seq = ? WHERE array = ? AND name = ?').run(seq, group.array, group.name);
+    this.db
+      .prepare('UPDATE pgroups SET snap_seq = ? WHERE array = ? AND name = ?')
+      .run(seq, group.array, group.name);
     const sfx = suffix ?? String(seq);
-    const problem = nameProblem(sfx);
+    const problem = suffixProblem(sfx);
     if (problem) throw bad(problem, sfx);
     const name = `${group.name}.${sfx}`;
     if (this.db.prepare('SELECT 1 FROM pgroup_snaps WHERE array = ? AND name = ?').get(group.array, name)) {
       throw bad(`Protection group snapshot '${name}' already exists.`, name);
     }
     const volumes = (
-      this.db.prepare('SELECT volume FROM pgroup_volumes WHERE array = ? AND pgroup = ?').all(group.array, group.name) as {
+      this.db
+        .prepare('SELECT volume FROM pgroup_volumes WHERE array = ? AND pgroup = ?')
+        .all(group.array, group.name) as {
         volume: string;
       }[]
     ).map((r) => this.liveVolume(group.array, r.volume));
@@ -1069,24 +1192,39 @@ export class FlashArrayStore {
       const targets = this.db
         .prepare('SELECT target FROM pgroup_targets WHERE array = ? AND pgroup = ? AND allowed = 1')
         .all(group.array, group.name) as { target: string }[];
-      const duration = Math.round(this.transferMs * this.arrayRow(group.array).slow_factor);
+      const duration = this.transferMs;
       for (const { target } of targets) {
         const remoteGroup = `${group.array}:${group.name}`;
         const remoteName = `${group.array}:${name}`;
-        insert.run(target, remoteName, remoteGroup, group.array, sfx, now, duration, 0, now, duration === 0 ? now : null);
+        insert.run(
+          target,
+          remoteName,
+          remoteGroup,
+          group.array,
+          sfx,
+          now,
+          duration,
+          0,
+          now,
+          duration === 0 ? now : null,
+        );
         for (const v of volumes) this.insertVolumeSnap(target, `${remoteName}.${v.name}`, v, remoteName);
         this.applyRetention(target, remoteGroup, group);
       }
     }
     this.applyRetention(group.array, group.name, group);
-    return this.db.prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND name = ?').get(group.array, name) as PgroupSnapRow;
+    return this.db
+      .prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND name = ?')
+      .get(group.array, name) as PgroupSnapRow;
   }
 
   /** FlashArray retention: keep all snapshots younger than all_for_sec; then per_day x days more, newest first. */
   private applyRetention(array: string, pgroup: string, policy: PgroupRow): void {
     const now = this.now();
     const snaps = this.db
-      .prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND pgroup = ? AND destroyed = 0 ORDER BY created DESC, name DESC')
+      .prepare(
+        'SELECT * FROM pgroup_snaps WHERE array = ? AND pgroup = ? AND destroyed = 0 ORDER BY created DESC, name DESC',
+      )
       .all(array, pgroup) as PgroupSnapRow[];
     let extra = policy.per_day * policy.days;
     for (const s of snaps) {
@@ -1108,21 +1246,31 @@ export class FlashArrayStore {
       .all(now) as PgroupRow[];
     for (const group of due) {
       if (this.arrayRow(group.array).down) continue;
-      this.db.prepare('UPDATE pgroups SET last_scheduled = ? WHERE array = ? AND name = ?').run(now, group.array, group.name);
+      this.db
+        .prepare('UPDATE pgroups SET last_scheduled = ? WHERE array = ? AND name = ?')
+        .run(now, group.array, group.name);
       this.takePgroupSnap(group, undefined, true);
     }
   }
 
-  private patchPgroupSnaps(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private patchPgroupSnaps(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const list = names(q.names);
     return list.map((name) => {
-      const row = this.db.prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND name = ?').get(array, name) as
-        | PgroupSnapRow
-        | undefined;
+      const row = this.db
+        .prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND name = ?')
+        .get(array, name) as PgroupSnapRow | undefined;
       if (!row) throw bad(`Protection group snapshot '${name}' does not exist.`, name);
       if (typeof body.destroyed === 'boolean') {
-        this.db.prepare('UPDATE pgroup_snaps SET destroyed = ? WHERE array = ? AND name = ?').run(body.destroyed ? 1 : 0, array, name);
-        this.db.prepare('UPDATE volume_snaps SET destroyed = ? WHERE array = ? AND pgroup_snap = ?').run(body.destroyed ? 1 : 0, array, name);
+        this.db
+          .prepare('UPDATE pgroup_snaps SET destroyed = ? WHERE array = ? AND name = ?')
+          .run(body.destroyed ? 1 : 0, array, name);
+        this.db
+          .prepare('UPDATE volume_snaps SET destroyed = ? WHERE array = ? AND pgroup_snap = ?')
+          .run(body.destroyed ? 1 : 0, array, name);
       }
       return this.pgroupSnapItem({ ...row, destroyed: body.destroyed ? 1 : 0 });
     });
@@ -1130,11 +1278,12 @@ export class FlashArrayStore {
 
   private eradicatePgroupSnaps(array: string, list: string[]): void {
     for (const name of list) {
-      const row = this.db.prepare('SELECT destroyed FROM pgroup_snaps WHERE array = ? AND name = ?').get(array, name) as
-        | { destroyed: number }
-        | undefined;
+      const row = this.db
+        .prepare('SELECT destroyed FROM pgroup_snaps WHERE array = ? AND name = ?')
+        .get(array, name) as { destroyed: number } | undefined;
       if (!row) throw bad(`Protection group snapshot '${name}' does not exist.`, name);
-      if (!row.destroyed) throw bad(`Protection group snapshot '${name}' must be destroyed before it can be eradicated.`, name);
+      if (!row.destroyed)
+        throw bad(`Protection group snapshot '${name}' must be destroyed before it can be eradicated.`, name);
       this.dropPgroupSnap(array, name);
     }
   }
@@ -1147,7 +1296,9 @@ export class FlashArrayStore {
   // ---- pods ----
 
   private podArrays(pod: string): PodArrayRow[] {
-    return this.db.prepare('SELECT * FROM pod_arrays WHERE pod = ? ORDER BY position').all(pod) as PodArrayRow[];
+    return this.db
+      .prepare('SELECT * FROM pod_arrays WHERE pod = ? ORDER BY position')
+      .all(pod) as PodArrayRow[];
   }
 
   private podArray(pod: string, array: string): PodArrayRow | undefined {
@@ -1156,7 +1307,7 @@ export class FlashArrayStore {
 
   private volumesInPod(array: string, pod: string): VolumeRow[] {
     return this.db
-      .prepare("SELECT * FROM volumes WHERE array = ? AND name LIKE ? AND destroyed = 0")
+      .prepare('SELECT * FROM volumes WHERE array = ? AND name LIKE ? AND destroyed = 0')
       .all(array, `${pod}::%`) as VolumeRow[];
   }
 
@@ -1186,7 +1337,9 @@ export class FlashArrayStore {
     const wanted = names(q.names);
     const pods = (
       this.db
-        .prepare('SELECT p.name FROM pods p JOIN pod_arrays a ON a.pod = p.name WHERE a.array = ? AND p.destroyed = 0 ORDER BY p.name')
+        .prepare(
+          'SELECT p.name FROM pods p JOIN pod_arrays a ON a.pod = p.name WHERE a.array = ? AND p.destroyed = 0 ORDER BY p.name',
+        )
         .all(array) as { name: string }[]
     ).map((r) => r.name);
     const missing = wanted.filter((n) => !pods.includes(n));
@@ -1200,7 +1353,8 @@ export class FlashArrayStore {
     return list.map((name) => {
       const problem = nameProblem(name);
       if (problem) throw bad(problem, name);
-      if (this.db.prepare('SELECT 1 FROM pods WHERE name = ?').get(name)) throw bad(`Pod '${name}' already exists.`, name);
+      if (this.db.prepare('SELECT 1 FROM pods WHERE name = ?').get(name))
+        throw bad(`Pod '${name}' already exists.`, name);
       this.db.prepare('INSERT INTO pods (name, created) VALUES (?, ?)').run(name, this.now());
       this.db.prepare("INSERT INTO pod_arrays VALUES (?, ?, 'online', 'promoted', 0)").run(name, array);
       return this.podItem(array, name);
@@ -1210,17 +1364,21 @@ export class FlashArrayStore {
   private stretchPod(array: string, q: Readonly<Record<string, string | undefined>>) {
     const pods = names(q.group_names);
     const members = names(q.member_names);
-    if (!pods.length || !members.length) throw bad('Missing required query parameters group_names and member_names.', 'group_names');
+    if (!pods.length || !members.length)
+      throw bad('Missing required query parameters group_names and member_names.', 'group_names');
     return pods.flatMap((pod) => {
       this.requireLivePod(pod, array);
       return members.map((target) => {
         this.arrayRow(target);
-        if (this.podArray(pod, target)) throw bad(`Array '${target}' is already a member of pod '${pod}'.`, target);
+        if (this.podArray(pod, target))
+          throw bad(`Array '${target}' is already a member of pod '${pod}'.`, target);
         if (this.linkStatus(array, target) !== 'connected') {
           throw bad(`Array '${target}' is not connected to this array; cannot stretch pod '${pod}'.`, target);
         }
         const position = this.podArrays(pod).length;
-        this.db.prepare("INSERT INTO pod_arrays VALUES (?, ?, 'online', 'promoted', ?)").run(pod, target, position);
+        this.db
+          .prepare("INSERT INTO pod_arrays VALUES (?, ?, 'online', 'promoted', ?)")
+          .run(pod, target, position);
         for (const v of this.volumesInPod(array, pod)) {
           this.setContent(target, v.name, v.content_origin, v.content_version, v.provisioned);
         }
@@ -1232,15 +1390,20 @@ export class FlashArrayStore {
   private unstretchPod(q: Readonly<Record<string, string | undefined>>): void {
     for (const pod of names(q.group_names)) {
       for (const member of names(q.member_names)) {
-        if (!this.podArray(pod, member)) throw bad(`Array '${member}' is not a member of pod '${pod}'.`, member);
+        if (!this.podArray(pod, member))
+          throw bad(`Array '${member}' is not a member of pod '${pod}'.`, member);
         if (this.podArrays(pod).length < 2) throw bad(`Pod '${pod}' is not stretched.`, pod);
         this.db.prepare('DELETE FROM pod_arrays WHERE pod = ? AND array = ?').run(pod, member);
-        this.db.prepare("DELETE FROM volumes WHERE array = ? AND name LIKE ?").run(member, `${pod}::%`);
+        this.db.prepare('DELETE FROM volumes WHERE array = ? AND name LIKE ?').run(member, `${pod}::%`);
       }
     }
   }
 
-  private patchPods(array: string, q: Readonly<Record<string, string | undefined>>, body: Record<string, unknown>) {
+  private patchPods(
+    array: string,
+    q: Readonly<Record<string, string | undefined>>,
+    body: Record<string, unknown>,
+  ) {
     const list = names(q.names);
     if (!list.length) throw bad('Missing required query parameter names.', 'names');
     return list.map((pod) => {
@@ -1248,15 +1411,24 @@ export class FlashArrayStore {
       const state = body.requested_promotion_state;
       if (state !== undefined) {
         if (state !== 'promoted' && state !== 'demoted') {
-          throw bad(`Invalid requested_promotion_state '${String(state)}'. Use 'promoted' or 'demoted'.`, pod);
+          throw bad(
+            `Invalid requested_promotion_state '${String(state)}'. Use 'promoted' or 'demoted'.`,
+            pod,
+          );
         }
         if (this.podArrays(pod).length < 2) {
-          throw bad(`Pod '${pod}' is not stretched; promotion state can only change on a stretched pod.`, pod);
+          throw bad(
+            `Pod '${pod}' is not stretched; promotion state can only change on a stretched pod.`,
+            pod,
+          );
         }
-        this.db.prepare('UPDATE pod_arrays SET promotion = ? WHERE pod = ? AND array = ?').run(state, pod, array);
+        this.db
+          .prepare('UPDATE pod_arrays SET promotion = ? WHERE pod = ? AND array = ?')
+          .run(state, pod, array);
       }
       if (body.destroyed === true) {
-        if (this.volumesInPod(array, pod).length) throw bad(`Pod '${pod}' contains volumes and cannot be destroyed.`, pod);
+        if (this.volumesInPod(array, pod).length)
+          throw bad(`Pod '${pod}' contains volumes and cannot be destroyed.`, pod);
         this.db.prepare('UPDATE pods SET destroyed = 1 WHERE name = ?').run(pod);
       }
       return this.podItem(array, pod);
@@ -1265,7 +1437,9 @@ export class FlashArrayStore {
 
   private eradicatePods(array: string, list: string[]): void {
     for (const pod of list) {
-      const row = this.db.prepare('SELECT destroyed FROM pods WHERE name = ?').get(pod) as { destroyed: number } | undefined;
+      const row = this.db.prepare('SELECT destroyed FROM pods WHERE name = ?').get(pod) as
+        | { destroyed: number }
+        | undefined;
       if (!row || !this.podArray(pod, array)) throw bad(`Pod '${pod}' does not exist.`, pod);
       if (!row.destroyed) throw bad(`Pod '${pod}' must be destroyed before it can be eradicated.`, pod);
       this.db.prepare('DELETE FROM pod_arrays WHERE pod = ?').run(pod);
@@ -1288,7 +1462,13 @@ const podOf = (volume: string): string | null => (volume.includes('::') ? volume
 const localName = (replica: string): string => replica.slice(replica.indexOf(':') + 1);
 
 function transferItem(snap: Item): Item {
-  return { name: snap.name, id: snap.id, started: snap.started, completed: snap.completed, progress: snap.progress };
+  return {
+    name: snap.name,
+    id: snap.id,
+    started: snap.started,
+    completed: snap.completed,
+    progress: snap.progress,
+  };
 }
 
 export type { Row };

@@ -47,8 +47,12 @@ type Verdict = 'retry' | 'fatal';
  * - 400, 404, 409 and other 4xx: never; the same request gets the same answer.
  * - 401: never here; the HTTP transport logs in again once before it returns 401.
  */
-export function retryVerdict(method: ArrayRequest['method'], outcome: ArrayResponse | ArrayUnreachableError): Verdict {
-  if (outcome instanceof ArrayUnreachableError) return outcome.notSent || method === 'GET' ? 'retry' : 'fatal';
+export function retryVerdict(
+  method: ArrayRequest['method'],
+  outcome: ArrayResponse | ArrayUnreachableError,
+): Verdict {
+  if (outcome instanceof ArrayUnreachableError)
+    return outcome.notSent || method === 'GET' ? 'retry' : 'fatal';
   if (outcome.status === 429 || outcome.status === 503) return 'retry';
   if (outcome.status >= 500) return method === 'POST' ? 'fatal' : 'retry';
   return 'fatal';
@@ -115,7 +119,10 @@ export class ArrayClient {
   }
 
   /** GET every page of a list, following continuation tokens. */
-  async list<T = Record<string, unknown>>(path: string, query: Record<string, string | undefined> = {}): Promise<T[]> {
+  async list<T = Record<string, unknown>>(
+    path: string,
+    query: Record<string, string | undefined> = {},
+  ): Promise<T[]> {
     const items: T[] = [];
     let token: string | undefined;
     do {
@@ -131,7 +138,10 @@ export class ArrayClient {
   }
 
   /** GET a list, answering [] instead of throwing when the named object does not exist. */
-  async listOrEmpty<T = Record<string, unknown>>(path: string, query: Record<string, string | undefined> = {}): Promise<T[]> {
+  async listOrEmpty<T = Record<string, unknown>>(
+    path: string,
+    query: Record<string, string | undefined> = {},
+  ): Promise<T[]> {
     try {
       return await this.list<T>(path, query);
     } catch (err) {
@@ -141,30 +151,52 @@ export class ArrayClient {
   }
 
   private backoff(attempt: number, outcome: ArrayResponse | ArrayUnreachableError): number {
-    const retryAfter = outcome instanceof ArrayUnreachableError ? undefined : outcome.headers?.['retry-after'];
+    const retryAfter =
+      outcome instanceof ArrayUnreachableError ? undefined : outcome.headers?.['retry-after'];
     const hinted = retryAfter !== undefined && retryAfter !== '' ? Number(retryAfter) * 1000 : 0;
     const cap = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
     return Math.max(hinted, Math.random() * cap);
   }
 
-  private toError(req: ArrayRequest, outcome: ArrayResponse | ArrayUnreachableError, attempts: number): ProtectorError {
+  private toError(
+    req: ArrayRequest,
+    outcome: ArrayResponse | ArrayUnreachableError,
+    attempts: number,
+  ): ProtectorError {
     const where = { array: this.endpoint, request: `${req.method} ${req.path}`, attempts };
     if (outcome instanceof ArrayUnreachableError) {
-      return new ProtectorError('STORAGE_UNREACHABLE', `Array at ${this.endpoint} is unreachable: ${outcome.message}`, where, {
-        cause: outcome,
-      });
+      return new ProtectorError(
+        'STORAGE_UNREACHABLE',
+        `Array at ${this.endpoint} is unreachable: ${outcome.message}`,
+        where,
+        {
+          cause: outcome,
+        },
+      );
     }
     const first = (outcome.body as ErrorBody | undefined)?.errors?.[0];
     const message = first?.message ?? `HTTP ${outcome.status}`;
     const details = { ...where, status: outcome.status, context: first?.context ?? null };
     if (outcome.status === 401) {
-      return new ProtectorError('STORAGE_AUTH_FAILED', `Array at ${this.endpoint} refused the API token: ${message}`, details);
+      return new ProtectorError(
+        'STORAGE_AUTH_FAILED',
+        `Array at ${this.endpoint} refused the API token: ${message}`,
+        details,
+      );
     }
     if (outcome.status === 429) {
-      return new ProtectorError('STORAGE_RATE_LIMITED', `Array at ${this.endpoint} is rate limiting requests: ${message}`, details);
+      return new ProtectorError(
+        'STORAGE_RATE_LIMITED',
+        `Array at ${this.endpoint} is rate limiting requests: ${message}`,
+        details,
+      );
     }
     if (outcome.status >= 500) {
-      return new ProtectorError('STORAGE_UNREACHABLE', `Array at ${this.endpoint} failed: ${message}`, details);
+      return new ProtectorError(
+        'STORAGE_UNREACHABLE',
+        `Array at ${this.endpoint} failed: ${message}`,
+        details,
+      );
     }
     const code = MESSAGE_CODES.find(([re]) => re.test(message))?.[1] ?? 'STORAGE_ERROR';
     return new ProtectorError(code, message, details);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ProtectorError } from '@protector/schema';
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, request, errors as undiciErrors } from 'undici';
 import type { ArrayRequest, ArrayResponse } from '../array/store.js';
 import { type ArrayTransport, ArrayUnreachableError } from './array-client.js';
 
@@ -84,7 +84,9 @@ export class HttpArrayTransport implements ArrayTransport {
 
   async close(): Promise<void> {
     if (this.session && this.version) {
-      await this.call('POST', `/api/${this.version}/logout`, { 'x-auth-token': this.session }).catch(() => undefined);
+      await this.call('POST', `/api/${this.version}/logout`, { 'x-auth-token': this.session }).catch(
+        () => undefined,
+      );
     }
     await this.agent.close();
   }
@@ -116,7 +118,8 @@ export class HttpArrayTransport implements ArrayTransport {
     const res = await this.call('POST', `/api/${this.version}/login`, { 'api-token': this.opts.apiToken });
     const token = res.headers['x-auth-token'];
     if (res.status !== 200 || !token) {
-      const message = (res.body as { errors?: { message?: string }[] })?.errors?.[0]?.message ?? `HTTP ${res.status}`;
+      const message =
+        (res.body as { errors?: { message?: string }[] })?.errors?.[0]?.message ?? `HTTP ${res.status}`;
       throw new ProtectorError(
         'STORAGE_AUTH_FAILED',
         `Login to array at ${this.endpoint} failed: ${message}. Check the API token in [storage] or in the replication policy.`,
@@ -144,12 +147,17 @@ export class HttpArrayTransport implements ArrayTransport {
       const res = await request(`${this.endpoint}${path}`, {
         method: method as 'GET',
         dispatcher: this.agent,
-        headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.body.text();
       const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(',') : v;
+      for (const [k, v] of Object.entries(res.headers))
+        if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(',') : v;
       let parsed: unknown = null;
       try {
         parsed = text ? JSON.parse(text) : null;
@@ -161,7 +169,9 @@ export class HttpArrayTransport implements ArrayTransport {
       const code = (err as { code?: string }).code ?? '';
       const notSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT';
       if (err instanceof undiciErrors.UndiciError || code.startsWith('E') || code.startsWith('UND_')) {
-        throw new ArrayUnreachableError(`${code || 'error'}: ${(err as Error).message}`, notSent, { cause: err });
+        throw new ArrayUnreachableError(`${code || 'error'}: ${(err as Error).message}`, notSent, {
+          cause: err,
+        });
       }
       throw err;
     }

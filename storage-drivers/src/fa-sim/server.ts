@@ -6,7 +6,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -51,9 +56,27 @@ export function ensureCertificate(dataDir: string): { cert: string; key: string;
     mkdirSync(dir, { recursive: true });
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
-        '-days', '3650', '-subj', '/CN=fa-sim', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-addext', 'basicConstraints=critical,CA:TRUE'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '3650',
+        '-subj',
+        '/CN=fa-sim',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+      ],
       { stdio: 'ignore' },
     );
   }
@@ -62,7 +85,11 @@ export function ensureCertificate(dataDir: string): { cert: string; key: string;
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 };
 
@@ -118,7 +145,11 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
       const session = sessions.get(token);
       if (!session || session.array !== array || session.expires < Date.now()) {
         sessions.delete(token);
-        json(res, 401, errorBody('Authentication failed: the session is invalid or has expired. Log in again.'));
+        json(
+          res,
+          401,
+          errorBody('Authentication failed: the session is invalid or has expired. Log in again.'),
+        );
         return;
       }
       if (req.method === 'POST' && path === '/logout') {
@@ -145,7 +176,9 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
   const servers: Server[] = [];
   const urls: { name: string; url: string }[] = [];
   for (const a of opts.arrays) {
-    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler(a.name)) : createHttpServer(handler(a.name));
+    const server = tls
+      ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler(a.name))
+      : createHttpServer(handler(a.name));
     server.keepAliveTimeout = 5_000;
     server.on('connection', (socket) => {
       if (store.faults(a.name).down) socket.destroy();
@@ -156,7 +189,10 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
     });
     servers.push(server);
     const port = (server.address() as AddressInfo).port;
-    urls.push({ name: a.name, url: `${tls ? 'https' : 'http'}://${host === '127.0.0.1' ? '127.0.0.1' : host}:${port}` });
+    urls.push({
+      name: a.name,
+      url: `${tls ? 'https' : 'http'}://${host === '127.0.0.1' ? '127.0.0.1' : host}:${port}`,
+    });
   }
   const timer = setInterval(() => store.tick(), opts.tickMs ?? 250);
   timer.unref();

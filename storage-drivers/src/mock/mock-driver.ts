@@ -77,13 +77,21 @@ export class MockStorageDriver extends FlashArrayDriver {
     const dataDir = opts.dataDir ?? DEFAULT_MOCK_DATA_DIR;
     checkMockDataDir(dataDir);
     const arrays = opts.arrays ?? DEFAULT_MOCK_ARRAYS;
-    const store = FlashArrayStore.open({ file: join(dataDir, MOCK_DB_FILE), arrays, transferMs: opts.transferMs });
+    const store = FlashArrayStore.open({
+      file: join(dataDir, MOCK_DB_FILE),
+      arrays,
+      transferMs: opts.transferMs,
+    });
     return new MockStorageDriver(store, dataDir, arrays, opts.tickMs ?? 0, opts.retry, opts.log ?? stderrLog);
   }
 
   override async initialize(): Promise<void> {
     await super.initialize();
-    this.log('WARNING', 'protector.engine.storage.mock', 'Mock storage driver active — not suitable for production use');
+    this.log(
+      'WARNING',
+      'protector.engine.storage.mock',
+      'Mock storage driver active — not suitable for production use',
+    );
     if (this.tickMs > 0 && !this.timer) {
       this.timer = setInterval(() => this.simulator.tick(), this.tickMs);
       this.timer.unref();

@@ -36,8 +36,12 @@ export class PureStorageDriver extends FlashArrayDriver {
       });
     super(
       {
-        primary: new ArrayClient(transport(opts.primaryArrayUrl, opts.primaryArrayApiToken), { retry: opts.retry }),
-        secondary: new ArrayClient(transport(opts.secondaryArrayUrl, opts.secondaryArrayApiToken), { retry: opts.retry }),
+        primary: new ArrayClient(transport(opts.primaryArrayUrl, opts.primaryArrayApiToken), {
+          retry: opts.retry,
+        }),
+        secondary: new ArrayClient(transport(opts.secondaryArrayUrl, opts.secondaryArrayApiToken), {
+          retry: opts.retry,
+        }),
       },
       opts.log ?? stderrLog,
     );

@@ -1,0 +1,412 @@
+/**
+ * One contract suite over both drivers (STYLE.md, Tests): the mock in process, and the pure driver over
+ * real HTTPS against fa-sim. Both must keep the same rules and fail the same way.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isProtectorError } from '@protector/schema';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FlashArrayStore } from './array/store.js';
+import { startFlashArraySimulator } from './fa-sim/server.js';
+import { MockStorageDriver } from './mock/mock-driver.js';
+import { PureStorageDriver } from './pure/pure-driver.js';
+import type { RecoveryPoint, ReplicationGroupRef, StorageDriver } from './types.js';
+
+const TRANSFER_MS = 150;
+const FAST_RETRY = { maxRetries: 3, baseDelayMs: 2, maxDelayMs: 10 };
+const MiB = 1024 * 1024;
+
+interface Harness {
+  driver: StorageDriver;
+  sim: FlashArrayStore;
+  a: string;
+  b: string;
+  logs: string[];
+  /** Pure only: end every array session. */
+  expireSessions: (() => void) | null;
+  /** A driver for the same arrays logging in with a wrong token (pure), or null. */
+  badTokenDriver: (() => StorageDriver) | null;
+  stop(): Promise<void>;
+}
+
+const harnesses: Record<'mock' | 'pure', (dir: string) => Promise<Harness>> = {
+  async mock(dir) {
+    const logs: string[] = [];
+    const driver = MockStorageDriver.create({
+      dataDir: dir,
+      arrays: ['mock-array-a', 'mock-array-b'],
+      transferMs: TRANSFER_MS,
+      retry: FAST_RETRY,
+      log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
+    });
+    await driver.initialize();
+    return {
+      driver,
+      sim: driver.simulator,
+      a: 'mock-array-a',
+      b: 'mock-array-b',
+      logs,
+      expireSessions: null,
+      badTokenDriver: null,
+      stop: () => driver.close(),
+    };
+  },
+  async pure(dir) {
+    const logs: string[] = [];
+    const fa = await startFlashArraySimulator({
+      dataDir: dir,
+      arrays: [
+        { name: 'fa-a', port: 0 },
+        { name: 'fa-b', port: 0 },
+      ],
+      apiToken: 'T-contract',
+      transferMs: TRANSFER_MS,
+    });
+    const make = (token: string) =>
+      new PureStorageDriver({
+        primaryArrayUrl: fa.arrays[0]!.url,
+        primaryArrayApiToken: token,
+        secondaryArrayUrl: fa.arrays[1]!.url,
+        secondaryArrayApiToken: token,
+        caBundle: fa.certFile!,
+        retry: FAST_RETRY,
+        timeoutMs: 5000,
+        log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
+      });
+    const driver = make('T-contract');
+    await driver.initialize();
+    return {
+      driver,
+      sim: fa.store,
+      a: 'fa-a',
+      b: 'fa-b',
+      logs,
+      expireSessions: fa.expireSessions,
+      badTokenDriver: () => make('T-wrong'),
+      stop: async () => {
+        await driver.close();
+        await fa.stop();
+      },
+    };
+  },
+};
+
+async function expectCode(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err, `expected ${code}`).not.toBeNull();
+  if (!isProtectorError(err)) throw err;
+  expect(err.code).toBe(code);
+  if (message) expect(err.message).toMatch(message);
+}
+
+async function waitForComplete(
+  driver: StorageDriver,
+  ref: ReplicationGroupRef,
+  name: string,
+): Promise<RecoveryPoint> {
+  for (let i = 0; i < 200; i++) {
+    const point = (await driver.listRecoveryPoints(ref)).find((p) => p.name === name);
+    if (point?.complete) return point;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`recovery point ${name} never completed`);
+}
+
+describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) => {
+  let dir: string;
+  let h: Harness;
+  let ref: ReplicationGroupRef;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), `protector-${kind}-`));
+    h = await harnesses[kind](dir);
+    ref = { name: 'pg-web', mode: 'async', sourceArray: h.a, targetArray: h.b };
+  });
+
+  afterEach(async () => {
+    await h.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Two volumes in an async group replicating a -> b. */
+  async function protectedGroup() {
+    await h.driver.createVolumes(h.a, [
+      { name: 'web-1-root', sizeBytes: 8 * MiB },
+      { name: 'web-1-data', sizeBytes: 16 * MiB },
+    ]);
+    await h.driver.ensureReplicationGroup(ref);
+    return h.driver.addVolumes(ref, ['web-1-root', 'web-1-data']);
+  }
+
+  it('initializes with the product log line and knows both arrays', () => {
+    const line =
+      kind === 'mock'
+        ? `MockStorageDriver initialized: data_dir=${dir}`
+        : /PureStorageDriver initialized: primary=127\.0\.0\.1 secondary=127\.0\.0\.1/;
+    expect(h.logs.some((l) => (typeof line === 'string' ? l.includes(line) : line.test(l)))).toBe(true);
+    if (kind === 'mock') {
+      expect(h.logs).toContain(
+        'WARNING protector.engine.storage.mock [-] Mock storage driver active — not suitable for production use',
+      );
+    }
+    expect(h.driver.arrays().map((a) => [a.name, a.role])).toEqual([
+      [h.a, 'primary'],
+      [h.b, 'secondary'],
+    ]);
+  });
+
+  it('validates reachability, auth and the replication link', async () => {
+    const ok = await h.driver.validate();
+    expect(ok).toMatchObject({ ok: true, link: 'connected', problems: [] });
+    h.sim.setLink(h.a, h.b, 'disconnected');
+    const down = await h.driver.validate();
+    expect(down.ok).toBe(false);
+    expect(down.link).toBe('disconnected');
+    expect(down.problems.join()).toMatch(/Replication link .* is disconnected/);
+  });
+
+  it('creates, reads, destroys and eradicates volumes', async () => {
+    const [v] = await h.driver.createVolumes(h.a, [{ name: 'vol-1', sizeBytes: 4 * MiB }]);
+    expect(v).toMatchObject({ name: 'vol-1', array: h.a, sizeBytes: 4 * MiB, destroyed: false });
+    await expectCode(
+      h.driver.createVolumes(h.a, [{ name: 'vol-1', sizeBytes: 4 * MiB }]),
+      'ALREADY_EXISTS',
+      /already exists/,
+    );
+    await h.driver.destroyVolumes(h.a, ['vol-1']);
+    expect((await h.driver.getVolumes(h.a, ['vol-1']))[0]!.destroyed).toBe(true);
+    // A destroyed volume still holds its name until eradicated, as on an array.
+    await expectCode(h.driver.createVolumes(h.a, [{ name: 'vol-1', sizeBytes: 4 * MiB }]), 'ALREADY_EXISTS');
+    await h.driver.destroyVolumes(h.a, ['vol-1', 'never-existed'], { eradicate: true });
+    await expectCode(h.driver.getVolumes(h.a, ['vol-1']), 'NOT_FOUND', /Volume 'vol-1' does not exist/);
+    await h.driver.createVolumes(h.a, [{ name: 'vol-1', sizeBytes: 4 * MiB }]);
+  });
+
+  it('refuses names that break FlashArray rules and sizes not a multiple of 512, changing nothing', async () => {
+    for (const bad of ['bad_name', '-lead', 'trail-', '12345', 'x'.repeat(64), '']) {
+      await expectCode(
+        h.driver.createVolumes(h.a, [{ name: bad, sizeBytes: MiB }]),
+        'INVALID_NAME',
+        /1-63 characters/,
+      );
+    }
+    await expectCode(
+      h.driver.createVolumes(h.a, [{ name: 'odd', sizeBytes: 1000 }]),
+      'INVALID_SIZE',
+      /multiple of 512/,
+    );
+    await expectCode(h.driver.createVolumes(h.a, [{ name: 'neg', sizeBytes: -512 }]), 'INVALID_SIZE');
+    await expectCode(h.driver.ensureReplicationGroup({ ...ref, name: 'pg_bad' }), 'INVALID_NAME');
+    await expectCode(h.driver.getVolumes(h.a, ['odd']), 'NOT_FOUND');
+  });
+
+  it('manages an async group: idempotent ensure, members, schedule and retention', async () => {
+    const group = await protectedGroup();
+    expect(group).toMatchObject({
+      name: 'pg-web',
+      targetName: `${h.a}:pg-web`,
+      volumes: ['web-1-data', 'web-1-root'],
+    });
+    const again = await h.driver.ensureReplicationGroup(ref);
+    expect(again.volumes).toHaveLength(2);
+    await h.driver.addVolumes(ref, ['web-1-root']); // already a member: no-op
+    const sched = await h.driver.setSchedule(ref, {
+      enabled: true,
+      intervalSeconds: 120,
+      retention: { allForSeconds: 3600, perDay: 2, days: 3 },
+    });
+    expect(sched.schedule).toEqual({
+      enabled: true,
+      intervalSeconds: 120,
+      retention: { allForSeconds: 3600, perDay: 2, days: 3 },
+    });
+    const fewer = await h.driver.removeVolumes(ref, ['web-1-data']);
+    expect(fewer.volumes).toEqual(['web-1-root']);
+    await expectCode(h.driver.addVolumes(ref, ['no-such-vol']), 'NOT_FOUND');
+    await h.driver.deleteReplicationGroup(ref);
+    expect(await h.driver.getReplicationGroup(ref)).toBeNull();
+    expect(await h.driver.getVolumes(h.a, ['web-1-root'])).toHaveLength(1);
+  });
+
+  it('replicates now, refuses an incomplete point, then materializes the data it captured', async () => {
+    await protectedGroup();
+    h.sim.simulateWrite(h.a, 'web-1-root');
+    h.sim.simulateWrite(h.a, 'web-1-root');
+    h.sim.simulateWrite(h.a, 'web-1-data');
+    h.sim.setFaults(h.a, { slowFactor: 20 }); // keep the transfer running while we try
+    const point = await h.driver.replicateNow(ref, { suffix: 'p1' });
+    expect(point).toMatchObject({ name: `${h.a}:pg-web.p1`, complete: false });
+    expect(point.volumes.slice().sort()).toEqual(['web-1-data', 'web-1-root']);
+    await expectCode(
+      h.driver.materialize(ref, point.name, [{ sourceVolume: 'web-1-root', targetVolume: 'dr-web-1-root' }]),
+      'RECOVERY_POINT_INCOMPLETE',
+      /still replicating/,
+    );
+    expect((await h.driver.getVolumes(h.b, [])).length).toBe(0);
+    h.sim.setFaults(h.a, { slowFactor: 1 });
+    const done = await waitForComplete(h.driver, ref, point.name);
+    expect(done.progress).toBe(1);
+    // Writes after the point are not in it: loss is bounded by the last replicated point.
+    h.sim.simulateWrite(h.a, 'web-1-root');
+    const vols = await h.driver.materialize(ref, point.name, [
+      { sourceVolume: 'web-1-root', targetVolume: 'dr-web-1-root' },
+      { sourceVolume: 'web-1-data', targetVolume: 'dr-web-1-data' },
+    ]);
+    const [srcRoot] = await h.driver.getVolumes(h.a, ['web-1-root']);
+    expect(srcRoot.content!.version).toBe(3);
+    expect(vols.map((v) => [v.name, v.array, v.content?.origin, v.content?.version])).toEqual([
+      ['dr-web-1-root', h.b, srcRoot!.serial, 2],
+      ['dr-web-1-data', h.b, (await h.driver.getVolumes(h.a, ['web-1-data']))[0]!.serial, 1],
+    ]);
+    // Repeating the same materialize (after a crash) returns the same volumes.
+    const again = await h.driver.materialize(ref, point.name, [
+      { sourceVolume: 'web-1-root', targetVolume: 'dr-web-1-root' },
+    ]);
+    expect(again[0]!.serial).toBe(vols[0]!.serial);
+    // A final replication loses nothing.
+    const last = await h.driver.replicateNow(ref, { suffix: 'final' });
+    await waitForComplete(h.driver, ref, last.name);
+    const [latest] = await h.driver.materialize(
+      ref,
+      last.name,
+      [{ sourceVolume: 'web-1-root', targetVolume: 'dr-web-1-root' }],
+      { overwrite: true },
+    );
+    expect(latest!.content).toEqual({ origin: srcRoot!.serial, version: 3 });
+    await expectCode(h.driver.materialize(ref, `${h.a}:pg-web.nope`, []), 'NOT_FOUND');
+    await expectCode(
+      h.driver.materialize(ref, last.name, [{ sourceVolume: 'not-in-group', targetVolume: 'x1' }]),
+      'NOT_FOUND',
+      /holds no snapshot/,
+    );
+  });
+
+  it('lists recovery points newest first and reports replication status and lag', async () => {
+    await protectedGroup();
+    const p1 = await h.driver.replicateNow(ref, { suffix: 's1' });
+    await waitForComplete(h.driver, ref, p1.name);
+    await new Promise((r) => setTimeout(r, 5));
+    const p2 = await h.driver.replicateNow(ref, { suffix: 's2' });
+    const points = await h.driver.listRecoveryPoints(ref);
+    expect(points.map((p) => p.name)).toEqual([p2.name, p1.name]);
+    const status = await h.driver.replicationStatus(ref);
+    expect(status.link).toBe('connected');
+    expect(status.lastPoint?.name).toBe(points.find((p) => p.complete)!.name);
+    expect(status.lagSeconds).toBeGreaterThanOrEqual(0);
+    // With the link down a running transfer stalls and new replication is refused.
+    h.sim.setLink(h.a, h.b, 'disconnected');
+    const p3Err = h.driver.replicateNow(ref, { suffix: 's3' });
+    await expectCode(p3Err, 'REPLICATION_LINK_DOWN', /disconnected/);
+    expect((await h.driver.replicationStatus(ref)).link).toBe('disconnected');
+  });
+
+  it('takes scheduled snapshots at the configured interval', async () => {
+    await protectedGroup();
+    await h.driver.setSchedule(ref, {
+      enabled: true,
+      intervalSeconds: 1,
+      retention: { allForSeconds: 60, perDay: 1, days: 1 },
+    });
+    let points: RecoveryPoint[] = [];
+    for (let i = 0; i < 100 && !points.some((p) => p.complete); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      points = await h.driver.listRecoveryPoints(ref);
+    }
+    expect(points.some((p) => p.complete)).toBe(true);
+  });
+
+  it('reverses replication after a failover and replicates back', async () => {
+    await protectedGroup();
+    h.sim.simulateWrite(h.a, 'web-1-root');
+    const p = await h.driver.replicateNow(ref, { suffix: 'fo' });
+    await waitForComplete(h.driver, ref, p.name);
+    await h.driver.materialize(ref, p.name, [{ sourceVolume: 'web-1-root', targetVolume: 'web-1-root-b' }]);
+    h.sim.simulateWrite(h.b, 'web-1-root-b'); // the workload runs on b now
+    const reversed = await h.driver.reverseReplication(ref, ['web-1-root-b']);
+    expect(reversed).toMatchObject({ sourceArray: h.b, targetArray: h.a, volumes: ['web-1-root-b'] });
+    expect((await h.driver.getReplicationGroup(ref))!.schedule.enabled).toBe(false);
+    const back = await h.driver.replicateNow(reversed, { suffix: 'fb' });
+    await waitForComplete(h.driver, reversed, back.name);
+    const [restored] = await h.driver.materialize(
+      reversed,
+      back.name,
+      [{ sourceVolume: 'web-1-root-b', targetVolume: 'web-1-root' }],
+      { overwrite: true },
+    );
+    expect(restored.content!.version).toBe(2);
+  });
+
+  it('stretches, mirrors, promotes and demotes sync pods; refuses an unstretched pod', async () => {
+    const podRef: ReplicationGroupRef = { name: 'pod-db', mode: 'sync', sourceArray: h.a, targetArray: h.b };
+    await h.driver.createVolumes(h.a, [{ name: 'db-1', sizeBytes: MiB }]);
+    const pod = await h.driver.ensureReplicationGroup(podRef);
+    expect(pod.podArrays.map((p) => [p.array, p.status])).toEqual([
+      [h.a, 'online'],
+      [h.b, 'online'],
+    ]);
+    const withVol = await h.driver.addVolumes(podRef, ['db-1']);
+    expect(withVol.volumes).toEqual(['pod-db::db-1']);
+    h.sim.simulateWrite(h.a, 'pod-db::db-1');
+    expect((await h.driver.getVolumes(h.b, ['pod-db::db-1']))[0].content!.version).toBe(1);
+    const demoted = await h.driver.demote(podRef, h.a);
+    expect(demoted.podArrays.find((p) => p.array === h.a)?.promotionStatus).toBe('demoted');
+    expect(() => h.sim.simulateWrite(h.a, 'pod-db::db-1')).toThrow(/not writable/);
+    await h.driver.promote(podRef, h.a);
+    const point = await h.driver.replicateNow(podRef, { suffix: 'snap1' });
+    expect(point.complete).toBe(true);
+    const [copy] = await h.driver.materialize(podRef, point.name, [
+      { sourceVolume: 'pod-db::db-1', targetVolume: 'db-1-test' },
+    ]);
+    expect(copy).toMatchObject({ array: h.b, content: { version: 1 } });
+    // A pod that lives on one array only cannot change promotion state.
+    const lone: ReplicationGroupRef = { name: 'pod-lone', mode: 'sync', sourceArray: h.a, targetArray: h.b };
+    h.sim.setLink(h.a, h.b, 'disconnected');
+    await expectCode(h.driver.ensureReplicationGroup(lone), 'REPLICATION_LINK_DOWN', /not connected/);
+    await expectCode(h.driver.promote(lone, h.a), 'POD_NOT_STRETCHED', /not stretched/);
+    await expectCode(h.driver.promote(ref, h.a), 'INVALID_STATE', /only sync/);
+  });
+
+  it('reports an array that is down as unreachable, and recovers when it returns', async () => {
+    h.sim.setFaults(h.b, { down: true });
+    await expectCode(
+      h.driver.createVolumes(h.b, [{ name: 'v-down', sizeBytes: MiB }]),
+      'STORAGE_UNREACHABLE',
+      /unreachable/,
+    );
+    const v = await h.driver.validate();
+    expect(v.ok).toBe(false);
+    expect(v.arrays.find((a) => a.role === 'secondary')).toMatchObject({
+      reachable: false,
+      authenticated: false,
+    });
+    h.sim.setFaults(h.b, { down: false });
+    await h.driver.createVolumes(h.b, [{ name: 'v-down', sizeBytes: MiB }]);
+  });
+
+  it('retries rate-limited requests with backoff and gives up with STORAGE_RATE_LIMITED', async () => {
+    h.sim.setFaults(h.a, { rateLimit: 2 });
+    await h.driver.createVolumes(h.a, [{ name: 'after-429', sizeBytes: MiB }]);
+    expect(h.sim.faults(h.a).rateLimit).toBe(0);
+    h.sim.setFaults(h.a, { rateLimit: 50 });
+    await expectCode(h.driver.getVolumes(h.a, ['after-429']), 'STORAGE_RATE_LIMITED', /rate limiting/);
+    h.sim.setFaults(h.a, { rateLimit: 0 });
+  });
+
+  it.runIf(kind === 'pure')(
+    'logs in again when the session expires, and reports a bad API token',
+    async () => {
+      await h.driver.createVolumes(h.a, [{ name: 'before-expiry', sizeBytes: MiB }]);
+      h.expireSessions!();
+      expect(await h.driver.getVolumes(h.a, ['before-expiry'])).toHaveLength(1);
+      const bad = h.badTokenDriver!();
+      await expectCode(bad.initialize(), 'STORAGE_AUTH_FAILED', /Invalid api-token/);
+      const v = await bad.validate();
+      expect(v.arrays.every((a) => !a.authenticated)).toBe(true);
+      await bad.close();
+    },
+  );
+});
