@@ -12,7 +12,9 @@ describe('error registry', () => {
   });
 
   it('carries code, details and retryability into extensions', () => {
-    const err = new ProtectorError('PEER_SITE_UNREACHABLE', "Site 'seattle' did not answer", { site: 'seattle' });
+    const err = new ProtectorError('PEER_SITE_UNREACHABLE', "Site 'seattle' did not answer", {
+      site: 'seattle',
+    });
     expect(err.toExtensions()).toEqual({ code: 'PEER_SITE_UNREACHABLE', retryable: true, site: 'seattle' });
     expect(isProtectorError(err, 'PEER_SITE_UNREACHABLE')).toBe(true);
     expect(isProtectorError(err, 'NOT_FOUND')).toBe(false);

@@ -58,7 +58,8 @@ export const ERROR_CODES = define({
     retryable: false,
   },
   VOLUME_TYPE_NOT_REPLICATED: {
-    description: "The Cinder volume type lacks replication_enabled='<is> True' or its replication_type differs from the Protection Group's.",
+    description:
+      "The Cinder volume type lacks replication_enabled='<is> True' or its replication_type differs from the Protection Group's.",
     httpStatus: 400,
     retryable: false,
   },
@@ -83,7 +84,7 @@ export const ERROR_CODES = define({
     retryable: true,
   },
   STORAGE_ERROR: {
-    description: 'The array rejected the request; the message is the array\'s own.',
+    description: "The array rejected the request; the message is the array's own.",
     httpStatus: 400,
     retryable: false,
   },
@@ -103,7 +104,8 @@ export const ERROR_CODES = define({
     retryable: false,
   },
   PEER_SITE_UNREACHABLE: {
-    description: 'The peer site did not answer, so a change that must be written to both sites was refused before anything was written.',
+    description:
+      'The peer site did not answer, so a change that must be written to both sites was refused before anything was written.',
     httpStatus: 503,
     retryable: true,
   },
@@ -176,7 +178,8 @@ export const isProtectorError = (err: unknown, code?: ErrorCode): err is Protect
 /** Renders the registry as Markdown; `docs/errors.md` is generated from it and checked for drift. */
 export function renderErrorCodeDocs(): string {
   const rows = Object.entries(ERROR_CODES).map(
-    ([code, def]) => `| \`${code}\` | ${def.httpStatus} | ${def.retryable ? 'yes' : 'no'} | ${def.description} |`,
+    ([code, def]) =>
+      `| \`${code}\` | ${def.httpStatus} | ${def.retryable ? 'yes' : 'no'} | ${def.description} |`,
   );
   return [
     '# Error codes',

@@ -1,4 +1,5 @@
 /** @protector/schema: the contract shared by every package: error codes, SDL, shared enums. */
+export * from './config/index.js';
 export {
   ERROR_CODES,
   type ErrorCode,
@@ -8,3 +9,4 @@ export {
   ProtectorError,
   renderErrorCodeDocs,
 } from './errors.js';
+export * from './sdl/index.js';

@@ -1,0 +1,163 @@
+/**
+ * One HTTP server for a GraphQL service on node:http: Apollo Server for queries and mutations,
+ * graphql-ws (`graphql-transport-ws`) on the same path for subscriptions, plus plain routes such as
+ * `/healthz`, `/readyz` and `/metrics`. The site service and the gateway both use it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import type { GraphQLSchema } from 'graphql';
+import type { ServerOptions } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+
+/** A plain route: gets the request, writes the response. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface GraphQLHttpServerOptions<TContext extends BaseContext> {
+  readonly apollo: ApolloServer<TContext>;
+  /** Builds the per-request context from the HTTP request (auth happens here). */
+  readonly context: (req: IncomingMessage) => Promise<TContext>;
+  /** graphql-ws options (schema, onConnect auth, context, custom subscribe); omit for no subscriptions. */
+  readonly subscriptions?: ServerOptions & { schema?: GraphQLSchema };
+  /** Extra routes by exact path, e.g. `/healthz`; `GET /` may serve a page. */
+  readonly routes?: Readonly<Record<string, RouteHandler>>;
+  /** @default '/graphql' */
+  readonly path?: string;
+  readonly host?: string;
+  /** 0 = any free port. */
+  readonly port: number;
+  /** Largest request body accepted. @default 1 MiB */
+  readonly maxBodyBytes?: number;
+}
+
+export interface RunningHttpServer {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+/** Reads a request body up to `limit` bytes; larger bodies are refused with 413. */
+export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error(`Request body exceeds ${limit} bytes.`), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Writes a JSON response. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(text);
+}
+
+export async function startGraphQLHttpServer<TContext extends BaseContext>(
+  opts: GraphQLHttpServerOptions<TContext>,
+): Promise<RunningHttpServer> {
+  const path = opts.path ?? '/graphql';
+  const limit = opts.maxBodyBytes ?? 1024 * 1024;
+
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      const route = opts.routes?.[url.pathname];
+      if (route && !(url.pathname === path)) {
+        await route(req, res);
+        return;
+      }
+      if (url.pathname !== path) {
+        sendJson(res, 404, { error: `No route for ${url.pathname}; GraphQL is served at ${path}.` });
+        return;
+      }
+      // A browser asking for the GraphQL path itself gets the page at `/` when one is served there.
+      if (
+        req.method === 'GET' &&
+        !url.search &&
+        opts.routes?.['/'] &&
+        String(req.headers.accept).includes('text/html')
+      ) {
+        await opts.routes['/'](req, res);
+        return;
+      }
+      const headers = new HeaderMap();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+      }
+      const text = req.method === 'POST' ? await readBody(req, limit) : '';
+      let body: unknown = text;
+      if (text && String(req.headers['content-type'] ?? '').includes('application/json')) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          sendJson(res, 400, {
+            errors: [{ message: 'Request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }],
+          });
+          return;
+        }
+      }
+      const result = await opts.apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: () => opts.context(req),
+      });
+      for (const [k, v] of result.headers) res.setHeader(k, v);
+      res.statusCode = result.status ?? 200;
+      if (result.body.kind === 'complete') {
+        res.end(result.body.string);
+      } else {
+        for await (const chunk of result.body.asyncIterator) res.write(chunk);
+        res.end();
+      }
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 500;
+      if (!res.headersSent) sendJson(res, status, { errors: [{ message: (err as Error).message }] });
+      else res.end();
+    }
+  });
+  server.keepAliveTimeout = 10_000;
+
+  let wss: WebSocketServer | null = null;
+  let disposeWs: (() => Promise<void> | void) | null = null;
+  if (opts.subscriptions) {
+    wss = new WebSocketServer({ noServer: true });
+    const handle = useServer(opts.subscriptions, wss);
+    disposeWs = () => handle.dispose();
+    server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== path) {
+        socket.destroy();
+        return;
+      }
+      wss!.handleUpgrade(req, socket, head, (ws) => wss!.emit('connection', ws, req));
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', resolve);
+  });
+  const addr = server.address() as AddressInfo;
+  const host =
+    addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
+  return {
+    url: `http://${host}:${addr.port}${path}`,
+    port: addr.port,
+    server,
+    async stop() {
+      await disposeWs?.();
+      for (const client of wss?.clients ?? []) client.terminate();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
