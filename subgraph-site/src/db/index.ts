@@ -1,0 +1,33 @@
+/** The site service's persistence: TypeORM data source (SQLite or PostgreSQL), migrations, repository, secret encryption. */
+export {
+  decryptSecret,
+  encryptSecret,
+  generateSecretKey,
+  loadOrCreateKey,
+  parseSecretKey,
+  SECRET_KEY_BYTES,
+  type SecretKey,
+} from './crypto.js';
+export {
+  createSiteDataSource,
+  parseDatabaseUrl,
+  redactDatabaseUrl,
+  runInSiteTransaction,
+  runSiteRead,
+  SITE_MIGRATIONS,
+  SITE_MIGRATIONS_TABLE,
+  type SiteDatabaseLocation,
+  type SiteDataSourceOptions,
+  siteDialect,
+} from './data-source.js';
+export type { SiteDatabaseDialect } from './entities.js';
+export { REDACTED, redactSecrets } from './redact.js';
+export {
+  type ApplyMetadataOptions,
+  createSiteRepository,
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  SiteRepository,
+  type SiteRepositoryOptions,
+} from './repository.js';
+export * from './types.js';

@@ -1,0 +1,196 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSecretKey } from './crypto.js';
+import { createSiteDataSource, SITE_MIGRATIONS } from './data-source.js';
+import { createSiteRepository } from './repository.js';
+import type { ProtectionGroupMetadata } from './types.js';
+
+/**
+ * The same migrations, compare-and-set and idempotent steps against a real PostgreSQL 15,
+ * started in a temporary directory on a free loopback port and removed afterwards.
+ */
+
+const run = promisify(execFile);
+const PG_BIN = process.env['PROTECTOR_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
+const hasPostgres = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
+
+interface Cluster {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+
+/** initdb refuses to run as root, so as root the cluster runs as the `postgres` user. */
+async function startCluster(): Promise<Cluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'protector-pg-'));
+  const asRoot = userInfo().uid === 0;
+  const exec = async (bin: string, args: string[]) => {
+    const [file, argv] = asRoot
+      ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]]
+      : [join(PG_BIN, bin), args];
+    return run(file, argv, { timeout: 60_000 });
+  };
+  if (asRoot) {
+    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: gid } = await run('id', ['-g', 'postgres']);
+    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
+  }
+  const data = join(dir, 'data');
+  const port = await freePort();
+  await exec('initdb', ['-D', data, '-U', 'protector', '--auth=trust', '--encoding=UTF8', '--no-sync']);
+  await exec('pg_ctl', [
+    '-D',
+    data,
+    '-l',
+    join(dir, 'server.log'),
+    '-w',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    'start',
+  ]);
+  return {
+    url: `postgresql://protector:unused@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await exec('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const newPg = (overrides: Partial<ProtectionGroupMetadata> = {}): ProtectionGroupMetadata => ({
+  id: randomUUID(),
+  name: 'prod-web-app',
+  projectId: 'p1',
+  replicationType: 'sync',
+  currentPrimarySite: 'boston',
+  secondarySite: 'seattle',
+  ...overrides,
+});
+
+describe.skipIf(!hasPostgres)('site database on PostgreSQL 15', () => {
+  let cluster: Cluster;
+  let ds: DataSource;
+  const key = generateSecretKey();
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    ds = await createSiteDataSource({ url: cluster.url });
+  }, 120_000);
+  afterAll(async () => {
+    if (ds?.isInitialized) await ds.destroy();
+    await cluster?.stop();
+  });
+
+  it('migrates, matches the entities, and re-opens without re-running migrations', async () => {
+    expect(await ds.query('SELECT name FROM schema_migrations')).toEqual(
+      SITE_MIGRATIONS.map((m) => ({ name: new m().name })),
+    );
+    const pending = await ds.driver.createSchemaBuilder().log();
+    expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+    const again = await createSiteDataSource({ url: cluster.url });
+    try {
+      expect(await again.showMigrations()).toBe(false);
+      expect(await again.query('SELECT COUNT(*)::int AS n FROM schema_migrations')).toEqual([
+        { n: SITE_MIGRATIONS.length },
+      ]);
+    } finally {
+      await again.destroy();
+    }
+  });
+
+  it('does compare-and-set: create, update, conflict, and one winner among concurrent writers', async () => {
+    const repo = createSiteRepository(ds, { secretKey: key });
+    const md = newPg({
+      members: [{ name: 'db-1', serverId: 'srv-1', volumes: [{ sizeGb: 10 }, { sizeGb: 20, bootIndex: 0 }] }],
+      replicationPolicy: {
+        primaryArrayUrl: 'https://fa-a.example.com',
+        secondaryArrayUrl: 'https://fa-b.example.com',
+        primaryArrayToken: 'T-pg-token-primary',
+        replicationIntervalSeconds: 120,
+        rpoMinutes: 5,
+      },
+    });
+    await expect(repo.applyProtectionGroupMetadata(md, 1)).rejects.toMatchObject({
+      code: 'VERSION_CONFLICT',
+    });
+    expect(await repo.applyProtectionGroupMetadata(md, 0)).toMatchObject({ metadataVersion: 1 });
+    await expect(repo.applyProtectionGroupMetadata(md, 0)).rejects.toMatchObject({
+      code: 'VERSION_CONFLICT',
+      message: "Protection Group 'prod-web-app' is at metadata version 1, expected 0",
+    });
+
+    // two site services on one PostgreSQL: separate data sources, same row
+    const other = await createSiteDataSource({ url: cluster.url });
+    try {
+      const otherRepo = createSiteRepository(other, { secretKey: key });
+      const results = await Promise.allSettled([
+        repo.applyProtectionGroupMetadata({ id: md.id, status: 'failing_over' }, 1),
+        otherRepo.applyProtectionGroupMetadata({ id: md.id, status: 'error' }, 1),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({
+        reason: { code: 'VERSION_CONFLICT', details: { current: 2 } },
+      });
+    } finally {
+      await other.destroy();
+    }
+
+    expect((await repo.listMembers(md.id))[0]?.volumes.map((v) => v.sizeGb)).toEqual([10, 20]);
+    expect(await repo.decryptTokens(md.id)).toEqual({
+      primaryArrayToken: 'T-pg-token-primary',
+      secondaryArrayToken: null,
+    });
+    const [stored] = await ds.query('SELECT primary_token_cipher AS c FROM replication_policy');
+    expect(stored.c).not.toContain('T-pg-token-primary');
+
+    await repo.deleteProtectionGroup(md.id, 2);
+    expect(await ds.query('SELECT COUNT(*)::int AS n FROM member_volume')).toEqual([{ n: 0 }]);
+    expect(await ds.query('SELECT COUNT(*)::int AS n FROM replication_policy')).toEqual([{ n: 0 }]);
+  });
+
+  it('pages in the database collation and runs steps once', async () => {
+    const repo = createSiteRepository(ds, { secretKey: key });
+    for (const name of ['b', 'a', 'c']) await repo.applyProtectionGroupMetadata(newPg({ name }), 0);
+    const page1 = await repo.listProtectionGroups({ projectId: 'p1' }, { first: 2 });
+    const page2 = await repo.listProtectionGroups(
+      { projectId: 'p1' },
+      { first: 2, after: page1.pageInfo.endCursor },
+    );
+    expect([...page1.nodes, ...page2.nodes].map((pg) => pg.name)).toEqual(['a', 'b', 'c']);
+    expect(page2.pageInfo.hasNextPage).toBe(false);
+
+    let calls = 0;
+    const step = () => repo.runStepOnce('op-pg', 'k', 'Step', { token: 'x' }, async () => ({ n: ++calls }));
+    expect(await step()).toEqual({ n: 1 });
+    expect(await step()).toEqual({ n: 1 });
+    expect(await repo.getStepAudit('op-pg', 'k')).toMatchObject({
+      status: 'succeeded',
+      request: { token: '[REDACTED]' },
+    });
+  });
+});
+
+if (!hasPostgres) {
+  describe('site database on PostgreSQL 15', () => {
+    it.skip(`skipped: PostgreSQL binaries not found in ${PG_BIN} (set PROTECTOR_PG_BIN)`, () => {});
+  });
+}
