@@ -359,6 +359,11 @@ export class SiteRepository {
     });
   }
 
+  /** Records this site's Cinder consistency group of a group. Site-local: no version bump. */
+  async recordConsistencyGroup(id: string, consistencyGroupId: string | null): Promise<void> {
+    await this.#updatePg(id, { consistencyGroupId });
+  }
+
   /** Records the time of the latest replicated recovery point. Site-local: no version bump. */
   async recordReplication(id: string, at: Date): Promise<void> {
     await this.#updatePg(id, { lastReplicationAt: at });
@@ -809,6 +814,18 @@ export class SiteRepository {
       m.getRepository<StepAuditRow>(ENTITY.stepAudit).findOneBy({ operationId, stepKey }),
     );
     return row ? toStepAudit(row) : null;
+  }
+
+  /** The newest steps run on this site, optionally of one operation, newest first. */
+  async listRecentStepAudits(filter: { operationId?: string; limit?: number } = {}): Promise<StepAuditRecord[]> {
+    const rows = await this.#read((m) =>
+      m.getRepository<StepAuditRow>(ENTITY.stepAudit).find({
+        where: filter.operationId ? { operationId: filter.operationId } : {},
+        order: { startedAt: 'DESC', stepKey: 'DESC' },
+        take: Math.min(Math.max(filter.limit ?? 100, 1), 1000),
+      }),
+    );
+    return rows.map(toStepAudit);
   }
 
   /** Every step of an operation run on this site, in start order. */

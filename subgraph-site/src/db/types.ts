@@ -2,6 +2,13 @@
  * Domain records the site persistence layer hands out. Plain objects, never TypeORM entities, so
  * nothing outside `db/` can save a half-edited row by accident, and secrets never travel with them.
  */
+import {
+  MEMBER_STATUSES as SDL_MEMBER_STATUSES,
+  PROTECTION_GROUP_STATUSES as SDL_PG_STATUSES,
+} from '@protector/schema';
+
+const lower = <S extends string>(s: S): Lowercase<S> => s.toLowerCase() as Lowercase<S>;
+
 
 /** Which end of the site pair a `Site` row describes, seen from this site service. */
 export type SiteRole = 'local' | 'peer';
@@ -24,33 +31,18 @@ export const REPLICATION_TYPES = ['async', 'sync'] as const;
 /** Fixed at creation: `async` maps to a FlashArray protection group, `sync` to an ActiveCluster pod. */
 export type ReplicationType = (typeof REPLICATION_TYPES)[number];
 
-export const PROTECTION_GROUP_STATUSES = [
-  'active',
-  'failing_over',
-  'failed_over',
-  'failed_over_partial',
-  'failing_back',
-  'test_failover_running',
-  'deleting',
-  'error',
-] as const;
+/** Stored lowercase; the GraphQL enum is the upper-case spelling (one list, in @protector/schema). */
+export const PROTECTION_GROUP_STATUSES = SDL_PG_STATUSES.map(lower);
 /** Status of a Protection Group replica; the transition table lives with the engine. */
-export type ProtectionGroupStatus = (typeof PROTECTION_GROUP_STATUSES)[number];
+export type ProtectionGroupStatus = Lowercase<(typeof SDL_PG_STATUSES)[number]>;
 
 export const SYNC_STATUSES = ['IN_SYNC', 'OUT_OF_SYNC', 'UNREACHABLE', 'FAILED'] as const;
 /** Whether this replica's metadata equals the peer's, as last recorded by the coordinator. */
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
-export const MEMBER_STATUSES = [
-  'protected',
-  'failing_over',
-  'failed_over',
-  'failing_back',
-  'test_failover_running',
-  'error',
-] as const;
+export const MEMBER_STATUSES = SDL_MEMBER_STATUSES.map(lower);
 /** Status of one VM inside a Protection Group. */
-export type MemberStatus = (typeof MEMBER_STATUSES)[number];
+export type MemberStatus = Lowercase<(typeof SDL_MEMBER_STATUSES)[number]>;
 
 /** Map of site name to the id of the same resource on that site (server, volume). */
 export type SiteResourceIds = Readonly<Record<string, string>>;

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** The OpenStack services the simulator serves, named by their URL prefix. */
+export type CloudService = 'identity' | 'compute' | 'volume' | 'network' | 'image';
+
+/** Who is calling, from a validated Keystone token. */
+export interface AuthContext {
+  tokenId: string;
+  userId: string;
+  userName: string;
+  projectId: string | null;
+  roles: readonly string[];
+  isAdmin: boolean;
+}
+
+/** The caller of a route that needs no token (Keystone auth, version documents). */
+export const ANONYMOUS: AuthContext = {
+  tokenId: '',
+  userId: '',
+  userName: '',
+  projectId: null,
+  roles: [],
+  isAdmin: false,
+};
+
+/** A parsed request as a route handler sees it. */
+export interface ApiRequest {
+  method: string;
+  params: Readonly<Record<string, string>>;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+  auth: AuthContext;
+  /** The negotiated microversion ("2.79", "3.60"); "" for services without microversions. */
+  microversion: string;
+  /** Scheme://host:port the catalog and links point at. */
+  baseUrl: string;
+}
+
+/** What a handler returns; `text` replaces the JSON body. */
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+  text?: string;
+  headers?: Record<string, string>;
+}
+
+/** One REST route of a service; `path` is relative to the service prefix, `:name` captures. */
+export interface Route {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  /** Operation name used by fault injection (`create_server`, `list_volumes`, ...). */
+  op: string;
+  /** Served without a token (Keystone authentication, version discovery). */
+  public?: boolean;
+  handler: (req: ApiRequest) => ApiResponse | Promise<ApiResponse>;
+}
+
+/** An error in the service's own shape; `type` is Neutron's exception name. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Matches a path against a route pattern; returns the captures or undefined. */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/').filter(Boolean);
+  const got = path.split('/').filter(Boolean);
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, segment] of want.entries()) {
+    const actual = got[i] as string;
+    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(actual);
+    else if (segment !== actual) return undefined;
+  }
+  return params;
+}
+
+const NOVA_FAULT_NAMES: Record<number, string> = {
+  400: 'badRequest',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'itemNotFound',
+  405: 'badMethod',
+  409: 'conflictingRequest',
+  413: 'overLimit',
+  415: 'badMediaType',
+  429: 'overLimit',
+  501: 'notImplemented',
+  503: 'serviceUnavailable',
+};
+
+const HTTP_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Request Entity Too Large',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+const NEUTRON_TYPES: Record<number, string> = {
+  400: 'HTTPBadRequest',
+  403: 'HTTPForbidden',
+  404: 'HTTPNotFound',
+  409: 'HTTPConflict',
+  500: 'HTTPInternalServerError',
+  503: 'HTTPServiceUnavailable',
+};
+
+/** Renders an error the way the given service does (Nova/Cinder fault, NeutronError, Keystone error, Glance text). */
+export function renderError(service: CloudService, error: ApiError): ApiResponse {
+  const { status, message } = error;
+  const title = HTTP_TITLES[status] ?? 'Error';
+  switch (service) {
+    case 'identity':
+      return { status, body: { error: { code: status, title, message } } };
+    case 'compute':
+    case 'volume':
+      return { status, body: { [NOVA_FAULT_NAMES[status] ?? 'computeFault']: { code: status, message } } };
+    case 'network':
+      return {
+        status,
+        body: {
+          NeutronError: { type: error.type ?? NEUTRON_TYPES[status] ?? 'HTTPError', message, detail: '' },
+        },
+      };
+    case 'image':
+      return { status, text: `${status} ${title}\n\n${message}\n\n   ` };
+    default: {
+      const unreachable: never = service;
+      throw new Error(`unknown service ${String(unreachable)}`);
+    }
+  }
+}
+
+/** A new request id in OpenStack's `req-<uuid>` form. */
+export const newRequestId = (): string => `req-${randomUUID()}`;
+
+/** OpenStack's timestamp format without zone suffix (`2024-05-01T10:00:00.000000`), as Nova and Cinder print it. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000');
+}
+
+/** Keystone/Neutron/Glance style timestamp (`2024-05-01T10:00:00Z`). */
+export function isoTimeZ(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Reads `body[key]` as an object, or fails with a 400 naming the key. */
+export function requireObject(body: unknown, key: string): Record<string, unknown> {
+  const value = isRecord(body) ? body[key] : undefined;
+  if (!isRecord(value)) throw new ApiError(400, `Missing or invalid '${key}' in request body.`);
+  return value;
+}
+
+/** Reads an optional string field, failing with a 400 when it has another type. */
+export function optionalString(obj: Record<string, unknown>, key: string): string | undefined {
+  const value = obj[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string')
+    throw new ApiError(400, `Invalid input for field/attribute ${key}: not a string.`);
+  return value;
+}
+
+/** Reads a required non-empty string field. */
+export function requireString(obj: Record<string, unknown>, key: string): string {
+  const value = optionalString(obj, key);
+  if (!value)
+    throw new ApiError(400, `Invalid input for field/attribute ${key}: a non-empty string is required.`);
+  return value;
+}
+
+/** Guard: a plain JSON object. */
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Fails with a 403 in the service's words unless the caller has one of `roles` (admin always passes). */
+export function requireRole(req: ApiRequest, action: string, ...roles: string[]): void {
+  if (req.auth.isAdmin || roles.some((role) => req.auth.roles.includes(role))) return;
+  throw new ApiError(403, `Policy doesn't allow ${action} to be performed.`);
+}
+
+/** Is microversion `version` ("2.47") at least `min`? */
+export function atLeast(version: string, min: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const [minMajor = 0, minMinor = 0] = min.split('.').map(Number);
+  return major !== minMajor ? major > minMajor : minor >= minMinor;
+}
+
+/** Applies `?name=`, `?status=`-style equality filters on the given keys of a rendered object. */
+export function matchesQuery(
+  query: URLSearchParams,
+  item: Record<string, unknown>,
+  keys: readonly string[],
+): boolean {
+  return keys.every((key) => {
+    const wanted = query.getAll(key);
+    return wanted.length === 0 || wanted.includes(String(item[key]));
+  });
+}
+
+/** Reads a JSON object of metadata/specs as a string map ({} when absent). */
+export function stringMap(value: unknown): Record<string, string> {
+  return isRecord(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)])) : {};
+}

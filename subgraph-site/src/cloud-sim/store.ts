@@ -1,0 +1,142 @@
+import Database from 'better-sqlite3';
+
+/** Every kind of object the simulated cloud keeps, one namespace of ids each. */
+export type ResourceKind =
+  | 'domain'
+  | 'project'
+  | 'user'
+  | 'role'
+  | 'assignment'
+  | 'app_credential'
+  | 'catalog_service'
+  | 'flavor'
+  | 'image'
+  | 'server'
+  | 'volume'
+  | 'volume_type'
+  | 'group_type'
+  | 'group'
+  | 'network'
+  | 'subnet'
+  | 'port';
+
+/** A stored object: any JSON document with an id. */
+export interface StoredResource {
+  id: string;
+}
+
+/** A Keystone token as stored: the opaque id and the token body without its catalog. */
+export interface StoredToken {
+  id: string;
+  expiresAt: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The simulated cloud's SQLite store. Objects are JSON documents keyed by (kind, id): the
+ * simulator's handlers own their shapes, the store only persists them, so a restart with the
+ * same file keeps the cloud as it was.
+ */
+export class CloudStore {
+  readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS resources (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+      );
+      CREATE INDEX IF NOT EXISTS resources_kind_seq ON resources (kind, seq);
+      CREATE TABLE IF NOT EXISTS tokens (
+        id TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `);
+  }
+
+  get<T extends StoredResource>(kind: ResourceKind, id: string): T | undefined {
+    const row = this.db.prepare('SELECT body FROM resources WHERE kind = ? AND id = ?').get(kind, id) as
+      | { body: string }
+      | undefined;
+    return row ? (JSON.parse(row.body) as T) : undefined;
+  }
+
+  /** All objects of a kind in creation order, optionally filtered. */
+  list<T extends StoredResource>(kind: ResourceKind, filter?: (item: T) => boolean): T[] {
+    const rows = this.db.prepare('SELECT body FROM resources WHERE kind = ? ORDER BY seq').all(kind) as {
+      body: string;
+    }[];
+    const items = rows.map((row) => JSON.parse(row.body) as T);
+    return filter ? items.filter(filter) : items;
+  }
+
+  /** Inserts or replaces an object; a replaced object keeps its place in listing order. */
+  put<T extends StoredResource>(kind: ResourceKind, item: T): T {
+    this.db
+      .prepare(
+        `INSERT INTO resources (kind, id, seq, body)
+         VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM resources), ?)
+         ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body`,
+      )
+      .run(kind, item.id, JSON.stringify(item));
+    return item;
+  }
+
+  delete(kind: ResourceKind, id: string): boolean {
+    return this.db.prepare('DELETE FROM resources WHERE kind = ? AND id = ?').run(kind, id).changes > 0;
+  }
+
+  /** Runs `fn` in one SQLite transaction. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  putToken(token: StoredToken): void {
+    this.db
+      .prepare('INSERT INTO tokens (id, expires_at, body) VALUES (?, ?, ?)')
+      .run(token.id, token.expiresAt, JSON.stringify(token.body));
+  }
+
+  getToken(id: string): StoredToken | undefined {
+    const row = this.db.prepare('SELECT id, expires_at, body FROM tokens WHERE id = ?').get(id) as
+      | { id: string; expires_at: number; body: string }
+      | undefined;
+    return row ? { id: row.id, expiresAt: row.expires_at, body: JSON.parse(row.body) } : undefined;
+  }
+
+  deleteToken(id: string): void {
+    this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id);
+  }
+
+  /** Drops tokens that expired before `now` (ms since epoch). */
+  purgeTokens(now: number): void {
+    this.db.prepare('DELETE FROM tokens WHERE expires_at < ?').run(now);
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db
+      .prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
