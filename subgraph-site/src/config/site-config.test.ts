@@ -74,6 +74,8 @@ describe('protector.conf', () => {
       use_mock_storage: false,
       mock_storage_dir: '/var/lib/protector/mock_storage',
       mock_arrays: ['mock-array-a', 'mock-array-b'],
+      mock_transfer_ms: 2000,
+      replication_monitor_interval: 10,
       use_simulated_cloud: false,
     });
     expect(config.storage).toEqual({

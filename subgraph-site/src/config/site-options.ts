@@ -109,6 +109,18 @@ array second.`,
         pattern: /^(?!\d+$)[A-Za-z0-9][A-Za-z0-9-]{0,62}$/,
         patternHint: 'a FlashArray name (1-63 letters, digits or "-", starting with a letter or digit)',
       }),
+      mock_transfer_ms: option.int({
+        description: `Simulated time the Mock driver takes to replicate one group snapshot to the peer array, in
+milliseconds. Short values make lab drills quick; long ones let you watch transfers in progress.`,
+        default: 2000,
+        min: 0,
+      }),
+      replication_monitor_interval: option.int({
+        description: `Seconds between checks of replication status, RPO compliance and the replication link; changes
+are published as site events.`,
+        default: 10,
+        min: 1,
+      }),
       use_simulated_cloud: option.bool({
         description: `When True, the service talks to the built-in OpenStack simulator configured in [openstack]
 instead of a real cloud's Keystone, Nova, Cinder and Neutron. For lab and CI environments.`,

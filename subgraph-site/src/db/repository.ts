@@ -817,7 +817,9 @@ export class SiteRepository {
   }
 
   /** The newest steps run on this site, optionally of one operation, newest first. */
-  async listRecentStepAudits(filter: { operationId?: string; limit?: number } = {}): Promise<StepAuditRecord[]> {
+  async listRecentStepAudits(
+    filter: { operationId?: string; limit?: number } = {},
+  ): Promise<StepAuditRecord[]> {
     const rows = await this.#read((m) =>
       m.getRepository<StepAuditRow>(ENTITY.stepAudit).find({
         where: filter.operationId ? { operationId: filter.operationId } : {},

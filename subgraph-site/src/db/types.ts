@@ -9,7 +9,6 @@ import {
 
 const lower = <S extends string>(s: S): Lowercase<S> => s.toLowerCase() as Lowercase<S>;
 
-
 /** Which end of the site pair a `Site` row describes, seen from this site service. */
 export type SiteRole = 'local' | 'peer';
 

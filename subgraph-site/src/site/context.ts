@@ -1,0 +1,58 @@
+/** What every part of the site service shares: its name, data, storage, cloud and event bus. */
+import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
+import type { ProtectionGroupReplica, SiteRepository } from '../db/index.js';
+import type { OpenStackClient } from '../openstack/index.js';
+import type { SiteEvents } from './events.js';
+
+export interface SiteContext {
+  /** This site's key, e.g. `boston`. */
+  readonly siteName: string;
+  readonly version: string;
+  readonly startedAt: Date;
+  readonly authUrl: string;
+  readonly repo: SiteRepository;
+  readonly driver: StorageDriver;
+  /** The site's OpenStack, as the DR service user. */
+  readonly cloud: OpenStackClient;
+  readonly events: SiteEvents;
+  /** This site's array (the driver's primary). */
+  readonly localArray: string;
+  /** The peer site's array (the driver's secondary). */
+  readonly peerArray: string;
+  readonly defaults: { readonly replicationIntervalSeconds: number; readonly rpoMinutes: number };
+  /** Cinder `host` used when managing array volumes into Cinder. */
+  readonly cinderHost: string;
+  readonly log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
+}
+
+/**
+ * Where a group's array group replicates, seen from this site. The array is the source of truth: the
+ * direction only changes with reverseReplication, not when the primary designation swaps.
+ */
+export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): Promise<ReplicationGroupRef> {
+  const name = pg.storageGroupName ?? defaultStorageGroupName(pg.name);
+  const local: ReplicationGroupRef = {
+    name,
+    mode: pg.replicationType,
+    sourceArray: ctx.localArray,
+    targetArray: ctx.peerArray,
+  };
+  const peer: ReplicationGroupRef = {
+    name,
+    mode: pg.replicationType,
+    sourceArray: ctx.peerArray,
+    targetArray: ctx.localArray,
+  };
+  if (pg.replicationType === 'sync') return pg.currentPrimarySite === ctx.siteName ? local : peer;
+  const here = await ctx.driver.getReplicationGroup(local);
+  return here ? local : peer;
+}
+
+/** `pg-<name>` made FlashArray-legal. */
+export function defaultStorageGroupName(pgName: string): string {
+  const cleaned = pgName
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60);
+  return `pg-${cleaned || 'group'}`.slice(0, 63).replace(/-+$/, '');
+}

@@ -1,0 +1,200 @@
+/**
+ * Site-local events (replication completed, RPO violated or restored, link state changed) and the
+ * monitor that produces them by watching the array groups this site replicates to.
+ */
+import { randomUUID } from 'node:crypto';
+import { isProtectorError } from '@protector/schema';
+import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
+import type { SiteRepository } from '../db/index.js';
+import { defaultStorageGroupName } from './context.js';
+
+export type SiteEventKind = 'REPLICATION_COMPLETED' | 'RPO_VIOLATED' | 'RPO_RESTORED' | 'LINK_STATE_CHANGED';
+
+export interface SiteEvent {
+  readonly id: string;
+  readonly kind: SiteEventKind;
+  readonly occurredAt: string;
+  readonly protectionGroupId: string | null;
+  readonly storageGroupName: string | null;
+  readonly recoveryPoint: {
+    name: string;
+    createdAt: string;
+    completedAt: string | null;
+    progress: number;
+    complete: boolean;
+  } | null;
+  readonly lagSeconds: number | null;
+  readonly rpoMinutes: number | null;
+  readonly linkState: string | null;
+  readonly previousLinkState: string | null;
+  readonly message: string;
+}
+
+type Listener = (event: SiteEvent) => void;
+
+/** A small in-process bus; each subscriber gets an async iterator with its own queue. */
+export class SiteEvents {
+  private readonly listeners = new Set<Listener>();
+
+  publish(event: Omit<SiteEvent, 'id' | 'occurredAt'>): void {
+    const full: SiteEvent = { id: randomUUID(), occurredAt: new Date().toISOString(), ...event };
+    for (const l of this.listeners) l(full);
+  }
+
+  /** Events matching `filter` until the consumer stops iterating. */
+  subscribe(filter: (e: SiteEvent) => boolean = () => true): AsyncGenerator<SiteEvent> {
+    const queue: SiteEvent[] = [];
+    let wake: (() => void) | null = null;
+    const listener: Listener = (e) => {
+      if (!filter(e)) return;
+      queue.push(e);
+      wake?.();
+    };
+    this.listeners.add(listener);
+    const listeners = this.listeners;
+    return (async function* () {
+      try {
+        for (;;) {
+          while (queue.length) yield queue.shift()!;
+          await new Promise<void>((r) => {
+            wake = r;
+          });
+          wake = null;
+        }
+      } finally {
+        listeners.delete(listener);
+      }
+    })();
+  }
+}
+
+const linkState = (s: string) => s.toUpperCase();
+
+/**
+ * Polls replication status of every group replicating to (or from) this site and publishes changes.
+ * Also records `lastReplicationAt` on the replica when a newer complete point lands.
+ */
+export function startReplicationMonitor(deps: {
+  repo: SiteRepository;
+  driver: StorageDriver;
+  events: SiteEvents;
+  siteName: string;
+  localArray: string;
+  peerArray: string;
+  intervalMs: number;
+  log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
+}): { stop(): void; pollNow(): Promise<void> } {
+  const lastPoint = new Map<string, string>();
+  const violated = new Map<string, boolean>();
+  let link: string | null = null;
+  let running: Promise<void> | null = null;
+
+  const poll = async () => {
+    try {
+      const validation = await deps.driver.validate();
+      const now = linkState(validation.link);
+      if (link !== null && now !== link) {
+        deps.events.publish({
+          kind: 'LINK_STATE_CHANGED',
+          protectionGroupId: null,
+          storageGroupName: null,
+          recoveryPoint: null,
+          lagSeconds: null,
+          rpoMinutes: null,
+          linkState: now,
+          previousLinkState: link,
+          message: `Replication link ${deps.localArray} <-> ${deps.peerArray} changed from ${link} to ${now}.`,
+        });
+        deps.log('WARNING', `replication link changed from ${link} to ${now}`);
+      }
+      link = now;
+      const page = await deps.repo.listProtectionGroups({}, { first: 500 });
+      for (const pg of page.nodes) {
+        if (!pg.storageGroupName && pg.replicationType === 'async') continue;
+        const name = pg.storageGroupName ?? defaultStorageGroupName(pg.name);
+        // Watch the direction where this site is the target: that is where recovery points land.
+        const ref: ReplicationGroupRef = {
+          name,
+          mode: pg.replicationType,
+          sourceArray: deps.peerArray,
+          targetArray: deps.localArray,
+        };
+        let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
+        try {
+          status = await deps.driver.replicationStatus(ref);
+        } catch (err) {
+          if (isProtectorError(err)) continue;
+          throw err;
+        }
+        const policy = await deps.repo.getReplicationPolicy(pg.id);
+        const rpo = policy?.rpoMinutes ?? null;
+        const p = status.lastPoint;
+        if (p && lastPoint.get(pg.id) !== p.name) {
+          if (lastPoint.has(pg.id)) {
+            deps.events.publish({
+              kind: 'REPLICATION_COMPLETED',
+              protectionGroupId: pg.id,
+              storageGroupName: name,
+              recoveryPoint: pointJson(p),
+              lagSeconds: status.lagSeconds,
+              rpoMinutes: rpo,
+              linkState: linkState(status.link),
+              previousLinkState: null,
+              message: `Recovery point ${p.name} of '${pg.name}' completed replication.`,
+            });
+          }
+          lastPoint.set(pg.id, p.name);
+          if (!pg.lastReplicationAt || pg.lastReplicationAt < p.createdAt)
+            await deps.repo.recordReplication(pg.id, p.createdAt);
+        }
+        if (rpo !== null && status.lagSeconds !== null) {
+          const isViolated = status.lagSeconds > rpo * 60;
+          if (isViolated !== (violated.get(pg.id) ?? false)) {
+            deps.events.publish({
+              kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',
+              protectionGroupId: pg.id,
+              storageGroupName: name,
+              recoveryPoint: p ? pointJson(p) : null,
+              lagSeconds: status.lagSeconds,
+              rpoMinutes: rpo,
+              linkState: linkState(status.link),
+              previousLinkState: null,
+              message: isViolated
+                ? `'${pg.name}' violates its RPO: the newest complete recovery point is ${status.lagSeconds} s old (RPO ${rpo} min).`
+                : `'${pg.name}' meets its RPO again (lag ${status.lagSeconds} s).`,
+            });
+          }
+          violated.set(pg.id, isViolated);
+        }
+      }
+    } catch (err) {
+      deps.log('WARNING', `replication monitor: ${(err as Error).message}`);
+    }
+  };
+
+  const pollNow = () => {
+    running ??= poll().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const timer = setInterval(() => void pollNow(), deps.intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer), pollNow };
+}
+
+export function pointJson(p: {
+  name: string;
+  createdAt: Date;
+  completedAt: Date | null;
+  progress: number;
+  complete: boolean;
+}) {
+  return {
+    name: p.name,
+    createdAt: p.createdAt.toISOString(),
+    completedAt: p.completedAt?.toISOString() ?? null,
+    progress: p.progress,
+    complete: p.complete,
+  };
+}

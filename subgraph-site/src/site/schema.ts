@@ -1,0 +1,403 @@
+/**
+ * The site subgraph: the SDL generated from the site template with this site's key, and its resolvers.
+ * Reads need a valid token of this site (project members see their project only; storage and the step
+ * audit need admin); the step mutations need the service role.
+ */
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { DateTimeScalar, isProtectorError, ProtectorError, siteSubgraphSdl } from '@protector/schema';
+import { type GraphQLSchema, parse } from 'graphql';
+import type { Caller } from './auth.js';
+import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
+import { type SiteContext, storageRef } from './context.js';
+import { pointJson, type SiteEvent } from './events.js';
+import { replicaToGraphQL } from './metadata.js';
+import { networkJson, type SiteSteps, type StepKey, TAG, tenantMappingJson } from './steps.js';
+
+type Json = Record<string, unknown>;
+
+/** Per-request context: who is calling. */
+export interface RequestContext {
+  readonly caller: Caller;
+}
+
+const site = (name: string) => ({ __typename: 'Site', name });
+const pgRef = (id: string | null) => (id ? { __typename: 'ProtectionGroup', id } : null);
+
+const STEP_NAMES = [
+  'applyProtectionGroupMetadata',
+  'deleteProtectionGroupReplica',
+  'ensureConsistencyGroup',
+  'deleteConsistencyGroup',
+  'ensureStorageGroup',
+  'deleteStorageGroup',
+  'addMember',
+  'removeMember',
+  'stopServers',
+  'startServers',
+  'fenceServers',
+  'replicateNow',
+  'promoteStorageGroup',
+  'demoteStorageGroup',
+  'materializeRecoveryPoint',
+  'createTestNetwork',
+  'deleteTestNetwork',
+  'cleanupTestFailover',
+  'reverseReplication',
+  'setReplicationPolicy',
+  'setResourceMappings',
+  'setTenantMappings',
+] as const satisfies readonly (keyof SiteSteps)[];
+
+export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSchema {
+  const key = ctx.siteName;
+  const { repo, cloud, driver } = ctx;
+
+  async function replica(id: string, caller: Caller): Promise<Json | null> {
+    const pg = await repo.getProtectionGroup(id);
+    if (!pg || !canSeeProject(caller, pg.projectId)) return null;
+    const [members, policy, mappings] = await Promise.all([
+      repo.listMembers(id),
+      repo.getReplicationPolicy(id),
+      repo.listResourceMappings(id),
+    ]);
+    return replicaToGraphQL(key, pg, { members, policy, mappings });
+  }
+
+  async function volumeTypes() {
+    const types = await cloud.listVolumeTypes();
+    return Promise.all(
+      types.map(async (t) => {
+        const specs = t.extra_specs ?? (await cloud.getVolumeTypeExtraSpecs(t.id));
+        const kind = /^<in>\s*(async|sync)$/i.exec(String(specs.replication_type ?? '').trim())?.[1];
+        return {
+          id: t.id,
+          name: t.name,
+          description: t.description,
+          replicationEnabled: /^<is>\s*true$/i.test(String(specs.replication_enabled ?? '').trim()),
+          replicationType: kind ? kind.toUpperCase() : null,
+          isPublic: t.is_public,
+        };
+      }),
+    );
+  }
+
+  async function serverJson(
+    id: string,
+    caller: Caller,
+    types?: Awaited<ReturnType<typeof volumeTypes>>,
+  ): Promise<Json | null> {
+    let s: Awaited<ReturnType<typeof cloud.getServer>>;
+    try {
+      s = await cloud.getServer(id);
+    } catch (err) {
+      if (isProtectorError(err, 'NOT_FOUND')) return null;
+      throw err;
+    }
+    if (!canSeeProject(caller, s.tenant_id)) return null;
+    const vts = types ?? (await volumeTypes());
+    const attachments = await cloud.listVolumeAttachments(s.id);
+    const volumes = await Promise.all(
+      attachments.map(async (a) => {
+        const v = await cloud.getVolume(a.volumeId);
+        const vt = vts.find((t) => t.name === v.volume_type || t.id === v.volume_type);
+        return {
+          id: v.id,
+          name: v.name,
+          sizeGb: v.size,
+          status: v.status,
+          volumeType: v.volume_type,
+          bootable: v.bootable === 'true',
+          deviceName: a.device,
+          replicationEnabled: vt?.replicationEnabled ?? false,
+        };
+      }),
+    );
+    const flavor = s.flavor;
+    return {
+      id: s.id,
+      name: s.name,
+      status: s.status,
+      projectId: s.tenant_id,
+      flavor: flavor?.id
+        ? {
+            id: flavor.id,
+            name: flavor.original_name ?? flavor.id,
+            vcpus: flavor.vcpus ?? 0,
+            ramMb: flavor.ram ?? 0,
+            diskGb: flavor.disk ?? 0,
+          }
+        : null,
+      image:
+        s.image && typeof s.image === 'object'
+          ? { id: s.image.id, name: s.image.id, status: 'active', minDiskGb: null }
+          : null,
+      volumes,
+      networks: Object.entries(s.addresses ?? {}).map(([name, addrs]) => ({
+        networkId: name,
+        networkName: name,
+        addresses: addrs.map((a) => a.addr),
+      })),
+      protectionGroup: pgRef(s.metadata?.[TAG.pg] ?? null),
+      createdAt: s.created,
+    };
+  }
+
+  const siteState = {
+    key: () => key,
+    name: () => key,
+    version: () => ctx.version,
+    status: () => 'ACTIVE',
+    authUrl: () => ctx.authUrl,
+    startedAt: () => ctx.startedAt,
+    async role() {
+      const page = await repo.listProtectionGroups({}, { first: 500 });
+      const primary = page.nodes.filter((p) => p.currentPrimarySite === key).length;
+      const secondary = page.nodes.length - primary;
+      return primary && secondary ? 'MIXED' : primary ? 'PRIMARY' : secondary ? 'SECONDARY' : 'IDLE';
+    },
+    async primaryProtectionGroupCount() {
+      return (await repo.listProtectionGroups({}, { first: 500 })).nodes.filter(
+        (p) => p.currentPrimarySite === key,
+      ).length;
+    },
+    async secondaryProtectionGroupCount() {
+      return (await repo.listProtectionGroups({}, { first: 500 })).nodes.filter(
+        (p) => p.secondarySite === key,
+      ).length;
+    },
+    async storage(_: unknown, __: unknown, { caller }: RequestContext) {
+      requireAdmin(caller, 'Storage state');
+      const validation = await driver.validate();
+      const infos = driver.arrays();
+      const page = await repo.listProtectionGroups({}, { first: 500 });
+      const groups = await Promise.all(
+        page.nodes.map(async (pg) => {
+          const ref = await storageRef(ctx, pg).catch(() => null);
+          const status = ref ? await driver.replicationStatus(ref).catch(() => null) : null;
+          const policy = await repo.getReplicationPolicy(pg.id);
+          const rpo = policy?.rpoMinutes ?? null;
+          const lag = status?.lagSeconds ?? null;
+          return {
+            name: ref?.name ?? pg.storageGroupName ?? pg.name,
+            kind: pg.replicationType === 'async' ? 'PROTECTION_GROUP' : 'POD',
+            protectionGroup: pgRef(pg.id),
+            lagSeconds: lag,
+            lastRecoveryPoint: status?.lastPoint ? pointJson(status.lastPoint) : null,
+            rpoMinutes: rpo,
+            rpoCompliance:
+              lag === null || rpo === null ? 'UNKNOWN' : lag <= rpo * 60 ? 'COMPLIANT' : 'VIOLATED',
+            replicationIntervalSeconds: policy?.replicationIntervalSeconds ?? null,
+          };
+        }),
+      );
+      return {
+        driver: driver.name.toUpperCase(),
+        arrays: validation.arrays.map((a) => ({
+          name: a.array,
+          role: a.role === 'primary' ? 'LOCAL' : 'PEER',
+          url: driver.name === 'pure' ? a.endpoint : null,
+          reachable: a.reachable && a.authenticated,
+          apiVersion: infos.find((i) => i.name === a.array)?.version ?? null,
+          error: a.error
+            ? {
+                code: a.reachable ? 'STORAGE_AUTH_FAILED' : 'STORAGE_UNREACHABLE',
+                message: a.error,
+                retryable: true,
+              }
+            : null,
+        })),
+        replicationLink: {
+          state: validation.link.toUpperCase(),
+          localArray: ctx.localArray,
+          remoteArray: ctx.peerArray,
+          type: 'async-replication',
+          checkedAt: new Date(),
+        },
+        replicationGroups: groups,
+      };
+    },
+    async protectionGroupReplicas(
+      _: unknown,
+      args: { filter?: Json | null; first?: number; after?: string | null },
+      { caller }: RequestContext,
+    ) {
+      const f = args.filter ?? {};
+      const projectId =
+        isAdmin(caller) || isService(caller)
+          ? ((f.projectId as string | undefined) ?? undefined)
+          : (caller.projectId ?? '-');
+      if (!isAdmin(caller) && !isService(caller) && f.projectId && f.projectId !== caller.projectId) {
+        throw new ProtectorError(
+          'FORBIDDEN',
+          `You can only list Protection Groups of your own project (${caller.projectId}).`,
+        );
+      }
+      const page = await repo.listProtectionGroups(
+        {
+          projectId,
+          status: (f.status as string[] | undefined)?.map((s) => s.toLowerCase() as never),
+          name: (f.name as string | undefined) ?? undefined,
+        },
+        { first: args.first ?? 50, after: args.after ?? undefined },
+      );
+      let nodes = await Promise.all(page.nodes.map((pg) => replica(pg.id, caller)));
+      if (f.role) nodes = nodes.filter((n) => n?.role === f.role);
+      const visible = nodes.filter((n): n is Json => !!n);
+      return {
+        nodes: visible,
+        edges: visible.map((node) => ({ cursor: String(node.id), node })),
+        pageInfo: page.pageInfo,
+        totalCount: page.totalCount,
+      };
+    },
+    protectionGroupReplica: (_: unknown, { id }: { id: string }, { caller }: RequestContext) =>
+      replica(id, caller),
+    volumeTypes: () => volumeTypes(),
+    async servers(_: unknown, { filter }: { filter?: Json | null }, { caller }: RequestContext) {
+      const f = filter ?? {};
+      const project =
+        isAdmin(caller) || isService(caller)
+          ? ((f.projectId as string | undefined) ?? null)
+          : caller.projectId;
+      if (!isAdmin(caller) && !isService(caller) && f.projectId && f.projectId !== caller.projectId) {
+        throw new ProtectorError(
+          'FORBIDDEN',
+          `You can only list servers of your own project (${caller.projectId}).`,
+        );
+      }
+      const list = await cloud.listServers({ allTenants: true, ...(project ? { projectId: project } : {}) });
+      const types = await volumeTypes();
+      const wanted = list.filter(
+        (s) =>
+          (!f.name || s.name.includes(String(f.name))) &&
+          (!f.status || s.status === f.status) &&
+          (!(f.ids as string[] | undefined)?.length || (f.ids as string[]).includes(s.id)),
+      );
+      return (await Promise.all(wanted.map((s) => serverJson(s.id, caller, types)))).filter(Boolean);
+    },
+    server: (_: unknown, { id }: { id: string }, { caller }: RequestContext) => serverJson(id, caller),
+    async networks(_: unknown, __: unknown, { caller }: RequestContext) {
+      const [networks, subnets] = await Promise.all([cloud.listNetworks(), cloud.listSubnets()]);
+      return networks
+        .filter((n) => n.shared || canSeeProject(caller, n.project_id))
+        .map((n) =>
+          networkJson(
+            n,
+            subnets.filter((s) => s.network_id === n.id),
+            String((n as unknown as { description?: string }).description ?? '').startsWith(`${TAG.test}:`),
+          ),
+        );
+    },
+    async flavors() {
+      return (await cloud.listFlavors()).map((f) => ({
+        id: f.id,
+        name: f.name,
+        vcpus: f.vcpus,
+        ramMb: f.ram,
+        diskGb: f.disk,
+      }));
+    },
+    async images() {
+      return (await cloud.listImages()).map((i) => ({
+        id: i.id,
+        name: i.name,
+        status: i.status,
+        minDiskGb: (i as unknown as { min_disk?: number }).min_disk ?? null,
+      }));
+    },
+    async recoveryPoints(
+      _: unknown,
+      { protectionGroupId }: { protectionGroupId: string },
+      { caller }: RequestContext,
+    ) {
+      const pg = await repo.getProtectionGroup(protectionGroupId);
+      if (!pg || !canSeeProject(caller, pg.projectId)) {
+        throw new ProtectorError(
+          'NOT_FOUND',
+          `Protection Group '${protectionGroupId}' does not exist on site ${key}.`,
+        );
+      }
+      const ref = await storageRef(ctx, pg);
+      if (ref.targetArray !== ctx.localArray) return [];
+      return (await driver.listRecoveryPoints(ref)).map(pointJson);
+    },
+    async stepExecutions(
+      _: unknown,
+      args: { filter?: Json | null; first?: number },
+      { caller }: RequestContext,
+    ) {
+      requireAdmin(caller, 'The step audit');
+      const f = args.filter ?? {};
+      const audits = await repo.listRecentStepAudits({
+        operationId: (f.operationId as string | undefined) ?? undefined,
+        limit: args.first ?? 100,
+      });
+      const statuses = f.status as string[] | undefined;
+      return audits
+        .map((a) => ({
+          operationId: a.operationId,
+          operation: { __typename: 'Operation', id: a.operationId },
+          stepKey: a.stepKey,
+          step: a.name,
+          protectionGroup: pgRef(
+            ((a.request as Json | null)?.protectionGroupId as string | undefined) ?? null,
+          ),
+          status: a.status.toUpperCase(),
+          attempt: a.attempt,
+          startedAt: a.startedAt,
+          finishedAt: a.finishedAt,
+          error: a.errorCode ? { code: a.errorCode, message: a.errorMessage ?? '', retryable: false } : null,
+        }))
+        .filter((a) => !statuses?.length || statuses.includes(a.status))
+        .filter((a) => !f.protectionGroupId || a.protectionGroup?.id === f.protectionGroupId);
+    },
+    async tenantMappings(_: unknown, __: unknown, { caller }: RequestContext) {
+      requireAdmin(caller, 'Tenant mappings');
+      return (await repo.listTenantMappings()).map(tenantMappingJson);
+    },
+  };
+
+  const siteMutations = Object.fromEntries(
+    STEP_NAMES.map((name) => [
+      name,
+      (_: unknown, args: { step: StepKey; input: never }, { caller }: RequestContext) => {
+        requireService(caller, `Step ${name}`);
+        return (steps[name] as (k: StepKey, i: never) => Promise<unknown>)(args.step, args.input);
+      },
+    ]),
+  );
+
+  const siteEvent = (e: SiteEvent) => ({
+    ...e,
+    site: site(key),
+    protectionGroup: pgRef(e.protectionGroupId),
+  });
+
+  const resolvers = {
+    DateTime: DateTimeScalar,
+    Query: { [key]: () => ({}) },
+    Mutation: { [key]: () => ({}) },
+    Subscription: {
+      [key]: {
+        subscribe: (
+          _: unknown,
+          { filter }: { filter?: { kinds?: string[]; protectionGroupId?: string } | null },
+        ) =>
+          ctx.events.subscribe(
+            (e) =>
+              (!filter?.kinds?.length || filter.kinds.includes(e.kind)) &&
+              (!filter?.protectionGroupId || e.protectionGroupId === filter.protectionGroupId),
+          ),
+        resolve: (e: SiteEvent) => siteEvent(e),
+      },
+    },
+    SiteState: siteState,
+    SiteMutations: siteMutations,
+    ProtectionGroup: {
+      __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+      [key]: (pg: { id: string }, _: unknown, { caller }: RequestContext) => replica(pg.id, caller),
+    },
+  };
+
+  return buildSubgraphSchema([{ typeDefs: parse(siteSubgraphSdl(key)), resolvers: resolvers as never }]);
+}

@@ -1,0 +1,299 @@
+/**
+ * protector-site: one site's service. Reads protector.conf, opens its database, starts its storage
+ * driver and (in the lab) its simulated cloud, and serves the site subgraph over HTTP and graphql-ws.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ProtectorError } from '@protector/schema';
+import { sendJson, startGraphQLHttpServer } from '@protector/schema/server';
+import { MockStorageDriver, PureStorageDriver, type StorageDriver } from '@protector/storage-drivers';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { createSimulatedCloud, type SimulatedCloud } from '../cloud-sim/index.js';
+import type { SiteConfig } from '../config/index.js';
+import { createSiteDataSource, createSiteRepository, loadOrCreateKey, parseSecretKey } from '../db/index.js';
+import { createOpenStackClient } from '../openstack/index.js';
+import { type Caller, createTokenValidator, tokenFromHeaders } from './auth.js';
+import type { SiteContext } from './context.js';
+import { SiteEvents, startReplicationMonitor } from './events.js';
+import { Metrics } from './metrics.js';
+import { buildSiteSchema, type RequestContext } from './schema.js';
+import { createSiteSteps } from './steps.js';
+
+export const SITE_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+export interface RunningSite {
+  readonly url: string;
+  readonly siteName: string;
+  /** The simulated cloud, when `use_simulated_cloud = True`. */
+  readonly cloud: SimulatedCloud | null;
+  readonly driver: StorageDriver;
+  stop(): Promise<void>;
+}
+
+export type SiteLog = (level: 'INFO' | 'WARNING' | 'ERROR', logger: string, message: string) => void;
+
+export const consoleLog: SiteLog = (level, logger, message) => {
+  process.stderr.write(`${new Date().toISOString()} ${level} ${logger} [-] ${message}\n`);
+};
+
+/** Turns any error into the registry's shape: code, message, retryable (and nothing internal). */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof ProtectorError) {
+    return { ...formatted, message: original.message, extensions: original.toExtensions() };
+  }
+  if (original instanceof GraphQLError && original.extensions?.code) return formatted;
+  const code = formatted.extensions?.code;
+  if (code && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  return { ...formatted, extensions: { code: 'INTERNAL', retryable: false } };
+}
+
+/** Starts a site service from a compiled config. */
+export async function startSiteService(
+  config: SiteConfig,
+  opts: { log?: SiteLog } = {},
+): Promise<RunningSite> {
+  const log = opts.log ?? consoleLog;
+  const siteName = config.DEFAULT.site_name;
+  const logSite = (level: 'INFO' | 'WARNING' | 'ERROR', message: string) =>
+    log(level, 'protector.site', message);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    // Storage first: with a missing mock data dir the service must refuse to start (product behaviour).
+    const driverLog = (level: 'INFO' | 'WARNING' | 'ERROR', logger: string, message: string) =>
+      log(level, logger, message);
+    let driver: StorageDriver;
+    if (config.DEFAULT.use_mock_storage) {
+      const arrays = config.DEFAULT.mock_arrays;
+      if (arrays.length !== 2) {
+        throw new ProtectorError(
+          'CONFIG_INVALID',
+          `[DEFAULT] mock_arrays must name exactly two arrays (this site's first, the peer's second); got ${arrays.length}.`,
+        );
+      }
+      driver = MockStorageDriver.create({
+        dataDir: config.DEFAULT.mock_storage_dir,
+        arrays: [arrays[0]!, arrays[1]!],
+        transferMs: config.DEFAULT.mock_transfer_ms,
+        tickMs: 500,
+        log: driverLog,
+      });
+    } else {
+      driver = new PureStorageDriver({
+        primaryArrayUrl: config.storage.primary_array_url!,
+        primaryArrayApiToken: config.storage.primary_array_api_token!,
+        secondaryArrayUrl: config.storage.secondary_array_url!,
+        secondaryArrayApiToken: config.storage.secondary_array_api_token!,
+        caBundle: config.storage.ca_bundle,
+        verifyTls: config.storage.verify_tls,
+        timeoutMs: config.storage.request_timeout * 1000,
+        log: driverLog,
+      });
+    }
+    cleanups.push(() => driver.close());
+    await driver.initialize();
+    const [local, peer] = driver.arrays();
+
+    const dataSource = await createSiteDataSource({ url: config.database.connection });
+    cleanups.push(() => dataSource.destroy());
+    const secretKey = config.database.encryption_key
+      ? parseSecretKey(config.database.encryption_key)
+      : await loadOrCreateKey(config.database.encryption_key_file);
+    const repo = createSiteRepository(dataSource, { secretKey });
+
+    let sim: SimulatedCloud | null = null;
+    let authUrl = config.keystone_authtoken.auth_url ?? '';
+    const ks = config.keystone_authtoken;
+    if (config.DEFAULT.use_simulated_cloud) {
+      sim = await createSimulatedCloud({
+        host: config.openstack.sim_host,
+        port: config.openstack.sim_port,
+        database: config.openstack.sim_data_file,
+        timing: {
+          latencyMs: config.openstack.sim_latency_ms,
+          bootTimeMs: config.openstack.sim_boot_seconds * 1000,
+        },
+        volumeBackend: {
+          async createVolume(name, sizeBytes) {
+            await driver.createVolumes(local!.name, [{ name, sizeBytes }]);
+            return name;
+          },
+          async deleteVolume(name) {
+            await driver.destroyVolumes(local!.name, [name], { eradicate: true });
+          },
+          async volumeSize(name) {
+            const [v] = await driver.getVolumes(local!.name, [name]).catch(() => []);
+            return v && !v.destroyed ? v.sizeBytes : null;
+          },
+        },
+        seed: { serviceUser: ks.username ?? 'protector', servicePassword: ks.password ?? 'protector' },
+      });
+      cleanups.push(() => sim!.stop());
+      authUrl = sim.keystoneUrl;
+      logSite(
+        'INFO',
+        `simulated OpenStack cloud of site ${siteName} at ${sim.url} (Keystone ${sim.keystoneUrl})`,
+      );
+    }
+    const cloud = createOpenStackClient({
+      authUrl,
+      credentials: {
+        type: 'password',
+        username: ks.username ?? 'protector',
+        password: ks.password ?? 'protector',
+        projectName: ks.project_name ?? 'service',
+        userDomainName: ks.user_domain_name,
+        projectDomainName: ks.project_domain_name,
+      },
+      region: ks.region_name,
+      interface: config.DEFAULT.use_simulated_cloud ? 'public' : ks.interface,
+    });
+    await cloud.tokenInfo();
+
+    const events = new SiteEvents();
+    const metrics = new Metrics();
+    const ctx: SiteContext = {
+      siteName,
+      version: SITE_VERSION,
+      startedAt: new Date(),
+      authUrl,
+      repo,
+      driver,
+      cloud,
+      events,
+      localArray: local!.name,
+      peerArray: peer!.name,
+      defaults: {
+        replicationIntervalSeconds: config.storage.default_replication_interval,
+        rpoMinutes: config.storage.default_rpo_minutes,
+      },
+      cinderHost: `protector@pure#${local!.name}`,
+      log: logSite,
+    };
+    const steps = createSiteSteps(ctx);
+    const schema = buildSiteSchema(ctx, steps);
+    const validator = createTokenValidator(cloud, ks.token_cache_time);
+
+    const apollo = new ApolloServer<RequestContext>({
+      schema,
+      formatError,
+      introspection: true,
+      includeStacktraceInErrorResponses: false,
+      plugins: [metrics.apolloPlugin(), ApolloServerPluginInlineTraceDisabled()],
+    });
+    await apollo.start();
+    cleanups.push(() => apollo.stop());
+
+    const authenticate = async (token: string | null): Promise<Caller> => {
+      try {
+        return await validator.validate(token);
+      } catch (err) {
+        if (err instanceof ProtectorError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
+          throw new GraphQLError(err.message, {
+            extensions: { ...err.toExtensions(), http: { status: 401 } },
+          });
+        }
+        throw err;
+      }
+    };
+
+    const monitor = startReplicationMonitor({
+      repo,
+      driver,
+      events,
+      siteName,
+      localArray: local!.name,
+      peerArray: peer!.name,
+      intervalMs: config.DEFAULT.replication_monitor_interval * 1000,
+      log: logSite,
+    });
+    cleanups.push(() => monitor.stop());
+
+    const readiness = async () => {
+      const checks: Record<string, { ok: boolean; error?: string }> = {};
+      const run = async (name: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+          checks[name] = { ok: true };
+        } catch (err) {
+          checks[name] = { ok: false, error: (err as Error).message };
+        }
+      };
+      await Promise.all([
+        run('database', () => dataSource.query('SELECT 1')),
+        run('cloud', () => cloud.tokenInfo()),
+        run('storage', async () => {
+          const v = await driver.validate();
+          const localArray = v.arrays.find((a) => a.role === 'primary');
+          if (!localArray?.reachable || !localArray.authenticated)
+            throw new Error(localArray?.error ?? 'local array unreachable');
+        }),
+      ]);
+      return checks;
+    };
+
+    const routes = {
+      '/healthz': (_req: IncomingMessage, res: ServerResponse) =>
+        sendJson(res, 200, { status: 'ok', site: siteName, version: SITE_VERSION }),
+      '/readyz': async (_req: IncomingMessage, res: ServerResponse) => {
+        const checks = await readiness();
+        const ok = Object.values(checks).every((c) => c.ok);
+        sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', site: siteName, checks });
+      },
+      '/metrics': (_req: IncomingMessage, res: ServerResponse) => {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        res.end(metrics.render());
+      },
+    };
+
+    const http = await startGraphQLHttpServer<RequestContext>({
+      apollo,
+      context: async (req) => ({ caller: await authenticate(tokenFromHeaders(req.headers)) }),
+      subscriptions: {
+        schema,
+        onConnect: async (wsCtx) => {
+          const params = (wsCtx.connectionParams ?? {}) as Record<string, unknown>;
+          const token =
+            (typeof params.token === 'string' && params.token) ||
+            tokenFromHeaders(
+              Object.fromEntries(Object.entries(params).map(([k, v]) => [k.toLowerCase(), v as string])),
+            );
+          try {
+            (wsCtx.extra as Record<string, unknown>).caller = await validator.validate(token || null);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        context: (wsCtx) => ({ caller: (wsCtx.extra as Record<string, unknown>).caller as Caller }),
+      },
+      routes,
+      host: config.api.bind_host,
+      port: config.api.bind_port,
+    });
+    cleanups.push(() => http.stop());
+    logSite(
+      'INFO',
+      `site ${siteName} serving its subgraph at ${http.url} (storage ${driver.name}, arrays ${local!.name} -> ${peer!.name})`,
+    );
+
+    return {
+      url: http.url,
+      siteName,
+      cloud: sim,
+      driver,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
