@@ -116,7 +116,7 @@ describe('createSiteDataSource on SQLite', () => {
     await writeFile(blocker, '');
     const path = join(blocker, 'site.sqlite');
     await expect(createSiteDataSource({ url: `sqlite://${path}` })).rejects.toThrow(
-      `Cannot open the site database ${path}`,
+      `Cannot open the protector-site database ${path}`,
     );
   });
 });

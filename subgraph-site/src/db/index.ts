@@ -7,7 +7,7 @@ export {
   parseSecretKey,
   SECRET_KEY_BYTES,
   type SecretKey,
-} from './crypto.js';
+} from '@protector/schema/db';
 export {
   createSiteDataSource,
   parseDatabaseUrl,

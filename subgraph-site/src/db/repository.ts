@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isProtectorError, ProtectorError } from '@protector/schema';
+import { decryptSecret, encryptSecret, parseSecretKey, type SecretKey } from '@protector/schema/db';
 import {
   Brackets,
   type DataSource,
@@ -7,7 +8,6 @@ import {
   type FindOneOptions,
   type FindOptionsWhere,
 } from 'typeorm';
-import { decryptSecret, encryptSecret, parseSecretKey, type SecretKey } from './crypto.js';
 import { runInSiteTransaction, runSiteRead, siteDialect } from './data-source.js';
 import {
   ENTITY,
