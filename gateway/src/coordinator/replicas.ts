@@ -1,0 +1,176 @@
+/**
+ * Reading a Protection Group's replicas from the sites and writing metadata back to them with
+ * compare-and-set. The coordinator keeps no copy of the metadata: the sites hold it.
+ */
+import { ProtectorError } from '@protector/schema';
+import type { SiteClient } from './site-client.js';
+
+type Json = Record<string, unknown>;
+
+/** Every field of a replica needed to rebuild its metadata. */
+export const REPLICA_SELECTION = `id name description projectId replicationType status metadataVersion lastSyncedAt syncStatus
+  lastReplicationAt storageGroupName consistencyGroupId volumeType createdAt updatedAt role
+  currentPrimarySite { name } secondarySite { name }
+  members { id name status addedAt
+    volumes { id name sizeGb volumeType bootable bootIndex deviceName storageVolumeName }
+    placements { site { name } serverId flavorId networkIds volumes { memberVolumeId volumeId } } }
+  policy { primaryArrayUrl secondaryArrayUrl primaryArrayTokenSet secondaryArrayTokenSet purePgName replicationIntervalSeconds rpoMinutes updatedAt }
+  resourceMappings { kind sourceSite { name } sourceId targetSite { name } targetId }`;
+
+export interface Replica extends Json {
+  id: string;
+  name: string;
+  projectId: string;
+  replicationType: 'ASYNC' | 'SYNC';
+  status: string;
+  metadataVersion: number;
+  currentPrimarySite: { name: string };
+  secondarySite: { name: string };
+  storageGroupName: string | null;
+  volumeType: string;
+  members: Json[];
+  policy: Json | null;
+  resourceMappings: Json[];
+}
+
+/** One site's answer about a group: its replica, or why it could not say. */
+export interface ReplicaRead {
+  readonly site: string;
+  readonly replica: Replica | null;
+  readonly error: ProtectorError | null;
+}
+
+/** Reads a group's replica from one site (with `token`, or the service identity when null). */
+export async function readReplica(client: SiteClient, id: string, token: string | null = null): Promise<ReplicaRead> {
+  try {
+    const data = await client.request<Record<string, { protectionGroupReplica: Replica | null }>>(
+      `query Replica($id: ID!) { ${client.site.key} { protectionGroupReplica(id: $id) { ${REPLICA_SELECTION} } } }`,
+      { id },
+      token,
+    );
+    return { site: client.site.name, replica: data[client.site.key]?.protectionGroupReplica ?? null, error: null };
+  } catch (err) {
+    if (err instanceof ProtectorError) return { site: client.site.name, replica: null, error: err };
+    throw err;
+  }
+}
+
+/** Lists the replicas a token may see on one site. */
+export async function listReplicas(client: SiteClient, token: string | null, filter: Json = {}): Promise<Replica[]> {
+  const data = await client.request<Record<string, { protectionGroupReplicas: { nodes: Replica[] } }>>(
+    `query Replicas($filter: ProtectionGroupReplicaFilterInput) { ${client.site.key} { protectionGroupReplicas(filter: $filter, first: 500) { nodes { ${REPLICA_SELECTION} } } } }`,
+    { filter },
+    token,
+  );
+  return data[client.site.key]?.protectionGroupReplicas.nodes ?? [];
+}
+
+/** The copy that wins: the higher metadata version; on a tie, the current primary's. */
+export function authoritative(reads: readonly ReplicaRead[]): Replica | null {
+  const replicas = reads.map((r) => r.replica).filter((r): r is Replica => !!r);
+  if (!replicas.length) return null;
+  return replicas.reduce((best, r) =>
+    r.metadataVersion > best.metadataVersion ||
+    (r.metadataVersion === best.metadataVersion && r.role === 'PRIMARY' && best.role !== 'PRIMARY')
+      ? r
+      : best,
+  );
+}
+
+export type SyncState = 'IN_SYNC' | 'OUT_OF_SYNC' | 'UNREACHABLE' | 'FAILED';
+
+/** Sync status of a group from what each of its sites answered. */
+export function syncState(reads: readonly ReplicaRead[]): SyncState {
+  if (reads.some((r) => r.error && r.error.code === 'SITE_UNREACHABLE')) return 'UNREACHABLE';
+  if (reads.some((r) => r.error)) return 'FAILED';
+  const versions = new Set(reads.map((r) => r.replica?.metadataVersion ?? 0));
+  return versions.size === 1 ? 'IN_SYNC' : 'OUT_OF_SYNC';
+}
+
+/** A replica turned back into the metadata input a site step takes, with changes applied. */
+export function toMetadataInput(r: Replica, changes: Json = {}): Json {
+  const policy = r.policy
+    ? {
+        primaryArrayUrl: r.policy.primaryArrayUrl,
+        secondaryArrayUrl: r.policy.secondaryArrayUrl,
+        purePgName: r.policy.purePgName,
+        replicationIntervalSeconds: r.policy.replicationIntervalSeconds,
+        rpoMinutes: r.policy.rpoMinutes,
+      }
+    : null;
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description ?? null,
+    projectId: r.projectId,
+    replicationType: r.replicationType,
+    status: r.status,
+    currentPrimarySite: r.currentPrimarySite.name,
+    secondarySite: r.secondarySite.name,
+    metadataVersion: r.metadataVersion,
+    syncStatus: 'IN_SYNC',
+    lastSyncedAt: new Date().toISOString(),
+    lastReplicationAt: r.lastReplicationAt ?? null,
+    storageGroupName: r.storageGroupName,
+    volumeType: r.volumeType,
+    members: r.members.map(memberInput),
+    policy,
+    resourceMappings: r.resourceMappings.map((m) => ({
+      kind: m.kind,
+      sourceSite: (m.sourceSite as Json).name,
+      sourceId: m.sourceId,
+      targetSite: (m.targetSite as Json).name,
+      targetId: m.targetId,
+    })),
+    ...changes,
+  };
+}
+
+/** A replica's member as `ProtectionGroupMemberInput`. */
+export function memberInput(m: Json): Json {
+  return {
+    id: m.id,
+    name: m.name,
+    status: m.status,
+    volumes: ((m.volumes as Json[]) ?? []).map((v) => ({
+      id: v.id,
+      name: v.name,
+      sizeGb: v.sizeGb,
+      volumeType: v.volumeType,
+      bootable: v.bootable,
+      bootIndex: v.bootIndex ?? null,
+      deviceName: v.deviceName ?? null,
+      storageVolumeName: v.storageVolumeName ?? null,
+    })),
+    placements: ((m.placements as Json[]) ?? []).map((p) => ({
+      site: (p.site as Json).name,
+      serverId: p.serverId ?? null,
+      flavorId: p.flavorId ?? null,
+      networkIds: p.networkIds ?? [],
+      volumes: p.volumes ?? [],
+    })),
+  };
+}
+
+/**
+ * Writes metadata to the given sites with compare-and-set: each at the version it holds now, all to
+ * `newVersion`. Returns each site's replica after the write.
+ */
+export async function writeMetadata(
+  writes: readonly { client: SiteClient; expectedVersion: number }[],
+  metadata: Json,
+  newVersion: number,
+  key: { operationId: string; stepKey: string },
+): Promise<Replica[]> {
+  const out: Replica[] = [];
+  for (const w of writes) {
+    const res = await w.client.step<{ replica: Replica }>(
+      'applyProtectionGroupMetadata',
+      { operationId: key.operationId, stepKey: `${key.stepKey}@${w.client.site.name}` },
+      { expectedVersion: w.expectedVersion, metadata: { ...metadata, metadataVersion: newVersion } },
+      `replica { ${REPLICA_SELECTION} }`,
+    );
+    out.push(res.replica);
+  }
+  return out;
+}

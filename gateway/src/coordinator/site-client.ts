@@ -1,0 +1,203 @@
+/**
+ * How the coordinator talks to one site: GraphQL over HTTP with a token of that site only, a timeout,
+ * and errors mapped to registered codes (a site that does not answer is SITE_UNREACHABLE). For steps
+ * and background work it uses the service credentials registered for the site, through the site's
+ * own Keystone.
+ */
+import { ProtectorError } from '@protector/schema';
+import { request } from 'undici';
+import type { ServiceCredentials, SiteRecord } from './store.js';
+
+export interface TokenInfo {
+  readonly userId: string;
+  readonly userName: string;
+  readonly projectId: string | null;
+  readonly roles: readonly string[];
+  readonly expiresAt: number;
+}
+
+type Json = Record<string, unknown>;
+
+/** Keystone v3 of one site: password auth for the service identity, and token validation. */
+export class SiteKeystone {
+  private service: { token: string; expiresAt: number } | null = null;
+  private readonly validated = new Map<string, { info: TokenInfo; until: number }>();
+
+  constructor(
+    private readonly authUrl: string,
+    private readonly credentials: () => Promise<ServiceCredentials | null>,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private url(path: string) {
+    return `${this.authUrl.replace(/\/+$/, '').replace(/\/v3$/, '')}/v3${path}`;
+  }
+
+  /** A token of the site's service identity, refreshed a minute before it expires. */
+  async serviceToken(): Promise<string> {
+    if (this.service && this.service.expiresAt - 60_000 > Date.now()) return this.service.token;
+    const creds = await this.credentials();
+    if (!creds) {
+      throw new ProtectorError(
+        'CONFIG_INVALID',
+        'No service credentials are registered for this site; register it again with serviceCredentials (a user with the admin and service roles).',
+      );
+    }
+    const res = await this.call('POST', '/auth/tokens', {}, {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: creds.username, domain: { name: creds.userDomainName }, password: creds.password } },
+        },
+        scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName } } },
+      },
+    });
+    if (res.status !== 201) {
+      throw new ProtectorError('UNAUTHENTICATED', `The site's Keystone refused the service credentials (HTTP ${res.status}).`);
+    }
+    const token = res.headers['x-subject-token'];
+    const body = res.body as { token?: { expires_at?: string } };
+    this.service = { token: String(token), expiresAt: Date.parse(body.token?.expires_at ?? '') || Date.now() + 600_000 };
+    return this.service.token;
+  }
+
+  /** Who a user token belongs to, as the site's Keystone says; cached until expiry (at most 5 min). */
+  async validate(token: string): Promise<TokenInfo> {
+    const hit = this.validated.get(token);
+    if (hit && hit.until > Date.now()) return hit.info;
+    const res = await this.call('GET', '/auth/tokens?nocatalog=1', {
+      'x-auth-token': await this.serviceToken(),
+      'x-subject-token': token,
+    });
+    if (res.status === 404 || res.status === 401) {
+      throw new ProtectorError('UNAUTHENTICATED', "The token is not valid at this site's Keystone; get a new one.");
+    }
+    if (res.status !== 200) throw new ProtectorError('CLOUD_ERROR', `Keystone token validation failed (HTTP ${res.status}).`);
+    const t = (res.body as { token: Json }).token;
+    const user = t.user as Json;
+    const info: TokenInfo = {
+      userId: String(user.id),
+      userName: String(user.name),
+      projectId: ((t.project as Json | undefined)?.id as string | undefined) ?? null,
+      roles: ((t.roles as Json[] | undefined) ?? []).map((r) => String(r.name)),
+      expiresAt: Date.parse(String(t.expires_at)),
+    };
+    this.validated.set(token, { info, until: Math.min(info.expiresAt, Date.now() + 300_000) });
+    return info;
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown) {
+    try {
+      const res = await request(this.url(path), {
+        method,
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers as Record<string, string>, body: text ? (JSON.parse(text) as unknown) : null };
+    } catch (err) {
+      throw new ProtectorError('SITE_UNREACHABLE', `Keystone at ${this.authUrl} did not answer: ${(err as Error).message}`, {}, { cause: err });
+    }
+  }
+}
+
+/** GraphQL calls to one site service. */
+export class SiteClient {
+  readonly keystone: SiteKeystone;
+
+  constructor(
+    readonly site: SiteRecord,
+    credentials: () => Promise<ServiceCredentials | null>,
+    private readonly timeoutMs: number,
+  ) {
+    this.keystone = new SiteKeystone(site.authUrl, credentials, timeoutMs);
+  }
+
+  /** Runs a GraphQL document with `token` (the caller's, or the service's when omitted). */
+  async request<T = Json>(query: string, variables: Json, token?: string | null, timeoutMs = this.timeoutMs): Promise<T> {
+    const auth = token ?? (await this.keystone.serviceToken());
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(this.site.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-auth-token': auth },
+        body: JSON.stringify({ query, variables }),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      throw new ProtectorError(
+        'SITE_UNREACHABLE',
+        `Site '${this.site.name}' is unreachable: ${(err as Error).message}`,
+        { site: this.site.name },
+        { cause: err },
+      );
+    }
+    let body: { data?: T; errors?: { message: string; extensions?: Json }[] };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ProtectorError('SITE_UNREACHABLE', `Site '${this.site.name}' answered HTTP ${status} without GraphQL: ${text.slice(0, 200)}`, {
+        site: this.site.name,
+      });
+    }
+    const first = body.errors?.[0];
+    if (first) {
+      const code = String(first.extensions?.code ?? 'INTERNAL');
+      const { code: _c, retryable: _r, stacktrace: _s, ...details } = first.extensions ?? {};
+      throw new ProtectorError(
+        (code in ERROR_CODE_SET ? code : 'INTERNAL') as never,
+        `Site '${this.site.name}': ${first.message}`,
+        { ...details, site: this.site.name },
+      );
+    }
+    return body.data as T;
+  }
+
+  /** Runs one site-local step (service role) under `Mutation.<key>`. */
+  async step<T = Json>(name: string, key: { operationId: string; stepKey: string; attempt?: number }, input: Json, selection: string, timeoutMs?: number): Promise<T> {
+    const doc = `mutation Step($step: SiteStepInput!, $input: ${STEP_INPUT_TYPES[name] ?? 'never'}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
+    const data = await this.request<Record<string, Record<string, T>>>(
+      doc,
+      { step: { operationId: key.operationId, stepKey: key.stepKey, attempt: key.attempt ?? 1 }, input },
+      null,
+      timeoutMs ?? Math.max(this.timeoutMs, 600_000),
+    );
+    return data[this.site.key]![name]!;
+  }
+}
+
+import { ERROR_CODES } from '@protector/schema';
+
+const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES;
+
+/** Input type of every site step (from the site template). */
+const STEP_INPUT_TYPES: Record<string, string> = {
+  applyProtectionGroupMetadata: 'ApplyProtectionGroupMetadataInput',
+  deleteProtectionGroupReplica: 'ProtectionGroupVersionInput',
+  ensureConsistencyGroup: 'EnsureConsistencyGroupInput',
+  deleteConsistencyGroup: 'ProtectionGroupRefInput',
+  ensureStorageGroup: 'EnsureStorageGroupInput',
+  deleteStorageGroup: 'ProtectionGroupRefInput',
+  addMember: 'SiteAddMemberInput',
+  removeMember: 'SiteRemoveMemberInput',
+  stopServers: 'ServerActionInput',
+  startServers: 'ServerActionInput',
+  fenceServers: 'ServerActionInput',
+  replicateNow: 'ReplicateNowInput',
+  promoteStorageGroup: 'ProtectionGroupRefInput',
+  demoteStorageGroup: 'ProtectionGroupRefInput',
+  materializeRecoveryPoint: 'MaterializeRecoveryPointInput',
+  createTestNetwork: 'CreateTestNetworkInput',
+  deleteTestNetwork: 'DeleteTestNetworkInput',
+  cleanupTestFailover: 'CleanupTestFailoverInput',
+  reverseReplication: 'ProtectionGroupRefInput',
+  setReplicationPolicy: 'SiteSetReplicationPolicyInput',
+  setResourceMappings: 'SiteSetResourceMappingsInput',
+  setTenantMappings: 'SiteSetTenantMappingsInput',
+};
