@@ -93,7 +93,8 @@ export interface OpenStackClient {
   listGroupTypes(): Promise<GroupType[]>;
   createGroup(group: CreateGroupRequest): Promise<Group>;
   getGroup(id: string): Promise<Group>;
-  listGroups(): Promise<Group[]>;
+  /** The token's project's groups, or (admin) those of `projectId`. */
+  listGroups(filter?: { projectId?: string }): Promise<Group[]>;
   /** Deletes a group; with `deleteVolumes` its volumes too (Cinder refuses otherwise when it has any). */
   deleteGroup(id: string, options?: { deleteVolumes?: boolean }): Promise<void>;
   addVolumesToGroup(groupId: string, volumeIds: string[]): Promise<void>;
@@ -129,7 +130,8 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     path: string,
     body?: unknown,
     query?: Record<string, string | number | boolean | undefined>,
-  ): Promise<T> => (await session.request<T>(service, { method, path, body, query })).body;
+    projectId?: string,
+  ): Promise<T> => (await session.request<T>(service, { method, path, body, query, projectId })).body;
 
   /** Polls `load` until `done`; `failed` names a terminal failure; timeouts are CLOUD_ERROR. */
   async function poll<T>(
@@ -341,7 +343,14 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
           availability_zone: group.availabilityZone,
         },
       };
-      const created = await call<{ group: { id: string } }>('volume', 'POST', '/groups', body);
+      const created = await call<{ group: { id: string } }>(
+        'volume',
+        'POST',
+        '/groups',
+        body,
+        undefined,
+        group.projectId,
+      );
       return client.getGroup(created.group.id);
     },
     async getGroup(id) {
@@ -351,8 +360,17 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
         })
       ).group;
     },
-    async listGroups() {
-      return (await call<{ groups: Group[] }>('volume', 'GET', '/groups/detail')).groups;
+    async listGroups(filter = {}) {
+      return (
+        await call<{ groups: Group[] }>(
+          'volume',
+          'GET',
+          '/groups/detail',
+          undefined,
+          undefined,
+          filter.projectId,
+        )
+      ).groups;
     },
     async deleteGroup(id, { deleteVolumes = false } = {}) {
       await call('volume', 'POST', `/groups/${enc(id)}/action`, {

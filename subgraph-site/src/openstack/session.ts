@@ -56,6 +56,11 @@ export interface SessionRequest {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * Project whose resources the call addresses, for services with the project in their URL (Cinder):
+   * replaces the token's project there. Admin only; default: the token's project.
+   */
+  projectId?: string;
 }
 
 /** What came back. */
@@ -265,7 +270,11 @@ export class KeystoneSession {
   async request<T>(service: OpenStackService, req: SessionRequest): Promise<SessionResponse<T>> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.token();
-      const base = await this.endpoint(service);
+      let base = await this.endpoint(service);
+      const own = token.info.projectId;
+      if (req.projectId && own && req.projectId !== own && base.endsWith(`/${own}`)) {
+        base = `${base.slice(0, -own.length)}${encodeURIComponent(req.projectId)}`;
+      }
       try {
         return await this.#send<T>(service, base + req.path, req, token.id);
       } catch (err) {

@@ -213,6 +213,8 @@ export interface CreateGroupRequest {
   volumeTypes: string[];
   description?: string;
   availabilityZone?: string;
+  /** Admin only: create the group in this project (default: the token's). */
+  projectId?: string;
 }
 
 /** A Neutron network. */

@@ -85,6 +85,9 @@ export function startReplicationMonitor(deps: {
   log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
 }): { stop(): void; pollNow(): Promise<void> } {
   const lastPoint = new Map<string, string>();
+  // Points completed before the monitor started are history, not news; later ones are reported even when
+  // they are the first point of a group (the group's first replication).
+  const startedAt = Date.now();
   const violated = new Map<string, boolean>();
   let link: string | null = null;
   let running: Promise<void> | null = null;
@@ -130,7 +133,7 @@ export function startReplicationMonitor(deps: {
         const rpo = policy?.rpoMinutes ?? null;
         const p = status.lastPoint;
         if (p && lastPoint.get(pg.id) !== p.name) {
-          if (lastPoint.has(pg.id)) {
+          if (lastPoint.has(pg.id) || (p.completedAt?.getTime() ?? 0) >= startedAt) {
             deps.events.publish({
               kind: 'REPLICATION_COMPLETED',
               protectionGroupId: pg.id,

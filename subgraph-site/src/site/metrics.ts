@@ -31,8 +31,9 @@ export class Metrics {
   apolloPlugin(): ApolloServerPlugin {
     return {
       requestDidStart: async () => ({
-        willSendResponse: async ({ request, errors }) => {
-          const operation = request.operationName ?? 'anonymous';
+        willSendResponse: async ({ request, operationName, errors }) => {
+          // The resolved name: clients rarely send operationName beside a named query.
+          const operation = operationName ?? request.operationName ?? 'anonymous';
           this.inc('protector_graphql_requests_total', { operation });
           if (errors?.length) this.inc('protector_graphql_errors_total', { operation });
         },

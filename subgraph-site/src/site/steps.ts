@@ -6,7 +6,12 @@
 import { createHash } from 'node:crypto';
 import { isProtectorError, ProtectorError } from '@protector/schema';
 import type { MaterializeRequest, RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
-import type { MemberInput, ProtectionGroupMember, ProtectionGroupReplica } from '../db/index.js';
+import type {
+  MemberInput,
+  ProtectionGroupMember,
+  ProtectionGroupReplica,
+  ResourceMappingInput,
+} from '../db/index.js';
 import type { Server, Volume } from '../openstack/index.js';
 import { defaultStorageGroupName, type SiteContext, storageRef } from './context.js';
 import { pointJson } from './events.js';
@@ -38,6 +43,12 @@ export const TAG = {
 
 const GIB = 1024 ** 3;
 const short = (s: string, n = 8) => createHash('sha256').update(s).digest('hex').slice(0, n);
+/** A stable UUID (version 5 layout) derived from `s`: the same input gives the same id on every run. */
+const stableUuid = (s: string) => {
+  const h = createHash('sha256').update(s).digest('hex');
+  const variant = ((Number.parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+};
 
 export function createSiteSteps(ctx: SiteContext) {
   const { repo, cloud, driver } = ctx;
@@ -70,6 +81,13 @@ export function createSiteSteps(ctx: SiteContext) {
   }
 
   const isPrimaryHere = (pg: ProtectionGroupReplica) => pg.currentPrimarySite === ctx.siteName;
+
+  /** The group's project in this site's cloud: its own, or the one a tenant mapping pairs with it. */
+  async function localProjectId(pg: ProtectionGroupReplica): Promise<string> {
+    const mappings = await repo.listTenantMappings();
+    if (mappings.some((m) => m.localProjectId === pg.projectId)) return pg.projectId;
+    return mappings.find((m) => m.peerProjectId === pg.projectId)?.localProjectId ?? pg.projectId;
+  }
 
   /** Rewrites the member list with a compare-and-set on the version. */
   async function writeMembers(
@@ -224,7 +242,9 @@ export function createSiteSteps(ctx: SiteContext) {
           }
         }
         const name = input.name ?? `pg-${pg.name}`;
-        const existing = (await cloud.listGroups()).find((g) => g.name === name);
+        // The group lives in the Protection Group's project: Cinder only groups volumes of its own project.
+        const projectId = await localProjectId(pg);
+        const existing = (await cloud.listGroups({ projectId })).find((g) => g.name === name);
         let groupId = existing?.id;
         if (!groupId) {
           const types = await cloud.listVolumeTypes();
@@ -252,6 +272,7 @@ export function createSiteSteps(ctx: SiteContext) {
             groupType: gt.id,
             volumeTypes: [vt.id],
             description: `Protection Group ${pg.id}`,
+            projectId,
           });
           groupId = group.id;
           await cloud.waitForGroupStatus(groupId, 'available', { timeoutMs: 120_000 });
@@ -356,7 +377,10 @@ export function createSiteSteps(ctx: SiteContext) {
             name: member.name || server.name,
             status: 'protected',
             volumes: volumes.map((v, i) => ({
-              id: previous.find((p) => p.siteVolumeIds?.[ctx.siteName] === v.id)?.id ?? `${member.id}-v${i}`,
+              // Member volume ids are UUIDs, stable across repeats of the step.
+              id:
+                previous.find((p) => p.siteVolumeIds?.[ctx.siteName] === v.id)?.id ??
+                stableUuid(`${member.id}/${v.id}`),
               sizeGb: v.size,
               bootIndex: i === 0 ? 0 : null,
               deviceName: v.device,
@@ -551,11 +575,6 @@ export function createSiteSteps(ctx: SiteContext) {
           );
         }
         const mappings = input.resourceMappings.map(mappingFromInput);
-        const mapped = (kind: string, id: string | null | undefined) =>
-          id
-            ? (mappings.find((m) => m.kind === kind && m.sourceId === id && m.targetSite === ctx.siteName)
-                ?.targetId ?? id)
-            : id;
         const allMembers = await repo.listMembers(pg.id);
         const members = input.memberIds?.length
           ? allMembers.filter((m) => input.memberIds!.includes(m.id))
@@ -573,7 +592,7 @@ export function createSiteSteps(ctx: SiteContext) {
               test,
               opTag,
               key,
-              mapped,
+              mappings,
               testNetworkId: input.testNetworkId ?? null,
               boot: input.bootServers ?? true,
             });
@@ -700,10 +719,29 @@ export function createSiteSteps(ctx: SiteContext) {
             if (!isProtectorError(err, 'NOT_FOUND')) errors.push(asError(err));
           }
         }
-        // Array copies that never made it into Cinder (a drill interrupted between copy and manage).
-        const prefix = input.testOperationId ? `t-${short(input.testOperationId, 8)}-` : 't-';
-        const stray = (await driver.getVolumes(ctx.localArray, [])).map((v) => v.name);
-        void stray;
+        // Array copies that never made it into Cinder (a drill interrupted between copy and manage):
+        // named t-<operation>-<member volume> (see recoverMember), so findable when the drill is named.
+        if (input.testOperationId) {
+          const opTag = short(input.testOperationId, 8);
+          const names = (await repo.listMembers(pg.id))
+            .flatMap((m) => m.volumes.map((v) => `t-${opTag}-${short(v.id, 12)}`))
+            .filter((name) => !destroyedStorageVolumes.includes(name));
+          const found = await Promise.all(
+            names.map((name) => driver.getVolumes(ctx.localArray, [name]).catch(() => [])),
+          );
+          const stray = found
+            .flat()
+            .filter((v) => !v.destroyed)
+            .map((v) => v.name);
+          if (stray.length) {
+            try {
+              await driver.destroyVolumes(ctx.localArray, stray, { eradicate: true });
+              destroyedStorageVolumes.push(...stray);
+            } catch (err) {
+              errors.push(asError(err));
+            }
+          }
+        }
         const deletedNetworkIds: string[] = [];
         for (const n of await cloud.listNetworks()) {
           if ((n as unknown as { description?: string }).description === `${TAG.test}:${pg.id}`) {
@@ -715,7 +753,6 @@ export function createSiteSteps(ctx: SiteContext) {
             }
           }
         }
-        void prefix;
         return { deletedServerIds, deletedVolumeIds, deletedNetworkIds, destroyedStorageVolumes, errors };
       });
     },
@@ -861,7 +898,7 @@ export function createSiteSteps(ctx: SiteContext) {
     test: boolean;
     opTag: string;
     key: StepKey;
-    mapped: (kind: string, id: string | null | undefined) => string | null | undefined;
+    mappings: readonly ResourceMappingInput[];
     testNetworkId: string | null;
     boot: boolean;
   }): Promise<{ serverId: string | null; volumes: { memberVolumeId: string; volumeId: string }[] }> {
@@ -904,13 +941,18 @@ export function createSiteSteps(ctx: SiteContext) {
         bootable: v.bootIndex === 0,
         metadata: { ...tags, [TAG.memberVolume]: v.id },
       });
-      volume = await cloud
-        .waitForVolumeStatus(volume.id, 'available', { timeoutMs: 120_000 })
-        .catch(async (err) => {
-          const now = await cloud.getVolume(volume!.id);
-          if (now.status === 'in-use') return now;
-          throw err;
-        });
+      // A repeat after a crash finds the volume already attached to the server it booted: in-use is done too.
+      const current = await cloud.getVolume(volume.id);
+      volume =
+        current.status === 'in-use'
+          ? current
+          : await cloud
+              .waitForVolumeStatus(volume.id, 'available', { timeoutMs: 120_000 })
+              .catch(async (err) => {
+                const now = await cloud.getVolume(current.id);
+                if (now.status === 'in-use') return now;
+                throw err;
+              });
       placed.push({
         memberVolumeId: v.id,
         volumeId: volume.id,
@@ -923,10 +965,6 @@ export function createSiteSteps(ctx: SiteContext) {
         serverId: null,
         volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
       };
-    const sourceSite = pg.currentPrimarySite === ctx.siteName ? pg.secondarySite : pg.currentPrimarySite;
-    const sourceServerId = member.siteServerIds[sourceSite];
-    let flavorId: string | null | undefined;
-    let networkIds: string[] = [];
     const boot = placed.find((p) => p.bootIndex === 0) ?? placed[0]!;
     const existing = (await cloud.listServers()).find(
       (s) =>
@@ -936,11 +974,15 @@ export function createSiteSteps(ctx: SiteContext) {
     );
     let server = existing;
     if (!server) {
-      const mappings = (await repo.listResourceMappings(pg.id)).filter((m) => m.targetSite === ctx.siteName);
-      flavorId = mappings.find((m) => m.kind === 'flavor')?.targetId;
-      networkIds = mappings.filter((m) => m.kind === 'network').map((m) => m.targetId);
-      void sourceServerId;
-      flavorId = a.mapped('flavor', flavorId) ?? flavorId;
+      // The operation's mappings win over the group's stored ones, kind by kind.
+      const stored = (await repo.listResourceMappings(pg.id)).filter((m) => m.targetSite === ctx.siteName);
+      const given = a.mappings.filter((m) => m.targetSite === ctx.siteName);
+      const ofKind = (kind: string) => {
+        const mine = given.filter((m) => m.kind === kind);
+        return mine.length ? mine : stored.filter((m) => m.kind === kind);
+      };
+      let flavorId = ofKind('flavor')[0]?.targetId;
+      const networkIds = [...new Set(ofKind('network').map((m) => m.targetId))];
       if (!flavorId) flavorId = (await cloud.listFlavors()).sort((x, y) => x.ram - y.ram)[0]?.id;
       if (!flavorId)
         throw new ProtectorError(

@@ -1,0 +1,561 @@
+/**
+ * The two-site lab: two protector-site processes (simulated clouds, mock arrays sharing one data dir)
+ * and the gateway, all real processes on loopback, plus demo data. `npm start` runs it; end-to-end
+ * tests start it on free ports with `startLab()` and drive it over HTTP and graphql-ws.
+ * State lives under one folder, so a second start carries on where the first stopped.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fetch } from 'undici';
+
+const SITE_BIN = fileURLToPath(new URL('../../subgraph-site/dist/bin.js', import.meta.url));
+const GATEWAY_BIN = fileURLToPath(new URL('../../gateway/dist/bin.js', import.meta.url));
+
+type Json = Record<string, unknown>;
+
+export interface LabSiteSpec {
+  readonly name: string;
+  /** Its mock arrays, this site's first. */
+  readonly arrays: readonly [string, string];
+}
+
+export const LAB_SITES: readonly LabSiteSpec[] = [
+  { name: 'boston', arrays: ['mock-array-a', 'mock-array-b'] },
+  { name: 'seattle', arrays: ['mock-array-b', 'mock-array-a'] },
+];
+
+export interface LabOptions {
+  /** State folder (configs, databases, mock arrays, logs). */
+  readonly dir: string;
+  /** Gateway port; 0 = free port. */
+  readonly gatewayPort?: number;
+  /** Ports of the two site services and their simulated clouds; chosen and remembered under `dir` when absent. */
+  readonly replicationIntervalSeconds?: number;
+  readonly transferMs?: number;
+  readonly bootSeconds?: number;
+  /** Create the demo project's VMs and Protection Group. @default true */
+  readonly demo?: boolean;
+  /** Mirror child output to this stream (npm start), else only to log files. */
+  readonly echo?: NodeJS.WritableStream;
+  readonly healthIntervalSeconds?: number;
+}
+
+export interface LabSite {
+  readonly name: string;
+  url: string;
+  readonly keystoneUrl: string;
+  readonly config: string;
+  process: ChildProcess | null;
+}
+
+export interface Lab {
+  readonly dir: string;
+  readonly gatewayUrl: string;
+  readonly sites: Readonly<Record<string, LabSite>>;
+  /** Tokens of the demo tenant (member of project `demo`) per site key. */
+  tenantTokens(): Promise<Record<string, string>>;
+  /** Admin tokens per site key. */
+  adminTokens(): Promise<Record<string, string>>;
+  /** A GraphQL request to the gateway with the given per-site tokens. */
+  gql<T = Json>(
+    query: string,
+    variables?: Json,
+    tokens?: Record<string, string>,
+  ): Promise<{ data: T | null; errors?: { message: string; extensions?: Json; path?: unknown[] }[] }>;
+  /** Kills a site's process (SIGKILL) as a datacenter loss would. */
+  killSite(name: string): Promise<void>;
+  /** Starts a killed site again with the same state. */
+  startSite(name: string): Promise<void>;
+  killGateway(): Promise<void>;
+  startGateway(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Ports {
+  gateway: number;
+  sites: Record<string, { api: number; sim: number }>;
+}
+
+async function labPorts(dir: string, gatewayPort: number | undefined): Promise<Ports> {
+  const file = join(dir, 'ports.json');
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Ports;
+    return { ...saved, gateway: gatewayPort ?? saved.gateway };
+  }
+  const ports: Ports = { gateway: gatewayPort ?? (await freePort()), sites: {} };
+  for (const s of LAB_SITES) ports.sites[s.name] = { api: await freePort(), sim: await freePort() };
+  writeFileSync(file, JSON.stringify(ports, null, 2));
+  return ports;
+}
+
+function writeSiteConf(
+  dir: string,
+  spec: LabSiteSpec,
+  ports: { api: number; sim: number },
+  o: LabOptions,
+): string {
+  const state = join(dir, spec.name);
+  mkdirSync(state, { recursive: true });
+  const path = join(state, 'protector.conf');
+  writeFileSync(
+    path,
+    `# Lab site ${spec.name}: written by the lab launcher; edit and restart to change.
+[DEFAULT]
+site_name = ${spec.name}
+state_path = ${state}
+log_dir = ${state}/log
+use_mock_storage = True
+mock_storage_dir = ${join(dir, 'mock_storage')}
+mock_arrays = ${spec.arrays.join(',')}
+mock_transfer_ms = ${o.transferMs ?? 1500}
+replication_monitor_interval = 2
+use_simulated_cloud = True
+
+[storage]
+default_replication_interval = ${o.replicationIntervalSeconds ?? 30}
+default_rpo_minutes = 5
+
+[openstack]
+sim_port = ${ports.sim}
+sim_boot_seconds = ${o.bootSeconds ?? 2}
+
+[api]
+bind_host = 127.0.0.1
+bind_port = ${ports.api}
+`,
+  );
+  return path;
+}
+
+function writeGatewayConf(dir: string, port: number, o: LabOptions): string {
+  const state = join(dir, 'gateway');
+  mkdirSync(state, { recursive: true });
+  const path = join(state, 'gateway.conf');
+  writeFileSync(
+    path,
+    `# Lab gateway: written by the lab launcher.
+[DEFAULT]
+state_path = ${state}
+
+[api]
+bind_host = 127.0.0.1
+bind_port = ${port}
+
+[gateway]
+subgraph_timeout = 5
+health_interval = ${o.healthIntervalSeconds ?? 2}
+`,
+  );
+  return path;
+}
+
+/** Spawns a process and resolves with the first stdout line matching `ready` (its match). */
+function spawnUntil(
+  bin: string,
+  args: string[],
+  ready: RegExp,
+  logFile: string,
+  echo?: NodeJS.WritableStream,
+) {
+  mkdirSync(join(logFile, '..'), { recursive: true });
+  const child = spawn(process.execPath, [bin, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: cleanEnv(),
+  });
+  let out = '';
+  let err = '';
+  const log = (chunk: Buffer) => {
+    writeFileSync(logFile, chunk, { flag: 'a' });
+    echo?.write(chunk);
+  };
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    log(d);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    log(d);
+  });
+  const matched = new Promise<{ child: ChildProcess; match: RegExpMatchArray; stderr: () => string }>(
+    (resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${bin} did not become ready in 60 s:\n${err.slice(-2000)}`)),
+        60_000,
+      );
+      const check = () => {
+        const m = out.match(ready);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ child, match: m, stderr: () => err });
+        }
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${bin} exited with ${code} before it was ready:\n${err.slice(-2000)}`));
+      });
+    },
+  );
+  return matched;
+}
+
+/** The environment without PROTECTOR_* overrides from the caller's shell. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROTECTOR_')));
+}
+
+function stopChild(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/** A Keystone token from a lab site's simulated cloud. */
+export async function keystoneToken(
+  keystoneUrl: string,
+  user: string,
+  password: string,
+  project: string,
+): Promise<string> {
+  const res = await fetch(`${keystoneUrl}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: user, domain: { name: 'Default' }, password } },
+        },
+        scope: { project: { name: project, domain: { name: 'Default' } } },
+      },
+    }),
+  });
+  if (res.status !== 201)
+    throw new Error(`Keystone ${keystoneUrl} refused ${user}: HTTP ${res.status} ${await res.text()}`);
+  return res.headers.get('x-subject-token')!;
+}
+
+export async function startLab(o: LabOptions): Promise<Lab> {
+  mkdirSync(o.dir, { recursive: true });
+  mkdirSync(join(o.dir, 'mock_storage'), { recursive: true });
+  const ports = await labPorts(o.dir, o.gatewayPort);
+  const sites: Record<string, LabSite> = {};
+  const startSite = async (spec: LabSiteSpec) => {
+    const config = writeSiteConf(o.dir, spec, ports.sites[spec.name]!, o);
+    const { child, match, stderr } = await spawnUntil(
+      SITE_BIN,
+      ['--config', config],
+      /ready at (\S+)/,
+      join(o.dir, spec.name, 'site.log'),
+      o.echo,
+    );
+    const keystone = /\(Keystone (\S+)\)/.exec(stderr())?.[1];
+    if (!keystone) throw new Error(`site ${spec.name} did not report its Keystone URL`);
+    sites[spec.name] = { name: spec.name, url: match[1]!, keystoneUrl: keystone, config, process: child };
+  };
+  await Promise.all(LAB_SITES.map(startSite));
+  const gatewayConf = writeGatewayConf(o.dir, ports.gateway, o);
+  let gatewayProcess: ChildProcess | null = null;
+  let gatewayUrl = '';
+  const startGateway = async () => {
+    const { child, match } = await spawnUntil(
+      GATEWAY_BIN,
+      ['--config', gatewayConf],
+      /ready at (\S+)/,
+      join(o.dir, 'gateway', 'gateway.log'),
+      o.echo,
+    );
+    gatewayProcess = child;
+    gatewayUrl = match[1]!;
+  };
+  await startGateway();
+
+  const tokens = (user: string, password: string, project: string) => async () => {
+    const out: Record<string, string> = {};
+    for (const s of Object.values(sites))
+      out[s.name] = await keystoneToken(s.keystoneUrl, user, password, project);
+    return out;
+  };
+  const tenantTokens = tokens('demo', 'demo', 'demo');
+  const adminTokens = tokens('admin', 'admin', 'admin');
+
+  const gql: Lab['gql'] = async (query, variables = {}, siteTokens = {}) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    for (const [key, token] of Object.entries(siteTokens)) headers[`x-site-token-${key}`] = token;
+    const res = await fetch(gatewayUrl, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await res.json()) as never;
+  };
+
+  const lab: Lab = {
+    dir: o.dir,
+    get gatewayUrl() {
+      return gatewayUrl;
+    },
+    sites,
+    tenantTokens,
+    adminTokens,
+    gql,
+    async killSite(name) {
+      await stopChild(sites[name]!.process, 'SIGKILL');
+      sites[name]!.process = null;
+    },
+    async startSite(name) {
+      await startSite(LAB_SITES.find((s) => s.name === name)!);
+    },
+    async killGateway() {
+      await stopChild(gatewayProcess, 'SIGKILL');
+      gatewayProcess = null;
+    },
+    startGateway,
+    async stop() {
+      await stopChild(gatewayProcess);
+      await Promise.all(Object.values(sites).map((s) => stopChild(s.process)));
+    },
+  };
+  try {
+    await registerSites(lab);
+    if (o.demo ?? true) await seedDemo(lab);
+  } catch (err) {
+    await lab.stop();
+    throw err;
+  }
+  return lab;
+}
+
+/** Registers both sites with the gateway (idempotent: a registered site is registered again unchanged). */
+async function registerSites(lab: Lab): Promise<void> {
+  const admin = await lab.adminTokens();
+  for (const s of Object.values(lab.sites)) {
+    const res = await lab.gql(
+      `mutation($input: RegisterSiteInput!) { registerSite(input: $input) { name key } }`,
+      {
+        input: {
+          name: s.name,
+          key: s.name,
+          description: `Lab site ${s.name}`,
+          url: s.url,
+          authUrl: s.keystoneUrl,
+          serviceCredentials: { username: 'protector', password: 'protector', projectName: 'service' },
+        },
+      },
+      admin,
+    );
+    if (res.errors?.length) throw new Error(`registerSite ${s.name}: ${res.errors[0]!.message}`);
+  }
+  // Tenant mapping: the demo project on each site is the same tenant.
+  const projects: Record<string, string> = {};
+  const tenant = await lab.tenantTokens();
+  for (const s of Object.values(lab.sites)) {
+    const res = await fetch(`${s.keystoneUrl}/auth/tokens`, {
+      headers: { 'x-auth-token': tenant[s.name]!, 'x-subject-token': tenant[s.name]! },
+    });
+    projects[s.name] = ((await res.json()) as { token: { project: { id: string } } }).token.project.id;
+  }
+  const [a, b] = Object.keys(lab.sites) as [string, string];
+  const res = await lab.gql(
+    `mutation($input: SetTenantMappingsInput!) { setTenantMappings(input: $input) { sourceProjectId } }`,
+    {
+      input: {
+        mappings: [
+          { sourceSite: a, sourceProjectId: projects[a], targetSite: b, targetProjectId: projects[b] },
+        ],
+      },
+    },
+    admin,
+  );
+  if (res.errors?.length) throw new Error(`setTenantMappings: ${res.errors[0]!.message}`);
+}
+
+/** Calls a lab site's simulated cloud as the demo tenant. */
+export async function cloudCall(
+  site: LabSite,
+  token: string,
+  service: 'compute' | 'volume' | 'network',
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Json> {
+  const base = site.keystoneUrl.replace(/\/v3$/, '');
+  let url: string;
+  if (service === 'compute') url = `${base}/compute/v2.1${path}`;
+  else if (service === 'network') url = `${base}/network/v2.0${path}`;
+  else {
+    const info = await fetch(`${site.keystoneUrl}/auth/tokens`, {
+      headers: { 'x-auth-token': token, 'x-subject-token': token },
+    });
+    const project = ((await info.json()) as { token: { project: { id: string } } }).token.project.id;
+    url = `${base}/volume/v3/${project}${path}`;
+  }
+  const res = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-auth-token': token },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 400) throw new Error(`${method} ${url}: HTTP ${res.status} ${text}`);
+  return text ? (JSON.parse(text) as Json) : {};
+}
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Boots a VM from a new volume of `volumeType` on `site` as the tenant; returns its server id. */
+export async function bootVm(
+  site: LabSite,
+  token: string,
+  name: string,
+  volumeType = 'replicated-ssd',
+): Promise<string> {
+  const existing = (
+    await cloudCall(site, token, 'compute', 'GET', `/servers?name=${encodeURIComponent(name)}`)
+  ).servers as Json[];
+  const found = existing.find((s) => s.name === name);
+  if (found) return String(found.id);
+  const base = site.keystoneUrl.replace(/\/v3$/, '');
+  const images = (await (
+    await fetch(`${base}/image/v2/images`, { headers: { 'x-auth-token': token } })
+  ).json()) as { images: Json[] };
+  const vol = (
+    await cloudCall(site, token, 'volume', 'POST', '/volumes', {
+      volume: { size: 1, name: `${name}-root`, volume_type: volumeType, imageRef: images.images[0]?.id },
+    })
+  ).volume as Json;
+  await until(`volume ${name}-root`, async () => {
+    const v = (await cloudCall(site, token, 'volume', 'GET', `/volumes/${vol.id}`)).volume as Json;
+    return v.status === 'available';
+  });
+  const nets = (await cloudCall(site, token, 'network', 'GET', '/networks?name=private')).networks as Json[];
+  const flavors = (await cloudCall(site, token, 'compute', 'GET', '/flavors')).flavors as Json[];
+  const flavor = flavors.find((f) => f.name === 'm1.small') ?? flavors[0]!;
+  const server = (
+    await cloudCall(site, token, 'compute', 'POST', '/servers', {
+      server: {
+        name,
+        flavorRef: flavor.id,
+        networks: nets[0] ? [{ uuid: nets[0].id }] : 'none',
+        block_device_mapping_v2: [
+          { uuid: vol.id, source_type: 'volume', destination_type: 'volume', boot_index: 0 },
+        ],
+      },
+    })
+  ).server as Json;
+  await until(`server ${name} ACTIVE`, async () => {
+    const s = (await cloudCall(site, token, 'compute', 'GET', `/servers/${server.id}`)).server as Json;
+    if (s.status === 'ERROR') throw new Error(`server ${name} went to ERROR: ${JSON.stringify(s.fault)}`);
+    return s.status === 'ACTIVE';
+  });
+  return String(server.id);
+}
+
+/** The demo workload: two VMs on boston in Protection Group `prod-web-app` with a policy and mappings. */
+export async function seedDemo(lab: Lab): Promise<void> {
+  const tenant = await lab.tenantTokens();
+  const boston = lab.sites.boston!;
+  const seattle = lab.sites.seattle!;
+  const found = await lab.gql<{ protectionGroup: { id: string; members: { name: string }[] } | null }>(
+    `{ protectionGroup(name: "prod-web-app") { id members { name } } }`,
+    {},
+    tenant,
+  );
+  if (found.errors?.length) throw new Error(`demo: ${found.errors[0]!.message}`);
+  const check = (res: { errors?: { message: string }[] }, what: string) => {
+    if (res.errors?.length) throw new Error(`demo ${what}: ${res.errors[0]!.message}`);
+  };
+  let pg = found.data?.protectionGroup;
+  if (!pg) {
+    const created = await lab.gql<{ createProtectionGroup: { id: string } }>(
+      `mutation { createProtectionGroup(input: { name: "prod-web-app", description: "Demo web tier", replicationType: ASYNC,
+         primarySite: "boston", secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`,
+      {},
+      tenant,
+    );
+    check(created, 'createProtectionGroup');
+    pg = { id: created.data!.createProtectionGroup.id, members: [] };
+    check(
+      await lab.gql(
+        `mutation { createReplicationPolicy(input: { protectionGroup: "prod-web-app", policy: {
+           primaryArrayUrl: "https://mock-array-a.lab", primaryArrayToken: "T-lab-a", secondaryArrayUrl: "https://mock-array-b.lab",
+           secondaryArrayToken: "T-lab-b", purePgName: "pg-prod-web-app", replicationIntervalSeconds: 30, rpoMinutes: 5 } }) { id } }`,
+        {},
+        tenant,
+      ),
+      'createReplicationPolicy',
+    );
+    const ids = async (site: LabSite, kind: 'network' | 'flavor') => {
+      if (kind === 'network')
+        return (
+          (await cloudCall(site, tenant[site.name], 'network', 'GET', '/networks?name=private'))
+            .networks as Json[]
+        )[0]!.id as string;
+      return (
+        (await cloudCall(site, tenant[site.name], 'compute', 'GET', '/flavors')).flavors as Json[]
+      ).find((f) => f.name === 'm1.small')!.id as string;
+    };
+    const mappings = [];
+    for (const kind of ['network', 'flavor'] as const) {
+      mappings.push({
+        kind: kind.toUpperCase(),
+        sourceSite: 'boston',
+        sourceId: await ids(boston, kind),
+        targetSite: 'seattle',
+        targetId: await ids(seattle, kind),
+      });
+    }
+    check(
+      await lab.gql(
+        `mutation($m: [ResourceMappingInput!]!) { setResourceMappings(input: { protectionGroup: "prod-web-app", mappings: $m }) { id } }`,
+        { m: mappings },
+        tenant,
+      ),
+      'setResourceMappings',
+    );
+  }
+  for (const name of ['web-1', 'web-2']) {
+    if (pg.members.some((m) => m.name === name)) continue;
+    await bootVm(boston, tenant.boston!, name);
+    check(
+      await lab.gql(
+        `mutation { addMember(input: { protectionGroup: "prod-web-app", server: "${name}" }) { id } }`,
+        {},
+        tenant,
+      ),
+      `addMember ${name}`,
+    );
+  }
+}
