@@ -598,7 +598,13 @@ export abstract class FlashArrayDriver implements StorageDriver {
       // The old source may still be down; reprotect proceeds and its schedule is disabled on return.
       if (!(err instanceof ProtectorError && err.code === 'STORAGE_UNREACHABLE')) throw err;
     }
-    await this.ensureReplicationGroup(reversed, schedule);
+    const group = await this.ensureReplicationGroup(reversed, {
+      ...(schedule ?? DEFAULT_SCHEDULE),
+      enabled: true,
+    });
+    // Exactly these volumes: a group reused from an earlier direction may still hold volumes replaced since.
+    const stale = group.volumes.filter((v) => !volumes.includes(v));
+    if (stale.length) await this.removeVolumes(reversed, stale);
     return this.addVolumes(reversed, volumes);
   }
 

@@ -6,7 +6,14 @@
  */
 import { isProtectorError, ProtectorError } from '@protector/schema';
 import type { OperationEvent, OperationEventBus, OperationEventKind } from './events.js';
-import { authoritative, type Replica, type ReplicaRead, readReplica, toMetadataInput, writeMetadata } from './replicas.js';
+import {
+  authoritative,
+  type Replica,
+  type ReplicaRead,
+  readReplica,
+  toMetadataInput,
+  writeMetadata,
+} from './replicas.js';
 import type { SiteClient } from './site-client.js';
 import {
   type CoordinatorStore,
@@ -56,11 +63,26 @@ export const START_STATUSES: Readonly<Record<OperationType, readonly GroupStatus
   PLANNED_FAILOVER: ['ACTIVE'],
   UNPLANNED_FAILOVER: ['ACTIVE', 'FAILING_OVER'],
   FAILBACK: ['FAILED_OVER', 'FAILED_OVER_PARTIAL'],
-  SYNC: ['ACTIVE', 'FAILING_OVER', 'FAILED_OVER', 'FAILED_OVER_PARTIAL', 'FAILING_BACK', 'TEST_FAILING_OVER', 'TEST_FAILED_OVER', 'TEST_CLEANING_UP', 'ERROR'],
+  SYNC: [
+    'ACTIVE',
+    'FAILING_OVER',
+    'FAILED_OVER',
+    'FAILED_OVER_PARTIAL',
+    'FAILING_BACK',
+    'TEST_FAILING_OVER',
+    'TEST_FAILED_OVER',
+    'TEST_CLEANING_UP',
+    'ERROR',
+  ],
 };
 
 /** Statuses a forced test cleanup may start from (a failed or interrupted drill). */
-export const FORCED_CLEANUP_STATUSES: readonly GroupStatus[] = ['TEST_FAILED_OVER', 'TEST_FAILING_OVER', 'TEST_CLEANING_UP', 'ERROR'];
+export const FORCED_CLEANUP_STATUSES: readonly GroupStatus[] = [
+  'TEST_FAILED_OVER',
+  'TEST_FAILING_OVER',
+  'TEST_CLEANING_UP',
+  'ERROR',
+];
 
 /** Operation status changes the engine makes. */
 export const OPERATION_TRANSITIONS: Readonly<Record<OperationStatus, readonly OperationStatus[]>> = {
@@ -88,7 +110,9 @@ export function assertGroupTransition(from: string, to: GroupStatus, what: strin
 
 function assertOperationTransition(op: OperationRecord, to: OperationStatus): void {
   if (!OPERATION_TRANSITIONS[op.status].includes(to)) {
-    throw new ProtectorError('INVALID_STATE', `Operation ${op.id} is ${op.status}; it cannot become ${to}.`, { status: op.status });
+    throw new ProtectorError('INVALID_STATE', `Operation ${op.id} is ${op.status}; it cannot become ${to}.`, {
+      status: op.status,
+    });
   }
 }
 
@@ -110,7 +134,9 @@ interface PlannedStep {
 const status = (s: GroupStatus): PlannedStep => ({ key: `status:${s}`, name: 'setGroupStatus', role: null });
 
 /** The plan of each operation type: pure data. */
-export const PLANS: Readonly<Record<OperationType, { forward: readonly PlannedStep[]; rollback: readonly PlannedStep[] }>> = {
+export const PLANS: Readonly<
+  Record<OperationType, { forward: readonly PlannedStep[]; rollback: readonly PlannedStep[] }>
+> = {
   TEST_FAILOVER: {
     forward: [
       status('TEST_FAILING_OVER'),
@@ -118,13 +144,14 @@ export const PLANS: Readonly<Record<OperationType, { forward: readonly PlannedSt
       { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
       status('TEST_FAILED_OVER'),
     ],
-    rollback: [
-      { key: 'rollback-cleanup', name: 'cleanupTestFailover', role: 'target' },
-      status('ACTIVE'),
-    ],
+    rollback: [{ key: 'rollback-cleanup', name: 'cleanupTestFailover', role: 'target' }, status('ACTIVE')],
   },
   TEST_CLEANUP: {
-    forward: [status('TEST_CLEANING_UP'), { key: 'cleanup', name: 'cleanupTestFailover', role: 'target' }, status('ACTIVE')],
+    forward: [
+      status('TEST_CLEANING_UP'),
+      { key: 'cleanup', name: 'cleanupTestFailover', role: 'target' },
+      status('ACTIVE'),
+    ],
     rollback: [],
   },
   PLANNED_FAILOVER: {
@@ -150,11 +177,14 @@ export const PLANS: Readonly<Record<OperationType, { forward: readonly PlannedSt
     forward: [
       status('FAILING_BACK'),
       { key: 'reprotect', name: 'reverseReplication', role: 'source' },
+      // Reprotecting renames the replicated volumes on the source; the target must know them before it recovers.
+      { key: 'sync-after-reprotect', name: 'syncMetadata', role: null },
       { key: 'stop', name: 'stopServers', role: 'source' },
       { key: 'final-sync', name: 'replicateNow', role: 'source' },
       { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
       { key: 'swap', name: 'swapRoles', role: null },
       { key: 'protect', name: 'reverseReplication', role: 'target' },
+      { key: 'sync-after-protect', name: 'syncMetadata', role: null },
     ],
     rollback: [{ key: 'rollback-start', name: 'startServers', role: 'source' }, status('FAILED_OVER')],
   },
@@ -216,15 +246,24 @@ export class OperationEngine {
       requestedBy: input.requestedBy,
       steps,
     });
-    await this.emit(op, 'CREATED', `${input.type} of '${input.group.name}' from ${input.sites.source} to ${input.sites.target} created.`);
+    await this.emit(
+      op,
+      'CREATED',
+      `${input.type} of '${input.group.name}' from ${input.sites.source} to ${input.sites.target} created.`,
+    );
     this.kick(op.id);
     return op;
   }
 
   /** Resumes every operation a previous gateway left RUNNING or CANCELLING. */
   async recover(): Promise<void> {
-    for (const op of await this.deps.store.listOperations({ statuses: ['PENDING', 'RUNNING', 'CANCELLING', 'ROLLING_BACK'] })) {
-      this.deps.log('INFO', `resuming operation ${op.id} (${op.type}, ${op.status}) left by a previous gateway`);
+    for (const op of await this.deps.store.listOperations({
+      statuses: ['PENDING', 'RUNNING', 'CANCELLING', 'ROLLING_BACK'],
+    })) {
+      this.deps.log(
+        'INFO',
+        `resuming operation ${op.id} (${op.type}, ${op.status}) left by a previous gateway`,
+      );
       this.kick(op.id);
     }
   }
@@ -233,11 +272,18 @@ export class OperationEngine {
   async cancel(id: string, rollback: boolean): Promise<OperationRecord> {
     const op = await this.require(id);
     if (TERMINAL_STATUSES.includes(op.status) && op.status !== 'FAILED') {
-      throw new ProtectorError('INVALID_STATE', `Operation ${id} is ${op.status}; only running or failed operations can be cancelled.`, {
-        status: op.status,
-      });
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Operation ${id} is ${op.status}; only running or failed operations can be cancelled.`,
+        {
+          status: op.status,
+        },
+      );
     }
-    const updated = await this.deps.store.updateOperation(id, { cancelRequested: true, rollbackRequested: rollback });
+    const updated = await this.deps.store.updateOperation(id, {
+      cancelRequested: true,
+      rollbackRequested: rollback,
+    });
     if (!this.running.has(id)) {
       // Not running (failed or pending): settle the cancellation now.
       this.kick(id);
@@ -250,9 +296,13 @@ export class OperationEngine {
   async resume(id: string): Promise<OperationRecord> {
     const op = await this.require(id);
     if (op.status !== 'FAILED') {
-      throw new ProtectorError('INVALID_STATE', `Operation ${id} is ${op.status}; only a FAILED operation can be resumed.`, {
-        status: op.status,
-      });
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Operation ${id} is ${op.status}; only a FAILED operation can be resumed.`,
+        {
+          status: op.status,
+        },
+      );
     }
     const updated = await this.transition(op, 'RUNNING', { error: null, finishedAt: null });
     this.kick(id);
@@ -282,7 +332,11 @@ export class OperationEngine {
     return op;
   }
 
-  private async transition(op: OperationRecord, to: OperationStatus, extra: Parameters<CoordinatorStore['updateOperation']>[1] = {}) {
+  private async transition(
+    op: OperationRecord,
+    to: OperationStatus,
+    extra: Parameters<CoordinatorStore['updateOperation']>[1] = {},
+  ) {
     assertOperationTransition(op, to);
     const updated = await this.deps.store.updateOperation(op.id, {
       status: to,
@@ -313,7 +367,10 @@ export class OperationEngine {
         continue;
       }
       const phase = op.status === 'ROLLING_BACK' ? 'rollback' : 'forward';
-      const step = op.steps.find((s) => s.phase === phase && (s.status === 'PENDING' || s.status === 'RUNNING' || s.status === 'FAILED'));
+      const step = op.steps.find(
+        (s) =>
+          s.phase === phase && (s.status === 'PENDING' || s.status === 'RUNNING' || s.status === 'FAILED'),
+      );
       if (!step) {
         await this.finish(op);
         return;
@@ -329,13 +386,21 @@ export class OperationEngine {
       // Only undo what happened: restart servers only if they were stopped; clean up only after recovery began.
       (s) =>
         (s.name !== 'startServers' || done.has('stopServers')) &&
-        (s.name !== 'cleanupTestFailover' || done.has('createTestNetwork') || done.has('materializeRecoveryPoint')),
+        (s.name !== 'cleanupTestFailover' ||
+          done.has('createTestNetwork') ||
+          done.has('materializeRecoveryPoint')),
     );
     const sites = { source: op.sourceSite!, target: op.targetSite! };
-    for (const s of op.steps) if (s.status === 'PENDING') await this.deps.store.updateStep(op.id, s.index, { status: 'CANCELLED' });
+    for (const s of op.steps)
+      if (s.status === 'PENDING') await this.deps.store.updateStep(op.id, s.index, { status: 'CANCELLED' });
     await this.deps.store.appendSteps(
       op.id,
-      plan.map((s) => ({ key: s.key, name: s.name, site: s.role ? sites[s.role] : null, phase: 'rollback' as const })),
+      plan.map((s) => ({
+        key: s.key,
+        name: s.name,
+        site: s.role ? sites[s.role] : null,
+        phase: 'rollback' as const,
+      })),
     );
     return this.transition(await this.require(op.id), 'ROLLING_BACK');
   }
@@ -352,11 +417,23 @@ export class OperationEngine {
   /** Runs one step; returns false when the operation stopped (failed). */
   private async runStep(op: OperationRecord, step: StepRecord): Promise<boolean> {
     const attempt = step.attempt + 1;
-    await this.deps.store.updateStep(op.id, step.index, { status: 'RUNNING', attempt, startedAt: new Date(), finishedAt: null, error: null });
+    await this.deps.store.updateStep(op.id, step.index, {
+      status: 'RUNNING',
+      attempt,
+      startedAt: new Date(),
+      finishedAt: null,
+      error: null,
+    });
     const running = await this.require(op.id);
-    await this.emit(running, 'STEP_STARTED', `${step.name}${step.site ? ` on ${step.site}` : ''} started (attempt ${attempt}).`, step.index);
+    await this.emit(
+      running,
+      'STEP_STARTED',
+      `${step.name}${step.site ? ` on ${step.site}` : ''} started (attempt ${attempt}).`,
+      step.index,
+    );
     const results = new Map<string, Json>();
-    for (const s of running.steps) if (s.status === 'SUCCEEDED' && s.result) results.set(s.key, s.result as Json);
+    for (const s of running.steps)
+      if (s.status === 'SUCCEEDED' && s.result) results.set(s.key, s.result as Json);
     try {
       const result = await this.execute({ op: running, step: { ...step, attempt }, results });
       const skipped = result.skipped === true;
@@ -366,21 +443,44 @@ export class OperationEngine {
         result,
       });
       const after = await this.require(op.id);
-      await this.emit(after, 'STEP_FINISHED', `${step.name}${step.site ? ` on ${step.site}` : ''} ${skipped ? 'skipped' : 'succeeded'}.`, step.index);
+      await this.emit(
+        after,
+        'STEP_FINISHED',
+        `${step.name}${step.site ? ` on ${step.site}` : ''} ${skipped ? 'skipped' : 'succeeded'}.`,
+        step.index,
+      );
       return true;
     } catch (err) {
       const error = errorJson(err);
-      await this.deps.store.updateStep(op.id, step.index, { status: 'FAILED', finishedAt: new Date(), error });
+      await this.deps.store.updateStep(op.id, step.index, {
+        status: 'FAILED',
+        finishedAt: new Date(),
+        error,
+      });
       const failed = await this.require(op.id);
-      await this.emit(failed, 'STEP_FINISHED', `${step.name}${step.site ? ` on ${step.site}` : ''} failed: ${error.message}`, step.index);
+      await this.emit(
+        failed,
+        'STEP_FINISHED',
+        `${step.name}${step.site ? ` on ${step.site}` : ''} failed: ${error.message}`,
+        step.index,
+      );
       await this.transition(failed, 'FAILED', {
-        error: { ...error, message: `Step '${step.name}'${step.site ? ` on site ${step.site}` : ''} failed: ${error.message}` },
+        error: {
+          ...error,
+          message: `Step '${step.name}'${step.site ? ` on site ${step.site}` : ''} failed: ${error.message}`,
+        },
       });
       return false;
     }
   }
 
-  private async emit(op: OperationRecord, kind: OperationEventKind, message: string, stepIndex: number | null = null, memberId: string | null = null) {
+  private async emit(
+    op: OperationRecord,
+    kind: OperationEventKind,
+    message: string,
+    stepIndex: number | null = null,
+    memberId: string | null = null,
+  ) {
     const sequence = await this.deps.store.nextSequence(op.id);
     const event: OperationEvent = {
       operationId: op.id,
@@ -414,7 +514,11 @@ export class OperationEngine {
           const res = await client!.step<{ network: Json }>(
             'createTestNetwork',
             key,
-            { protectionGroupId: pgId, name: `drill-${op.protectionGroupName}-${op.id.slice(0, 8)}`.slice(0, 60), cidr: op.params.testNetworkCidr ?? '192.168.250.0/24' },
+            {
+              protectionGroupId: pgId,
+              name: `drill-${op.protectionGroupName}-${op.id.slice(0, 8)}`.slice(0, 60),
+              cidr: op.params.testNetworkCidr ?? '192.168.250.0/24',
+            },
             'network { id name }',
           );
           return { networkId: res.network.id };
@@ -422,7 +526,8 @@ export class OperationEngine {
         case 'materializeRecoveryPoint': {
           const test = op.type === 'TEST_FAILOVER';
           const finalSync = run.results.get('final-sync') as { recoveryPoint?: { name: string } } | undefined;
-          const recoveryPoint = finalSync?.recoveryPoint?.name ?? (op.params.recoveryPoint as string | undefined) ?? null;
+          const recoveryPoint =
+            finalSync?.recoveryPoint?.name ?? (op.params.recoveryPoint as string | undefined) ?? null;
           const group = await this.readGroup(op, false);
           const res = await client!.step<{ recoveryPoint: Json; members: Json[] }>(
             'materializeRecoveryPoint',
@@ -430,7 +535,9 @@ export class OperationEngine {
             {
               protectionGroupId: pgId,
               recoveryPoint,
-              resourceMappings: (mappings ?? (op.type === 'FAILBACK' ? reverseMappings(group) : groupMappings(group))).map(mappingInput),
+              resourceMappings: (
+                mappings ?? (op.type === 'FAILBACK' ? reverseMappings(group) : groupMappings(group))
+              ).map(mappingInput),
               test,
               testNetworkId: test ? (run.results.get('test-network')?.networkId ?? null) : null,
             },
@@ -445,9 +552,19 @@ export class OperationEngine {
             error: (m.error as ErrorJson | null) ?? null,
           }));
           await this.deps.store.updateOperation(op.id, { recoveryPoint: res.recoveryPoint, members });
-          for (const m of members) await this.emit(await this.require(op.id), 'MEMBER_UPDATED', `${m.memberName}: ${m.status.toLowerCase()}`, step.index, m.memberId);
+          for (const m of members)
+            await this.emit(
+              await this.require(op.id),
+              'MEMBER_UPDATED',
+              `${m.memberName}: ${m.status.toLowerCase()}`,
+              step.index,
+              m.memberId,
+            );
           if (members.length && members.every((m) => m.status === 'FAILED')) {
-            throw new ProtectorError('CLOUD_ERROR', `No member could be recovered on ${step.site}: ${members[0]!.error?.message ?? 'unknown error'}`);
+            throw new ProtectorError(
+              'CLOUD_ERROR',
+              `No member could be recovered on ${step.site}: ${members[0]!.error?.message ?? 'unknown error'}`,
+            );
           }
           return { recoveryPoint: res.recoveryPoint, members: members.length };
         }
@@ -459,7 +576,11 @@ export class OperationEngine {
             'deletedServerIds deletedVolumeIds deletedNetworkIds destroyedStorageVolumes errors { code message retryable }',
           );
           const errors = res.errors as ErrorJson[];
-          if (errors.length) throw new ProtectorError('CLOUD_ERROR', `Cleanup left resources behind: ${errors.map((e) => e.message).join('; ')}`);
+          if (errors.length)
+            throw new ProtectorError(
+              'CLOUD_ERROR',
+              `Cleanup left resources behind: ${errors.map((e) => e.message).join('; ')}`,
+            );
           return res;
         }
         case 'stopServers':
@@ -473,7 +594,10 @@ export class OperationEngine {
           );
           const failed = res.servers.filter((s) => s.status === 'FAILED');
           if (failed.length) {
-            throw new ProtectorError('CLOUD_ERROR', `${failed.length} server(s) did not ${step.name.replace('Servers', '')}: ${failed.map((s) => `${s.serverId}: ${(s.error as ErrorJson | null)?.message}`).join('; ')}`);
+            throw new ProtectorError(
+              'CLOUD_ERROR',
+              `${failed.length} server(s) did not ${step.name.replace('Servers', '')}: ${failed.map((s) => `${s.serverId}: ${(s.error as ErrorJson | null)?.message}`).join('; ')}`,
+            );
           }
           return { servers: res.servers.length };
         }
@@ -487,7 +611,12 @@ export class OperationEngine {
           return { recoveryPoint: res.recoveryPoint };
         }
         case 'reverseReplication': {
-          const res = await client!.step<Json>('reverseReplication', key, { protectionGroupId: pgId }, 'name kind source');
+          const res = await client!.step<Json>(
+            'reverseReplication',
+            key,
+            { protectionGroupId: pgId },
+            'name kind source',
+          );
           return res;
         }
         case 'swapRoles':
@@ -501,7 +630,10 @@ export class OperationEngine {
       }
     } catch (err) {
       if (BEST_EFFORT[op.type]?.includes(step.name) && isProtectorError(err, 'SITE_UNREACHABLE')) {
-        this.deps.log('WARNING', `operation ${op.id}: ${step.name} on ${step.site} skipped: ${(err as Error).message}`);
+        this.deps.log(
+          'WARNING',
+          `operation ${op.id}: ${step.name} on ${step.site} skipped: ${(err as Error).message}`,
+        );
         return { skipped: true, reason: (err as Error).message };
       }
       throw err;
@@ -516,7 +648,11 @@ export class OperationEngine {
       if (down) throw peerUnreachable(down);
     }
     const best = authoritative(reads);
-    if (!best) throw new ProtectorError('NOT_FOUND', `Protection Group '${op.protectionGroupName}' is on no reachable site.`);
+    if (!best)
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `Protection Group '${op.protectionGroupName}' is on no reachable site.`,
+      );
     return best;
   }
 
@@ -526,17 +662,29 @@ export class OperationEngine {
   }
 
   /** Writes `changes` to the group on the sites the operation may reach (both, unless unplanned). */
-  private async writeGroup(op: OperationRecord, stepKey: string, change: (r: Replica) => Json): Promise<Replica> {
+  private async writeGroup(
+    op: OperationRecord,
+    stepKey: string,
+    change: (r: Replica) => Json,
+  ): Promise<Replica> {
     const reads = await this.reads(op);
     const tolerant = op.type === 'UNPLANNED_FAILOVER';
     const down = reads.filter((r) => r.error);
     if (down.length && !tolerant) throw peerUnreachable(down[0]!);
     const best = authoritative(reads);
-    if (!best) throw new ProtectorError('NOT_FOUND', `Protection Group '${op.protectionGroupName}' is on no reachable site.`);
+    if (!best)
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `Protection Group '${op.protectionGroupName}' is on no reachable site.`,
+      );
     const live = reads.filter((r) => !r.error);
     const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
     const writes = await Promise.all(
-      live.map(async (r) => ({ client: await this.deps.site(r.site), expectedVersion: r.replica?.metadataVersion ?? 0 })),
+      live.map(async (r) => ({
+        client: await this.deps.site(r.site),
+        expectedVersion: r.replica?.metadataVersion ?? 0,
+        projectId: r.replica?.projectId ?? null,
+      })),
     );
     const [written] = await writeMetadata(writes, toMetadataInput(best, change(best)), newVersion, {
       operationId: op.id,
@@ -557,20 +705,29 @@ export class OperationEngine {
   private async swapRoles(op: OperationRecord): Promise<Json> {
     const fresh = await this.require(op.id);
     const partial = fresh.members.some((m) => m.status === 'FAILED');
-    const to: GroupStatus = op.type === 'FAILBACK' ? 'ACTIVE' : partial ? 'FAILED_OVER_PARTIAL' : 'FAILED_OVER';
+    const to: GroupStatus =
+      op.type === 'FAILBACK' ? 'ACTIVE' : partial ? 'FAILED_OVER_PARTIAL' : 'FAILED_OVER';
     const group = await this.readGroup(op, op.type !== 'UNPLANNED_FAILOVER');
-    if (group.currentPrimarySite.name === op.targetSite && group.status === to) return { primary: op.targetSite, status: to };
+    if (group.currentPrimarySite.name === op.targetSite && group.status === to)
+      return { primary: op.targetSite, status: to };
     assertGroupTransition(group.status, to, `Completing ${op.type.toLowerCase()}`);
     const written = await this.writeGroup(op, 'swap', () => ({
       status: to,
       currentPrimarySite: op.targetSite,
       secondarySite: op.sourceSite,
     }));
-    return { primary: written.currentPrimarySite.name, status: written.status, metadataVersion: written.metadataVersion };
+    return {
+      primary: written.currentPrimarySite.name,
+      status: written.status,
+      metadataVersion: written.metadataVersion,
+    };
   }
 
   /** Before a stale site takes the authoritative metadata, stop any VM it still runs for the group. */
-  private async fenceStale(op: OperationRecord, key: { operationId: string; stepKey: string }): Promise<Json> {
+  private async fenceStale(
+    op: OperationRecord,
+    key: { operationId: string; stepKey: string },
+  ): Promise<Json> {
     const reads = await this.reads(op);
     const down = reads.find((r) => r.error);
     if (down) throw peerUnreachable(down);
@@ -581,7 +738,12 @@ export class OperationEngine {
       // The stale copy believes it is primary while the group now runs elsewhere: fence it.
       if (s.replica!.currentPrimarySite.name === s.site && best.currentPrimarySite.name !== s.site) {
         const client = await this.deps.site(s.site);
-        await client.step('fenceServers', { ...key, stepKey: `${key.stepKey}@${s.site}` }, { protectionGroupId: op.protectionGroupId }, 'servers { serverId status }');
+        await client.step(
+          'fenceServers',
+          { ...key, stepKey: `${key.stepKey}@${s.site}` },
+          { protectionGroupId: op.protectionGroupId },
+          'servers { serverId status }',
+        );
         fenced.push(s.site);
       }
     }
@@ -594,13 +756,22 @@ export class OperationEngine {
     if (down) throw peerUnreachable(down);
     const best = authoritative(reads)!;
     const force = op.params.force === true;
-    const stale = reads.filter((r) => force || !r.replica || r.replica.metadataVersion !== best.metadataVersion);
+    const stale = reads.filter(
+      (r) => force || !r.replica || r.replica.metadataVersion !== best.metadataVersion,
+    );
     if (!stale.length) return { synced: [] };
     const newVersion = force ? best.metadataVersion + 1 : best.metadataVersion;
     const writes = await Promise.all(
-      (force ? reads : stale).map(async (r) => ({ client: await this.deps.site(r.site), expectedVersion: r.replica?.metadataVersion ?? 0 })),
+      stale.map(async (r) => ({
+        client: await this.deps.site(r.site),
+        expectedVersion: r.replica?.metadataVersion ?? 0,
+        projectId: r.replica?.projectId ?? null,
+      })),
     );
-    await writeMetadata(writes, toMetadataInput(best), newVersion, { operationId: op.id, stepKey: `sync#${newVersion}` });
+    await writeMetadata(writes, toMetadataInput(best), newVersion, {
+      operationId: op.id,
+      stepKey: `${op.steps.find((s) => s.status === 'RUNNING')?.key ?? 'sync'}#${newVersion}`,
+    });
     return { synced: writes.map((w) => w.client.site.name), metadataVersion: newVersion };
   }
 }
@@ -611,7 +782,13 @@ function groupMappings(group: Replica): Json[] {
 
 /** Mappings for going back: each mapping with source and target swapped. */
 function reverseMappings(group: Replica): Json[] {
-  return group.resourceMappings.map((m) => ({ ...m, sourceSite: m.targetSite, sourceId: m.targetId, targetSite: m.sourceSite, targetId: m.sourceId }));
+  return group.resourceMappings.map((m) => ({
+    ...m,
+    sourceSite: m.targetSite,
+    sourceId: m.targetId,
+    targetSite: m.sourceSite,
+    targetId: m.sourceId,
+  }));
 }
 
 const mappingInput = (m: Json): Json => ({
@@ -631,7 +808,8 @@ export function peerUnreachable(read: ReplicaRead): ProtectorError {
 }
 
 export function errorJson(err: unknown): ErrorJson {
-  if (err instanceof ProtectorError) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (err instanceof ProtectorError)
+    return { code: err.code, message: err.message, retryable: err.retryable };
   return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err), retryable: false };
 }
 

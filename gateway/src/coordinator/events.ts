@@ -1,7 +1,12 @@
 /** Operation events: a view of the journal, published as steps move, consumed by subscriptions. */
 import type { OperationRecord, OperationStatus } from './store.js';
 
-export type OperationEventKind = 'CREATED' | 'STATUS_CHANGED' | 'STEP_STARTED' | 'STEP_FINISHED' | 'MEMBER_UPDATED';
+export type OperationEventKind =
+  | 'CREATED'
+  | 'STATUS_CHANGED'
+  | 'STEP_STARTED'
+  | 'STEP_FINISHED'
+  | 'MEMBER_UPDATED';
 
 export interface OperationEvent {
   readonly operationId: string;

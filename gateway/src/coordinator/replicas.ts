@@ -41,14 +41,22 @@ export interface ReplicaRead {
 }
 
 /** Reads a group's replica from one site (with `token`, or the service identity when null). */
-export async function readReplica(client: SiteClient, id: string, token: string | null = null): Promise<ReplicaRead> {
+export async function readReplica(
+  client: SiteClient,
+  id: string,
+  token: string | null = null,
+): Promise<ReplicaRead> {
   try {
     const data = await client.request<Record<string, { protectionGroupReplica: Replica | null }>>(
       `query Replica($id: ID!) { ${client.site.key} { protectionGroupReplica(id: $id) { ${REPLICA_SELECTION} } } }`,
       { id },
       token,
     );
-    return { site: client.site.name, replica: data[client.site.key]?.protectionGroupReplica ?? null, error: null };
+    return {
+      site: client.site.name,
+      replica: data[client.site.key]?.protectionGroupReplica ?? null,
+      error: null,
+    };
   } catch (err) {
     if (err instanceof ProtectorError) return { site: client.site.name, replica: null, error: err };
     throw err;
@@ -56,7 +64,11 @@ export async function readReplica(client: SiteClient, id: string, token: string 
 }
 
 /** Lists the replicas a token may see on one site. */
-export async function listReplicas(client: SiteClient, token: string | null, filter: Json = {}): Promise<Replica[]> {
+export async function listReplicas(
+  client: SiteClient,
+  token: string | null,
+  filter: Json = {},
+): Promise<Replica[]> {
   const data = await client.request<Record<string, { protectionGroupReplicas: { nodes: Replica[] } }>>(
     `query Replicas($filter: ProtectionGroupReplicaFilterInput) { ${client.site.key} { protectionGroupReplicas(filter: $filter, first: 500) { nodes { ${REPLICA_SELECTION} } } } }`,
     { filter },
@@ -157,17 +169,22 @@ export function memberInput(m: Json): Json {
  * `newVersion`. Returns each site's replica after the write.
  */
 export async function writeMetadata(
-  writes: readonly { client: SiteClient; expectedVersion: number }[],
+  writes: readonly { client: SiteClient; expectedVersion: number; projectId?: string | null }[],
   metadata: Json,
   newVersion: number,
   key: { operationId: string; stepKey: string },
 ): Promise<Replica[]> {
   const out: Replica[] = [];
   for (const w of writes) {
+    // Each site keeps the group under its own project (tenant mappings may differ per site).
+    const projectId = w.projectId ?? metadata.projectId;
     const res = await w.client.step<{ replica: Replica }>(
       'applyProtectionGroupMetadata',
       { operationId: key.operationId, stepKey: `${key.stepKey}@${w.client.site.name}` },
-      { expectedVersion: w.expectedVersion, metadata: { ...metadata, metadataVersion: newVersion } },
+      {
+        expectedVersion: w.expectedVersion,
+        metadata: { ...metadata, projectId, metadataVersion: newVersion },
+      },
       `replica { ${REPLICA_SELECTION} }`,
     );
     out.push(res.replica);

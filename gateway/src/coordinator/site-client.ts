@@ -43,21 +43,38 @@ export class SiteKeystone {
         'No service credentials are registered for this site; register it again with serviceCredentials (a user with the admin and service roles).',
       );
     }
-    const res = await this.call('POST', '/auth/tokens', {}, {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: creds.username, domain: { name: creds.userDomainName }, password: creds.password } },
+    const res = await this.call(
+      'POST',
+      '/auth/tokens',
+      {},
+      {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: {
+              user: {
+                name: creds.username,
+                domain: { name: creds.userDomainName },
+                password: creds.password,
+              },
+            },
+          },
+          scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName } } },
         },
-        scope: { project: { name: creds.projectName, domain: { name: creds.projectDomainName } } },
       },
-    });
+    );
     if (res.status !== 201) {
-      throw new ProtectorError('UNAUTHENTICATED', `The site's Keystone refused the service credentials (HTTP ${res.status}).`);
+      throw new ProtectorError(
+        'UNAUTHENTICATED',
+        `The site's Keystone refused the service credentials (HTTP ${res.status}).`,
+      );
     }
     const token = res.headers['x-subject-token'];
     const body = res.body as { token?: { expires_at?: string } };
-    this.service = { token: String(token), expiresAt: Date.parse(body.token?.expires_at ?? '') || Date.now() + 600_000 };
+    this.service = {
+      token: String(token),
+      expiresAt: Date.parse(body.token?.expires_at ?? '') || Date.now() + 600_000,
+    };
     return this.service.token;
   }
 
@@ -70,9 +87,13 @@ export class SiteKeystone {
       'x-subject-token': token,
     });
     if (res.status === 404 || res.status === 401) {
-      throw new ProtectorError('UNAUTHENTICATED', "The token is not valid at this site's Keystone; get a new one.");
+      throw new ProtectorError(
+        'UNAUTHENTICATED',
+        "The token is not valid at this site's Keystone; get a new one.",
+      );
     }
-    if (res.status !== 200) throw new ProtectorError('CLOUD_ERROR', `Keystone token validation failed (HTTP ${res.status}).`);
+    if (res.status !== 200)
+      throw new ProtectorError('CLOUD_ERROR', `Keystone token validation failed (HTTP ${res.status}).`);
     const t = (res.body as { token: Json }).token;
     const user = t.user as Json;
     const info: TokenInfo = {
@@ -96,9 +117,18 @@ export class SiteKeystone {
         bodyTimeout: this.timeoutMs,
       });
       const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers as Record<string, string>, body: text ? (JSON.parse(text) as unknown) : null };
+      return {
+        status: res.statusCode,
+        headers: res.headers as Record<string, string>,
+        body: text ? (JSON.parse(text) as unknown) : null,
+      };
     } catch (err) {
-      throw new ProtectorError('SITE_UNREACHABLE', `Keystone at ${this.authUrl} did not answer: ${(err as Error).message}`, {}, { cause: err });
+      throw new ProtectorError(
+        'SITE_UNREACHABLE',
+        `Keystone at ${this.authUrl} did not answer: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
   }
 }
@@ -116,7 +146,12 @@ export class SiteClient {
   }
 
   /** Runs a GraphQL document with `token` (the caller's, or the service's when omitted). */
-  async request<T = Json>(query: string, variables: Json, token?: string | null, timeoutMs = this.timeoutMs): Promise<T> {
+  async request<T = Json>(
+    query: string,
+    variables: Json,
+    token?: string | null,
+    timeoutMs = this.timeoutMs,
+  ): Promise<T> {
     const auth = token ?? (await this.keystone.serviceToken());
     let status: number;
     let text: string;
@@ -142,9 +177,13 @@ export class SiteClient {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new ProtectorError('SITE_UNREACHABLE', `Site '${this.site.name}' answered HTTP ${status} without GraphQL: ${text.slice(0, 200)}`, {
-        site: this.site.name,
-      });
+      throw new ProtectorError(
+        'SITE_UNREACHABLE',
+        `Site '${this.site.name}' answered HTTP ${status} without GraphQL: ${text.slice(0, 200)}`,
+        {
+          site: this.site.name,
+        },
+      );
     }
     const first = body.errors?.[0];
     if (first) {
@@ -160,7 +199,13 @@ export class SiteClient {
   }
 
   /** Runs one site-local step (service role) under `Mutation.<key>`. */
-  async step<T = Json>(name: string, key: { operationId: string; stepKey: string; attempt?: number }, input: Json, selection: string, timeoutMs?: number): Promise<T> {
+  async step<T = Json>(
+    name: string,
+    key: { operationId: string; stepKey: string; attempt?: number },
+    input: Json,
+    selection: string,
+    timeoutMs?: number,
+  ): Promise<T> {
     const doc = `mutation Step($step: SiteStepInput!, $input: ${STEP_INPUT_TYPES[name] ?? 'never'}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
     const data = await this.request<Record<string, Record<string, T>>>(
       doc,
@@ -168,7 +213,7 @@ export class SiteClient {
       null,
       timeoutMs ?? Math.max(this.timeoutMs, 600_000),
     );
-    return data[this.site.key]![name]!;
+    return data[this.site.key][name]!;
   }
 }
 

@@ -34,7 +34,13 @@ export interface SiteRecord {
   readonly hasServiceCredentials: boolean;
 }
 
-export type OperationType = 'PLANNED_FAILOVER' | 'UNPLANNED_FAILOVER' | 'TEST_FAILOVER' | 'TEST_CLEANUP' | 'FAILBACK' | 'SYNC';
+export type OperationType =
+  | 'PLANNED_FAILOVER'
+  | 'UNPLANNED_FAILOVER'
+  | 'TEST_FAILOVER'
+  | 'TEST_CLEANUP'
+  | 'FAILBACK'
+  | 'SYNC';
 export type OperationStatus =
   | 'PENDING'
   | 'RUNNING'
@@ -47,7 +53,13 @@ export type OperationStatus =
   | 'ROLLED_BACK';
 export type StepStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'CANCELLED';
 
-export const TERMINAL_STATUSES: readonly OperationStatus[] = ['SUCCEEDED', 'FAILED', 'PARTIAL', 'CANCELLED', 'ROLLED_BACK'];
+export const TERMINAL_STATUSES: readonly OperationStatus[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'PARTIAL',
+  'CANCELLED',
+  'ROLLED_BACK',
+];
 
 export interface ErrorJson {
   readonly code: string;
@@ -263,7 +275,9 @@ export class CoordinatorStore {
   // ---- sites ----
 
   async listSites(): Promise<SiteRecord[]> {
-    const rows = await runRead(this.ds, (m) => m.getRepository<SiteRow>('site').find({ order: { registeredAt: 'ASC' } }));
+    const rows = await runRead(this.ds, (m) =>
+      m.getRepository<SiteRow>('site').find({ order: { registeredAt: 'ASC' } }),
+    );
     return rows.map(toSite);
   }
 
@@ -272,13 +286,20 @@ export class CoordinatorStore {
     return row ? toSite(row) : null;
   }
 
-  async registerSite(input: Omit<SiteRecord, 'registeredAt' | 'hasServiceCredentials'> & { credentials?: ServiceCredentials | null }) {
+  async registerSite(
+    input: Omit<SiteRecord, 'registeredAt' | 'hasServiceCredentials'> & {
+      credentials?: ServiceCredentials | null;
+    },
+  ) {
     return runInTransaction(this.ds, async (m) => {
       const repo = m.getRepository<SiteRow>('site');
       const existing = await repo.findOneBy({ name: input.name });
       const sameKey = await repo.findOneBy({ key: input.key });
       if (sameKey && sameKey.name !== input.name) {
-        throw new ProtectorError('ALREADY_EXISTS', `Site key '${input.key}' is already used by site '${sameKey.name}'; choose another key.`);
+        throw new ProtectorError(
+          'ALREADY_EXISTS',
+          `Site key '${input.key}' is already used by site '${sameKey.name}'; choose another key.`,
+        );
       }
       const row: SiteRow = {
         name: input.name,
@@ -357,7 +378,12 @@ export class CoordinatorStore {
     return (await this.getOperation(id))!;
   }
 
-  private async insertSteps(repo: { insert(rows: StepRow[]): Promise<unknown> }, id: string, from: number, steps: readonly NewStep[]) {
+  private async insertSteps(
+    repo: { insert(rows: StepRow[]): Promise<unknown> },
+    id: string,
+    from: number,
+    steps: readonly NewStep[],
+  ) {
     if (!steps.length) return;
     await repo.insert(
       steps.map((s, i) => ({
@@ -390,7 +416,9 @@ export class CoordinatorStore {
     return runRead(this.ds, async (m) => {
       const row = await m.getRepository<OperationRow>('operation').findOneBy({ id });
       if (!row) return null;
-      const steps = await m.getRepository<StepRow>('operation_step').find({ where: { operationId: id }, order: { idx: 'ASC' } });
+      const steps = await m
+        .getRepository<StepRow>('operation_step')
+        .find({ where: { operationId: id }, order: { idx: 'ASC' } });
       return toOperation(row, steps);
     });
   }
@@ -404,7 +432,8 @@ export class CoordinatorStore {
   }): Promise<OperationRecord[]> {
     return runRead(this.ds, async (m) => {
       const qb = m.getRepository<OperationRow>('operation').createQueryBuilder('o');
-      if (filter.protectionGroupId) qb.andWhere('o.protection_group_id = :pg', { pg: filter.protectionGroupId });
+      if (filter.protectionGroupId)
+        qb.andWhere('o.protection_group_id = :pg', { pg: filter.protectionGroupId });
       if (filter.types?.length) qb.andWhere('o.type IN (:...types)', { types: filter.types });
       if (filter.statuses?.length) qb.andWhere('o.status IN (:...statuses)', { statuses: filter.statuses });
       if (filter.since) qb.andWhere('o.created_at >= :since', { since: filter.since.toISOString() });
@@ -418,7 +447,12 @@ export class CoordinatorStore {
             .orderBy('s.idx', 'ASC')
             .getMany()
         : [];
-      return rows.map((r) => toOperation(r, steps.filter((s) => s.operationId === r.id)));
+      return rows.map((r) =>
+        toOperation(
+          r,
+          steps.filter((s) => s.operationId === r.id),
+        ),
+      );
     });
   }
 
@@ -448,20 +482,25 @@ export class CoordinatorStore {
           row.activeGroup = op.protectionGroupId;
         }
       }
-      if (patch.recoveryPoint !== undefined) row.recoveryPoint = patch.recoveryPoint ? JSON.stringify(patch.recoveryPoint) : null;
+      if (patch.recoveryPoint !== undefined)
+        row.recoveryPoint = patch.recoveryPoint ? JSON.stringify(patch.recoveryPoint) : null;
       if (patch.members) row.members = JSON.stringify(patch.members);
       if (patch.error !== undefined) row.error = patch.error ? JSON.stringify(patch.error) : null;
       if (patch.cancelRequested !== undefined) row.cancelRequested = patch.cancelRequested ? 1 : 0;
       if (patch.rollbackRequested !== undefined) row.rollbackRequested = patch.rollbackRequested ? 1 : 0;
       if (patch.startedAt) row.startedAt = patch.startedAt.toISOString();
-      if (patch.finishedAt !== undefined) row.finishedAt = patch.finishedAt ? patch.finishedAt.toISOString() : null;
+      if (patch.finishedAt !== undefined)
+        row.finishedAt = patch.finishedAt ? patch.finishedAt.toISOString() : null;
       if (patch.sourceSite !== undefined) row.sourceSite = patch.sourceSite;
       if (patch.targetSite !== undefined) row.targetSite = patch.targetSite;
       try {
         await m.getRepository<OperationRow>('operation').update({ id }, row);
       } catch (err) {
         if (/unique|duplicate/i.test((err as Error).message)) {
-          throw new ProtectorError('OPERATION_IN_PROGRESS', 'Another operation is already acting on this Protection Group.');
+          throw new ProtectorError(
+            'OPERATION_IN_PROGRESS',
+            'Another operation is already acting on this Protection Group.',
+          );
         }
         throw err;
       }
@@ -472,16 +511,26 @@ export class CoordinatorStore {
   async updateStep(
     id: string,
     index: number,
-    patch: Partial<{ status: StepStatus; attempt: number; startedAt: Date | null; finishedAt: Date | null; error: ErrorJson | null; result: unknown }>,
+    patch: Partial<{
+      status: StepStatus;
+      attempt: number;
+      startedAt: Date | null;
+      finishedAt: Date | null;
+      error: ErrorJson | null;
+      result: unknown;
+    }>,
   ): Promise<void> {
     const row: Partial<StepRow> = {};
     if (patch.status) row.status = patch.status;
     if (patch.attempt !== undefined) row.attempt = patch.attempt;
     if (patch.startedAt !== undefined) row.startedAt = patch.startedAt ? patch.startedAt.toISOString() : null;
-    if (patch.finishedAt !== undefined) row.finishedAt = patch.finishedAt ? patch.finishedAt.toISOString() : null;
+    if (patch.finishedAt !== undefined)
+      row.finishedAt = patch.finishedAt ? patch.finishedAt.toISOString() : null;
     if (patch.error !== undefined) row.error = patch.error ? JSON.stringify(patch.error) : null;
     if (patch.result !== undefined) row.result = JSON.stringify(patch.result);
-    await runInTransaction(this.ds, (m) => m.getRepository<StepRow>('operation_step').update({ operationId: id, idx: index }, row));
+    await runInTransaction(this.ds, (m) =>
+      m.getRepository<StepRow>('operation_step').update({ operationId: id, idx: index }, row),
+    );
   }
 
   /** The next event sequence number of an operation (persisted, so it keeps rising across restarts). */

@@ -20,7 +20,10 @@ export interface GraphQLHttpServerOptions<TContext extends BaseContext> {
   readonly context: (req: IncomingMessage) => Promise<TContext>;
   /** graphql-ws options (schema, onConnect auth, context, custom subscribe); omit for no subscriptions. */
   readonly subscriptions?: ServerOptions & { schema?: GraphQLSchema };
-  /** Extra routes by exact path, e.g. `/healthz`; `GET /` may serve a page. */
+  /**
+   * Extra routes by exact path, e.g. `/healthz`; `GET /` may serve a page. A key ending in `/*`
+   * (e.g. `/playground/*`) serves every path under that prefix; exact paths win over prefixes.
+   */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
   /** @default '/graphql' */
   readonly path?: string;
@@ -62,6 +65,22 @@ export function sendJson(
   res.end(text);
 }
 
+/** The handler of the longest `/prefix/*` route that `pathname` falls under, if any. */
+function prefixRoute(
+  routes: Readonly<Record<string, RouteHandler>> | undefined,
+  pathname: string,
+): RouteHandler | undefined {
+  let best: { length: number; handler: RouteHandler } | undefined;
+  for (const [key, handler] of Object.entries(routes ?? {})) {
+    if (!key.endsWith('/*')) continue;
+    const prefix = key.slice(0, -1);
+    if (pathname.startsWith(prefix) && (!best || prefix.length > best.length)) {
+      best = { length: prefix.length, handler };
+    }
+  }
+  return best?.handler;
+}
+
 export async function startGraphQLHttpServer<TContext extends BaseContext>(
   opts: GraphQLHttpServerOptions<TContext>,
 ): Promise<RunningHttpServer> {
@@ -71,7 +90,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
-      const route = opts.routes?.[url.pathname];
+      const route = opts.routes?.[url.pathname] ?? prefixRoute(opts.routes, url.pathname);
       if (route && !(url.pathname === path)) {
         await route(req, res);
         return;

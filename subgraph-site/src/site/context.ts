@@ -44,8 +44,10 @@ export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): 
     targetArray: ctx.localArray,
   };
   if (pg.replicationType === 'sync') return pg.currentPrimarySite === ctx.siteName ? local : peer;
+  // Both arrays may hold a source group of this name (the old direction is kept, disabled, after a
+  // reprotect): the one whose schedule runs is the replication source.
   const here = await ctx.driver.getReplicationGroup(local);
-  return here ? local : peer;
+  return here?.schedule.enabled ? local : peer;
 }
 
 /** `pg-<name>` made FlashArray-legal. */

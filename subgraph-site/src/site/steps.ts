@@ -767,13 +767,9 @@ export function createSiteSteps(ctx: SiteContext) {
           sourceArray: ctx.peerArray,
           targetArray: ctx.localArray,
         };
-        const mine = await driver.getReplicationGroup({
-          ...oldRef,
-          sourceArray: ctx.localArray,
-          targetArray: ctx.peerArray,
-        });
         const members = await repo.listMembers(pg.id);
-        const volumes: string[] = [];
+        // The array name of every member volume on this site, by member volume id.
+        const names = new Map<string, string>();
         for (const m of members) {
           for (const v of m.volumes) {
             const id = v.siteVolumeIds[ctx.siteName];
@@ -783,26 +779,17 @@ export function createSiteSteps(ctx: SiteContext) {
                 `Member '${m.name}' has no volume on site ${ctx.siteName}; fail the group over to this site before reprotecting.`,
               );
             }
-            volumes.push(arrayNameOf(await cloud.getVolume(id)));
+            names.set(v.id, arrayNameOf(await cloud.getVolume(id)));
           }
         }
-        if (!mine) await driver.reverseReplication(oldRef, volumes);
-        else
-          await driver.addVolumes(
-            { ...oldRef, sourceArray: ctx.localArray, targetArray: ctx.peerArray },
-            volumes,
-          );
+        // Disables the old direction (where reachable) and makes this array the source of exactly these volumes.
+        await driver.reverseReplication(oldRef, [...names.values()]);
         // The member volumes replicate from here now: record their names on this array.
         const current = await repo.requireProtectionGroup(pg.id);
         const rewritten = members.map((m) =>
           memberToInput({
             ...m,
-            volumes: m.volumes.map((v, i) => ({
-              ...v,
-              arrayVolumeName:
-                volumes[members.slice(0, members.indexOf(m)).reduce((n, x) => n + x.volumes.length, 0) + i] ??
-                v.arrayVolumeName,
-            })),
+            volumes: m.volumes.map((v) => ({ ...v, arrayVolumeName: names.get(v.id) ?? v.arrayVolumeName })),
           }),
         );
         await repo.applyProtectionGroupMetadata({ id: pg.id, members: rewritten }, current.metadataVersion);

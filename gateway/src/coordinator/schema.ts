@@ -1,0 +1,535 @@
+/**
+ * The coordinator subgraph (served in-process by the gateway): resolvers of the coordinator SDL over
+ * the Coordinator, and the event sources of its subscriptions.
+ */
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { coordinatorSubgraphSdl, DateTimeScalar, ProtectorError } from '@protector/schema';
+import { type GraphQLSchema, parse } from 'graphql';
+import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordinator.js';
+import { percentComplete } from './engine.js';
+import type { OperationEvent } from './events.js';
+import { type ReplicaRead, syncState } from './replicas.js';
+import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './store.js';
+
+type Json = Record<string, unknown>;
+const site = (name: string | null) => (name ? { __typename: 'Site', name } : null);
+
+function page<T extends { id: string }>(all: readonly T[], first = 50, after?: string | null) {
+  if (!Number.isInteger(first) || first < 1 || first > 500) {
+    throw new ProtectorError('BAD_USER_INPUT', `first must be between 1 and 500, got ${first}.`);
+  }
+  let start = 0;
+  if (after) {
+    const i = all.findIndex((x) => x.id === after);
+    if (i < 0)
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `Cursor '${after}' is not in this list; start again without after.`,
+      );
+    start = i + 1;
+  }
+  const nodes = all.slice(start, start + first);
+  return {
+    nodes,
+    edges: nodes.map((node) => ({ cursor: node.id, node })),
+    pageInfo: { hasNextPage: start + first < all.length, endCursor: nodes.at(-1)?.id ?? null },
+    totalCount: all.length,
+  };
+}
+
+function operationPage(ops: readonly OperationRecord[], first: number, after?: string | null) {
+  const p = page(ops, first, after);
+  return {
+    ...p,
+    nodes: p.nodes.map(operationJson),
+    edges: p.nodes.map((o) => ({ cursor: o.id, node: operationJson(o) })),
+  };
+}
+
+export function operationJson(op: OperationRecord): Json {
+  const current =
+    op.steps.find((s) => s.status === 'RUNNING') ?? op.steps.find((s) => s.status === 'FAILED') ?? null;
+  return {
+    __typename: 'Operation',
+    id: op.id,
+    type: op.type,
+    status: op.status,
+    protectionGroup: { __typename: 'ProtectionGroup', id: op.protectionGroupId },
+    sourceSite: site(op.sourceSite),
+    targetSite: site(op.targetSite),
+    recoveryPoint: op.recoveryPoint,
+    percentComplete: percentComplete(op),
+    currentStep: current ? stepJson(current) : null,
+    steps: op.steps.map(stepJson),
+    stepsCompleted: op.steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'SKIPPED').length,
+    stepsFailed: op.steps.filter((s) => s.status === 'FAILED').length,
+    stepsTotal: op.steps.length,
+    members: op.members.map((m) => ({ ...m, site: site(m.site) })),
+    error: op.error,
+    requestedBy: op.requestedBy,
+    createdAt: op.createdAt,
+    startedAt: op.startedAt,
+    finishedAt: op.finishedAt,
+  };
+}
+
+const stepJson = (s: OperationRecord['steps'][number]) => ({
+  key: s.key,
+  name: s.name,
+  site: site(s.site),
+  status: s.status,
+  attempt: s.attempt,
+  startedAt: s.startedAt,
+  finishedAt: s.finishedAt,
+  error: s.error,
+});
+
+/** The payload of `OperationEvent` for one event. */
+export function operationEventJson(e: OperationEvent): Json {
+  const step = e.stepIndex === null ? null : e.operation.steps.find((s) => s.index === e.stepIndex);
+  const member = e.memberId ? e.operation.members.find((m) => m.memberId === e.memberId) : null;
+  return {
+    sequence: e.sequence,
+    kind: e.kind,
+    occurredAt: e.occurredAt,
+    operation: { __typename: 'Operation', id: e.operationId },
+    status: e.status,
+    percentComplete: e.percentComplete,
+    step: step ? stepJson(step) : null,
+    member: member ? { ...member, site: site(member.site) } : null,
+    message: e.message,
+  };
+}
+
+function siteJson(c: Coordinator, s: SiteRecord): Json {
+  const h = c.siteHealth(s.name);
+  return {
+    __typename: 'Site',
+    name: s.name,
+    key: s.key,
+    description: s.description,
+    url: s.url,
+    authUrl: s.authUrl,
+    status: h.status,
+    version: h.version,
+    storageDriver: h.storageDriver,
+    registeredAt: s.registeredAt,
+  };
+}
+
+function groupHealth(c: Coordinator, v: GroupView): Json {
+  const g = v.group;
+  const secondaryHealth = c.siteHealth(g.secondarySite.name);
+  const fromSite = secondaryHealth.groups.find((x) => x.id === g.id);
+  const rpo = (g.policy?.rpoMinutes as number | undefined) ?? fromSite?.rpoMinutes ?? null;
+  const last = (g.lastReplicationAt as string | null) ?? null;
+  const lag = fromSite?.lagSeconds ?? (last ? Math.round((Date.now() - Date.parse(last)) / 1000) : null);
+  const compliance = lag === null || rpo === null ? 'UNKNOWN' : lag <= rpo * 60 ? 'COMPLIANT' : 'VIOLATED';
+  const sync = syncState(v.reads);
+  const issues: Json[] = [];
+  if (sync !== 'IN_SYNC')
+    issues.push({
+      code: sync === 'UNREACHABLE' ? 'SITE_UNREACHABLE' : 'OUT_OF_SYNC',
+      severity: 'WARNING',
+      message: `Metadata is ${sync}.`,
+      protectionGroup: { id: g.id },
+    });
+  if (compliance === 'VIOLATED')
+    issues.push({
+      code: 'RPO_VIOLATED',
+      severity: 'WARNING',
+      message: `Replication lag ${lag} s exceeds the RPO of ${rpo} min.`,
+      protectionGroup: { id: g.id },
+    });
+  if (!last)
+    issues.push({
+      code: 'NO_RECOVERY_POINT',
+      severity: 'WARNING',
+      message: 'No replicated recovery point yet.',
+      protectionGroup: { id: g.id },
+    });
+  if (secondaryHealth.status === 'UNREACHABLE')
+    issues.push({
+      code: 'SITE_UNREACHABLE',
+      severity: 'CRITICAL',
+      message: `Secondary site '${g.secondarySite.name}' is unreachable.`,
+      protectionGroup: { id: g.id },
+    });
+  const readiness =
+    secondaryHealth.status === 'UNREACHABLE' || !last || !g.members.length
+      ? 'NOT_READY'
+      : issues.length
+        ? 'DEGRADED'
+        : 'READY';
+  return {
+    protectionGroup: { __typename: 'ProtectionGroup', id: g.id },
+    replicationLagSeconds: lag,
+    rpoMinutes: rpo,
+    rpoCompliance: compliance,
+    lastRecoveryPointAt: last,
+    failoverReadiness: readiness,
+    issues,
+  };
+}
+
+function siteHealthJson(c: Coordinator, s: SiteRecord, views: readonly GroupView[]): Json {
+  const h: SiteHealth = c.siteHealth(s.name);
+  const groups = views.filter((v) => v.group.secondarySite.name === s.name).map((v) => groupHealth(c, v));
+  const lags = h.groups.map((g) => g.lagSeconds).filter((x): x is number => x !== null);
+  return {
+    reachable: h.status !== 'UNREACHABLE' && h.status !== 'UNKNOWN',
+    checkedAt: h.checkedAt,
+    latencyMs: h.latencyMs,
+    storageReachable: h.storageReachable,
+    replicationLinkState: h.linkState,
+    maxReplicationLagSeconds: lags.length ? Math.max(...lags) : null,
+    rpoCompliance: h.groups.some((g) => g.rpoCompliance === 'VIOLATED')
+      ? 'VIOLATED'
+      : h.groups.length
+        ? 'COMPLIANT'
+        : 'UNKNOWN',
+    failoverReadiness:
+      h.status === 'UNREACHABLE'
+        ? 'NOT_READY'
+        : groups.some((g) => g.failoverReadiness !== 'READY')
+          ? 'DEGRADED'
+          : h.status === 'ACTIVE'
+            ? 'READY'
+            : 'UNKNOWN',
+    protectionGroups: groups,
+    issues: h.issues.map((i) => ({
+      ...i,
+      protectionGroup: i.protectionGroupId ? { id: i.protectionGroupId } : null,
+    })),
+  };
+}
+
+/** Resolvers of `ProtectionGroup` fields the coordinator owns, from a GroupView. */
+const groupResolvers = (c: Coordinator) => ({
+  async __resolveReference(ref: { id: string }, ctx: CallerTokens) {
+    try {
+      return await c.getGroup(ctx, ref.id);
+    } catch (err) {
+      if (err instanceof ProtectorError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  },
+  name: (v: GroupView) => v.group.name,
+  description: (v: GroupView) => v.group.description ?? null,
+  projectId: (v: GroupView) => v.group.projectId,
+  replicationType: (v: GroupView) => v.group.replicationType,
+  status: (v: GroupView) => v.group.status,
+  syncStatus: (v: GroupView) => syncState(v.reads),
+  currentPrimarySite: (v: GroupView) => site(v.group.currentPrimarySite.name),
+  secondarySite: (v: GroupView) => site(v.group.secondarySite.name),
+  metadataVersion: (v: GroupView) => v.group.metadataVersion,
+  lastSyncedAt: (v: GroupView) => v.group.lastSyncedAt ?? null,
+  lastReplicationAt: (v: GroupView) => v.group.lastReplicationAt ?? null,
+  volumeType: (v: GroupView) => v.group.volumeType,
+  storageGroupName: (v: GroupView) => v.group.storageGroupName,
+  policy: (v: GroupView) => v.group.policy,
+  members: (v: GroupView) => v.group.members,
+  resourceMappings: (v: GroupView) => v.group.resourceMappings,
+  createdAt: (v: GroupView) => v.group.createdAt,
+  updatedAt: (v: GroupView) => v.group.updatedAt,
+  health: (v: GroupView) => groupHealth(c, v),
+  replicas: (v: GroupView) =>
+    v.reads.map((r: ReplicaRead) => ({
+      site: site(r.site),
+      role: r.site === v.group.currentPrimarySite.name ? 'PRIMARY' : 'SECONDARY',
+      reachable: !r.error || r.error.code !== 'SITE_UNREACHABLE',
+      replica: r.replica,
+      error: r.error ? { code: r.error.code, message: r.error.message, retryable: r.error.retryable } : null,
+    })),
+  async operations(v: GroupView, args: { first?: number; after?: string | null }) {
+    return operationPage(
+      await c.engineStore().listOperations({ protectionGroupId: v.id }),
+      args.first ?? 20,
+      args.after,
+    );
+  },
+  async activeOperation(v: GroupView) {
+    const [op] = await c.engineStore().listOperations({ protectionGroupId: v.id, active: true });
+    return op ? operationJson(op) : null;
+  },
+});
+
+export interface CoordinatorSchema {
+  readonly schema: GraphQLSchema;
+  /** Event source of a coordinator subscription root field. */
+  subscribe(field: string, args: Json, ctx: CallerTokens): Promise<AsyncIterable<Json>>;
+}
+
+export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
+  const store = c.engineStore();
+
+  const operation = async (ctx: CallerTokens, id: string) => {
+    const op = await store.getOperation(id);
+    if (!op || !(await c.operationVisible(ctx, op))) return null;
+    return op;
+  };
+
+  const resolvers = {
+    DateTime: DateTimeScalar,
+    Query: {
+      sites: () => c.sites().map((s) => siteJson(c, s)),
+      site: (_: unknown, { name }: { name: string }) => {
+        const s = c.sites().find((x) => x.name === name);
+        return s ? siteJson(c, s) : null;
+      },
+      async protectionGroups(
+        _: unknown,
+        args: { filter?: Json | null; first?: number; after?: string | null },
+        ctx: CallerTokens,
+      ) {
+        const f = args.filter ?? {};
+        let views = await c.listGroups(ctx, f.name ? { name: f.name } : {});
+        if (f.status) views = views.filter((v) => (f.status as string[]).includes(v.group.status));
+        if (f.syncStatus)
+          views = views.filter((v) => (f.syncStatus as string[]).includes(syncState(v.reads)));
+        if (f.projectId) views = views.filter((v) => v.group.projectId === f.projectId);
+        if (f.primarySite) views = views.filter((v) => v.group.currentPrimarySite.name === f.primarySite);
+        return page(views, args.first ?? 50, args.after);
+      },
+      async protectionGroup(
+        _: unknown,
+        args: { id?: string | null; name?: string | null },
+        ctx: CallerTokens,
+      ) {
+        if (!!args.id === !!args.name)
+          throw new ProtectorError('BAD_USER_INPUT', 'Give exactly one of id or name.');
+        try {
+          return await c.getGroup(ctx, (args.id ?? args.name)!);
+        } catch (err) {
+          if (err instanceof ProtectorError && err.code === 'NOT_FOUND') return null;
+          throw err;
+        }
+      },
+      async operations(
+        _: unknown,
+        args: { filter?: Json | null; first?: number; after?: string | null },
+        ctx: CallerTokens,
+      ) {
+        const f = args.filter ?? {};
+        const pg = f.protectionGroup ? (await c.getGroup(ctx, String(f.protectionGroup))).id : undefined;
+        const all = await store.listOperations({
+          protectionGroupId: pg,
+          types: f.type as string[] | undefined,
+          statuses: f.status as string[] | undefined,
+          since: f.since ? new Date(String(f.since)) : undefined,
+        });
+        const visible = [];
+        for (const op of all) if (await c.operationVisible(ctx, op)) visible.push(op);
+        return operationPage(visible, args.first ?? 50, args.after);
+      },
+      async operation(_: unknown, { id }: { id: string }, ctx: CallerTokens) {
+        const op = await operation(ctx, id);
+        return op ? operationJson(op) : null;
+      },
+      recoveryPoints: (
+        _: unknown,
+        args: { protectionGroup: string; site?: string | null },
+        ctx: CallerTokens,
+      ) => c.recoveryPoints(ctx, args.protectionGroup, args.site),
+      async tenantMappings(_: unknown, __: unknown) {
+        const [first] = c.sites();
+        if (!first) return [];
+        const client = await c.client(first.name);
+        const data = await client.request<Record<string, { tenantMappings: Json[] }>>(
+          `{ ${first.key} { tenantMappings { sourceSite { name } sourceProjectId targetSite { name } targetProjectId } } }`,
+          {},
+        );
+        return data[first.key]!.tenantMappings;
+      },
+    },
+    Mutation: {
+      registerSite: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        siteJson(c, await c.registerSite(ctx, input as never)),
+      unregisterSite: async (_: unknown, { name }: { name: string }, ctx: CallerTokens) =>
+        siteJson(c, await c.unregisterSite(ctx, name)),
+      async validateSite(_: unknown, { name }: { name: string }) {
+        const s = c.sites().find((x) => x.name === name);
+        if (!s) throw new ProtectorError('NOT_FOUND', `Site '${name}' is not registered.`);
+        const res = await c.validateSite(name);
+        return { site: siteJson(c, s), valid: res.valid, checkedAt: new Date(), checks: res.checks };
+      },
+      createProtectionGroup: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.createProtectionGroup(ctx, input as never),
+      deleteProtectionGroup: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.deleteProtectionGroup(ctx, input as never),
+      addMember: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.addMember(ctx, input as never),
+      removeMember: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.removeMember(ctx, input as never),
+      createReplicationPolicy: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.createReplicationPolicy(ctx, input as never),
+      setResourceMappings: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.setResourceMappings(ctx, input as never),
+      setTenantMappings: (_: unknown, { input }: { input: { mappings: Json[] } }, ctx: CallerTokens) =>
+        c.setTenantMappings(ctx, input.mappings),
+      syncProtectionGroup: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        operationJson(await c.syncProtectionGroup(ctx, input as never)),
+      failover: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        operationJson(await c.failover(ctx, input as never)),
+      testFailover: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        operationJson(await c.testFailover(ctx, input as never)),
+      testCleanup: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        operationJson(await c.testCleanup(ctx, input as never)),
+      failback: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        operationJson(await c.failback(ctx, input as never)),
+      async cancelOperation(
+        _: unknown,
+        { input }: { input: { operation: string; rollback: boolean } },
+        ctx: CallerTokens,
+      ) {
+        if (!(await operation(ctx, input.operation)))
+          throw new ProtectorError('NOT_FOUND', `Operation '${input.operation}' does not exist.`);
+        return operationJson(await c.engine.cancel(input.operation, input.rollback));
+      },
+      async resumeOperation(_: unknown, { input }: { input: { operation: string } }, ctx: CallerTokens) {
+        if (!(await operation(ctx, input.operation)))
+          throw new ProtectorError('NOT_FOUND', `Operation '${input.operation}' does not exist.`);
+        return operationJson(await c.engine.resume(input.operation));
+      },
+    },
+    ProtectionGroup: groupResolvers(c),
+    Site: {
+      __resolveReference: (ref: { name: string }) => {
+        const s = c.sites().find((x) => x.name === ref.name);
+        return s
+          ? siteJson(c, s)
+          : {
+              __typename: 'Site',
+              name: ref.name,
+              key: ref.name,
+              url: '',
+              authUrl: '',
+              status: 'UNKNOWN',
+              registeredAt: new Date(0),
+            };
+      },
+      async health(s: Json, _: unknown, ctx: CallerTokens) {
+        const record = c.sites().find((x) => x.name === s.name);
+        if (!record) return siteHealthJson(c, { name: String(s.name) } as SiteRecord, []);
+        const views = await c.listGroups(ctx).catch(() => []);
+        return siteHealthJson(c, record, views);
+      },
+      async role(s: Json, _: unknown, ctx: CallerTokens) {
+        const views = await c.listGroups(ctx).catch(() => []);
+        const primary = views.some((v) => v.group.currentPrimarySite.name === s.name);
+        const secondary = views.some((v) => v.group.secondarySite.name === s.name);
+        return primary && secondary ? 'MIXED' : primary ? 'PRIMARY' : secondary ? 'SECONDARY' : 'IDLE';
+      },
+    },
+    Operation: {
+      async __resolveReference(ref: { id: string }, ctx: CallerTokens) {
+        const op = await operation(ctx, ref.id);
+        return op ? operationJson(op) : null;
+      },
+    },
+  };
+
+  const schema = buildSubgraphSchema([
+    { typeDefs: parse(coordinatorSubgraphSdl), resolvers: resolvers as never },
+  ]);
+
+  async function subscribe(field: string, args: Json, ctx: CallerTokens): Promise<AsyncIterable<Json>> {
+    switch (field) {
+      case 'operationProgress': {
+        const op = await operation(ctx, String(args.id));
+        if (!op)
+          throw new ProtectorError(
+            'NOT_FOUND',
+            `Operation '${args.id}' does not exist or is not visible to you.`,
+          );
+        const terminal = (e: OperationEvent) =>
+          TERMINAL_STATUSES.includes(e.status) && e.kind === 'STATUS_CHANGED';
+        // A late subscriber first gets the current state, then every later step transition.
+        const snapshot: OperationEvent = {
+          operationId: op.id,
+          protectionGroupId: op.protectionGroupId,
+          sequence: op.sequence,
+          kind: 'STATUS_CHANGED',
+          occurredAt: new Date().toISOString(),
+          status: op.status,
+          percentComplete: percentComplete(op),
+          stepIndex:
+            (
+              op.steps.find((s) => s.status === 'RUNNING') ??
+              op.steps.filter((s) => s.status !== 'PENDING').at(-1)
+            )?.index ?? null,
+          memberId: null,
+          message: `Current state: ${op.status.toLowerCase()}.`,
+          operation: op,
+        };
+        const source = c.events.subscribe((e) => e.operationId === op.id, {
+          first: [snapshot],
+          last: terminal,
+        });
+        return map(source, operationEventJson);
+      }
+      case 'operationEvents': {
+        const pg = args.protectionGroup ? (await c.getGroup(ctx, String(args.protectionGroup))).id : null;
+        const source = c.events.subscribe((e) => !pg || e.protectionGroupId === pg);
+        return map(source, operationEventJson);
+      }
+      case 'siteHealth': {
+        const wanted = args.site ? String(args.site) : null;
+        const queue: Json[] = [];
+        let wake: (() => void) | null = null;
+        const push = (e: {
+          occurredAt: string;
+          site: string;
+          status: string;
+          previousStatus: string | null;
+        }) => {
+          if (wanted && e.site !== wanted) return;
+          const s = c.sites().find((x) => x.name === e.site);
+          if (!s) return;
+          queue.push({
+            occurredAt: e.occurredAt,
+            site: siteJson(c, s),
+            status: e.status,
+            previousStatus: e.previousStatus,
+            health: siteHealthJson(c, s, []),
+          });
+          wake?.();
+        };
+        // Current state first.
+        for (const s of c.sites())
+          push({
+            occurredAt: new Date().toISOString(),
+            site: s.name,
+            status: c.siteHealth(s.name).status,
+            previousStatus: null,
+          });
+        const off = c.onSiteHealth(push);
+        return (async function* () {
+          try {
+            for (;;) {
+              while (queue.length) yield queue.shift()!;
+              await new Promise<void>((r) => {
+                wake = r;
+              });
+              wake = null;
+            }
+          } finally {
+            off();
+          }
+        })();
+      }
+      default:
+        throw new ProtectorError('BAD_USER_INPUT', `Unknown subscription '${field}'.`);
+    }
+  }
+
+  return { schema, subscribe };
+}
+
+async function* map<A, B>(source: AsyncGenerator<A>, fn: (a: A) => B): AsyncGenerator<B> {
+  try {
+    for await (const a of source) yield fn(a);
+  } finally {
+    await source.return(undefined);
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * protector-gateway: the coordinator (site registry, operation journal, metadata sync, site health)
+ * and the federated GraphQL endpoint with subscriptions and the offline playground.
+ */
+import { loadOrCreateKey, parseSecretKey } from '@protector/schema/db';
+import type { GatewayConfig } from './config/index.js';
+import { Coordinator } from './coordinator/coordinator.js';
+import { buildCoordinatorSchema } from './coordinator/schema.js';
+import { CoordinatorStore, openCoordinatorDataSource } from './coordinator/store.js';
+import { createPlaygroundHandler } from './playground/index.js';
+import { type RunningGateway, startGateway } from './server/index.js';
+
+export type GatewayLog = (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
+
+export const consoleLog: GatewayLog = (level, message) => {
+  process.stderr.write(`${new Date().toISOString()} ${level} protector.gateway [-] ${message}\n`);
+};
+
+export interface RunningProtectorGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly coordinator: Coordinator;
+  readonly gateway: RunningGateway;
+  stop(): Promise<void>;
+}
+
+export async function startProtectorGateway(
+  config: GatewayConfig,
+  opts: { log?: GatewayLog; defaultHeaders?: () => Record<string, string> } = {},
+): Promise<RunningProtectorGateway> {
+  const log = opts.log ?? consoleLog;
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const ds = await openCoordinatorDataSource(config.database.connection);
+    cleanups.push(() => ds.destroy());
+    const key = config.database.encryption_key
+      ? parseSecretKey(config.database.encryption_key)
+      : await loadOrCreateKey(config.database.encryption_key_file);
+    const store = new CoordinatorStore(ds, key);
+    let gateway: RunningGateway | null = null;
+    const coordinator = new Coordinator({
+      store,
+      siteTimeoutMs: config.gateway.subgraph_timeout * 1000,
+      healthIntervalMs: config.gateway.health_interval * 1000,
+      onSitesChanged: async () => {
+        await gateway?.recompose();
+      },
+      log,
+    });
+    const { schema, subscribe } = buildCoordinatorSchema(coordinator);
+    const siteKeys = () => coordinator.sites().map((s) => s.key);
+    const playground = config.api.playground
+      ? createPlaygroundHandler({ siteKeys, defaultHeaders: opts.defaultHeaders })
+      : null;
+    gateway = await startGateway({
+      host: config.api.bind_host,
+      port: config.api.bind_port,
+      coordinatorSchema: schema,
+      coordinatorSubscribe: (field, args, ctx) => subscribe(field, args, ctx),
+      sites: () => coordinator.sites().map((s) => ({ name: s.name, key: s.key, url: s.url })),
+      supergraphFile: config.gateway.supergraph_file,
+      subgraphTimeoutMs: config.gateway.subgraph_timeout * 1000,
+      routes: playground ? { '/': playground, '/playground': playground, '/playground/*': playground } : {},
+      log: (level, message) => {
+        if (level !== 'debug')
+          log(level === 'error' ? 'ERROR' : level === 'warn' ? 'WARNING' : 'INFO', message);
+      },
+    });
+    cleanups.push(() => gateway!.stop());
+    // Sites load first so the supergraph includes them, then interrupted operations resume.
+    await coordinator.start();
+    await gateway.recompose();
+    cleanups.push(() => coordinator.stop());
+    log(
+      'INFO',
+      `gateway serving ${gateway.url} with sites: ${
+        coordinator
+          .sites()
+          .map((s) => s.name)
+          .join(', ') || 'none yet'
+      }`,
+    );
+    return { url: gateway.url, port: gateway.port, coordinator, gateway, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

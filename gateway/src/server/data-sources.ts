@@ -1,0 +1,173 @@
+/**
+ * The gateway's data sources: the coordinator subgraph executed in-process, and one HTTP data source
+ * per site that forwards only that site's token, gives up after a timeout, and turns a site that does
+ * not answer into a `SITE_UNREACHABLE` error instead of failing the whole request.
+ */
+import { LocalGraphQLDataSource, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ProtectorError } from '@protector/schema';
+import {
+  type DocumentNode,
+  type FieldNode,
+  GraphQLError,
+  type GraphQLFormattedError,
+  Kind,
+  parse,
+  type SelectionSetNode,
+} from 'graphql';
+import { type Agent, fetch as undiciFetch } from 'undici';
+import { isGatewayContext, tokenForSite } from './context.js';
+import { describeFetchFailure, siteError, siteUnreachableError } from './errors.js';
+
+type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
+type GatewayResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
+
+/** The coordinator subgraph, executed in-process with the request's `GatewayContext` as `contextValue`. */
+export class CoordinatorDataSource extends LocalGraphQLDataSource {
+  override async process(options: ProcessOptions): Promise<GatewayResponse> {
+    const result = await super.process(options);
+    if (!result.errors) return result;
+    // Resolver errors reach the gateway as GraphQLErrors whose registry code sits on the original
+    // ProtectorError; put it in `extensions` so the gateway and formatError keep it.
+    return { ...result, errors: result.errors.map(coordinatorError) };
+  }
+}
+
+function coordinatorError(error: GraphQLFormattedError): GraphQLFormattedError {
+  const original = error instanceof GraphQLError ? error.originalError : undefined;
+  const base = { message: error.message, ...(error.path ? { path: error.path } : {}) };
+  if (original instanceof ProtectorError) {
+    return { ...base, message: original.message, extensions: original.toExtensions() };
+  }
+  const code = error.extensions?.['code'];
+  if (typeof code === 'string') return { ...base, extensions: { ...error.extensions } };
+  return { ...base, extensions: { code: 'INTERNAL', retryable: false } };
+}
+
+/** A site as the data source needs it: key (subgraph name) and, looked up when needed, its name. */
+export interface SiteIdentity {
+  readonly key: string;
+  /** Current name of the site (the registry may rename; falls back to the key). */
+  name(): string;
+}
+
+/** A site's GraphQL answer with a non-2xx status (e.g. 401 UNAUTHENTICATED): pass its errors on. */
+class SiteGraphQLResponse extends GraphQLError {
+  constructor(readonly body: { data?: unknown; errors: GraphQLFormattedError[] }) {
+    super('The site answered with GraphQL errors.');
+  }
+}
+
+/** Options of {@link SiteDataSource}. */
+export interface SiteDataSourceOptions {
+  readonly site: SiteIdentity;
+  readonly url: string;
+  /** Give up on a site request after this long. */
+  readonly timeoutMs: number;
+  /** Connection pool shared by the gateway's site data sources (closed when the gateway stops). */
+  readonly dispatcher: Agent;
+}
+
+/** One site subgraph over HTTP (undici). */
+export class SiteDataSource extends RemoteGraphQLDataSource {
+  readonly site: SiteIdentity;
+  readonly timeoutMs: number;
+
+  constructor(opts: SiteDataSourceOptions) {
+    super({ url: opts.url });
+    this.site = opts.site;
+    this.timeoutMs = opts.timeoutMs;
+    const { dispatcher, timeoutMs } = opts;
+    // The whole exchange (connect, send, headers, body) must finish in time: a site that accepts the
+    // connection and never answers must not hang the request.
+    this.fetcher = ((url: string, init?: Record<string, unknown>) =>
+      undiciFetch(url, {
+        ...(init as object),
+        dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+      })) as unknown as RemoteGraphQLDataSource['fetcher'];
+    this.honorSubgraphCacheControlHeader = false;
+  }
+
+  /** Sends only this site's token: a token of another site never leaves the gateway for this one. */
+  override willSendRequest(options: ProcessOptions): void {
+    const headers = options.request.http?.headers;
+    if (!headers) return;
+    headers.delete('x-auth-token');
+    headers.delete('authorization');
+    const ctx = options.context;
+    if (!isGatewayContext(ctx)) return;
+    const token = tokenForSite(ctx, this.site.key);
+    if (token) headers.set('X-Auth-Token', token);
+    headers.set('X-Request-Id', ctx.requestId);
+  }
+
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]) {
+    const body = await this.parseBody(response).catch(() => null);
+    if (body && typeof body === 'object' && Array.isArray((body as { errors?: unknown }).errors)) {
+      return new SiteGraphQLResponse(body as { errors: GraphQLFormattedError[] });
+    }
+    return new GraphQLError(`HTTP ${response.status} ${response.statusText}`.trim(), {
+      extensions: { unreachable: true },
+    });
+  }
+
+  override async process(options: ProcessOptions): Promise<GatewayResponse> {
+    const site = { key: this.site.key, name: this.site.name() };
+    // An error about the whole request (no path) is placed on the first field the fetch asked for,
+    // so a client sees which of its fields the failure emptied.
+    const placed = (error: GraphQLFormattedError): GraphQLFormattedError => {
+      if (error.path) return error;
+      const path = firstFieldPath(fetchDocument(options));
+      return path ? { ...error, path } : error;
+    };
+    try {
+      const response = await super.process(options);
+      if (!response.errors) return response;
+      return { ...response, errors: response.errors.map((e) => placed(siteError(site, e))) };
+    } catch (err) {
+      if (err instanceof SiteGraphQLResponse) {
+        return {
+          data: (err.body.data ?? null) as GatewayResponse['data'],
+          errors: err.body.errors.map((e) => placed(siteError(site, e))),
+        };
+      }
+      return { errors: [placed(siteUnreachableError(site, describeFetchFailure(err, this.timeoutMs)))] };
+    }
+  }
+}
+
+/** The document of a fetch: given by the planner only when configured to, else parsed (errors only). */
+function fetchDocument(options: ProcessOptions): DocumentNode | undefined {
+  if ('document' in options && options.document) return options.document;
+  try {
+    return options.request.query ? parse(options.request.query) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first field of a selection set, looking through inline fragments and past `__typename`. */
+function firstField(selectionSet: SelectionSetNode | undefined): FieldNode | undefined {
+  for (const sel of selectionSet?.selections ?? []) {
+    if (sel.kind === Kind.FIELD && sel.name.value !== '__typename') return sel;
+    if (sel.kind === Kind.INLINE_FRAGMENT) {
+      const inner = firstField(sel.selectionSet);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Path, in the subgraph's response, of the first field a fetch asks for: `[field]` for a root fetch,
+ * `['_entities', 0, field]` for an entity fetch (the gateway maps both to the client's path).
+ */
+function firstFieldPath(document: DocumentNode | undefined): (string | number)[] | undefined {
+  const operation = document?.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+  const root = operation ? firstField(operation.selectionSet) : undefined;
+  if (!root) return undefined;
+  const key = root.alias?.value ?? root.name.value;
+  if (root.name.value !== '_entities') return [key];
+  const inner = firstField(root.selectionSet);
+  return inner ? [key, 0, inner.alias?.value ?? inner.name.value] : [key, 0];
+}

@@ -1,0 +1,222 @@
+/**
+ * The gateway process's GraphQL server: Apollo Server 5 over an `ApolloGateway` whose supergraph is
+ * composed from the coordinator and the registered sites, served on `/graphql` over HTTP and
+ * graphql-ws (subscriptions), with `/healthz`, `/readyz` and the caller's routes beside it.
+ */
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { COORDINATOR_SUBGRAPH_NAME } from '@protector/schema';
+import { type RouteHandler, sendJson, startGraphQLHttpServer } from '@protector/schema/server';
+import { buildASTSchema, type DocumentNode, type GraphQLSchema, parse, printSchema } from 'graphql';
+import { Agent } from 'undici';
+import { contextFromHeaders, type GatewayContext } from './context.js';
+import { CoordinatorDataSource, SiteDataSource } from './data-sources.js';
+import { formatGatewayError } from './errors.js';
+import { createSubscriptionOptions, type FormattedResult } from './subscriptions.js';
+import { createSupergraphSource, type GatewaySite } from './supergraph.js';
+
+export type GatewayLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Options of {@link startGateway}. */
+export interface StartGatewayOptions {
+  /** Address to listen on. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Port to listen on; 0 picks a free port (tests). */
+  readonly port: number;
+  /**
+   * The coordinator subgraph (`buildSubgraphSchema` of the coordinator SDL and its resolvers),
+   * executed in-process with the request's {@link GatewayContext} as `contextValue`.
+   */
+  readonly coordinatorSchema: GraphQLSchema;
+  /**
+   * Events of a coordinator subscription field (`operationProgress`, `operationEvents`, `siteHealth`).
+   * Each event is the field's value (e.g. an `OperationEvent`) carrying the ids of the entities it
+   * concerns (`operation: { id }`, `site: { name }`, `protectionGroup: { id }`); the gateway resolves
+   * the rest of the subscriber's selection. Ending the iterable completes the subscription; the
+   * gateway calls `return()` on it when the subscriber leaves.
+   */
+  coordinatorSubscribe(
+    field: string,
+    args: Record<string, unknown>,
+    ctx: GatewayContext,
+  ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
+  /** The site registry now; read at start-up and by every `recompose()`. */
+  sites(): readonly GatewaySite[];
+  /** Static supergraph SDL (production) instead of composing; `recompose()` re-reads it. */
+  readonly supergraphFile?: string;
+  /** How long a site may take to answer one subgraph request. @default 10000 */
+  readonly subgraphTimeoutMs?: number;
+  /** Extra routes by exact path (`/path/*` for a prefix), e.g. the playground's; they win over `/healthz`, `/readyz`. */
+  readonly routes?: Readonly<Record<string, RouteHandler>>;
+  /** @default writes warn and error lines to stderr */
+  readonly log?: (level: GatewayLogLevel, message: string) => void;
+}
+
+/** A result of {@link RunningGateway.execute}: errors formatted as clients get them. */
+export interface GatewayExecutionResult extends FormattedResult {}
+
+/** A started gateway. */
+export interface RunningGateway {
+  /** GraphQL endpoint (HTTP; the same URL with ws:// serves graphql-ws). */
+  readonly url: string;
+  readonly port: number;
+  /** Recomposes the supergraph from `sites()` (or re-reads the file) and swaps it without restart. */
+  recompose(): Promise<void>;
+  /** Runs an operation through the gateway (planner, coordinator, sites) with the given context. */
+  execute(
+    query: string | DocumentNode,
+    variables: Record<string, unknown>,
+    ctx: GatewayContext,
+    operationName?: string,
+  ): Promise<GatewayExecutionResult>;
+  /** The supergraph API schema now; null before the first load. */
+  schema(): GraphQLSchema | null;
+  /** Site keys of the supergraph now. */
+  siteKeys(): readonly string[];
+  stop(): Promise<void>;
+}
+
+const defaultLog = (level: GatewayLogLevel, message: string) => {
+  if (level === 'warn' || level === 'error') {
+    process.stderr.write(
+      `${new Date().toISOString()} ${level.toUpperCase()} protector.gateway [-] ${message}\n`,
+    );
+  }
+};
+
+/** Starts the gateway's GraphQL server (see the module comment). */
+export async function startGateway(opts: StartGatewayOptions): Promise<RunningGateway> {
+  const log = opts.log ?? defaultLog;
+  const timeoutMs = opts.subgraphTimeoutMs ?? 10_000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new Error(`subgraphTimeoutMs must be a positive integer (milliseconds); got ${timeoutMs}.`);
+  }
+  // One pool for every site: closed on stop, so no socket outlives the gateway.
+  const dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 4_000 });
+  const source = createSupergraphSource({
+    sites: opts.sites,
+    ...(opts.supergraphFile ? { supergraphFile: opts.supergraphFile } : {}),
+    log,
+  });
+  const siteName = (key: string) => opts.sites().find((s) => s.key === key)?.name ?? key;
+
+  let apiSchema: GraphQLSchema | null = null;
+  // Subscriptions execute events against their own copy of the API schema (see SubscriptionDeps).
+  let subscriptionSchema: GraphQLSchema | null = null;
+  const logger = {
+    debug: (m: unknown) => log('debug', String(m)),
+    info: (m: unknown) => log('debug', String(m)),
+    warn: (m: unknown) => log('warn', String(m)),
+    error: (m: unknown) => log('error', String(m)),
+  };
+  const gateway = new ApolloGateway({
+    supergraphSdl: source.hook,
+    logger,
+    buildService: ({ name, url }) => {
+      if (name === COORDINATOR_SUBGRAPH_NAME) return new CoordinatorDataSource(opts.coordinatorSchema);
+      if (!url) throw new Error(`The supergraph gives no URL for site subgraph '${name}'.`);
+      return new SiteDataSource({
+        site: { key: name, name: () => siteName(name) },
+        url,
+        timeoutMs,
+        dispatcher,
+      });
+    },
+  });
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema }) => {
+    apiSchema = schema;
+    subscriptionSchema = buildASTSchema(parse(printSchema(schema)));
+  });
+
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    formatError: formatGatewayError,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    stopOnTerminationSignals: false,
+    // Apollo's default landing page loads from a CDN; the product serves its own offline playground.
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+    logger,
+  });
+  try {
+    await apollo.start();
+  } catch (err) {
+    await dispatcher.close();
+    throw err;
+  }
+
+  const execute = async (
+    query: string | DocumentNode,
+    variables: Record<string, unknown>,
+    ctx: GatewayContext,
+    operationName?: string,
+  ): Promise<GatewayExecutionResult> => {
+    const response = await apollo.executeOperation(
+      { query, variables, ...(operationName ? { operationName } : {}) },
+      { contextValue: ctx },
+    );
+    if (response.body.kind !== 'single') {
+      throw new Error('Incremental delivery (@defer/@stream) is not supported by the gateway.');
+    }
+    const { data, errors } = response.body.singleResult;
+    return {
+      ...(data !== undefined ? { data: data as Record<string, unknown> | null } : {}),
+      ...(errors ? { errors } : {}),
+    };
+  };
+
+  const routes: Record<string, RouteHandler> = {
+    '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', service: 'protector-gateway' }),
+    '/readyz': (_req, res) => {
+      const ready = apiSchema !== null;
+      sendJson(res, ready ? 200 : 503, {
+        status: ready ? 'ready' : 'not ready',
+        supergraph: ready ? 'loaded' : 'not loaded',
+        sites: source.siteKeys(),
+      });
+    },
+    ...opts.routes,
+  };
+
+  let http: Awaited<ReturnType<typeof startGraphQLHttpServer>>;
+  try {
+    http = await startGraphQLHttpServer<GatewayContext>({
+      apollo,
+      context: async (req) => contextFromHeaders(req.headers),
+      subscriptions: createSubscriptionOptions({
+        apiSchema: () => subscriptionSchema,
+        coordinatorSchema: opts.coordinatorSchema,
+        coordinatorSubscribe: (field, args, ctx) => opts.coordinatorSubscribe(field, args, ctx),
+        execute,
+        log,
+      }),
+      routes,
+      ...(opts.host ? { host: opts.host } : {}),
+      port: opts.port,
+    });
+  } catch (err) {
+    await apollo.stop();
+    await dispatcher.close();
+    throw err;
+  }
+  log('info', `gateway serving GraphQL at ${http.url} (sites [${source.siteKeys().join(', ')}])`);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url: http.url,
+    port: http.port,
+    recompose: () => source.recompose(),
+    execute,
+    schema: () => apiSchema,
+    siteKeys: () => source.siteKeys(),
+    stop() {
+      stopping ??= (async () => {
+        await http.stop();
+        await apollo.stop();
+        await dispatcher.destroy();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,410 @@
+/**
+ * Subscriptions through the gateway (ARCHITECTURE §5). `@apollo/gateway` cannot execute them, so the
+ * gateway serves graphql-ws itself:
+ *
+ * 1. `connection_init` carries the tokens (same shapes as the HTTP headers); no token at all -> 4403.
+ * 2. A subscription is validated against the CURRENT supergraph API schema.
+ * 3. The root field's events come from the subgraph that owns it: the coordinator, in-process.
+ * 4. Each event is executed against the API schema with the event as root value. Fields of the event
+ *    come from the event (through the coordinator's own resolvers where it has some); a field whose
+ *    type is an entity (`Operation`, `ProtectionGroup`, `Site`) is refetched per event as a QUERY
+ *    THROUGH THE GATEWAY (`operation(id:)`, `protectionGroup(id:)`, `site(name:)`) with the
+ *    subscriber's selection under it and the subscriber's context, so the planner resolves fields of
+ *    every subgraph and each site sees only its own token. Refetched data is read by response key
+ *    (aliases), and its errors are moved under the event's path.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type DocumentNode,
+  defaultFieldResolver,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  type GraphQLFieldResolver,
+  type GraphQLFormattedError,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  getArgumentValues,
+  getNamedType,
+  getOperationAST,
+  getVariableValues,
+  isObjectType,
+  Kind,
+  type OperationDefinitionNode,
+  parse,
+  print,
+  responsePathAsArray,
+  type SelectionSetNode,
+  validate,
+} from 'graphql';
+import type { ServerOptions } from 'graphql-ws';
+import { contextFromConnectionParams, type GatewayContext, hasAnyToken } from './context.js';
+import {
+  buildRefetchQuery,
+  ENTITY_REFETCH,
+  mergedSelectionSet,
+  REFETCH_ALIAS,
+  type RefetchQuery,
+  selectsOnly,
+} from './entity-refetch.js';
+import { fromFormattedError, toClientError } from './errors.js';
+
+/** A result as `ApolloServer.executeOperation` gives it: errors already formatted. */
+export interface FormattedResult {
+  readonly data?: Record<string, unknown> | null;
+  readonly errors?: readonly GraphQLFormattedError[];
+}
+
+/** What the subscription layer needs from the gateway. */
+export interface SubscriptionDeps {
+  /**
+   * The supergraph's API schema now, as a copy of its own: Apollo Server wraps the resolvers of the
+   * gateway's schema object in place, which would bypass the per-event field resolver. Null until
+   * the first supergraph is loaded.
+   */
+  apiSchema(): GraphQLSchema | null;
+  /** The coordinator's subgraph schema (its resolvers are used for fields of events). */
+  readonly coordinatorSchema: GraphQLSchema;
+  /** Events of a coordinator subscription field. */
+  coordinatorSubscribe(
+    field: string,
+    args: Record<string, unknown>,
+    ctx: GatewayContext,
+  ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
+  /** Runs a query through the gateway (planner, every subgraph) with a client's context. */
+  execute(
+    document: DocumentNode,
+    variables: Record<string, unknown>,
+    ctx: GatewayContext,
+    operationName?: string,
+  ): Promise<FormattedResult>;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+const gatewayError = (message: string, code: string, retryable = false) =>
+  new GraphQLError(message, { extensions: { code, retryable } });
+
+/** The fields of a selection set by response key, looking through fragments (enough for a root). */
+function rootFields(
+  selectionSet: SelectionSetNode,
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+  out: FieldNode[] = [],
+): FieldNode[] {
+  for (const sel of selectionSet.selections) {
+    if (sel.kind === Kind.FIELD) out.push(sel);
+    else if (sel.kind === Kind.INLINE_FRAGMENT) rootFields(sel.selectionSet, fragments, out);
+    else {
+      const def = fragments[sel.name.value];
+      if (def) rootFields(def.selectionSet, fragments, out);
+    }
+  }
+  return out;
+}
+
+const fragmentsOf = (document: DocumentNode): Record<string, FragmentDefinitionNode> => {
+  const out: Record<string, FragmentDefinitionNode> = {};
+  for (const def of document.definitions)
+    if (def.kind === Kind.FRAGMENT_DEFINITION) out[def.name.value] = def;
+  return out;
+};
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * An async iterator over `source` mapped by `fn`, whose `return()` ends the source at once (an async
+ * generator would wait for the pending event before it could end the source). A failing source ends
+ * the stream with one result carrying the error.
+ */
+export function mapEvents<T>(
+  source: AsyncIterable<T>,
+  fn: (event: T) => Promise<ExecutionResult>,
+): AsyncGenerator<ExecutionResult, void, unknown> {
+  const it = source[Symbol.asyncIterator]();
+  let done = false;
+  const finish = async (): Promise<IteratorResult<ExecutionResult, void>> => {
+    if (!done) {
+      done = true;
+      await it.return?.();
+    }
+    return { done: true, value: undefined };
+  };
+  const generator: AsyncGenerator<ExecutionResult, void, unknown> = {
+    async next() {
+      if (done) return { done: true, value: undefined };
+      let step: IteratorResult<T>;
+      try {
+        step = await it.next();
+      } catch (err) {
+        done = true;
+        const error =
+          err instanceof GraphQLError
+            ? err
+            : new GraphQLError((err as Error).message, { originalError: err as Error });
+        return { done: false, value: { errors: [toClientError(error)] } };
+      }
+      if (step.done) {
+        done = true;
+        return { done: true, value: undefined };
+      }
+      return { done: false, value: await fn(step.value) };
+    },
+    return: finish,
+    async throw(err) {
+      await finish();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return generator;
+    },
+  };
+  return generator;
+}
+
+/** One subscription, prepared once: its root field and what each event's execution needs. */
+interface PreparedSubscription {
+  readonly args: ExecutionArgs;
+  readonly ctx: GatewayContext;
+  readonly operation: OperationDefinitionNode;
+  readonly fragments: Readonly<Record<string, FragmentDefinitionNode>>;
+  readonly variables: Record<string, unknown>;
+  readonly refetchQueries: Map<FieldNode, RefetchQuery>;
+}
+
+/** Resolves one event of a subscription into the subscriber's result (see the module comment). */
+export async function resolveEvent(
+  deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute'>,
+  sub: PreparedSubscription,
+  event: Record<string, unknown>,
+): Promise<ExecutionResult> {
+  const refetchErrors: GraphQLError[] = [];
+  const fromGateway = new WeakSet<object>();
+  const inflight = new Map<string, Promise<unknown>>();
+
+  const markFromGateway = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(markFromGateway);
+    else if (isRecord(value) && !fromGateway.has(value)) {
+      fromGateway.add(value);
+      Object.values(value).forEach(markFromGateway);
+    }
+  };
+
+  const refetch = async (
+    typeName: string,
+    reference: unknown,
+    info: GraphQLResolveInfo,
+    path: readonly (string | number)[],
+  ): Promise<unknown> => {
+    const rule = ENTITY_REFETCH[typeName];
+    if (!rule || !isRecord(reference)) return reference;
+    const key = reference[rule.keyField];
+    if (key === undefined || key === null) return reference;
+    const selection = mergedSelectionSet(info.fieldNodes);
+    const present = new Set(Object.keys(reference).filter((k) => reference[k] !== undefined));
+    if (selectsOnly(selection, present, sub.fragments)) return reference;
+
+    const first = info.fieldNodes[0]!;
+    let query = sub.refetchQueries.get(first);
+    if (!query) {
+      query = buildRefetchQuery(rule, selection, sub.operation, sub.fragments);
+      sub.refetchQueries.set(first, query);
+    }
+    const variables: Record<string, unknown> = { [query.keyVariable]: key };
+    for (const name of query.variables) {
+      if (Object.hasOwn(sub.variables, name)) variables[name] = sub.variables[name];
+    }
+    const cacheKey = `${typeName}\u0000${String(key)}\u0000${print(selection)}`;
+    let pending = inflight.get(cacheKey);
+    if (!pending) {
+      pending = deps.execute(query.document, variables, sub.ctx);
+      inflight.set(cacheKey, pending);
+    }
+    const result = (await pending) as FormattedResult;
+    const moved = (result.errors ?? []).map((e) => {
+      const rest = e.path && e.path[0] === REFETCH_ALIAS ? e.path.slice(1) : [];
+      return fromFormattedError(e, [...path, ...rest]);
+    });
+    const entity = result.data?.[REFETCH_ALIAS];
+    if ((entity === null || entity === undefined) && moved.length > 0) {
+      refetchErrors.push(...moved.slice(1));
+      throw moved[0]!;
+    }
+    refetchErrors.push(...moved);
+    markFromGateway(entity);
+    return entity ?? null;
+  };
+
+  const resolveEntities = (value: unknown, typeName: string, info: GraphQLResolveInfo): unknown => {
+    const path = responsePathAsArray(info.path);
+    const one = (v: unknown, p: readonly (string | number)[]): unknown =>
+      Array.isArray(v)
+        ? Promise.all(v.map((item, i) => one(item, [...p, i])))
+        : refetch(typeName, v, info, p);
+    return value instanceof Promise ? value.then((v) => one(v, path)) : one(value, path);
+  };
+
+  const subscriptionType = sub.args.schema.getSubscriptionType();
+  const fieldResolver: GraphQLFieldResolver<unknown, GatewayContext> = (source, args, ctx, info) => {
+    if (info.parentType === subscriptionType) return source;
+    if (isRecord(source) && fromGateway.has(source)) return source[info.path.key as string];
+    const coordinatorType = deps.coordinatorSchema.getType(info.parentType.name);
+    const own = isObjectType(coordinatorType)
+      ? coordinatorType.getFields()[info.fieldName]?.resolve
+      : undefined;
+    const value = (own ?? defaultFieldResolver)(source, args, ctx, info);
+    const named = getNamedType(info.returnType);
+    return ENTITY_REFETCH[named.name] ? resolveEntities(value, named.name, info) : value;
+  };
+
+  const result = await execute({ ...sub.args, rootValue: event, contextValue: sub.ctx, fieldResolver });
+  const errors = [...(result.errors ?? []).map(toClientError), ...refetchErrors];
+  return errors.length > 0 ? { ...result, errors } : result;
+}
+
+/** Unwraps `{ <field>: event }` when the coordinator yields events wrapped by their field name. */
+function unwrapEvent(
+  event: Record<string, unknown>,
+  field: string,
+  schema: GraphQLSchema,
+): Record<string, unknown> {
+  const keys = Object.keys(event);
+  const type = getNamedType(schema.getSubscriptionType()?.getFields()[field]?.type);
+  const wrapped = keys.length === 1 && keys[0] === field && isRecord(event[field]);
+  if (wrapped && !(isObjectType(type) && Object.hasOwn(type.getFields(), field))) {
+    return event[field] as Record<string, unknown>;
+  }
+  return event;
+}
+
+/** graphql-ws server options of the gateway (see the module comment). */
+export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions & { schema?: undefined } {
+  const contexts = new WeakMap<object, GatewayContext>();
+
+  return {
+    connectionInitWaitTimeout: 10_000,
+    onConnect(wsCtx) {
+      const ctx = contextFromConnectionParams(wsCtx.connectionParams);
+      // 4403 Forbidden: every field needs a site's or the coordinator's token, so a connection
+      // without any token can do nothing; the sites check the tokens themselves.
+      if (!hasAnyToken(ctx)) return false;
+      contexts.set(wsCtx, ctx);
+      return true;
+    },
+    onSubscribe(wsCtx, _id, payload) {
+      const schema = deps.apiSchema();
+      if (!schema)
+        return [gatewayError('The supergraph is not loaded yet; retry in a moment.', 'INTERNAL', true)];
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query);
+      } catch (err) {
+        return [
+          err instanceof GraphQLError ? err : gatewayError((err as Error).message, 'GRAPHQL_PARSE_FAILED'),
+        ];
+      }
+      const errors = validate(schema, document);
+      if (errors.length > 0) {
+        return errors.map(
+          (e) =>
+            new GraphQLError(e.message, {
+              nodes: e.nodes,
+              extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+            }),
+        );
+      }
+      const operationName = payload.operationName ?? undefined;
+      const operation = getOperationAST(document, operationName);
+      if (!operation) {
+        return [
+          gatewayError('Unable to identify the operation: name it with operationName.', 'BAD_USER_INPUT'),
+        ];
+      }
+      const variables = getVariableValues(
+        schema,
+        operation.variableDefinitions ?? [],
+        payload.variables ?? {},
+      );
+      if (variables.errors) {
+        return variables.errors.map(
+          (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
+        );
+      }
+      const base = contexts.get(wsCtx) ?? contextFromConnectionParams(wsCtx.connectionParams);
+      const ctx: GatewayContext = { ...base, requestId: randomUUID() };
+      return {
+        schema,
+        document,
+        operationName,
+        variableValues: payload.variables ?? {},
+        contextValue: ctx,
+      };
+    },
+    // Queries and mutations sent over the socket go through the gateway like HTTP ones.
+    async execute(args) {
+      const ctx = args.contextValue as GatewayContext;
+      const result = await deps.execute(
+        args.document,
+        { ...args.variableValues },
+        ctx,
+        args.operationName ?? undefined,
+      );
+      return {
+        ...(result.data !== undefined ? { data: result.data } : {}),
+        ...(result.errors ? { errors: result.errors.map((e) => fromFormattedError(e)) } : {}),
+      };
+    },
+    async subscribe(args) {
+      const ctx = args.contextValue as GatewayContext;
+      const operation = getOperationAST(args.document, args.operationName)!;
+      const fragments = fragmentsOf(args.document);
+      const [fieldNode] = rootFields(operation.selectionSet, fragments);
+      const subscriptionType = args.schema.getSubscriptionType();
+      const fieldDef = fieldNode && subscriptionType?.getFields()[fieldNode.name.value];
+      if (!fieldNode || !fieldDef)
+        return { errors: [gatewayError('The subscription selects no field.', 'BAD_USER_INPUT')] };
+      const field = fieldDef.name;
+      const coordinatorFields = deps.coordinatorSchema.getSubscriptionType()?.getFields() ?? {};
+      if (!Object.hasOwn(coordinatorFields, field)) {
+        return {
+          errors: [
+            gatewayError(
+              `Subscription field '${field}' is served by site '${field}'; subscribe to that site's service directly (the gateway relays coordinator subscriptions only).`,
+              'BAD_USER_INPUT',
+            ),
+          ],
+        };
+      }
+      const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], {
+        ...args.variableValues,
+      });
+      const variables = coerced.coerced ?? {};
+      let fieldArgs: Record<string, unknown>;
+      let source: AsyncIterable<Record<string, unknown>>;
+      try {
+        fieldArgs = getArgumentValues(fieldDef, fieldNode, variables);
+        source = await deps.coordinatorSubscribe(field, fieldArgs, ctx);
+      } catch (err) {
+        const error =
+          err instanceof GraphQLError
+            ? err
+            : new GraphQLError((err as Error).message, { originalError: err as Error });
+        return { errors: [toClientError(error)] };
+      }
+      const prepared: PreparedSubscription = {
+        args,
+        ctx,
+        operation,
+        fragments,
+        variables,
+        refetchQueries: new Map(),
+      };
+      deps.log('debug', `subscription ${field} started (request ${ctx.requestId})`);
+      return mapEvents(source, (event) =>
+        resolveEvent(deps, prepared, isRecord(event) ? unwrapEvent(event, field, args.schema) : {}),
+      );
+    },
+  };
+}
