@@ -520,11 +520,11 @@ export async function seedDemo(lab: Lab): Promise<void> {
     const ids = async (site: LabSite, kind: 'network' | 'flavor') => {
       if (kind === 'network')
         return (
-          (await cloudCall(site, tenant[site.name], 'network', 'GET', '/networks?name=private'))
+          (await cloudCall(site, tenant[site.name]!, 'network', 'GET', '/networks?name=private'))
             .networks as Json[]
         )[0]!.id as string;
       return (
-        (await cloudCall(site, tenant[site.name], 'compute', 'GET', '/flavors')).flavors as Json[]
+        (await cloudCall(site, tenant[site.name]!, 'compute', 'GET', '/flavors')).flavors as Json[]
       ).find((f) => f.name === 'm1.small')!.id as string;
     };
     const mappings = [];

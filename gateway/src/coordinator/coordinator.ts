@@ -647,7 +647,7 @@ export class Coordinator {
         { status: best.status },
       );
     }
-    const version = (site: string) => reads.find((r) => r.site === site).replica!.metadataVersion;
+    const version = (site: string) => reads.find((r) => r.site === site)!.replica!.metadataVersion;
     const primary = best.currentPrimarySite.name;
     const secondary = best.secondarySite.name;
     // The primary acts first (it checks the rules against its cloud); the secondary records the result.
@@ -885,7 +885,7 @@ export class Coordinator {
       );
     }
     for (const c of [primary, secondary]) {
-      const version = reads.find((r) => r.site === c.site.name).replica!.metadataVersion;
+      const version = reads.find((r) => r.site === c.site.name)!.replica!.metadataVersion;
       await c.step(
         'deleteProtectionGroupReplica',
         { operationId: requestId, stepKey: 'replica' },

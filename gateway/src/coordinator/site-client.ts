@@ -213,7 +213,7 @@ export class SiteClient {
       null,
       timeoutMs ?? Math.max(this.timeoutMs, 600_000),
     );
-    return data[this.site.key][name]!;
+    return data[this.site.key]![name]!;
   }
 }
 

@@ -1,0 +1,304 @@
+/**
+ * End to end: two site processes and the gateway on loopback (the lab), driven over HTTP and graphql-ws
+ * as an SRE's tooling would. One lab, one Protection Group, a whole DR lifecycle in order: drill, planned
+ * failover with zero loss, failback, unplanned failover to an older point with the primary killed,
+ * changes refused while the peer is down, re-sync and fencing when it returns, and a gateway killed
+ * mid-operation. Data is proved with the mock arrays' content versions.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FlashArrayStore } from '@protector/storage-drivers';
+import { createClient } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type Lab, startLab } from './lab.js';
+
+type Json = Record<string, unknown>;
+
+let lab: Lab;
+let dir: string;
+let store: FlashArrayStore;
+let tokens: Record<string, string>;
+let admin: Record<string, string>;
+
+const PG = 'prod-web-app';
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'protector-e2e-'));
+  lab = await startLab({ dir, gatewayPort: 0, transferMs: 300, bootSeconds: 1, replicationIntervalSeconds: 2, healthIntervalSeconds: 1 });
+  store = FlashArrayStore.open({ file: join(dir, 'mock_storage', 'flasharray.sqlite') });
+  tokens = await lab.tenantTokens();
+  admin = await lab.adminTokens();
+}, 180_000);
+
+afterAll(async () => {
+  store?.close();
+  await lab?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function gql<T = Json>(query: string, variables: Json = {}, as: Record<string, string> = tokens): Promise<T> {
+  const res = await lab.gql<T>(query, variables, as);
+  if (res.errors?.length) throw new Error(`${res.errors[0]!.message} (${JSON.stringify(res.errors[0]!.extensions)})`);
+  return res.data!;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const OPERATION = `id type status percentComplete error { code message } steps { key name status attempt site { name } }
+  members { memberName status serverId error { message } }`;
+
+async function waitForOperation(id: string): Promise<Json> {
+  return until(`operation ${id}`, async () => {
+    const { operation } = await gql<{ operation: Json }>(`query($id: ID!) { operation(id: $id) { ${OPERATION} } }`, { id });
+    return ['SUCCEEDED', 'FAILED', 'PARTIAL', 'CANCELLED', 'ROLLED_BACK'].includes(String(operation.status)) ? operation : null;
+  });
+}
+
+async function group(): Promise<Json> {
+  return (
+    await gql<{ protectionGroup: Json }>(`{ protectionGroup(name: "${PG}") { id status syncStatus metadataVersion
+      currentPrimarySite { name } secondarySite { name }
+      members { id name volumes { id storageVolumeName } placements { site { name } serverId volumes { memberVolumeId volumeId } } }
+      boston { status metadataVersion } seattle { status metadataVersion } } }`)
+  ).protectionGroup;
+}
+
+/** Volumes on an array whose data came from the volume with serial `origin`. */
+function copiesOf(array: string, origin: string): { name: string; version: number }[] {
+  const res = store.handle(array, { method: 'GET', path: '/volumes', query: { destroyed: 'false' } });
+  return ((res.body as { items: Json[] }).items ?? [])
+    .filter((v) => (v.content as Json | null)?.origin === origin)
+    .map((v) => ({ name: String(v.name), version: Number((v.content as Json).version) }));
+}
+
+function volumeOn(array: string, name: string): { serial: string; origin: string; version: number } {
+  const res = store.handle(array, { method: 'GET', path: '/volumes', query: { names: name } });
+  const v = (res.body as { items: Json[] }).items[0]!;
+  const c = v.content as Json;
+  return { serial: String(v.serial), origin: String(c.origin), version: Number(c.version) };
+}
+
+/** A graphql-ws subscription collecting every payload until the server completes it. */
+function subscribe(query: string, variables: Json, siteTokens: Record<string, string>) {
+  const client = createClient({
+    url: lab.gatewayUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { siteTokens },
+    retryAttempts: 0,
+  });
+  const events: Json[] = [];
+  const done = new Promise<Json[]>((resolve, reject) => {
+    client.subscribe(
+      { query, variables },
+      {
+        next: (r) => {
+          if (r.errors?.length) reject(new Error(r.errors[0]!.message));
+          else events.push(r.data as Json);
+        },
+        error: (e) => reject(e instanceof Error ? e : new Error(JSON.stringify(e))),
+        complete: () => resolve(events),
+      },
+    );
+  });
+  return { events, done, close: () => client.dispose() };
+}
+
+describe('a DR lifecycle across two sites', () => {
+  it('serves the demo group from both sites through the gateway', async () => {
+    const pg = await group();
+    expect(pg).toMatchObject({
+      status: 'ACTIVE',
+      syncStatus: 'IN_SYNC',
+      currentPrimarySite: { name: 'boston' },
+      boston: { status: 'ACTIVE' },
+      seattle: { status: 'ACTIVE' },
+    });
+    expect((pg.members as Json[]).map((m) => m.name).sort()).toEqual(['web-1', 'web-2']);
+    expect((pg.boston as Json).metadataVersion).toBe((pg.seattle as Json).metadataVersion);
+  });
+
+  it('runs a DR drill: a subscriber sees every step, test VMs boot on an isolated network, cleanup removes them', async () => {
+    await until('a complete recovery point on seattle', async () => {
+      const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(`{ recoveryPoints(protectionGroup: "${PG}") { name complete } }`);
+      return recoveryPoints.some((p) => p.complete);
+    });
+    const { testFailover } = await gql<{ testFailover: Json }>(`mutation { testFailover(input: { protectionGroup: "${PG}" }) { id status } }`);
+    const sub = subscribe(
+      `subscription($id: ID!) { operationProgress(id: $id) { sequence kind status percentComplete message
+         step { name status site { name } }
+         operation { id type protectionGroup { name boston { status } seattle { status } } } } }`,
+      { id: testFailover.id },
+      tokens,
+    );
+    const events = await sub.done;
+    sub.close();
+    const op = await waitForOperation(String(testFailover.id));
+    expect(op.status).toBe('SUCCEEDED');
+    // In order, no gaps after the first (current state) event, ending with the final status.
+    const seqs = events.map((e) => (e.operationProgress as Json).sequence as number);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const last = events.at(-1)!.operationProgress as Json;
+    expect(last).toMatchObject({ status: 'SUCCEEDED', percentComplete: 100 });
+    const finished = events.map((e) => e.operationProgress as Json).filter((e) => e.kind === 'STEP_FINISHED');
+    expect(finished.map((e) => (e.step as Json).name)).toEqual(
+      (op.steps as Json[]).map((s) => s.name).slice((op.steps as Json[]).length - finished.length),
+    );
+    // Fields of other subgraphs are resolved for each event.
+    expect(((last.operation as Json).protectionGroup as Json).seattle).toEqual({ status: 'TEST_FAILED_OVER' });
+    // The test VMs run on seattle on the drill's network; boston keeps running.
+    const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>(
+      '{ seattle { servers { name status networks { networkName } } } boston { servers { name status } } }',
+      {},
+      admin,
+    );
+    const drill = servers.seattle.servers.filter((s) => String(s.name).endsWith('-drill'));
+    expect(drill.map((s) => [s.name, s.status]).sort()).toEqual([
+      ['web-1-drill', 'ACTIVE'],
+      ['web-2-drill', 'ACTIVE'],
+    ]);
+    expect((drill[0]!.networks as Json[])[0]!.networkName).toMatch(/^drill-/);
+    expect(servers.boston.servers.filter((s) => s.status === 'ACTIVE').map((s) => s.name).sort()).toEqual(['web-1', 'web-2']);
+    // A drill in progress blocks a failover.
+    const refused = await lab.gql(`mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED }) { id } }`, {}, tokens);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('INVALID_STATE');
+    expect(refused.errors?.[0]?.message).toMatch(/TEST_FAILED_OVER/);
+
+    const { testCleanup } = await gql<{ testCleanup: Json }>(`mutation { testCleanup(input: { protectionGroup: "${PG}" }) { id } }`);
+    expect((await waitForOperation(String(testCleanup.id))).status).toBe('SUCCEEDED');
+    const after = await gql<{ seattle: { servers: Json[]; networks: Json[] } }>('{ seattle { servers { name } networks { name testNetwork } } }', {}, admin);
+    expect(after.seattle.servers.filter((s) => String(s.name).endsWith('-drill'))).toEqual([]);
+    expect(after.seattle.networks.filter((n) => n.testNetwork)).toEqual([]);
+    expect((await group()).status).toBe('ACTIVE');
+  });
+
+  it('fails over as planned with zero data loss', async () => {
+    const pg = await group();
+    const vol = String(((pg.members as Json[])[0]!.volumes as Json[])[0]!.storageVolumeName);
+    for (let i = 0; i < 3; i++) store.simulateWrite('mock-array-a', vol);
+    const written = volumeOn('mock-array-a', vol);
+    const { failover } = await gql<{ failover: Json }>(`mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED }) { id } }`);
+    const op = await waitForOperation(String(failover.id));
+    expect(op.status).toBe('SUCCEEDED');
+    expect((op.steps as Json[]).map((s) => s.name)).toEqual(['setGroupStatus', 'stopServers', 'replicateNow', 'materializeRecoveryPoint', 'swapRoles']);
+    // The recovered volume on seattle holds every write made before the failover.
+    const copies = copiesOf('mock-array-b', written.origin);
+    expect(Math.max(...copies.map((c) => c.version))).toBe(written.version);
+    const now = await group();
+    expect(now).toMatchObject({ status: 'FAILED_OVER', syncStatus: 'IN_SYNC', currentPrimarySite: { name: 'seattle' } });
+    const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>('{ seattle { servers { name status } } boston { servers { name status } } }', {}, admin);
+    expect(servers.seattle.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name))).map((s) => s.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    expect(servers.boston.servers.filter((s) => s.status === 'ACTIVE')).toEqual([]);
+  });
+
+  it('fails back to boston, reprotecting first, with the data written on seattle', async () => {
+    const pg = await group();
+    const member = (pg.members as Json[])[0]!;
+    const seattleVolumeId = ((member.placements as Json[]).find((p) => (p.site as Json).name === 'seattle')!.volumes as Json[])[0]!.volumeId;
+    const { seattle } = await gql<{ seattle: { servers: Json[] } }>(`{ seattle { servers { name volumes { id } } } }`, {}, admin);
+    expect(seattle.servers.some((s) => (s.volumes as Json[]).some((v) => v.id === seattleVolumeId))).toBe(true);
+    const arrayName = `volume-${seattleVolumeId}-cinder`;
+    void arrayName;
+    const { failback } = await gql<{ failback: Json }>(`mutation { failback(input: { protectionGroup: "${PG}" }) { id } }`);
+    const op = await waitForOperation(String(failback.id));
+    expect(op.status).toBe('SUCCEEDED');
+    expect(await group()).toMatchObject({ status: 'ACTIVE', syncStatus: 'IN_SYNC', currentPrimarySite: { name: 'boston' } });
+  });
+
+  let olderPoint: { name: string; version: number; origin: string } | null = null;
+
+  it('refuses changes while seattle is down, answers with boston data plus an error naming seattle', async () => {
+    // Two complete points with different data on seattle's array, for the point-in-time failover below.
+    const pg = await group();
+    const vol = String(((pg.members as Json[])[0]!.volumes as Json[])[0]!.storageVolumeName);
+    store.simulateWrite('mock-array-a', vol);
+    const first = volumeOn('mock-array-a', vol);
+    const p1 = await until('a point holding the first write', async () => {
+      const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(`{ recoveryPoints(protectionGroup: "${PG}") { name complete createdAt } }`);
+      const snaps = store.handle('mock-array-b', { method: 'GET', path: '/volume-snapshots', query: {} }).body as { items: Json[] };
+      return recoveryPoints.find(
+        (p) => p.complete && snaps.items.some((s) => String(s.name) === `${p.name}.${vol}` && (s.content as Json).version === first.version),
+      );
+    });
+    olderPoint = { name: String(p1.name), version: first.version, origin: first.origin };
+    store.simulateWrite('mock-array-a', vol);
+    store.simulateWrite('mock-array-a', vol);
+
+    await lab.killSite('seattle');
+    const res = await lab.gql<{ protectionGroup: Json }>(`{ protectionGroup(name: "${PG}") { name boston { status } seattle { status } } }`, {}, tokens);
+    expect(res.data?.protectionGroup).toMatchObject({ name: PG, boston: { status: 'ACTIVE' }, seattle: null });
+    const siteError = res.errors?.find((e) => e.extensions?.site === 'seattle');
+    expect(siteError?.extensions?.code).toBe('SITE_UNREACHABLE');
+    const before = await group();
+    const refused = await lab.gql(
+      `mutation { createReplicationPolicy(input: { protectionGroup: "${PG}", policy: { rpoMinutes: 7 } }) { id } }`,
+      {},
+      tokens,
+    );
+    expect(refused.errors?.[0]?.extensions?.code).toBe('PEER_SITE_UNREACHABLE');
+    expect(refused.errors?.[0]?.message).toMatch(/seattle/);
+    expect((await group()).metadataVersion).toBe(before.metadataVersion);
+    await lab.startSite('seattle');
+    await until('seattle back', async () => (await group()).syncStatus === 'IN_SYNC');
+  });
+
+  it('fails over unplanned to an older recovery point with boston killed, and re-syncs and fences boston when it returns', async () => {
+    expect(olderPoint).not.toBeNull();
+    await lab.killSite('boston');
+    const { failover } = await gql<{ failover: Json }>(
+      `mutation($rp: String) { failover(input: { protectionGroup: "${PG}", type: UNPLANNED, recoveryPoint: $rp }) { id } }`,
+      { rp: olderPoint!.name },
+      { seattle: tokens.seattle! },
+    );
+    const op = await until('unplanned failover', async () => {
+      const r = await lab.gql<{ operation: Json }>(`query($id: ID!) { operation(id: $id) { ${OPERATION} } }`, { id: failover.id }, { seattle: tokens.seattle! });
+      const o = r.data?.operation;
+      return o && ['SUCCEEDED', 'FAILED', 'PARTIAL'].includes(String(o.status)) ? o : null;
+    });
+    expect(op.status).toBe('SUCCEEDED');
+    expect((op.steps as Json[]).find((s) => s.name === 'fenceServers')?.status).toBe('SKIPPED');
+    // The recovered data is exactly the chosen point's: later writes are not in it.
+    const copies = copiesOf('mock-array-b', olderPoint!.origin);
+    const newest = copies.filter((c) => c.name.startsWith('r-')).map((c) => c.version);
+    expect(newest).toContain(olderPoint!.version);
+    expect(Math.max(...newest)).toBe(olderPoint!.version);
+
+    // boston returns with its VMs running and stale metadata: the gateway re-syncs it and fences them.
+    await lab.startSite('boston');
+    await until('boston re-synced', async () => {
+      const g = await group();
+      return g.syncStatus === 'IN_SYNC' && (g.boston as Json | null)?.status === 'FAILED_OVER' ? g : null;
+    }, 120_000);
+    const { boston } = await gql<{ boston: { servers: Json[] } }>('{ boston { servers { name status } } }', {}, admin);
+    expect(boston.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name)) && s.status === 'ACTIVE')).toEqual([]);
+    const sync = await gql<{ operations: { nodes: Json[] } }>(`{ operations(filter: { type: [SYNC] }) { nodes { status requestedBy } } }`);
+    expect(sync.operations.nodes[0]).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('resumes an operation after the gateway is killed in the middle of it', async () => {
+    const { failback } = await gql<{ failback: Json }>(`mutation { failback(input: { protectionGroup: "${PG}" }) { id } }`);
+    await until('failback past its first steps', async () => {
+      const { operation } = await gql<{ operation: Json }>(`query($id: ID!) { operation(id: $id) { stepsCompleted } }`, { id: failback.id });
+      return Number(operation.stepsCompleted) >= 2;
+    });
+    await lab.killGateway();
+    await lab.startGateway();
+    const op = await waitForOperation(String(failback.id));
+    expect(op.status).toBe('SUCCEEDED');
+    expect(await group()).toMatchObject({ status: 'ACTIVE', syncStatus: 'IN_SYNC', currentPrimarySite: { name: 'boston' } });
+  });
+});
