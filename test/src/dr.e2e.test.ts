@@ -26,7 +26,14 @@ const PG = 'prod-web-app';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'protector-e2e-'));
-  lab = await startLab({ dir, gatewayPort: 0, transferMs: 300, bootSeconds: 1, replicationIntervalSeconds: 2, healthIntervalSeconds: 1 });
+  lab = await startLab({
+    dir,
+    gatewayPort: 0,
+    transferMs: 300,
+    bootSeconds: 1,
+    replicationIntervalSeconds: 2,
+    healthIntervalSeconds: 1,
+  });
   store = FlashArrayStore.open({ file: join(dir, 'mock_storage', 'flasharray.sqlite') });
   tokens = await lab.tenantTokens();
   admin = await lab.adminTokens();
@@ -38,13 +45,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function gql<T = Json>(query: string, variables: Json = {}, as: Record<string, string> = tokens): Promise<T> {
+async function gql<T = Json>(
+  query: string,
+  variables: Json = {},
+  as: Record<string, string> = tokens,
+): Promise<T> {
   const res = await lab.gql<T>(query, variables, as);
-  if (res.errors?.length) throw new Error(`${res.errors[0]!.message} (${JSON.stringify(res.errors[0]!.extensions)})`);
+  if (res.errors?.length)
+    throw new Error(`${res.errors[0]!.message} (${JSON.stringify(res.errors[0]!.extensions)})`);
   return res.data!;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 90_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -54,7 +70,8 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -64,14 +81,21 @@ const OPERATION = `id type status percentComplete error { code message } steps {
 
 async function waitForOperation(id: string): Promise<Json> {
   return until(`operation ${id}`, async () => {
-    const { operation } = await gql<{ operation: Json }>(`query($id: ID!) { operation(id: $id) { ${OPERATION} } }`, { id });
-    return ['SUCCEEDED', 'FAILED', 'PARTIAL', 'CANCELLED', 'ROLLED_BACK'].includes(String(operation.status)) ? operation : null;
+    const { operation } = await gql<{ operation: Json }>(
+      `query($id: ID!) { operation(id: $id) { ${OPERATION} } }`,
+      { id },
+    );
+    return ['SUCCEEDED', 'FAILED', 'PARTIAL', 'CANCELLED', 'ROLLED_BACK'].includes(String(operation.status))
+      ? operation
+      : null;
   });
 }
 
 async function group(): Promise<Json> {
   return (
-    await gql<{ protectionGroup: Json }>(`{ protectionGroup(name: "${PG}") { id status syncStatus metadataVersion
+    await gql<{
+      protectionGroup: Json;
+    }>(`{ protectionGroup(name: "${PG}") { id status syncStatus metadataVersion
       currentPrimarySite { name } secondarySite { name }
       members { id name volumes { id storageVolumeName } placements { site { name } serverId volumes { memberVolumeId volumeId } } }
       boston { status metadataVersion } seattle { status metadataVersion } } }`)
@@ -133,11 +157,17 @@ describe('a DR lifecycle across two sites', () => {
   });
 
   it('runs a DR drill: a subscriber sees every step, test VMs boot on an isolated network, cleanup removes them', async () => {
+    // A point replicated after both VMs joined the group.
+    const joined = Date.now();
     await until('a complete recovery point on seattle', async () => {
-      const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(`{ recoveryPoints(protectionGroup: "${PG}") { name complete } }`);
-      return recoveryPoints.some((p) => p.complete);
+      const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(
+        `{ recoveryPoints(protectionGroup: "${PG}") { name complete createdAt } }`,
+      );
+      return recoveryPoints.some((p) => p.complete && Date.parse(String(p.createdAt)) > joined);
     });
-    const { testFailover } = await gql<{ testFailover: Json }>(`mutation { testFailover(input: { protectionGroup: "${PG}" }) { id status } }`);
+    const { testFailover } = await gql<{ testFailover: Json }>(
+      `mutation { testFailover(input: { protectionGroup: "${PG}" }) { id status } }`,
+    );
     const sub = subscribe(
       `subscription($id: ID!) { operationProgress(id: $id) { sequence kind status percentComplete message
          step { name status site { name } }
@@ -148,7 +178,7 @@ describe('a DR lifecycle across two sites', () => {
     const events = await sub.done;
     sub.close();
     const op = await waitForOperation(String(testFailover.id));
-    expect(op.status).toBe('SUCCEEDED');
+    expect(op.status, JSON.stringify(op)).toBe('SUCCEEDED');
     // In order, no gaps after the first (current state) event, ending with the final status.
     const seqs = events.map((e) => (e.operationProgress as Json).sequence as number);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
@@ -159,7 +189,9 @@ describe('a DR lifecycle across two sites', () => {
       (op.steps as Json[]).map((s) => s.name).slice((op.steps as Json[]).length - finished.length),
     );
     // Fields of other subgraphs are resolved for each event.
-    expect(((last.operation as Json).protectionGroup as Json).seattle).toEqual({ status: 'TEST_FAILED_OVER' });
+    expect(((last.operation as Json).protectionGroup as Json).seattle).toEqual({
+      status: 'TEST_FAILED_OVER',
+    });
     // The test VMs run on seattle on the drill's network; boston keeps running.
     const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>(
       '{ seattle { servers { name status networks { networkName } } } boston { servers { name status } } }',
@@ -172,51 +204,106 @@ describe('a DR lifecycle across two sites', () => {
       ['web-2-drill', 'ACTIVE'],
     ]);
     expect((drill[0]!.networks as Json[])[0]!.networkName).toMatch(/^drill-/);
-    expect(servers.boston.servers.filter((s) => s.status === 'ACTIVE').map((s) => s.name).sort()).toEqual(['web-1', 'web-2']);
+    expect(
+      servers.boston.servers
+        .filter((s) => s.status === 'ACTIVE')
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(['web-1', 'web-2']);
     // A drill in progress blocks a failover.
-    const refused = await lab.gql(`mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED }) { id } }`, {}, tokens);
+    const refused = await lab.gql(
+      `mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED }) { id } }`,
+      {},
+      tokens,
+    );
     expect(refused.errors?.[0]?.extensions?.code).toBe('INVALID_STATE');
     expect(refused.errors?.[0]?.message).toMatch(/TEST_FAILED_OVER/);
 
-    const { testCleanup } = await gql<{ testCleanup: Json }>(`mutation { testCleanup(input: { protectionGroup: "${PG}" }) { id } }`);
+    const { testCleanup } = await gql<{ testCleanup: Json }>(
+      `mutation { testCleanup(input: { protectionGroup: "${PG}" }) { id } }`,
+    );
     expect((await waitForOperation(String(testCleanup.id))).status).toBe('SUCCEEDED');
-    const after = await gql<{ seattle: { servers: Json[]; networks: Json[] } }>('{ seattle { servers { name } networks { name testNetwork } } }', {}, admin);
+    const after = await gql<{ seattle: { servers: Json[]; networks: Json[] } }>(
+      '{ seattle { servers { name } networks { name testNetwork } } }',
+      {},
+      admin,
+    );
     expect(after.seattle.servers.filter((s) => String(s.name).endsWith('-drill'))).toEqual([]);
     expect(after.seattle.networks.filter((n) => n.testNetwork)).toEqual([]);
     expect((await group()).status).toBe('ACTIVE');
   });
+
+  /** Serial of the volume first written to, followed through every copy. */
+  let dataOrigin = '';
 
   it('fails over as planned with zero data loss', async () => {
     const pg = await group();
     const vol = String(((pg.members as Json[])[0]!.volumes as Json[])[0]!.storageVolumeName);
     for (let i = 0; i < 3; i++) store.simulateWrite('mock-array-a', vol);
     const written = volumeOn('mock-array-a', vol);
-    const { failover } = await gql<{ failover: Json }>(`mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED }) { id } }`);
+    dataOrigin = written.origin;
+    const { failover } = await gql<{ failover: Json }>(
+      `mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED }) { id } }`,
+    );
     const op = await waitForOperation(String(failover.id));
     expect(op.status).toBe('SUCCEEDED');
-    expect((op.steps as Json[]).map((s) => s.name)).toEqual(['setGroupStatus', 'stopServers', 'replicateNow', 'materializeRecoveryPoint', 'swapRoles']);
+    expect((op.steps as Json[]).map((s) => s.name)).toEqual([
+      'setGroupStatus',
+      'stopServers',
+      'replicateNow',
+      'materializeRecoveryPoint',
+      'swapRoles',
+    ]);
     // The recovered volume on seattle holds every write made before the failover.
     const copies = copiesOf('mock-array-b', written.origin);
     expect(Math.max(...copies.map((c) => c.version))).toBe(written.version);
     const now = await group();
-    expect(now).toMatchObject({ status: 'FAILED_OVER', syncStatus: 'IN_SYNC', currentPrimarySite: { name: 'seattle' } });
-    const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>('{ seattle { servers { name status } } boston { servers { name status } } }', {}, admin);
-    expect(servers.seattle.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name))).map((s) => s.status)).toEqual(['ACTIVE', 'ACTIVE']);
+    expect(now).toMatchObject({
+      status: 'FAILED_OVER',
+      syncStatus: 'IN_SYNC',
+      currentPrimarySite: { name: 'seattle' },
+    });
+    const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>(
+      '{ seattle { servers { name status } } boston { servers { name status } } }',
+      {},
+      admin,
+    );
+    expect(
+      servers.seattle.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name))).map((s) => s.status),
+    ).toEqual(['ACTIVE', 'ACTIVE']);
     expect(servers.boston.servers.filter((s) => s.status === 'ACTIVE')).toEqual([]);
   });
 
   it('fails back to boston, reprotecting first, with the data written on seattle', async () => {
-    const pg = await group();
-    const member = (pg.members as Json[])[0]!;
-    const seattleVolumeId = ((member.placements as Json[]).find((p) => (p.site as Json).name === 'seattle')!.volumes as Json[])[0]!.volumeId;
-    const { seattle } = await gql<{ seattle: { servers: Json[] } }>(`{ seattle { servers { name volumes { id } } } }`, {}, admin);
-    expect(seattle.servers.some((s) => (s.volumes as Json[]).some((v) => v.id === seattleVolumeId))).toBe(true);
-    const arrayName = `volume-${seattleVolumeId}-cinder`;
-    void arrayName;
-    const { failback } = await gql<{ failback: Json }>(`mutation { failback(input: { protectionGroup: "${PG}" }) { id } }`);
+    // The workload wrote more on seattle while it ran there.
+    const running = copiesOf('mock-array-b', dataOrigin).filter((c) => c.name.startsWith('r-'));
+    const live = running.sort((a, b) => b.version - a.version)[0]!;
+    store.simulateWrite('mock-array-b', live.name);
+    const onSeattle = volumeOn('mock-array-b', live.name);
+    const { failback } = await gql<{ failback: Json }>(
+      `mutation { failback(input: { protectionGroup: "${PG}" }) { id } }`,
+    );
     const op = await waitForOperation(String(failback.id));
     expect(op.status).toBe('SUCCEEDED');
-    expect(await group()).toMatchObject({ status: 'ACTIVE', syncStatus: 'IN_SYNC', currentPrimarySite: { name: 'boston' } });
+    expect((op.steps as Json[]).map((s) => `${s.name}${s.site ? `@${(s.site as Json).name}` : ''}`)).toEqual([
+      'setGroupStatus',
+      'reverseReplication@seattle',
+      'syncMetadata',
+      'stopServers@seattle',
+      'replicateNow@seattle',
+      'materializeRecoveryPoint@boston',
+      'swapRoles',
+      'reverseReplication@boston',
+      'syncMetadata',
+    ]);
+    expect(await group()).toMatchObject({
+      status: 'ACTIVE',
+      syncStatus: 'IN_SYNC',
+      currentPrimarySite: { name: 'boston' },
+    });
+    // Back on boston with nothing lost from seattle.
+    const back = copiesOf('mock-array-a', dataOrigin).filter((c) => c.name.startsWith('r-'));
+    expect(Math.max(...back.map((c) => c.version))).toBe(onSeattle.version);
   });
 
   let olderPoint: { name: string; version: number; origin: string } | null = null;
@@ -228,10 +315,17 @@ describe('a DR lifecycle across two sites', () => {
     store.simulateWrite('mock-array-a', vol);
     const first = volumeOn('mock-array-a', vol);
     const p1 = await until('a point holding the first write', async () => {
-      const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(`{ recoveryPoints(protectionGroup: "${PG}") { name complete createdAt } }`);
-      const snaps = store.handle('mock-array-b', { method: 'GET', path: '/volume-snapshots', query: {} }).body as { items: Json[] };
+      const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(
+        `{ recoveryPoints(protectionGroup: "${PG}") { name complete createdAt } }`,
+      );
+      const snaps = store.handle('mock-array-b', { method: 'GET', path: '/volume-snapshots', query: {} })
+        .body as { items: Json[] };
       return recoveryPoints.find(
-        (p) => p.complete && snaps.items.some((s) => String(s.name) === `${p.name}.${vol}` && (s.content as Json).version === first.version),
+        (p) =>
+          p.complete &&
+          snaps.items.some(
+            (s) => String(s.name) === `${p.name}.${vol}` && (s.content as Json).version === first.version,
+          ),
       );
     });
     olderPoint = { name: String(p1.name), version: first.version, origin: first.origin };
@@ -239,11 +333,25 @@ describe('a DR lifecycle across two sites', () => {
     store.simulateWrite('mock-array-a', vol);
 
     await lab.killSite('seattle');
-    const res = await lab.gql<{ protectionGroup: Json }>(`{ protectionGroup(name: "${PG}") { name boston { status } seattle { status } } }`, {}, tokens);
-    expect(res.data?.protectionGroup).toMatchObject({ name: PG, boston: { status: 'ACTIVE' }, seattle: null });
+    const res = await lab.gql<{ protectionGroup: Json }>(
+      `{ protectionGroup(name: "${PG}") { name boston { status } seattle { status } } }`,
+      {},
+      tokens,
+    );
+    expect(res.data?.protectionGroup).toMatchObject({
+      name: PG,
+      boston: { status: 'ACTIVE' },
+      seattle: null,
+    });
     const siteError = res.errors?.find((e) => e.extensions?.site === 'seattle');
     expect(siteError?.extensions?.code).toBe('SITE_UNREACHABLE');
-    const before = await group();
+    const version = async () =>
+      (
+        await gql<{ protectionGroup: { metadataVersion: number } }>(
+          `{ protectionGroup(name: "${PG}") { metadataVersion } }`,
+        )
+      ).protectionGroup.metadataVersion;
+    const before = await version();
     const refused = await lab.gql(
       `mutation { createReplicationPolicy(input: { protectionGroup: "${PG}", policy: { rpoMinutes: 7 } }) { id } }`,
       {},
@@ -251,7 +359,7 @@ describe('a DR lifecycle across two sites', () => {
     );
     expect(refused.errors?.[0]?.extensions?.code).toBe('PEER_SITE_UNREACHABLE');
     expect(refused.errors?.[0]?.message).toMatch(/seattle/);
-    expect((await group()).metadataVersion).toBe(before.metadataVersion);
+    expect(await version()).toBe(before);
     await lab.startSite('seattle');
     await until('seattle back', async () => (await group()).syncStatus === 'IN_SYNC');
   });
@@ -265,7 +373,11 @@ describe('a DR lifecycle across two sites', () => {
       { seattle: tokens.seattle! },
     );
     const op = await until('unplanned failover', async () => {
-      const r = await lab.gql<{ operation: Json }>(`query($id: ID!) { operation(id: $id) { ${OPERATION} } }`, { id: failover.id }, { seattle: tokens.seattle! });
+      const r = await lab.gql<{ operation: Json }>(
+        `query($id: ID!) { operation(id: $id) { ${OPERATION} } }`,
+        { id: failover.id },
+        { seattle: tokens.seattle! },
+      );
       const o = r.data?.operation;
       return o && ['SUCCEEDED', 'FAILED', 'PARTIAL'].includes(String(o.status)) ? o : null;
     });
@@ -279,26 +391,47 @@ describe('a DR lifecycle across two sites', () => {
 
     // boston returns with its VMs running and stale metadata: the gateway re-syncs it and fences them.
     await lab.startSite('boston');
-    await until('boston re-synced', async () => {
-      const g = await group();
-      return g.syncStatus === 'IN_SYNC' && (g.boston as Json | null)?.status === 'FAILED_OVER' ? g : null;
-    }, 120_000);
-    const { boston } = await gql<{ boston: { servers: Json[] } }>('{ boston { servers { name status } } }', {}, admin);
-    expect(boston.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name)) && s.status === 'ACTIVE')).toEqual([]);
-    const sync = await gql<{ operations: { nodes: Json[] } }>(`{ operations(filter: { type: [SYNC] }) { nodes { status requestedBy } } }`);
+    await until(
+      'boston re-synced',
+      async () => {
+        const g = await group();
+        return g.syncStatus === 'IN_SYNC' && (g.boston as Json | null)?.status === 'FAILED_OVER' ? g : null;
+      },
+      120_000,
+    );
+    const { boston } = await gql<{ boston: { servers: Json[] } }>(
+      '{ boston { servers { name status } } }',
+      {},
+      admin,
+    );
+    expect(
+      boston.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name)) && s.status === 'ACTIVE'),
+    ).toEqual([]);
+    const sync = await gql<{ operations: { nodes: Json[] } }>(
+      `{ operations(filter: { type: [SYNC] }) { nodes { status requestedBy } } }`,
+    );
     expect(sync.operations.nodes[0]).toMatchObject({ status: 'SUCCEEDED' });
   });
 
   it('resumes an operation after the gateway is killed in the middle of it', async () => {
-    const { failback } = await gql<{ failback: Json }>(`mutation { failback(input: { protectionGroup: "${PG}" }) { id } }`);
+    const { failback } = await gql<{ failback: Json }>(
+      `mutation { failback(input: { protectionGroup: "${PG}" }) { id } }`,
+    );
     await until('failback past its first steps', async () => {
-      const { operation } = await gql<{ operation: Json }>(`query($id: ID!) { operation(id: $id) { stepsCompleted } }`, { id: failback.id });
+      const { operation } = await gql<{ operation: Json }>(
+        `query($id: ID!) { operation(id: $id) { stepsCompleted } }`,
+        { id: failback.id },
+      );
       return Number(operation.stepsCompleted) >= 2;
     });
     await lab.killGateway();
     await lab.startGateway();
     const op = await waitForOperation(String(failback.id));
     expect(op.status).toBe('SUCCEEDED');
-    expect(await group()).toMatchObject({ status: 'ACTIVE', syncStatus: 'IN_SYNC', currentPrimarySite: { name: 'boston' } });
+    expect(await group()).toMatchObject({
+      status: 'ACTIVE',
+      syncStatus: 'IN_SYNC',
+      currentPrimarySite: { name: 'boston' },
+    });
   });
 });

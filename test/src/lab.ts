@@ -53,6 +53,8 @@ export interface LabSite {
 
 export interface Lab {
   readonly dir: string;
+  /** Replication interval of the demo group's policy. */
+  readonly replicationIntervalSeconds: number;
   readonly gatewayUrl: string;
   readonly sites: Readonly<Record<string, LabSite>>;
   /** Tokens of the demo tenant (member of project `demo`) per site key. */
@@ -313,6 +315,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
 
   const lab: Lab = {
     dir: o.dir,
+    replicationIntervalSeconds: o.replicationIntervalSeconds ?? 30,
     get gatewayUrl() {
       return gatewayUrl;
     },
@@ -509,10 +512,10 @@ export async function seedDemo(lab: Lab): Promise<void> {
     pg = { id: created.data!.createProtectionGroup.id, members: [] };
     check(
       await lab.gql(
-        `mutation { createReplicationPolicy(input: { protectionGroup: "prod-web-app", policy: {
+        `mutation($interval: Int!) { createReplicationPolicy(input: { protectionGroup: "prod-web-app", policy: {
            primaryArrayUrl: "https://mock-array-a.lab", primaryArrayToken: "T-lab-a", secondaryArrayUrl: "https://mock-array-b.lab",
-           secondaryArrayToken: "T-lab-b", purePgName: "pg-prod-web-app", replicationIntervalSeconds: 30, rpoMinutes: 5 } }) { id } }`,
-        {},
+           secondaryArrayToken: "T-lab-b", purePgName: "pg-prod-web-app", replicationIntervalSeconds: $interval, rpoMinutes: 5 } }) { id } }`,
+        { interval: lab.replicationIntervalSeconds },
         tenant,
       ),
       'createReplicationPolicy',

@@ -557,9 +557,17 @@ export function createSiteSteps(ctx: SiteContext) {
           );
         }
         const points = await driver.listRecoveryPoints(ref);
+        const allMembers = await repo.listMembers(pg.id);
+        const members = input.memberIds?.length
+          ? allMembers.filter((m) => input.memberIds!.includes(m.id))
+          : allMembers;
+        // By default the newest complete point that holds every member's volumes (a member added since the
+        // last replication is not in it yet), else the newest complete one.
+        const wanted = members.flatMap((m) => m.volumes.map((v) => v.arrayVolumeName));
+        const complete = points.filter((p) => p.complete);
         const point = input.recoveryPoint
           ? points.find((p) => p.name === input.recoveryPoint)
-          : points.find((p) => p.complete);
+          : (complete.find((p) => wanted.every((v) => !!v && p.volumes.includes(v))) ?? complete[0]);
         if (!point) {
           throw new ProtectorError(
             'NOT_FOUND',
@@ -575,10 +583,6 @@ export function createSiteSteps(ctx: SiteContext) {
           );
         }
         const mappings = input.resourceMappings.map(mappingFromInput);
-        const allMembers = await repo.listMembers(pg.id);
-        const members = input.memberIds?.length
-          ? allMembers.filter((m) => input.memberIds!.includes(m.id))
-          : allMembers;
         const opTag = short(key.operationId, 8);
         const results = [];
         const updated = new Map<string, ProtectionGroupMember>();
