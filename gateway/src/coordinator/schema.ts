@@ -269,8 +269,26 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
     return op;
   };
 
+  /** A `ProtectionGroup` reference (`{ id }`) inside the coordinator resolved to its view; null when gone. */
+  const groupOf = async (ref: { id: string } | GroupView | null, ctx: CallerTokens) => {
+    if (!ref || 'group' in ref) return ref;
+    try {
+      return await c.getGroup(ctx, ref.id);
+    } catch (err) {
+      if (err instanceof ProtectorError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  };
+  const withGroup = {
+    protectionGroup: (parent: { protectionGroup: { id: string } | null }, _: unknown, ctx: CallerTokens) =>
+      groupOf(parent.protectionGroup, ctx),
+  };
+
   const resolvers = {
     DateTime: DateTimeScalar,
+    ProtectionGroupHealth: withGroup,
+    HealthIssue: withGroup,
+    ProtectionGroupReplica: withGroup,
     Query: {
       sites: () => c.sites().map((s) => siteJson(c, s)),
       site: (_: unknown, { name }: { name: string }) => {
@@ -422,6 +440,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
       },
     },
     Operation: {
+      ...withGroup,
       async __resolveReference(ref: { id: string }, ctx: CallerTokens) {
         const op = await operation(ctx, ref.id);
         return op ? operationJson(op) : null;
