@@ -336,13 +336,17 @@ export function createSiteSteps(ctx: SiteContext) {
       return once(key, 'deleteStorageGroup', input, async () => {
         const pg = await repo.getProtectionGroup(input.protectionGroupId);
         if (pg) {
-          const ref = await storageRef(ctx, pg);
-          if (ref.sourceArray === ctx.localArray) {
-            const group = await driver.getReplicationGroup(ref);
-            if (group && ref.mode === 'sync' && group.volumes.length)
-              await driver.removeVolumes(ref, group.volumes);
-            await driver.deleteReplicationGroup(ref);
-          }
+          // The group this array is the source of, in either direction (active or kept after a reprotect).
+          const ref: ReplicationGroupRef = {
+            name: pg.storageGroupName ?? defaultStorageGroupName(pg.name),
+            mode: pg.replicationType,
+            sourceArray: ctx.localArray,
+            targetArray: ctx.peerArray,
+          };
+          const group = await driver.getReplicationGroup(ref);
+          if (group && ref.mode === 'sync' && group.volumes.length)
+            await driver.removeVolumes(ref, group.volumes);
+          if (group) await driver.deleteReplicationGroup(ref);
         }
         return {};
       });
