@@ -117,12 +117,20 @@ function siteJson(c: Coordinator, s: SiteRecord): Json {
   };
 }
 
+/** The newest replicated point either copy knows of (the target site records arrivals). */
+function lastReplicationAt(v: GroupView): string | null {
+  const times = v.reads
+    .map((r) => r.replica?.lastReplicationAt as string | null | undefined)
+    .filter((t): t is string => !!t);
+  return times.sort().at(-1) ?? (v.group.lastReplicationAt as string | null | undefined) ?? null;
+}
+
 function groupHealth(c: Coordinator, v: GroupView): Json {
   const g = v.group;
   const secondaryHealth = c.siteHealth(g.secondarySite.name);
   const fromSite = secondaryHealth.groups.find((x) => x.id === g.id);
   const rpo = (g.policy?.rpoMinutes as number | undefined) ?? fromSite?.rpoMinutes ?? null;
-  const last = (g.lastReplicationAt as string | null) ?? null;
+  const last = lastReplicationAt(v);
   const lag = fromSite?.lagSeconds ?? (last ? Math.round((Date.now() - Date.parse(last)) / 1000) : null);
   const compliance = lag === null || rpo === null ? 'UNKNOWN' : lag <= rpo * 60 ? 'COMPLIANT' : 'VIOLATED';
   const sync = syncState(v.reads);
@@ -224,7 +232,7 @@ const groupResolvers = (c: Coordinator) => ({
   secondarySite: (v: GroupView) => site(v.group.secondarySite.name),
   metadataVersion: (v: GroupView) => v.group.metadataVersion,
   lastSyncedAt: (v: GroupView) => v.group.lastSyncedAt ?? null,
-  lastReplicationAt: (v: GroupView) => v.group.lastReplicationAt ?? null,
+  lastReplicationAt: (v: GroupView) => lastReplicationAt(v),
   volumeType: (v: GroupView) => v.group.volumeType,
   storageGroupName: (v: GroupView) => v.group.storageGroupName,
   policy: (v: GroupView) => v.group.policy,

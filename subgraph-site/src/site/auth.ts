@@ -36,7 +36,7 @@ export interface TokenValidator {
   validate(token: string | null): Promise<Caller>;
 }
 
-/** Validates tokens with the service client; caches answers (also refusals, briefly) by token. */
+/** Validates tokens with the service client; caches accepted tokens until they expire (at most `cacheSeconds`). */
 export function createTokenValidator(
   client: OpenStackClient,
   cacheSeconds: number,
@@ -68,6 +68,14 @@ export function createTokenValidator(
               throw new ProtectorError(
                 'UNAUTHENTICATED',
                 "The Keystone token is invalid or has expired; get a new one from this site's Keystone.",
+              );
+            }
+            if (err instanceof ProtectorError && err.code === 'FORBIDDEN') {
+              // Keystone refused *our* service user the right to validate tokens: a site misconfiguration,
+              // not the caller's fault.
+              throw new ProtectorError(
+                'CLOUD_ERROR',
+                "This site's service user may not validate tokens (identity:validate_token); give it the 'service' or 'admin' role in its project ([keystone_authtoken] username / project_name).",
               );
             }
             throw err;

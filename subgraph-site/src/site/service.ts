@@ -198,9 +198,16 @@ export async function startSiteService(
       try {
         return await validator.validate(token);
       } catch (err) {
-        if (err instanceof ProtectorError && (err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN')) {
+        if (err instanceof ProtectorError && err.code === 'UNAUTHENTICATED') {
           throw new GraphQLError(err.message, {
             extensions: { ...err.toExtensions(), http: { status: 401 } },
+          });
+        }
+        if (err instanceof ProtectorError) {
+          // Keystone unreachable or our service user misconfigured: the site's problem, logged for its operator.
+          logSite('ERROR', `token validation failed: ${err.message}`);
+          throw new GraphQLError(err.message, {
+            extensions: { ...err.toExtensions(), http: { status: 503 } },
           });
         }
         throw err;
