@@ -9,4 +9,5 @@ export {
   ProtectorError,
   renderErrorCodeDocs,
 } from './errors.js';
+export { EventHub, type SubscribeOptions } from './events.js';
 export * from './sdl/index.js';

@@ -3,9 +3,11 @@
  * sharing one mock storage data dir, each with its own simulated cloud; plus the GraphQL step calls
  * the coordinator would make, and tenant actions on a site's cloud.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SITE_STEP_INPUT_TYPES } from '@protector/schema';
 import { MockStorageDriver } from '@protector/storage-drivers';
 import { createOpenStackClient, type OpenStackClient } from '../src/openstack/index.js';
 import {
@@ -20,31 +22,9 @@ import {
 } from './site-process.js';
 
 /** The input type of each step mutation (SiteMutations). */
-export const STEP_INPUT_TYPES = {
-  applyProtectionGroupMetadata: 'ApplyProtectionGroupMetadataInput',
-  deleteProtectionGroupReplica: 'ProtectionGroupVersionInput',
-  ensureConsistencyGroup: 'EnsureConsistencyGroupInput',
-  deleteConsistencyGroup: 'ProtectionGroupRefInput',
-  ensureStorageGroup: 'EnsureStorageGroupInput',
-  deleteStorageGroup: 'ProtectionGroupRefInput',
-  addMember: 'SiteAddMemberInput',
-  removeMember: 'SiteRemoveMemberInput',
-  stopServers: 'ServerActionInput',
-  startServers: 'ServerActionInput',
-  fenceServers: 'ServerActionInput',
-  replicateNow: 'ReplicateNowInput',
-  promoteStorageGroup: 'ProtectionGroupRefInput',
-  demoteStorageGroup: 'ProtectionGroupRefInput',
-  materializeRecoveryPoint: 'MaterializeRecoveryPointInput',
-  createTestNetwork: 'CreateTestNetworkInput',
-  deleteTestNetwork: 'DeleteTestNetworkInput',
-  cleanupTestFailover: 'CleanupTestFailoverInput',
-  reverseReplication: 'ProtectionGroupRefInput',
-  setReplicationPolicy: 'SiteSetReplicationPolicyInput',
-  setResourceMappings: 'SiteSetResourceMappingsInput',
-  setTenantMappings: 'SiteSetTenantMappingsInput',
-} as const;
-export type StepName = keyof typeof STEP_INPUT_TYPES;
+/** Input type of each site step, from the site template. */
+export const STEP_INPUT_TYPES = SITE_STEP_INPUT_TYPES;
+export type StepName = string;
 
 export const RECEIPT = 'step { operationId stepKey replayed startedAt finishedAt }';
 export const REPLICA_FIELDS = `id name role status metadataVersion projectId storageGroupName consistencyGroupId

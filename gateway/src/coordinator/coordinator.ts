@@ -4,7 +4,7 @@
  * operations, site health, and automatic re-sync when a site returns.
  */
 import { randomUUID } from 'node:crypto';
-import { assertSiteKey, isProtectorError, ProtectorError } from '@protector/schema';
+import { assertSiteKey, EventHub, isProtectorError, ProtectorError } from '@protector/schema';
 import { request } from 'undici';
 import {
   FORCED_CLEANUP_STATUSES,
@@ -108,7 +108,8 @@ export class Coordinator {
   readonly engine: OperationEngine;
   private clients = new Map<string, SiteClient>();
   private readonly health = new Map<string, SiteHealth>();
-  private readonly healthListeners = new Set<(e: SiteHealthEvent) => void>();
+  /** Site status changes, for the `siteHealth` subscription. */
+  readonly healthEvents = new EventHub<SiteHealthEvent>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: CoordinatorOptions) {
@@ -1130,11 +1131,6 @@ export class Coordinator {
 
   // ---- health ----
 
-  onSiteHealth(listener: (e: SiteHealthEvent) => void): () => void {
-    this.healthListeners.add(listener);
-    return () => this.healthListeners.delete(listener);
-  }
-
   /** Checks every site once; publishes changes; re-syncs groups of a site that came back. */
   async checkHealth(): Promise<void> {
     await Promise.all(this.sites().map((s) => this.checkSite(s)));
@@ -1227,7 +1223,7 @@ export class Coordinator {
         status: next.status,
         previousStatus: previous,
       };
-      for (const l of this.healthListeners) l(event);
+      this.healthEvents.publish(event);
       if (previous === 'UNREACHABLE' && next.status !== 'UNREACHABLE') {
         this.opts.log('INFO', `site ${site.name} is back; re-syncing its Protection Groups`);
         void this.resyncSite(site);

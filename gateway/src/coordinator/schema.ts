@@ -489,7 +489,8 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           message: `Current state: ${op.status.toLowerCase()}.`,
           operation: op,
         };
-        const source = c.events.subscribe((e) => e.operationId === op.id, {
+        // Live events after the snapshot's sequence; a finished operation ends with its snapshot.
+        const source = c.events.subscribe((e) => e.operationId === op.id && e.sequence > op.sequence, {
           first: [snapshot],
           last: terminal,
         });
@@ -502,48 +503,26 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
       }
       case 'siteHealth': {
         const wanted = args.site ? String(args.site) : null;
-        const queue: Json[] = [];
-        let wake: (() => void) | null = null;
-        const push = (e: {
-          occurredAt: string;
-          site: string;
-          status: string;
-          previousStatus: string | null;
-        }) => {
-          if (wanted && e.site !== wanted) return;
-          const s = c.sites().find((x) => x.name === e.site);
-          if (!s) return;
-          queue.push({
+        const known = (name: string) => c.sites().find((x) => x.name === name);
+        const matches = (e: { site: string }) => (!wanted || e.site === wanted) && !!known(e.site);
+        // The current status of each site first, then every change.
+        const now = c.sites().map((s) => ({
+          occurredAt: new Date().toISOString(),
+          site: s.name,
+          status: c.siteHealth(s.name).status,
+          previousStatus: null,
+        }));
+        const source = c.healthEvents.subscribe(matches, { first: now.filter(matches) });
+        return map(source, (e) => {
+          const s = known(e.site) ?? ({ name: e.site } as SiteRecord);
+          return {
             occurredAt: e.occurredAt,
             site: siteJson(c, s),
             status: e.status,
             previousStatus: e.previousStatus,
             health: siteHealthJson(c, s, []),
-          });
-          wake?.();
-        };
-        // Current state first.
-        for (const s of c.sites())
-          push({
-            occurredAt: new Date().toISOString(),
-            site: s.name,
-            status: c.siteHealth(s.name).status,
-            previousStatus: null,
-          });
-        const off = c.onSiteHealth(push);
-        return (async function* () {
-          try {
-            for (;;) {
-              while (queue.length) yield queue.shift()!;
-              await new Promise<void>((r) => {
-                wake = r;
-              });
-              wake = null;
-            }
-          } finally {
-            off();
-          }
-        })();
+          };
+        });
       }
       default:
         throw new ProtectorError('BAD_USER_INPUT', `Unknown subscription '${field}'.`);

@@ -206,7 +206,7 @@ export class SiteClient {
     selection: string,
     timeoutMs?: number,
   ): Promise<T> {
-    const doc = `mutation Step($step: SiteStepInput!, $input: ${STEP_INPUT_TYPES[name] ?? 'never'}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
+    const doc = `mutation Step($step: SiteStepInput!, $input: ${SITE_STEP_INPUT_TYPES[name] ?? 'never'}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
     const data = await this.request<Record<string, Record<string, T>>>(
       doc,
       { step: { operationId: key.operationId, stepKey: key.stepKey, attempt: key.attempt ?? 1 }, input },
@@ -217,32 +217,6 @@ export class SiteClient {
   }
 }
 
-import { ERROR_CODES } from '@protector/schema';
+import { ERROR_CODES, SITE_STEP_INPUT_TYPES } from '@protector/schema';
 
 const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES;
-
-/** Input type of every site step (from the site template). */
-const STEP_INPUT_TYPES: Record<string, string> = {
-  applyProtectionGroupMetadata: 'ApplyProtectionGroupMetadataInput',
-  deleteProtectionGroupReplica: 'ProtectionGroupVersionInput',
-  ensureConsistencyGroup: 'EnsureConsistencyGroupInput',
-  deleteConsistencyGroup: 'ProtectionGroupRefInput',
-  ensureStorageGroup: 'EnsureStorageGroupInput',
-  deleteStorageGroup: 'ProtectionGroupRefInput',
-  addMember: 'SiteAddMemberInput',
-  removeMember: 'SiteRemoveMemberInput',
-  stopServers: 'ServerActionInput',
-  startServers: 'ServerActionInput',
-  fenceServers: 'ServerActionInput',
-  replicateNow: 'ReplicateNowInput',
-  promoteStorageGroup: 'ProtectionGroupRefInput',
-  demoteStorageGroup: 'ProtectionGroupRefInput',
-  materializeRecoveryPoint: 'MaterializeRecoveryPointInput',
-  createTestNetwork: 'CreateTestNetworkInput',
-  deleteTestNetwork: 'DeleteTestNetworkInput',
-  cleanupTestFailover: 'CleanupTestFailoverInput',
-  reverseReplication: 'ProtectionGroupRefInput',
-  setReplicationPolicy: 'SiteSetReplicationPolicyInput',
-  setResourceMappings: 'SiteSetResourceMappingsInput',
-  setTenantMappings: 'SiteSetTenantMappingsInput',
-};

@@ -59,4 +59,10 @@ export {
 } from './enums.js';
 export { DateTimeScalar, type DateTimeString, isDateTimeString, toDateTimeString } from './scalars.js';
 export { FEDERATION_LINK } from './shared.js';
-export { assertSiteKey, isSiteKey, SITE_KEY_PATTERN, siteSubgraphSdl } from './site.js';
+export {
+  assertSiteKey,
+  isSiteKey,
+  SITE_KEY_PATTERN,
+  SITE_STEP_INPUT_TYPES,
+  siteSubgraphSdl,
+} from './site.js';

@@ -1,3 +1,4 @@
+import { Kind, parse } from 'graphql';
 import { ProtectorError } from '../errors.js';
 import { RESERVED_SITE_KEYS } from './coordinator.js';
 import { renderEnum, SITE_ENUMS } from './enums.js';
@@ -655,3 +656,22 @@ export function siteSubgraphSdl(siteKey: string): string {
     [FEDERATION_LINK, siteRootsSdl(siteKey).trim(), SHARED_TYPES_SDL, SITE_TYPES_SDL].join('\n\n') + '\n'
   );
 }
+
+/**
+ * Input type of every site step (`SiteMutations` field -> type of its `input` argument), read from the
+ * template, so callers build step documents without a second table to keep in step.
+ */
+export const SITE_STEP_INPUT_TYPES: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(
+    parse(siteSubgraphSdl('any_site')).definitions.flatMap((def) =>
+      def.kind === Kind.OBJECT_TYPE_DEFINITION && def.name.value === 'SiteMutations'
+        ? (def.fields ?? []).map((f) => {
+            const input = f.arguments?.find((a) => a.name.value === 'input');
+            let type = input?.type;
+            while (type && type.kind !== Kind.NAMED_TYPE) type = type.type;
+            return [f.name.value, type?.name.value ?? ''];
+          })
+        : [],
+    ),
+  ),
+);

@@ -7,3 +7,4 @@ export {
   sendJson,
   startGraphQLHttpServer,
 } from './http-server.js';
+export { runServiceMain, type ServiceMainOptions } from './service-main.js';

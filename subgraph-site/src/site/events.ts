@@ -3,7 +3,7 @@
  * monitor that produces them by watching the array groups this site replicates to.
  */
 import { randomUUID } from 'node:crypto';
-import { isProtectorError } from '@protector/schema';
+import { EventHub, isProtectorError } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
 import type { SiteRepository } from '../db/index.js';
 import { defaultStorageGroupName } from './context.js';
@@ -30,41 +30,10 @@ export interface SiteEvent {
   readonly message: string;
 }
 
-type Listener = (event: SiteEvent) => void;
-
-/** A small in-process bus; each subscriber gets an async iterator with its own queue. */
-export class SiteEvents {
-  private readonly listeners = new Set<Listener>();
-
-  publish(event: Omit<SiteEvent, 'id' | 'occurredAt'>): void {
-    const full: SiteEvent = { id: randomUUID(), occurredAt: new Date().toISOString(), ...event };
-    for (const l of this.listeners) l(full);
-  }
-
-  /** Events matching `filter` until the consumer stops iterating. */
-  subscribe(filter: (e: SiteEvent) => boolean = () => true): AsyncGenerator<SiteEvent> {
-    const queue: SiteEvent[] = [];
-    let wake: (() => void) | null = null;
-    const listener: Listener = (e) => {
-      if (!filter(e)) return;
-      queue.push(e);
-      wake?.();
-    };
-    this.listeners.add(listener);
-    const listeners = this.listeners;
-    return (async function* () {
-      try {
-        for (;;) {
-          while (queue.length) yield queue.shift()!;
-          await new Promise<void>((r) => {
-            wake = r;
-          });
-          wake = null;
-        }
-      } finally {
-        listeners.delete(listener);
-      }
-    })();
+/** The site's event hub; `publish` stamps each event with an id and the time. */
+export class SiteEvents extends EventHub<SiteEvent> {
+  override publish(event: Omit<SiteEvent, 'id' | 'occurredAt'>): void {
+    super.publish({ id: randomUUID(), occurredAt: new Date().toISOString(), ...event });
   }
 }
 
