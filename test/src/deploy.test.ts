@@ -1,0 +1,32 @@
+/** The example configurations under deploy/ compile with the rules the services apply at start-up. */
+import { readFileSync } from 'node:fs';
+import { loadGatewayConfig } from '@protector/gateway';
+import { loadSiteConfig } from '@protector/subgraph-site';
+import { describe, expect, it } from 'vitest';
+
+const file = (name: string) => new URL(`../../deploy/${name}`, import.meta.url);
+
+describe('deploy/ examples', () => {
+  it.each([
+    'site-a/protector.conf',
+    'site-b/protector.conf',
+    'mock-site.conf',
+  ])('%s is a valid protector.conf', (name) => {
+    const config = loadSiteConfig({ text: readFileSync(file(name), 'utf8'), path: name, env: {} });
+    expect(config.DEFAULT.site_name).toMatch(/^[a-z]/);
+  });
+
+  it('the two production sites name the same arrays from each side', () => {
+    const a = loadSiteConfig({ text: readFileSync(file('site-a/protector.conf'), 'utf8'), env: {} });
+    const b = loadSiteConfig({ text: readFileSync(file('site-b/protector.conf'), 'utf8'), env: {} });
+    expect([a.storage.primary_array_url, a.storage.secondary_array_url]).toEqual([
+      b.storage.secondary_array_url,
+      b.storage.primary_array_url,
+    ]);
+  });
+
+  it('gateway.conf is valid', () => {
+    const config = loadGatewayConfig({ text: readFileSync(file('gateway.conf'), 'utf8'), env: {} });
+    expect(config.api.bind_port).toBe(4000);
+  });
+});
