@@ -159,6 +159,8 @@ export async function startSiteService(
       ...(config.DEFAULT.use_simulated_cloud ? { pollIntervalMs: 200 } : {}),
     });
     await cloud.tokenInfo();
+    // The database belongs to one site: a renamed site_name is refused rather than mixing two sites' data.
+    await repo.upsertSite({ name: siteName, role: 'local', authUrl, status: 'active' });
 
     const events = new SiteEvents();
     const metrics = new Metrics();
