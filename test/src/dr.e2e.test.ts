@@ -264,10 +264,9 @@ describe('a DR lifecycle across two sites', () => {
       syncStatus: 'IN_SYNC',
       currentPrimarySite: { name: 'seattle' },
     });
+    // The tenant sees its recovered VMs in its own project on seattle (its token, not an admin's).
     const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>(
       '{ seattle { servers { name status } } boston { servers { name status } } }',
-      {},
-      admin,
     );
     expect(
       servers.seattle.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name))).map((s) => s.status),

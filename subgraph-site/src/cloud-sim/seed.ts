@@ -134,6 +134,8 @@ export function seedCloud(store: CloudStore, options: SeedOptions = {}): SeedRes
     grant(docOf(adminUser), tenant, 'admin');
     grant(docOf(serviceUser), service, 'admin');
     grant(docOf(serviceUser), service, 'service');
+    // The DR service acts in the tenant's project to recover its VMs there (servers, volumes, drill networks).
+    grant(docOf(serviceUser), tenant, 'admin');
     grant(docOf(tenantUser), tenant, 'member');
 
     for (const entry of CATALOG)

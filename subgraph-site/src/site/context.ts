@@ -14,6 +14,11 @@ export interface SiteContext {
   readonly driver: StorageDriver;
   /** The site's OpenStack, as the DR service user. */
   readonly cloud: OpenStackClient;
+  /**
+   * The service user scoped to a tenant project, so that recovered servers, volumes and drill networks
+   * belong to the tenant. Needs a role for the service user in that project.
+   */
+  readonly cloudFor: (projectId: string) => OpenStackClient;
   readonly events: SiteEvents;
   /** This site's array (the driver's primary). */
   readonly localArray: string;

@@ -14,7 +14,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { createSimulatedCloud, type SimulatedCloud } from '../cloud-sim/index.js';
 import type { SiteConfig } from '../config/index.js';
 import { createSiteDataSource, createSiteRepository, loadOrCreateKey, parseSecretKey } from '../db/index.js';
-import { createOpenStackClient } from '../openstack/index.js';
+import { createOpenStackClient, type OpenStackClient } from '../openstack/index.js';
 import { type Caller, createTokenValidator, tokenFromHeaders } from './auth.js';
 import type { SiteContext } from './context.js';
 import { SiteEvents, startReplicationMonitor } from './events.js';
@@ -143,22 +143,31 @@ export async function startSiteService(
         `simulated OpenStack cloud of site ${siteName} at ${sim.url} (Keystone ${sim.keystoneUrl})`,
       );
     }
-    const cloud = createOpenStackClient({
-      authUrl,
-      credentials: {
-        type: 'password',
-        username: ks.username ?? 'protector',
-        password: ks.password ?? 'protector',
-        projectName: ks.project_name ?? 'service',
-        userDomainName: ks.user_domain_name,
-        projectDomainName: ks.project_domain_name,
-      },
-      region: ks.region_name,
-      interface: config.DEFAULT.use_simulated_cloud ? 'public' : ks.interface,
-      // The simulator answers at once: poll it briskly so lab drills take the simulated time, not more.
-      ...(config.DEFAULT.use_simulated_cloud ? { pollIntervalMs: 200 } : {}),
-    });
+    /** The DR service user, scoped to its own project or (for a tenant's resources) to a tenant project. */
+    const serviceClient = (scope: { projectName: string } | { projectId: string }) =>
+      createOpenStackClient({
+        authUrl,
+        credentials: {
+          type: 'password',
+          username: ks.username ?? 'protector',
+          password: ks.password ?? 'protector',
+          userDomainName: ks.user_domain_name,
+          projectDomainName: ks.project_domain_name,
+          ...scope,
+        },
+        region: ks.region_name,
+        interface: config.DEFAULT.use_simulated_cloud ? 'public' : ks.interface,
+        // The simulator answers at once: poll it briskly so lab drills take the simulated time, not more.
+        ...(config.DEFAULT.use_simulated_cloud ? { pollIntervalMs: 200 } : {}),
+      });
+    const cloud = serviceClient({ projectName: ks.project_name ?? 'service' });
     await cloud.tokenInfo();
+    const projectClients = new Map<string, OpenStackClient>();
+    const cloudFor = (projectId: string) => {
+      let c = projectClients.get(projectId);
+      if (!c) projectClients.set(projectId, (c = serviceClient({ projectId })));
+      return c;
+    };
     // The database belongs to one site: a renamed site_name is refused rather than mixing two sites' data.
     await repo.upsertSite({ name: siteName, role: 'local', authUrl, status: 'active' });
 
@@ -172,6 +181,7 @@ export async function startSiteService(
       repo,
       driver,
       cloud,
+      cloudFor,
       events,
       localArray: local!.name,
       peerArray: peer!.name,

@@ -12,7 +12,7 @@ import type {
   ProtectionGroupReplica,
   ResourceMappingInput,
 } from '../db/index.js';
-import type { Server, Volume } from '../openstack/index.js';
+import type { OpenStackClient, Server, Volume } from '../openstack/index.js';
 import { defaultStorageGroupName, type SiteContext, storageRef } from './context.js';
 import { pointJson } from './events.js';
 import {
@@ -81,6 +81,25 @@ export function createSiteSteps(ctx: SiteContext) {
   }
 
   const isPrimaryHere = (pg: ProtectionGroupReplica) => pg.currentPrimarySite === ctx.siteName;
+
+  /**
+   * The cloud as the group's tenant project, so recovered servers, volumes and drill networks belong to
+   * the tenant. Falls back to the service project (with a warning) where the service user has no role.
+   */
+  async function tenantCloud(pg: ProtectionGroupReplica): Promise<OpenStackClient> {
+    const scoped = ctx.cloudFor(pg.projectId);
+    try {
+      await scoped.tokenInfo();
+      return scoped;
+    } catch (err) {
+      if (!isProtectorError(err)) throw err;
+      ctx.log(
+        'WARNING',
+        `the service user cannot act in project ${pg.projectId} (${err.message}); resources recovered for '${pg.name}' go to the service project. Give it the member or admin role in that project.`,
+      );
+      return cloud;
+    }
+  }
 
   /** The group's project in this site's cloud: its own, or the one a tenant mapping pairs with it. */
   async function localProjectId(pg: ProtectionGroupReplica): Promise<string> {
@@ -588,11 +607,13 @@ export function createSiteSteps(ctx: SiteContext) {
         }
         const mappings = input.resourceMappings.map(mappingFromInput);
         const opTag = short(key.operationId, 8);
+        const tc = await tenantCloud(pg);
         const results = [];
         const updated = new Map<string, ProtectionGroupMember>();
         for (const member of members) {
           try {
             const made = await recoverMember({
+              cloud: tc,
               pg,
               member,
               point,
@@ -661,18 +682,19 @@ export function createSiteSteps(ctx: SiteContext) {
     ) {
       return once(key, 'createTestNetwork', input, async () => {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
-        const existing = (await cloud.listNetworks({ name: input.name })).find((n) => n.name === input.name);
+        const tc = await tenantCloud(pg);
+        const existing = (await tc.listNetworks({ name: input.name })).find((n) => n.name === input.name);
         const network =
           existing ??
-          (await cloud.createNetwork({
+          (await tc.createNetwork({
             name: input.name,
             description: `${TAG.test}:${pg.id}`,
             admin_state_up: true,
           } as never));
-        const subnets = await cloud.listSubnets({ network_id: network.id });
+        const subnets = await tc.listSubnets({ network_id: network.id });
         const subnet =
           subnets[0] ??
-          (await cloud.createSubnet({
+          (await tc.createSubnet({
             network_id: network.id,
             cidr: input.cidr ?? '192.168.250.0/24',
             ip_version: 4,
@@ -700,7 +722,7 @@ export function createSiteSteps(ctx: SiteContext) {
           md?.[TAG.pg] === pg.id &&
           md?.[TAG.test] === 'true' &&
           (!input.testOperationId || md?.[TAG.operation] === short(input.testOperationId, 8));
-        const servers = (await cloud.listServers()).filter((s) => mine(s.metadata));
+        const servers = (await cloud.listServers({ allTenants: true })).filter((s) => mine(s.metadata));
         const deletedServerIds: string[] = [];
         await Promise.all(
           servers.map(async (s) => {
@@ -714,7 +736,7 @@ export function createSiteSteps(ctx: SiteContext) {
             }
           }),
         );
-        const volumes = (await cloud.listVolumes()).filter((v) => mine(v.metadata));
+        const volumes = (await cloud.listVolumes({ allTenants: true })).filter((v) => mine(v.metadata));
         const deletedVolumeIds: string[] = [];
         const destroyedStorageVolumes: string[] = [];
         for (const v of volumes) {
@@ -896,6 +918,8 @@ export function createSiteSteps(ctx: SiteContext) {
     mappings: readonly ResourceMappingInput[];
     testNetworkId: string | null;
     boot: boolean;
+    /** The cloud as the group's tenant, where the recovered resources belong. */
+    cloud: OpenStackClient;
   }): Promise<{ serverId: string | null; volumes: { memberVolumeId: string; volumeId: string }[] }> {
     const { pg, member, point, test, opTag } = a;
     const tags: Record<string, string> = {
@@ -918,7 +942,7 @@ export function createSiteSteps(ctx: SiteContext) {
       };
     });
     await driver.materialize(a.ref, point.name, requests);
-    const cinderVolumes = await cloud.listVolumes();
+    const cinderVolumes = await a.cloud.listVolumes();
     const placed: {
       memberVolumeId: string;
       volumeId: string;
@@ -928,7 +952,7 @@ export function createSiteSteps(ctx: SiteContext) {
     for (const r of requests) {
       const v = member.volumes.find((x) => x.id === r.memberVolumeId)!;
       let volume = cinderVolumes.find((cv) => cv.metadata?.array_volume_name === r.targetVolume);
-      volume ??= await cloud.manageVolume({
+      volume ??= await a.cloud.manageVolume({
         host: ctx.cinderHost,
         sourceName: r.targetVolume,
         name: `${member.name}-${v.deviceName?.replace('/dev/', '') ?? short(v.id, 6)}${test ? '-drill' : ''}`,
@@ -937,14 +961,14 @@ export function createSiteSteps(ctx: SiteContext) {
         metadata: { ...tags, [TAG.memberVolume]: v.id },
       });
       // A repeat after a crash finds the volume already attached to the server it booted: in-use is done too.
-      const current = await cloud.getVolume(volume.id);
+      const current = await a.cloud.getVolume(volume.id);
       volume =
         current.status === 'in-use'
           ? current
-          : await cloud
+          : await a.cloud
               .waitForVolumeStatus(volume.id, 'available', { timeoutMs: 120_000 })
               .catch(async (err) => {
-                const now = await cloud.getVolume(current.id);
+                const now = await a.cloud.getVolume(current.id);
                 if (now.status === 'in-use') return now;
                 throw err;
               });
@@ -961,7 +985,7 @@ export function createSiteSteps(ctx: SiteContext) {
         volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
       };
     const boot = placed.find((p) => p.bootIndex === 0) ?? placed[0]!;
-    const existing = (await cloud.listServers()).find(
+    const existing = (await a.cloud.listServers()).find(
       (s) =>
         s.metadata?.[TAG.operation] === opTag &&
         s.metadata?.[TAG.member] === member.id &&
@@ -978,14 +1002,14 @@ export function createSiteSteps(ctx: SiteContext) {
       };
       let flavorId = ofKind('flavor')[0]?.targetId;
       const networkIds = [...new Set(ofKind('network').map((m) => m.targetId))];
-      if (!flavorId) flavorId = (await cloud.listFlavors()).sort((x, y) => x.ram - y.ram)[0]?.id;
+      if (!flavorId) flavorId = (await a.cloud.listFlavors()).sort((x, y) => x.ram - y.ram)[0]?.id;
       if (!flavorId)
         throw new ProtectorError(
           'BAD_USER_INPUT',
           `No flavor mapping for '${pg.name}' on site ${ctx.siteName}; set a flavor resource mapping.`,
         );
       const networks = test ? [{ uuid: a.testNetworkId! }] : networkIds.map((uuid) => ({ uuid }));
-      server = await cloud.createServer({
+      server = await a.cloud.createServer({
         name: test ? `${member.name}-drill` : member.name,
         flavorRef: flavorId,
         networks: networks.length ? networks : 'none',
@@ -999,7 +1023,7 @@ export function createSiteSteps(ctx: SiteContext) {
         metadata: tags,
       });
     }
-    const active = await cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000 });
+    const active = await a.cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000 });
     return {
       serverId: active.id,
       volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
