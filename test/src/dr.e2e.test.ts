@@ -98,7 +98,7 @@ async function group(): Promise<Json> {
       protectionGroup: Json;
     }>(`{ protectionGroup(name: "${PG}") { id status syncStatus metadataVersion
       currentPrimarySite { name } secondarySite { name }
-      members { id name volumes { id storageVolumeName } placements { site { name } serverId volumes { memberVolumeId volumeId } } }
+      members { id name volumes { id storageVolumeName } placements { site { name } serverId flavorId networkIds volumes { memberVolumeId volumeId } } }
       boston { status metadataVersion } seattle { status metadataVersion } } }`)
   ).protectionGroup;
 }
@@ -264,6 +264,15 @@ describe('a DR lifecycle across two sites', () => {
       syncStatus: 'IN_SYNC',
       currentPrimarySite: { name: 'seattle' },
     });
+    // Each VM booted on seattle with its own flavor and networks, mapped from boston's.
+    for (const m of now.members as Json[]) {
+      const placements = m.placements as Json[];
+      expect(placements.map((p) => (p.site as Json).name).sort()).toEqual(['boston', 'seattle']);
+      for (const p of placements) {
+        expect(p.flavorId).toEqual(expect.any(String));
+        expect((p.networkIds as string[]).length).toBe(1);
+      }
+    }
     // The tenant sees its recovered VMs in its own project on seattle (its token, not an admin's).
     const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>(
       '{ seattle { servers { name status } } boston { servers { name status } } }',

@@ -95,6 +95,7 @@ export interface MemberRow {
   name: string;
   status: string;
   siteServerIds: Record<string, string>;
+  sitePlacements: Record<string, { flavorId: string | null; networkIds: readonly string[] }> | null;
   errorReason: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -255,6 +256,7 @@ export function buildSiteEntities(dialect: SiteDatabaseDialect): EntitySchema[] 
       name: str('name', 255),
       status: str('status', 32),
       siteServerIds: json('site_server_ids'),
+      sitePlacements: json('site_placements', true),
       errorReason: text('error_reason'),
       createdAt: ts('created_at'),
       updatedAt: ts('updated_at'),

@@ -43,6 +43,12 @@ export const MEMBER_STATUSES = SDL_MEMBER_STATUSES.map(lower);
 /** Status of one VM inside a Protection Group. */
 export type MemberStatus = Lowercase<(typeof SDL_MEMBER_STATUSES)[number]>;
 
+/** A member's flavor and networks on one site. */
+export interface MemberSitePlacement {
+  readonly flavorId: string | null;
+  readonly networkIds: readonly string[];
+}
+
 /** Map of site name to the id of the same resource on that site (server, volume). */
 export type SiteResourceIds = Readonly<Record<string, string>>;
 
@@ -96,6 +102,8 @@ export interface ProtectionGroupMember {
   readonly name: string;
   readonly status: MemberStatus;
   readonly siteServerIds: SiteResourceIds;
+  /** Flavor and networks of the member's server on each site. */
+  readonly sitePlacements: Readonly<Record<string, MemberSitePlacement>>;
   readonly errorReason: string | null;
   readonly volumes: readonly MemberVolumeRecord[];
   readonly createdAt: Date;
@@ -121,6 +129,7 @@ export interface MemberInput {
   readonly name: string;
   readonly status?: MemberStatus;
   readonly siteServerIds?: SiteResourceIds;
+  readonly sitePlacements?: Readonly<Record<string, MemberSitePlacement>>;
   readonly errorReason?: string | null;
   readonly volumes?: readonly MemberVolumeInput[];
 }

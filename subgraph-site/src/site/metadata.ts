@@ -24,9 +24,16 @@ const site = (name: string) => ({ __typename: 'Site', name });
 export function memberFromInput(m: Json): MemberInput {
   const placements = (m.placements as Json[] | undefined) ?? [];
   const siteServerIds: Record<string, string> = {};
+  const sitePlacements: Record<string, { flavorId: string | null; networkIds: string[] }> = {};
   const volumeIds = new Map<string, Record<string, string>>();
   for (const p of placements) {
     if (p.serverId) siteServerIds[String(p.site)] = String(p.serverId);
+    if (p.flavorId || (p.networkIds as string[] | undefined)?.length) {
+      sitePlacements[String(p.site)] = {
+        flavorId: (p.flavorId as string | null | undefined) ?? null,
+        networkIds: ((p.networkIds as string[] | undefined) ?? []).map(String),
+      };
+    }
     for (const v of (p.volumes as Json[] | undefined) ?? []) {
       const ids = volumeIds.get(String(v.memberVolumeId)) ?? {};
       ids[String(p.site)] = String(v.volumeId);
@@ -38,6 +45,7 @@ export function memberFromInput(m: Json): MemberInput {
     name: String(m.name),
     status: lower<MemberStatus>(String(m.status ?? 'PROTECTED')),
     siteServerIds,
+    sitePlacements,
     volumes: ((m.volumes as Json[] | undefined) ?? []).map((v) => ({
       id: String(v.id),
       sizeGb: Number(v.sizeGb),
@@ -58,6 +66,7 @@ export function memberToInput(m: ProtectionGroupMember): MemberInput {
     status: m.status,
     serverId: m.serverId,
     siteServerIds: m.siteServerIds,
+    sitePlacements: m.sitePlacements,
     errorReason: m.errorReason,
     volumes: m.volumes.map((v) => ({
       id: v.id,
@@ -124,6 +133,7 @@ export function mappingToGraphQL(m: ResourceMappingRecord): Json {
 export function memberToGraphQL(m: ProtectionGroupMember): Json {
   const sites = new Set([
     ...Object.keys(m.siteServerIds),
+    ...Object.keys(m.sitePlacements),
     ...m.volumes.flatMap((v) => Object.keys(v.siteVolumeIds)),
   ]);
   return {
@@ -143,8 +153,8 @@ export function memberToGraphQL(m: ProtectionGroupMember): Json {
     placements: [...sites].sort().map((s) => ({
       site: site(s),
       serverId: m.siteServerIds[s] ?? null,
-      flavorId: null,
-      networkIds: [],
+      flavorId: m.sitePlacements[s]?.flavorId ?? null,
+      networkIds: m.sitePlacements[s]?.networkIds ?? [],
       volumes: m.volumes
         .filter((v) => v.siteVolumeIds[s])
         .map((v) => ({ memberVolumeId: v.id, volumeId: v.siteVolumeIds[s]! })),

@@ -142,6 +142,19 @@ export function createSiteSteps(ctx: SiteContext) {
     }
   }
 
+  /** A server's flavor id (Nova 2.47+ shows only the flavor's name and sizes: look the name up). */
+  async function flavorIdOf(c: OpenStackClient, server: Server): Promise<string | null> {
+    if (server.flavor?.id) return server.flavor.id;
+    const name = server.flavor?.original_name;
+    return name ? ((await c.listFlavors()).find((f) => f.name === name)?.id ?? null) : null;
+  }
+
+  /** Networks a server is plugged into (from its ports). */
+  async function serverNetworks(c: OpenStackClient, serverId: string): Promise<string[]> {
+    const ports = await c.listPorts({ device_id: serverId });
+    return [...new Set(ports.map((p) => p.network_id))];
+  }
+
   /** The array volume name of a Cinder volume (Pure Cinder driver naming unless the volume says otherwise). */
   const arrayNameOf = (v: Volume) => v.metadata?.array_volume_name ?? `volume-${v.id}-cinder`;
 
@@ -399,6 +412,13 @@ export function createSiteSteps(ctx: SiteContext) {
             ...member,
             name: member.name || server.name,
             status: 'protected',
+            sitePlacements: {
+              ...member.sitePlacements,
+              [ctx.siteName]: {
+                flavorId: await flavorIdOf(cloud, server),
+                networkIds: await serverNetworks(cloud, server.id),
+              },
+            },
             volumes: volumes.map((v, i) => ({
               // Member volume ids are UUIDs, stable across repeats of the step.
               id:
@@ -640,6 +660,10 @@ export function createSiteSteps(ctx: SiteContext) {
                 siteServerIds: {
                   ...member.siteServerIds,
                   ...(made.serverId ? { [ctx.siteName]: made.serverId } : {}),
+                },
+                sitePlacements: {
+                  ...member.sitePlacements,
+                  ...(made.placement ? { [ctx.siteName]: made.placement } : {}),
                 },
                 volumes: member.volumes.map((v) => ({
                   ...v,
@@ -920,7 +944,11 @@ export function createSiteSteps(ctx: SiteContext) {
     boot: boolean;
     /** The cloud as the group's tenant, where the recovered resources belong. */
     cloud: OpenStackClient;
-  }): Promise<{ serverId: string | null; volumes: { memberVolumeId: string; volumeId: string }[] }> {
+  }): Promise<{
+    serverId: string | null;
+    placement: { flavorId: string | null; networkIds: string[] } | null;
+    volumes: { memberVolumeId: string; volumeId: string }[];
+  }> {
     const { pg, member, point, test, opTag } = a;
     const tags: Record<string, string> = {
       [TAG.pg]: pg.id,
@@ -982,6 +1010,7 @@ export function createSiteSteps(ctx: SiteContext) {
     if (!a.boot)
       return {
         serverId: null,
+        placement: null,
         volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
       };
     const boot = placed.find((p) => p.bootIndex === 0) ?? placed[0]!;
@@ -1000,8 +1029,16 @@ export function createSiteSteps(ctx: SiteContext) {
         const mine = given.filter((m) => m.kind === kind);
         return mine.length ? mine : stored.filter((m) => m.kind === kind);
       };
-      let flavorId = ofKind('flavor')[0]?.targetId;
-      const networkIds = [...new Set(ofKind('network').map((m) => m.targetId))];
+      // The member's own flavor and networks where it ran, mapped to this site; else the group's mappings.
+      const from = Object.entries(member.sitePlacements).find(([site]) => site !== ctx.siteName)?.[1];
+      const mapTo = (kind: string, id: string) => ofKind(kind).find((m) => m.sourceId === id)?.targetId;
+      let flavorId = (from?.flavorId && mapTo('flavor', from.flavorId)) || ofKind('flavor')[0]?.targetId;
+      const ownNetworks = (from?.networkIds ?? [])
+        .map((id) => mapTo('network', id))
+        .filter((x): x is string => !!x);
+      const networkIds = ownNetworks.length
+        ? ownNetworks
+        : [...new Set(ofKind('network').map((m) => m.targetId))];
       if (!flavorId) flavorId = (await a.cloud.listFlavors()).sort((x, y) => x.ram - y.ram)[0]?.id;
       if (!flavorId)
         throw new ProtectorError(
@@ -1026,6 +1063,10 @@ export function createSiteSteps(ctx: SiteContext) {
     const active = await a.cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000 });
     return {
       serverId: active.id,
+      placement: {
+        flavorId: await flavorIdOf(a.cloud, active),
+        networkIds: test ? [] : await serverNetworks(a.cloud, active.id),
+      },
       volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
     };
   }
