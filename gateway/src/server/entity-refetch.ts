@@ -9,9 +9,16 @@ import {
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  getNamedType,
+  isAbstractType,
+  isInterfaceType,
+  isObjectType,
   Kind,
   type OperationDefinitionNode,
   OperationTypeNode,
+  print,
   type SelectionNode,
   type SelectionSetNode,
   type VariableDefinitionNode,
@@ -168,5 +175,112 @@ export function buildRefetchQuery(
     document: { kind: Kind.DOCUMENT, definitions: [query, ...fragmentDefs] },
     keyVariable,
     variables: [...used.variables].filter((v) => v !== keyVariable),
+  };
+}
+
+const fieldNode = (name: string): FieldNode => ({ kind: Kind.FIELD, name: { kind: Kind.NAME, value: name } });
+
+/**
+ * A selection with every entity-typed field (`Site`, `ProtectionGroup`, `Operation`) reduced to
+ * `{ __typename <key> }`, fragment spreads inlined (their type conditions kept), and `__typename`
+ * added under abstract types: what a site can answer of a subscriber's selection. The gateway
+ * refetches the entities per event with the subscriber's own selection.
+ */
+export function keyOnlySelection(
+  schema: GraphQLSchema,
+  selectionSet: SelectionSetNode,
+  parentType: GraphQLNamedType | undefined,
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+): SelectionSetNode {
+  const selections: SelectionNode[] = [];
+  for (const sel of selectionSet.selections) {
+    if (sel.kind === Kind.FIELD) {
+      const def =
+        isObjectType(parentType) || isInterfaceType(parentType)
+          ? parentType.getFields()[sel.name.value]
+          : undefined;
+      if (!sel.selectionSet || !def) {
+        selections.push(sel);
+        continue;
+      }
+      const type = getNamedType(def.type);
+      const rule = ENTITY_REFETCH[type.name];
+      const inner = rule
+        ? { kind: Kind.SELECTION_SET, selections: [fieldNode('__typename'), fieldNode(rule.keyField)] }
+        : keyOnlySelection(schema, sel.selectionSet, type, fragments);
+      selections.push({ ...sel, selectionSet: inner as SelectionSetNode });
+    } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+      const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parentType;
+      selections.push({ ...sel, selectionSet: keyOnlySelection(schema, sel.selectionSet, type, fragments) });
+    } else {
+      const def = fragments[sel.name.value];
+      if (!def) continue;
+      selections.push({
+        kind: Kind.INLINE_FRAGMENT,
+        typeCondition: def.typeCondition,
+        ...(sel.directives ? { directives: sel.directives } : {}),
+        selectionSet: keyOnlySelection(
+          schema,
+          def.selectionSet,
+          schema.getType(def.typeCondition.name.value),
+          fragments,
+        ),
+      });
+    }
+  }
+  if (isAbstractType(parentType)) selections.unshift(fieldNode('__typename'));
+  return { kind: Kind.SELECTION_SET, selections };
+}
+
+/** A subscription as a site is sent it: the query and the subscriber's variables it uses. */
+export interface SiteSubscriptionDocument {
+  readonly query: string;
+  readonly variables: Record<string, unknown>;
+  readonly operationName?: string;
+}
+
+/**
+ * The subscription a site is sent for a subscriber's site root field (`boston(filter: ...) { ... }`):
+ * the same root field and arguments, unaliased (the site's event is `data.<field>`), with the
+ * subscriber's selection reduced by {@link keyOnlySelection}, and only the variables that are left.
+ */
+export function buildSiteSubscription(
+  schema: GraphQLSchema,
+  rootFieldNodes: readonly FieldNode[],
+  operation: OperationDefinitionNode,
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+  variableValues: Readonly<Record<string, unknown>>,
+): SiteSubscriptionDocument {
+  const first = rootFieldNodes[0];
+  if (!first) throw new Error('A subscription needs a root field.');
+  const def = schema.getSubscriptionType()?.getFields()[first.name.value];
+  if (!def) throw new Error(`Subscription field '${first.name.value}' is not in the supergraph.`);
+  const { alias: _alias, ...unaliased } = first;
+  const root: FieldNode = {
+    ...unaliased,
+    selectionSet: keyOnlySelection(
+      schema,
+      mergedSelectionSet(rootFieldNodes),
+      getNamedType(def.type),
+      fragments,
+    ),
+  };
+  const used = usedNames({ kind: Kind.SELECTION_SET, selections: [root] }, fragments);
+  const name = operation.name?.value;
+  const query: OperationDefinitionNode = {
+    kind: Kind.OPERATION_DEFINITION,
+    operation: OperationTypeNode.SUBSCRIPTION,
+    ...(operation.name ? { name: operation.name } : {}),
+    variableDefinitions: (operation.variableDefinitions ?? []).filter((v) =>
+      used.variables.has(v.variable.name.value),
+    ),
+    selectionSet: { kind: Kind.SELECTION_SET, selections: [root] },
+  };
+  const variables: Record<string, unknown> = {};
+  for (const v of used.variables) if (Object.hasOwn(variableValues, v)) variables[v] = variableValues[v];
+  return {
+    query: print({ kind: Kind.DOCUMENT, definitions: [query] }),
+    variables,
+    ...(name ? { operationName: name } : {}),
   };
 }

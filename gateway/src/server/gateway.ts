@@ -13,6 +13,7 @@ import { Agent } from 'undici';
 import { contextFromHeaders, type GatewayContext } from './context.js';
 import { CoordinatorDataSource, SiteDataSource } from './data-sources.js';
 import { formatGatewayError } from './errors.js';
+import { relaySiteSubscription, type SiteRelay } from './site-relay.js';
 import { createSubscriptionOptions, type FormattedResult } from './subscriptions.js';
 import { createSupergraphSource, type GatewaySite } from './supergraph.js';
 
@@ -100,6 +101,11 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
     log,
   });
   const siteName = (key: string) => opts.sites().find((s) => s.key === key)?.name ?? key;
+  // Routing URL of each site subgraph of the supergraph now (as the planner fetches it): site
+  // subscriptions are relayed from the same URL over graphql-ws.
+  const siteUrls = new Map<string, string>();
+  // Site subscriptions being relayed: closed on stop, so no site socket outlives the gateway.
+  const relays = new Set<SiteRelay>();
 
   let apiSchema: GraphQLSchema | null = null;
   // Subscriptions execute events against their own copy of the API schema (see SubscriptionDeps).
@@ -116,6 +122,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
     buildService: ({ name, url }) => {
       if (name === COORDINATOR_SUBGRAPH_NAME) return new CoordinatorDataSource(opts.coordinatorSchema);
       if (!url) throw new Error(`The supergraph gives no URL for site subgraph '${name}'.`);
+      siteUrls.set(name, url);
       return new SiteDataSource({
         site: { key: name, name: () => siteName(name) },
         url,
@@ -188,6 +195,23 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         apiSchema: () => subscriptionSchema,
         coordinatorSchema: opts.coordinatorSchema,
         coordinatorSubscribe: (field, args, ctx) => opts.coordinatorSubscribe(field, args, ctx),
+        site: (key) => {
+          if (!source.siteKeys().includes(key)) return null;
+          const url = siteUrls.get(key) ?? opts.sites().find((s) => s.key === key)?.url;
+          return url ? { key, name: siteName(key), url } : null;
+        },
+        siteSubscribe: (site, token, request) => {
+          const relay = relaySiteSubscription({
+            site,
+            url: site.url,
+            token,
+            request,
+            timeoutMs,
+            onClose: () => relays.delete(relay),
+          });
+          relays.add(relay);
+          return relay;
+        },
         execute,
         log,
       }),
@@ -213,6 +237,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
     stop() {
       stopping ??= (async () => {
         await http.stop();
+        await Promise.all([...relays].map((relay) => relay.close()));
         await apollo.stop();
         await dispatcher.destroy();
       })();

@@ -4,9 +4,13 @@
  *
  * 1. `connection_init` carries the tokens (same shapes as the HTTP headers); no token at all -> 4403.
  * 2. A subscription is validated against the CURRENT supergraph API schema.
- * 3. The root field's events come from the subgraph that owns it: the coordinator, in-process.
+ * 3. The root field's events come from the subgraph that owns it: the coordinator, in-process; a
+ *    site (`boston(filter:)`), over graphql-ws as a client (`site-relay.ts`): the gateway subscribes at
+ *    the site with the site's token only, the subscriber's arguments and the subscriber's selection
+ *    with every entity-typed field reduced to its key (`keyOnlySelection`).
  * 4. Each event is executed against the API schema with the event as root value. Fields of the event
- *    come from the event (through the coordinator's own resolvers where it has some); a field whose
+ *    come from the event (through the coordinator's own resolvers where it has some; a site's event is
+ *    read by response key, as the site answered the subscriber's own aliases); a field whose
  *    type is an entity (`Operation`, `ProtectionGroup`, `Site`) is refetched per event as a QUERY
  *    THROUGH THE GATEWAY (`operation(id:)`, `protectionGroup(id:)`, `site(name:)`) with the
  *    subscriber's selection under it and the subscriber's context, so the planner resolves fields of
@@ -41,16 +45,18 @@ import {
   validate,
 } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
-import { contextFromConnectionParams, type GatewayContext, hasAnyToken } from './context.js';
+import { contextFromConnectionParams, type GatewayContext, hasAnyToken, tokenForSite } from './context.js';
 import {
   buildRefetchQuery,
+  buildSiteSubscription,
   ENTITY_REFETCH,
   mergedSelectionSet,
   REFETCH_ALIAS,
   type RefetchQuery,
   selectsOnly,
 } from './entity-refetch.js';
-import { fromFormattedError, toClientError } from './errors.js';
+import { fromFormattedError, siteError, toClientError } from './errors.js';
+import type { RelaySite, SiteSubscriptionRequest } from './site-relay.js';
 
 /** A result as `ApolloServer.executeOperation` gives it: errors already formatted. */
 export interface FormattedResult {
@@ -81,6 +87,18 @@ export interface SubscriptionDeps {
     ctx: GatewayContext,
     operationName?: string,
   ): Promise<FormattedResult>;
+  /** The site whose key is `field` (a site subscription root field), or null when none is registered. */
+  site(field: string): (RelaySite & { readonly url: string }) | null;
+  /**
+   * Subscribes at the site (graphql-ws, `connectionParams: { token }`): its results as it sends them;
+   * `return()` closes the connection; a failure throws an `AggregateError` of GraphQL errors naming
+   * the site (`SiteRelayError`).
+   */
+  siteSubscribe(
+    site: RelaySite & { readonly url: string },
+    token: string,
+    request: SiteSubscriptionRequest,
+  ): AsyncIterable<FormattedResult>;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
 }
 
@@ -114,6 +132,19 @@ const fragmentsOf = (document: DocumentNode): Record<string, FragmentDefinitionN
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The errors a failing event source ends with: its GraphQL errors (a relay's may be several). */
+function sourceErrors(err: unknown): GraphQLError[] {
+  if (err instanceof GraphQLError) return [err];
+  if (
+    err instanceof AggregateError &&
+    err.errors.length > 0 &&
+    err.errors.every((e) => e instanceof GraphQLError)
+  ) {
+    return err.errors as GraphQLError[];
+  }
+  return [new GraphQLError((err as Error).message, { originalError: err as Error })];
+}
+
 /**
  * An async iterator over `source` mapped by `fn`, whose `return()` ends the source at once (an async
  * generator would wait for the pending event before it could end the source). A failing source ends
@@ -140,11 +171,7 @@ export function mapEvents<T>(
         step = await it.next();
       } catch (err) {
         done = true;
-        const error =
-          err instanceof GraphQLError
-            ? err
-            : new GraphQLError((err as Error).message, { originalError: err as Error });
-        return { done: false, value: { errors: [toClientError(error)] } };
+        return { done: false, value: { errors: sourceErrors(err).map(toClientError) } };
       }
       if (step.done) {
         done = true;
@@ -174,14 +201,28 @@ interface PreparedSubscription {
   readonly refetchQueries: Map<FieldNode, RefetchQuery>;
 }
 
+/** Where an event comes from, for {@link resolveEvent}. */
+export interface EventOrigin {
+  /**
+   * The event is a site's answer to the subscriber's selection reduced by `keyOnlySelection`: read
+   * by response key, entity references (key only) refetched through the gateway.
+   */
+  readonly fromSite?: boolean;
+  /** Errors that came with the event (a site's, already at the subscriber's paths). */
+  readonly errors?: readonly GraphQLError[];
+}
+
 /** Resolves one event of a subscription into the subscriber's result (see the module comment). */
 export async function resolveEvent(
   deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute'>,
   sub: PreparedSubscription,
   event: Record<string, unknown>,
+  origin: EventOrigin = {},
 ): Promise<ExecutionResult> {
   const refetchErrors: GraphQLError[] = [];
   const fromGateway = new WeakSet<object>();
+  // Objects of a site's event (not the entity references under it: those are copied when resolved).
+  const fromSite = new WeakSet<object>();
   const inflight = new Map<string, Promise<unknown>>();
 
   const markFromGateway = (value: unknown): void => {
@@ -246,10 +287,28 @@ export async function resolveEvent(
     return value instanceof Promise ? value.then((v) => one(v, path)) : one(value, path);
   };
 
+  const markFromSite = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(markFromSite);
+    else if (isRecord(value) && !fromSite.has(value)) {
+      fromSite.add(value);
+      Object.values(value).forEach(markFromSite);
+    }
+  };
+  // An entity reference of a site's event leaves the site's objects: its own fields (the key) are
+  // then read by field name, whatever the subscriber's aliases.
+  const copyReference = (value: unknown): unknown =>
+    Array.isArray(value) ? value.map(copyReference) : isRecord(value) ? { ...value } : value;
+  if (origin.fromSite) markFromSite(event);
+
   const subscriptionType = sub.args.schema.getSubscriptionType();
   const fieldResolver: GraphQLFieldResolver<unknown, GatewayContext> = (source, args, ctx, info) => {
     if (info.parentType === subscriptionType) return source;
     if (isRecord(source) && fromGateway.has(source)) return source[info.path.key as string];
+    if (isRecord(source) && fromSite.has(source)) {
+      const value = source[info.path.key as string];
+      const named = getNamedType(info.returnType);
+      return ENTITY_REFETCH[named.name] ? resolveEntities(copyReference(value), named.name, info) : value;
+    }
     const coordinatorType = deps.coordinatorSchema.getType(info.parentType.name);
     const own = isObjectType(coordinatorType)
       ? coordinatorType.getFields()[info.fieldName]?.resolve
@@ -260,7 +319,10 @@ export async function resolveEvent(
   };
 
   const result = await execute({ ...sub.args, rootValue: event, contextValue: sub.ctx, fieldResolver });
-  const errors = [...(result.errors ?? []).map(toClientError), ...refetchErrors];
+  // A field the site answered with an error is null here too: its error is the site's, not a second one.
+  const given = new Set((origin.errors ?? []).map((e) => JSON.stringify(e.path ?? null)));
+  const own = (result.errors ?? []).filter((e) => !e.path || !given.has(JSON.stringify(e.path)));
+  const errors = [...(origin.errors ?? []), ...own.map(toClientError), ...refetchErrors];
   return errors.length > 0 ? { ...result, errors } : result;
 }
 
@@ -278,6 +340,68 @@ function unwrapEvent(
   }
   return event;
 }
+
+/**
+ * The events of a site's subscription root field, relayed from the site (see the module comment):
+ * one result per site event, resolved like a coordinator event; the site's failure is one result
+ * with its errors, then completion.
+ */
+function relaySite(
+  deps: SubscriptionDeps,
+  sub: PreparedSubscription,
+  field: string,
+  responseKey: string,
+  nodes: readonly FieldNode[],
+): AsyncGenerator<ExecutionResult, void, unknown> | ExecutionResult {
+  const site = deps.site(field);
+  if (!site) {
+    return {
+      errors: [
+        gatewayError(
+          `Subscription field '${field}' belongs to site key '${field}', which no registered site has; register the site or recompose.`,
+          'SITE_UNREACHABLE',
+          true,
+        ),
+      ],
+    };
+  }
+  const token = tokenForSite(sub.ctx, site.key);
+  if (!token) {
+    const error = siteError(site, {
+      message: `no Keystone token for this site: send one in connection_init ({ "siteTokens": { "${site.key}": "..." } } or "token").`,
+      extensions: { code: 'UNAUTHENTICATED', retryable: false },
+    });
+    return { errors: [toClientError(fromFormattedError(error))] };
+  }
+  const request = buildSiteSubscription(
+    sub.args.schema,
+    nodes,
+    sub.operation,
+    sub.fragments,
+    sub.args.variableValues ?? {},
+  );
+  deps.log('debug', `subscription ${field} relayed from site ${site.name} (request ${sub.ctx.requestId})`);
+  const source = deps.siteSubscribe(site, token, request);
+  return mapEvents(source, async (result) => {
+    // The site's errors, at the subscriber's paths (the site's event is `data.<field>`).
+    const errors = (result.errors ?? []).map((e) => {
+      const moved = siteError(site, e);
+      const path = e.path && e.path[0] === field ? [responseKey, ...e.path.slice(1)] : e.path;
+      return toClientError(fromFormattedError(moved, path));
+    });
+    const event = result.data?.[field];
+    if (!isRecord(event)) return { data: null, errors: errors.length > 0 ? errors : [missingEvent(site)] };
+    return resolveEvent(deps, sub, event, { fromSite: true, errors });
+  });
+}
+
+const missingEvent = (site: RelaySite) =>
+  fromFormattedError(
+    siteError(site, {
+      message: 'the site sent an event without data.',
+      extensions: { code: 'INTERNAL', retryable: false },
+    }),
+  );
 
 /** graphql-ws server options of the gateway (see the module comment). */
 export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions & { schema?: undefined } {
@@ -367,32 +491,11 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         return { errors: [gatewayError('The subscription selects no field.', 'BAD_USER_INPUT')] };
       const field = fieldDef.name;
       const coordinatorFields = deps.coordinatorSchema.getSubscriptionType()?.getFields() ?? {};
-      if (!Object.hasOwn(coordinatorFields, field)) {
-        return {
-          errors: [
-            gatewayError(
-              `Subscription field '${field}' is served by site '${field}'; subscribe to that site's service directly (the gateway relays coordinator subscriptions only).`,
-              'BAD_USER_INPUT',
-            ),
-          ],
-        };
-      }
+      const fromCoordinator = Object.hasOwn(coordinatorFields, field);
       const coerced = getVariableValues(args.schema, operation.variableDefinitions ?? [], {
         ...args.variableValues,
       });
       const variables = coerced.coerced ?? {};
-      let fieldArgs: Record<string, unknown>;
-      let source: AsyncIterable<Record<string, unknown>>;
-      try {
-        fieldArgs = getArgumentValues(fieldDef, fieldNode, variables);
-        source = await deps.coordinatorSubscribe(field, fieldArgs, ctx);
-      } catch (err) {
-        const error =
-          err instanceof GraphQLError
-            ? err
-            : new GraphQLError((err as Error).message, { originalError: err as Error });
-        return { errors: [toClientError(error)] };
-      }
       const prepared: PreparedSubscription = {
         args,
         ctx,
@@ -401,6 +504,24 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         variables,
         refetchQueries: new Map(),
       };
+      if (!fromCoordinator) {
+        const responseKey = fieldNode.alias?.value ?? fieldNode.name.value;
+        const nodes = rootFields(operation.selectionSet, fragments).filter(
+          (n) => (n.alias?.value ?? n.name.value) === responseKey,
+        );
+        return relaySite(deps, prepared, field, responseKey, nodes);
+      }
+      let source: AsyncIterable<Record<string, unknown>>;
+      try {
+        const fieldArgs = getArgumentValues(fieldDef, fieldNode, variables);
+        source = await deps.coordinatorSubscribe(field, fieldArgs, ctx);
+      } catch (err) {
+        const error =
+          err instanceof GraphQLError
+            ? err
+            : new GraphQLError((err as Error).message, { originalError: err as Error });
+        return { errors: [toClientError(error)] };
+      }
       deps.log('debug', `subscription ${field} started (request ${ctx.requestId})`);
       return mapEvents(source, (event) =>
         resolveEvent(deps, prepared, isRecord(event) ? unwrapEvent(event, field, args.schema) : {}),
