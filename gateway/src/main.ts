@@ -2,9 +2,11 @@
  * protector-gateway: the coordinator (site registry, operation journal, metadata sync, site health)
  * and the federated GraphQL endpoint with subscriptions and the offline playground.
  */
-import { loadOrCreateKey, parseSecretKey } from '@protector/schema/db';
+import { loadOrCreateKey, parseDatabaseUrl, parseSecretKey } from '@protector/schema/db';
 import type { GatewayConfig } from './config/index.js';
 import { Coordinator } from './coordinator/coordinator.js';
+import { newGatewayId } from './coordinator/engine.js';
+import { PostgresEventFanout } from './coordinator/event-fanout.js';
 import { buildCoordinatorSchema } from './coordinator/schema.js';
 import { CoordinatorStore, openCoordinatorDataSource } from './coordinator/store.js';
 import { createPlaygroundHandler } from './playground/index.js';
@@ -26,7 +28,12 @@ export interface RunningProtectorGateway {
 
 export async function startProtectorGateway(
   config: GatewayConfig,
-  opts: { log?: GatewayLog; defaultHeaders?: () => Record<string, string> } = {},
+  opts: {
+    log?: GatewayLog;
+    defaultHeaders?: () => Record<string, string>;
+    /** How long this gateway's claim on a running operation lasts unrenewed (tests shorten it). */
+    operationLeaseMs?: number;
+  } = {},
 ): Promise<RunningProtectorGateway> {
   const log = opts.log ?? consoleLog;
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -40,9 +47,16 @@ export async function startProtectorGateway(
       ? parseSecretKey(config.database.encryption_key)
       : await loadOrCreateKey(config.database.encryption_key_file);
     const store = new CoordinatorStore(ds, key);
+    const gatewayId = newGatewayId();
     let gateway: RunningGateway | null = null;
+    let fanout: PostgresEventFanout | null = null;
     const coordinator = new Coordinator({
       store,
+      gatewayId,
+      operationLeaseMs: opts.operationLeaseMs,
+      announceSitesChanged: async () => {
+        await fanout?.announceSitesChanged();
+      },
       siteTimeoutMs: config.gateway.subgraph_timeout * 1000,
       healthIntervalMs: config.gateway.health_interval * 1000,
       onSitesChanged: async () => {
@@ -50,6 +64,23 @@ export async function startProtectorGateway(
       },
       log,
     });
+    const location = parseDatabaseUrl(config.database.connection);
+    if (location.dialect === 'postgres') {
+      // Several gateways may share this database: operation events of every gateway reach the
+      // subscribers of every gateway through LISTEN/NOTIFY.
+      const shared = new PostgresEventFanout({
+        url: location.url,
+        bus: coordinator.events,
+        store,
+        origin: gatewayId,
+        log,
+        // A site registered or unregistered on another gateway: reload the registry, recompose.
+        onSitesChanged: () => coordinator.reloadRegistry(),
+      });
+      await shared.start();
+      fanout = shared;
+      cleanups.push(() => shared.stop());
+    }
     const { schema, subscribe } = buildCoordinatorSchema(coordinator);
     const siteKeys = () => coordinator.sites().map((s) => s.key);
     const playground = config.api.playground

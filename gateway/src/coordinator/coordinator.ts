@@ -89,6 +89,12 @@ export interface CoordinatorOptions {
   /** Called after the registry changed, so the gateway recomposes its supergraph. */
   readonly onSitesChanged: () => Promise<void>;
   readonly log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
+  /** This gateway's name in operation leases and event announcements (default: generated). */
+  readonly gatewayId?: string;
+  /** How long this gateway's claim on a running operation lasts unrenewed (default 30 s). */
+  readonly operationLeaseMs?: number;
+  /** Tells the other gateways sharing the database that the registry changed (see `reloadRegistry`). */
+  readonly announceSitesChanged?: () => Promise<void>;
 }
 
 const UNKNOWN_HEALTH: SiteHealth = {
@@ -118,6 +124,8 @@ export class Coordinator {
       events: this.events,
       site: (name) => this.client(name),
       log: opts.log,
+      owner: opts.gatewayId,
+      leaseMs: opts.operationLeaseMs,
     });
   }
 
@@ -137,6 +145,13 @@ export class Coordinator {
   }
 
   // ---- sites ----
+
+  /** Another gateway sharing the database changed the registry: reload it and recompose. */
+  async reloadRegistry(): Promise<void> {
+    await this.reloadSites();
+    await this.opts.onSitesChanged();
+    void this.checkHealth();
+  }
 
   private async reloadSites(): Promise<void> {
     const next = new Map<string, SiteClient>();
@@ -276,6 +291,7 @@ export class Coordinator {
     });
     await this.reloadSites();
     await this.opts.onSitesChanged();
+    await this.opts.announceSitesChanged?.();
     this.opts.log('INFO', `site ${site.name} (key ${site.key}) registered at ${site.url}`);
     void this.checkHealth();
     return site;
@@ -297,6 +313,7 @@ export class Coordinator {
     await this.opts.store.deleteSite(name);
     await this.reloadSites();
     await this.opts.onSitesChanged();
+    await this.opts.announceSitesChanged?.();
     return client.site;
   }
 

@@ -4,6 +4,8 @@
  * both). The journal in the coordinator database is the truth; events are a view of it. A restarted
  * gateway resumes RUNNING operations from the first unfinished step.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { isProtectorError, ProtectorError } from '@protector/schema';
 import type { OperationEvent, OperationEventBus, OperationEventKind } from './events.js';
 import {
@@ -208,6 +210,27 @@ export interface EngineDeps {
   /** The client of a registered site, by name. */
   site(name: string): Promise<SiteClient>;
   readonly log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
+  /** This gateway's name in operation leases (default: a fresh {@link newGatewayId}). */
+  readonly owner?: string;
+  /**
+   * How long a gateway's claim on a running operation lasts without renewal: it is renewed every
+   * third of it, and another gateway takes over an operation whose lease ran out.
+   * @default 30000
+   */
+  readonly leaseMs?: number;
+}
+
+/** Operation statuses in which a gateway is (or should be) running the operation. */
+const RESUMABLE: readonly OperationStatus[] = ['PENDING', 'RUNNING', 'CANCELLING', 'ROLLING_BACK'];
+
+/** A name for this gateway process, unique among gateways sharing a database: host, pid, random. */
+export function newGatewayId(): string {
+  return `${hostname().slice(0, 40)}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/** A run's hold on its operation: `lost` once another gateway took the operation over. */
+interface Lease {
+  lost: boolean;
 }
 
 /** What a step function gets. */
@@ -217,10 +240,23 @@ interface StepRun {
   readonly results: ReadonlyMap<string, Json>;
 }
 
+/**
+ * One gateway runs an operation at a time: it holds a lease in the operation row (`owner`,
+ * `lease_until`), taken atomically before running, renewed while running (and checked before each
+ * step), released when the run stops. Every gateway sweeps for RUNNING operations whose lease ran
+ * out (a gateway died) and resumes them from the first unfinished step.
+ */
 export class OperationEngine {
   private readonly running = new Map<string, Promise<void>>();
+  readonly owner: string;
+  private readonly leaseMs: number;
+  private sweeper: NodeJS.Timeout | null = null;
+  private stopped = false;
 
-  constructor(private readonly deps: EngineDeps) {}
+  constructor(private readonly deps: EngineDeps) {
+    this.owner = deps.owner ?? newGatewayId();
+    this.leaseMs = deps.leaseMs ?? 30_000;
+  }
 
   /** Plans and journals an operation, then runs it in the background. */
   async start(input: {
@@ -245,26 +281,50 @@ export class OperationEngine {
       params: input.params,
       requestedBy: input.requestedBy,
       steps,
+      lease: { owner: this.owner, ms: this.leaseMs },
     });
     await this.emit(
       op,
       'CREATED',
       `${input.type} of '${input.group.name}' from ${input.sites.source} to ${input.sites.target} created.`,
     );
-    this.kick(op.id);
+    this.kick(op.id, 'start');
     return op;
   }
 
-  /** Resumes every operation a previous gateway left RUNNING or CANCELLING. */
+  /**
+   * Resumes every operation a previous gateway left RUNNING or CANCELLING; on a shared (PostgreSQL)
+   * database, keeps doing so every half lease for operations whose gateway stopped renewing its lease.
+   */
   async recover(): Promise<void> {
-    for (const op of await this.deps.store.listOperations({
-      statuses: ['PENDING', 'RUNNING', 'CANCELLING', 'ROLLING_BACK'],
-    })) {
-      this.deps.log(
-        'INFO',
-        `resuming operation ${op.id} (${op.type}, ${op.status}) left by a previous gateway`,
+    await this.sweep('recover');
+    if (this.deps.store.shared && !this.sweeper && !this.stopped) {
+      this.sweeper = setInterval(
+        () =>
+          void this.sweep('recover').catch((err) =>
+            this.deps.log('WARNING', `looking for abandoned operations failed: ${(err as Error).message}`),
+          ),
+        Math.max(50, Math.floor(this.leaseMs / 2)),
       );
-      this.kick(op.id);
+      this.sweeper.unref();
+    }
+  }
+
+  private async sweep(reason: 'recover'): Promise<void> {
+    const now = Date.now();
+    const ops = [
+      ...(await this.deps.store.listOperations({ statuses: RESUMABLE })),
+      // A cancellation of a failed operation that no gateway settled (its request lost the race
+      // for the lease against the run that was just stopping).
+      ...(await this.deps.store.listOperations({ statuses: ['FAILED'], cancelRequested: true })),
+    ];
+    for (const op of ops) {
+      const leased =
+        this.deps.store.shared &&
+        op.owner &&
+        op.owner !== this.owner &&
+        (op.leaseUntil?.getTime() ?? 0) > now;
+      if (!leased && !this.running.has(op.id)) this.kick(op.id, reason);
     }
   }
 
@@ -315,15 +375,74 @@ export class OperationEngine {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     await Promise.allSettled([...this.running.values()]);
   }
 
-  private kick(id: string): void {
+  /** Runs the operation in the background unless this gateway runs it already. */
+  private kick(id: string, reason: 'start' | 'recover' | 'request' = 'request'): void {
     if (this.running.has(id)) return;
-    const run = this.run(id)
+    const run = this.runLeased(id, reason)
       .catch((err) => this.deps.log('ERROR', `operation ${id}: ${(err as Error).stack ?? err}`))
       .finally(() => this.running.delete(id));
     this.running.set(id, run);
+  }
+
+  /** Runs the operation while holding its lease; returns at once if another gateway holds it. */
+  private async runLeased(id: string, reason: 'start' | 'recover' | 'request'): Promise<void> {
+    const before = await this.deps.store.getOperation(id);
+    if (!before) return;
+    if (!(await this.deps.store.claimOperation(id, this.owner, this.leaseMs))) return;
+    if (reason === 'recover') {
+      this.deps.log(
+        'INFO',
+        `resuming operation ${id} (${before.type}, ${before.status}) left by ${
+          before.owner && before.owner !== this.owner ? `gateway ${before.owner}` : 'a previous gateway'
+        }`,
+      );
+    }
+    const lease: Lease = { lost: false };
+    // Renewals one at a time; the last one is awaited before the release, which it must not undo.
+    let renewing = Promise.resolve();
+    const renew = setInterval(
+      () => {
+        renewing = renewing.then(() =>
+          this.deps.store.claimOperation(id, this.owner, this.leaseMs).then(
+            (held) => {
+              if (!held) lease.lost = true;
+            },
+            (err) =>
+              this.deps.log('WARNING', `renewing the lease of operation ${id}: ${(err as Error).message}`),
+          ),
+        );
+      },
+      Math.max(20, Math.floor(this.leaseMs / 3)),
+    );
+    renew.unref();
+    try {
+      await this.run(id, lease);
+    } finally {
+      clearInterval(renew);
+      await renewing;
+      await this.deps.store
+        .releaseOperation(id, this.owner)
+        .catch((err) =>
+          this.deps.log('WARNING', `releasing the lease of operation ${id}: ${(err as Error).message}`),
+        );
+    }
+  }
+
+  /** Renews the lease before a step; false (and a warning) when another gateway took the operation. */
+  private async holdLease(id: string, lease: Lease): Promise<boolean> {
+    if (!lease.lost && (await this.deps.store.claimOperation(id, this.owner, this.leaseMs))) return true;
+    lease.lost = true;
+    this.deps.log(
+      'WARNING',
+      `operation ${id}: this gateway's lease ran out and another gateway took the operation over; stopping here.`,
+    );
+    return false;
   }
 
   private async require(id: string): Promise<OperationRecord> {
@@ -348,11 +467,12 @@ export class OperationEngine {
     return updated;
   }
 
-  private async run(id: string): Promise<void> {
+  private async run(id: string, lease: Lease): Promise<void> {
     let op = await this.require(id);
     if (op.status === 'PENDING') op = await this.transition(op, op.cancelRequested ? 'CANCELLED' : 'RUNNING');
     if (op.status === 'FAILED' && op.cancelRequested) op = await this.transition(op, 'CANCELLING');
     for (;;) {
+      if (!(await this.holdLease(id, lease))) return;
       op = await this.require(id);
       if (TERMINAL_STATUSES.includes(op.status)) return;
       if (op.status === 'RUNNING' && op.cancelRequested) {
@@ -481,21 +601,24 @@ export class OperationEngine {
     stepIndex: number | null = null,
     memberId: string | null = null,
   ) {
-    const sequence = await this.deps.store.nextSequence(op.id);
-    const event: OperationEvent = {
+    const occurredAt = new Date().toISOString();
+    const event = (sequence: number): OperationEvent => ({
       operationId: op.id,
       protectionGroupId: op.protectionGroupId,
       sequence,
       kind,
-      occurredAt: new Date().toISOString(),
+      occurredAt,
       status: op.status,
       percentComplete: percentComplete(op),
       stepIndex,
       memberId,
       message,
       operation: { ...op, sequence },
-    };
-    this.deps.events.publish(event);
+    });
+    // Other gateways are told in the transaction that numbers the event (NOTIFY on PostgreSQL),
+    // this gateway's subscribers once it committed.
+    const sequence = await this.deps.store.nextSequence(op.id, (n) => this.deps.events.encode(event(n)));
+    this.deps.events.publish(event(sequence));
   }
 
   // ---- step functions ----

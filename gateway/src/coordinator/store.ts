@@ -9,11 +9,15 @@ import {
   createDataSource,
   type DatabaseDialect,
   decryptSecret,
+  dialectOf,
   encryptSecret,
+  parseDatabaseUrl,
+  redactDatabaseUrl,
   runInTransaction,
   runRead,
   type SecretKey,
 } from '@protector/schema/db';
+import pg from 'pg';
 import { type DataSource, EntitySchema, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 export interface ServiceCredentials {
@@ -110,6 +114,9 @@ export interface OperationRecord {
   readonly createdAt: Date;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
+  /** The gateway running the operation, while its lease lasts (see `claimOperation`). */
+  readonly owner: string | null;
+  readonly leaseUntil: Date | null;
   readonly steps: readonly StepRecord[];
 }
 
@@ -144,6 +151,8 @@ interface OperationRow {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  owner: string | null;
+  leaseUntil: string | null;
 }
 
 interface StepRow {
@@ -159,6 +168,8 @@ interface StepRow {
   finishedAt: string | null;
   error: string | null;
   result: string | null;
+  /** The foreign key to the operation (declared so the entities describe the migrated schema). */
+  operation?: never;
 }
 
 const entities = (_: DatabaseDialect) => [
@@ -198,7 +209,10 @@ const entities = (_: DatabaseDialect) => [
       createdAt: { type: 'varchar', length: 32, name: 'created_at' },
       startedAt: { type: 'varchar', length: 32, nullable: true, name: 'started_at' },
       finishedAt: { type: 'varchar', length: 32, nullable: true, name: 'finished_at' },
+      owner: { type: 'varchar', length: 64, nullable: true },
+      leaseUntil: { type: 'varchar', length: 32, nullable: true, name: 'lease_until' },
     },
+    indices: [{ name: 'operation_pg', columns: ['protectionGroupId', 'createdAt'] }],
   }),
   new EntitySchema<StepRow>({
     name: 'operation_step',
@@ -216,6 +230,14 @@ const entities = (_: DatabaseDialect) => [
       finishedAt: { type: 'varchar', length: 32, nullable: true, name: 'finished_at' },
       error: { type: 'text', nullable: true },
       result: { type: 'text', nullable: true },
+    },
+    relations: {
+      operation: {
+        type: 'many-to-one',
+        target: 'operation',
+        onDelete: 'CASCADE',
+        joinColumn: { name: 'operation_id', foreignKeyConstraintName: 'operation_step_operation_id_fkey' },
+      },
     },
   }),
 ];
@@ -248,11 +270,71 @@ export class InitialCoordinatorSchema1732400000000 implements MigrationInterface
   }
 }
 
-export const openCoordinatorDataSource = (url: string): Promise<DataSource> =>
-  createDataSource(
-    { entities, migrations: [InitialCoordinatorSchema1732400000000], applicationName: 'protector-gateway' },
-    { url },
-  );
+/**
+ * Who runs an operation: the gateway holding its lease (`owner` until `lease_until`, an ISO time),
+ * so that gateways sharing one PostgreSQL database never run the same operation twice.
+ */
+export class AddOperationLease1732500000000 implements MigrationInterface {
+  name = 'AddOperationLease1732500000000';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE operation ADD COLUMN owner varchar(64)');
+    await q.query('ALTER TABLE operation ADD COLUMN lease_until varchar(32)');
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE operation DROP COLUMN lease_until');
+    await q.query('ALTER TABLE operation DROP COLUMN owner');
+  }
+}
+
+export const COORDINATOR_MIGRATIONS = [InitialCoordinatorSchema1732400000000, AddOperationLease1732500000000];
+
+/** The PostgreSQL channel operation events are announced on (`NOTIFY`), for the other gateways. */
+export const OPERATION_EVENTS_CHANNEL = 'protector_operation_events';
+/** The channel on which a gateway tells the others it changed the site registry. */
+export const SITES_CHANGED_CHANNEL = 'protector_sites_changed';
+
+const isUniqueViolation = (err: unknown): boolean => {
+  const e = err as { code?: unknown; driverError?: { code?: unknown }; message?: unknown };
+  const code = e?.driverError?.code ?? e?.code;
+  return code === '23505' || /unique|duplicate/i.test(String(e?.message ?? ''));
+};
+
+/**
+ * Opens the coordinator database and migrates it. On PostgreSQL, gateways that start together
+ * would run the migrations together (TypeORM takes no lock): they take turns on an advisory lock.
+ */
+export async function openCoordinatorDataSource(url: string): Promise<DataSource> {
+  const open = () =>
+    createDataSource(
+      { entities, migrations: COORDINATOR_MIGRATIONS, applicationName: 'protector-gateway' },
+      { url },
+    );
+  const location = parseDatabaseUrl(url);
+  if (location.dialect !== 'postgres') return open();
+  const lock = new pg.Client({
+    connectionString: location.url,
+    application_name: 'protector-gateway-migrations',
+  });
+  lock.on('error', () => undefined);
+  try {
+    await lock.connect();
+    await lock.query("SELECT pg_advisory_lock(hashtext('protector-gateway-migrations'))");
+  } catch (err) {
+    await lock.end().catch(() => undefined);
+    throw new ProtectorError(
+      'INTERNAL',
+      `Cannot open the protector-gateway database ${redactDatabaseUrl(location.url)}: ${(err as Error).message}`,
+      { dialect: 'postgres' },
+      { cause: err },
+    );
+  }
+  try {
+    return await open();
+  } finally {
+    // Ending the session releases the lock.
+    await lock.end().catch(() => undefined);
+  }
+}
 
 const json = <T>(text: string | null): T | null => (text ? (JSON.parse(text) as T) : null);
 const date = (text: string | null): Date | null => (text ? new Date(text) : null);
@@ -267,10 +349,18 @@ export interface NewStep {
 
 /** Repository over the coordinator database. */
 export class CoordinatorStore {
+  /**
+   * True on PostgreSQL, where several gateways may share the database: operation leases are
+   * enforced and events are announced with NOTIFY. SQLite is one gateway's own database.
+   */
+  readonly shared: boolean;
+
   constructor(
     private readonly ds: DataSource,
     private readonly secretKey: SecretKey,
-  ) {}
+  ) {
+    this.shared = dialectOf(ds) === 'postgres';
+  }
 
   // ---- sites ----
 
@@ -340,18 +430,20 @@ export class CoordinatorStore {
     params: Record<string, unknown>;
     requestedBy: string | null;
     steps: readonly NewStep[];
+    /** The gateway that will run it: it holds the lease from the start (see `claimOperation`). */
+    lease?: { owner: string; ms: number };
   }): Promise<OperationRecord> {
     const id = randomUUID();
+    const busy = (active: OperationRow) =>
+      new ProtectorError(
+        'OPERATION_IN_PROGRESS',
+        `Operation ${active.id} (${active.type}, ${active.status}) is acting on Protection Group '${input.protectionGroupName}'; wait for it, or cancel it with cancelOperation.`,
+        { operation: active.id },
+      );
     await runInTransaction(this.ds, async (m) => {
       const ops = m.getRepository<OperationRow>('operation');
       const active = await ops.findOneBy({ activeGroup: input.protectionGroupId });
-      if (active) {
-        throw new ProtectorError(
-          'OPERATION_IN_PROGRESS',
-          `Operation ${active.id} (${active.type}, ${active.status}) is acting on Protection Group '${input.protectionGroupName}'; wait for it, or cancel it with cancelOperation.`,
-          { operation: active.id },
-        );
-      }
+      if (active) throw busy(active);
       await ops.insert({
         id,
         type: input.type,
@@ -372,8 +464,23 @@ export class CoordinatorStore {
         createdAt: now(),
         startedAt: null,
         finishedAt: null,
+        owner: input.lease?.owner ?? null,
+        leaseUntil: input.lease ? new Date(Date.now() + input.lease.ms).toISOString() : null,
       });
       await this.insertSteps(m.getRepository<StepRow>('operation_step'), id, 0, input.steps);
+    }).catch(async (err) => {
+      // Another gateway inserted an operation on the group between our check and our insert: the
+      // unique index on active_group decided (PostgreSQL waits for that transaction, then refuses).
+      if (!isUniqueViolation(err)) throw err;
+      const active = await runRead(this.ds, (m) =>
+        m.getRepository<OperationRow>('operation').findOneBy({ activeGroup: input.protectionGroupId }),
+      );
+      throw active
+        ? busy(active)
+        : new ProtectorError(
+            'OPERATION_IN_PROGRESS',
+            `Another operation is already acting on Protection Group '${input.protectionGroupName}'.`,
+          );
     });
     return (await this.getOperation(id))!;
   }
@@ -429,6 +536,7 @@ export class CoordinatorStore {
     statuses?: readonly string[];
     since?: Date;
     active?: boolean;
+    cancelRequested?: boolean;
   }): Promise<OperationRecord[]> {
     return runRead(this.ds, async (m) => {
       const qb = m.getRepository<OperationRow>('operation').createQueryBuilder('o');
@@ -438,6 +546,8 @@ export class CoordinatorStore {
       if (filter.statuses?.length) qb.andWhere('o.status IN (:...statuses)', { statuses: filter.statuses });
       if (filter.since) qb.andWhere('o.created_at >= :since', { since: filter.since.toISOString() });
       if (filter.active) qb.andWhere('o.active_group IS NOT NULL');
+      if (filter.cancelRequested !== undefined)
+        qb.andWhere('o.cancel_requested = :cancel', { cancel: filter.cancelRequested ? 1 : 0 });
       const rows = await qb.orderBy('o.created_at', 'DESC').addOrderBy('o.id', 'DESC').getMany();
       const steps = rows.length
         ? await m
@@ -496,7 +606,7 @@ export class CoordinatorStore {
       try {
         await m.getRepository<OperationRow>('operation').update({ id }, row);
       } catch (err) {
-        if (/unique|duplicate/i.test((err as Error).message)) {
+        if (isUniqueViolation(err)) {
           throw new ProtectorError(
             'OPERATION_IN_PROGRESS',
             'Another operation is already acting on this Protection Group.',
@@ -533,14 +643,70 @@ export class CoordinatorStore {
     );
   }
 
-  /** The next event sequence number of an operation (persisted, so it keeps rising across restarts). */
-  async nextSequence(id: string): Promise<number> {
+  /**
+   * The next event sequence number of an operation (persisted, so it keeps rising across restarts).
+   * The increment locks the row, so concurrent callers (two gateways) get distinct numbers. On
+   * PostgreSQL, `announce(sequence)` may return a payload that is sent with NOTIFY in the same
+   * transaction: listeners get the notifications in commit order, which is sequence order.
+   */
+  async nextSequence(id: string, announce?: (sequence: number) => string | null): Promise<number> {
     return runInTransaction(this.ds, async (m) => {
-      const repo = m.getRepository<OperationRow>('operation');
-      const row = await repo.findOneByOrFail({ id });
-      await repo.update({ id }, { sequence: row.sequence + 1 });
-      return row.sequence + 1;
+      await m
+        .createQueryBuilder()
+        .update('operation')
+        .set({ sequence: () => '"sequence" + 1' })
+        .where('id = :id', { id })
+        .execute();
+      const { sequence } = await m.getRepository<OperationRow>('operation').findOneByOrFail({ id });
+      const payload = this.shared ? announce?.(sequence) : null;
+      if (payload) await m.query('SELECT pg_notify($1, $2)', [OPERATION_EVENTS_CHANNEL, payload]);
+      return sequence;
     });
+  }
+
+  /** Sends a notification to the gateways listening on `channel` (PostgreSQL only; no-op on SQLite). */
+  async notify(channel: string, payload: string): Promise<void> {
+    if (this.shared) await this.ds.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  // ---- leases: which gateway runs an operation ----
+
+  /**
+   * Takes or extends the lease on an operation for `owner`; false when another gateway holds an
+   * unexpired lease. Atomic: one conditional UPDATE (PostgreSQL re-checks the condition after a
+   * concurrent claim commits, so two gateways never both win). Times are ISO strings in UTC, which
+   * sort as they compare; gateways' clocks must agree to well within the lease (NTP). On SQLite
+   * (one gateway) the claim always succeeds, so a restarted gateway resumes at once.
+   */
+  async claimOperation(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    const now = new Date();
+    const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
+    const res = await runInTransaction(this.ds, (m) => {
+      const qb = m
+        .createQueryBuilder()
+        .update('operation')
+        .set({ owner, leaseUntil })
+        .where('id = :id', { id });
+      if (this.shared)
+        qb.andWhere('("owner" IS NULL OR "owner" = :owner OR "lease_until" < :now)', {
+          owner,
+          now: now.toISOString(),
+        });
+      return qb.execute();
+    });
+    return (res.affected ?? 0) > 0;
+  }
+
+  /** Gives up `owner`'s lease (no-op if another gateway took it). */
+  async releaseOperation(id: string, owner: string): Promise<void> {
+    await runInTransaction(this.ds, (m) =>
+      m
+        .createQueryBuilder()
+        .update('operation')
+        .set({ owner: null, leaseUntil: null })
+        .where('id = :id AND "owner" = :owner', { id, owner })
+        .execute(),
+    );
   }
 }
 
@@ -576,6 +742,8 @@ function toOperation(r: OperationRow, steps: StepRow[]): OperationRecord {
     createdAt: new Date(r.createdAt),
     startedAt: date(r.startedAt),
     finishedAt: date(r.finishedAt),
+    owner: r.owner ?? null,
+    leaseUntil: date(r.leaseUntil ?? null),
     steps: steps.map((s) => ({
       index: s.idx,
       key: s.key,
