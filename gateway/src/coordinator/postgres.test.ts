@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ProtectorError } from '@protector/schema';
 import { generateSecretKey } from '@protector/schema/db';
+import { hasTestPostgres, startTestPostgres, type TestPostgres } from '@protector/schema/testing';
 import type { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../config/index.js';
@@ -29,71 +26,6 @@ import {
  * free loopback port, removed afterwards): one active operation per group across gateways, events
  * of every gateway on every gateway's bus, and one gateway running an operation at a time.
  */
-
-const run = promisify(execFile);
-const PG_BIN = process.env['PROTECTOR_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
-const hasPostgres = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
-
-interface Cluster {
-  /** URL of a database; `createDatabase` makes a fresh one. */
-  readonly url: string;
-  createDatabase(name: string): Promise<string>;
-  stop(): Promise<void>;
-}
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-
-/** initdb refuses to run as root, so as root the cluster runs as the `postgres` user. */
-async function startCluster(): Promise<Cluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'protector-gw-pg-'));
-  const asRoot = userInfo().uid === 0;
-  const exec = async (bin: string, args: string[]) => {
-    const [file, argv] = asRoot
-      ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]]
-      : [join(PG_BIN, bin), args];
-    return run(file, argv, { timeout: 60_000 });
-  };
-  if (asRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
-    const { stdout: gid } = await run('id', ['-g', 'postgres']);
-    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
-  }
-  const data = join(dir, 'data');
-  const port = await freePort();
-  await exec('initdb', ['-D', data, '-U', 'protector', '--auth=trust', '--encoding=UTF8', '--no-sync']);
-  await exec('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'server.log'),
-    '-w',
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
-    'start',
-  ]);
-  const url = (db: string) => `postgresql://protector:unused@127.0.0.1:${port}/${db}`;
-  return {
-    url: url('postgres'),
-    async createDatabase(name) {
-      await exec('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'protector', name]);
-      return url(name);
-    },
-    async stop() {
-      await exec('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -131,8 +63,8 @@ const newOperation = (store: CoordinatorStore, protectionGroupId: string) =>
     steps: [{ key: 'sync', name: 'syncMetadata', site: null }],
   });
 
-describe.skipIf(!hasPostgres)('coordinator database shared by several gateways (PostgreSQL 15)', () => {
-  let cluster: Cluster;
+describe.skipIf(!hasTestPostgres)('coordinator database shared by several gateways (PostgreSQL 15)', () => {
+  let cluster: TestPostgres;
   const key = generateSecretKey();
   const open: DataSource[] = [];
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -186,7 +118,7 @@ describe.skipIf(!hasPostgres)('coordinator database shared by several gateways (
   }
 
   beforeAll(async () => {
-    cluster = await startCluster();
+    cluster = await startTestPostgres();
     url = cluster.url;
   }, 120_000);
   afterEach(async () => {
@@ -475,9 +407,3 @@ describe.skipIf(!hasPostgres)('coordinator database shared by several gateways (
     expect(await two.claimOperation(op.id, loser!, 400)).toBe(true);
   });
 });
-
-if (!hasPostgres) {
-  describe('coordinator database shared by several gateways (PostgreSQL 15)', () => {
-    it.skip(`skipped: PostgreSQL binaries not found in ${PG_BIN} (set PROTECTOR_PG_BIN)`, () => {});
-  });
-}

@@ -1,12 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { generateSecretKey } from '@protector/schema/db';
+import { hasTestPostgres, startTestPostgres, type TestPostgres } from '@protector/schema/testing';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSiteDataSource, SITE_MIGRATIONS } from './data-source.js';
@@ -18,64 +12,6 @@ import type { ProtectionGroupMetadata } from './types.js';
  * started in a temporary directory on a free loopback port and removed afterwards.
  */
 
-const run = promisify(execFile);
-const PG_BIN = process.env['PROTECTOR_PG_BIN'] ?? '/usr/lib/postgresql/15/bin';
-const hasPostgres = existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl'));
-
-interface Cluster {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-
-/** initdb refuses to run as root, so as root the cluster runs as the `postgres` user. */
-async function startCluster(): Promise<Cluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'protector-pg-'));
-  const asRoot = userInfo().uid === 0;
-  const exec = async (bin: string, args: string[]) => {
-    const [file, argv] = asRoot
-      ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]]
-      : [join(PG_BIN, bin), args];
-    return run(file, argv, { timeout: 60_000 });
-  };
-  if (asRoot) {
-    const { stdout } = await run('id', ['-u', 'postgres']);
-    const { stdout: gid } = await run('id', ['-g', 'postgres']);
-    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
-  }
-  const data = join(dir, 'data');
-  const port = await freePort();
-  await exec('initdb', ['-D', data, '-U', 'protector', '--auth=trust', '--encoding=UTF8', '--no-sync']);
-  await exec('pg_ctl', [
-    '-D',
-    data,
-    '-l',
-    join(dir, 'server.log'),
-    '-w',
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
-    'start',
-  ]);
-  return {
-    url: `postgresql://protector:unused@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await exec('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 const newPg = (overrides: Partial<ProtectionGroupMetadata> = {}): ProtectionGroupMetadata => ({
   id: randomUUID(),
   name: 'prod-web-app',
@@ -86,13 +22,13 @@ const newPg = (overrides: Partial<ProtectionGroupMetadata> = {}): ProtectionGrou
   ...overrides,
 });
 
-describe.skipIf(!hasPostgres)('site database on PostgreSQL 15', () => {
-  let cluster: Cluster;
+describe.skipIf(!hasTestPostgres)('site database on PostgreSQL 15', () => {
+  let cluster: TestPostgres;
   let ds: DataSource;
   const key = generateSecretKey();
 
   beforeAll(async () => {
-    cluster = await startCluster();
+    cluster = await startTestPostgres();
     ds = await createSiteDataSource({ url: cluster.url });
   }, 120_000);
   afterAll(async () => {
@@ -188,9 +124,3 @@ describe.skipIf(!hasPostgres)('site database on PostgreSQL 15', () => {
     });
   });
 });
-
-if (!hasPostgres) {
-  describe('site database on PostgreSQL 15', () => {
-    it.skip(`skipped: PostgreSQL binaries not found in ${PG_BIN} (set PROTECTOR_PG_BIN)`, () => {});
-  });
-}

@@ -164,8 +164,10 @@ export async function startSiteService(
     await cloud.tokenInfo();
     const projectClients = new Map<string, OpenStackClient>();
     const cloudFor = (projectId: string) => {
-      let c = projectClients.get(projectId);
-      if (!c) projectClients.set(projectId, (c = serviceClient({ projectId })));
+      const known = projectClients.get(projectId);
+      if (known) return known;
+      const c = serviceClient({ projectId });
+      projectClients.set(projectId, c);
       return c;
     };
     // The database belongs to one site: a renamed site_name is refused rather than mixing two sites' data.
