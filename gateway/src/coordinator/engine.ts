@@ -7,7 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isProtectorError, ProtectorError } from '@protector/schema';
-import type { OperationEvent, OperationEventBus, OperationEventKind } from './events.js';
+import {
+  type OperationEvent,
+  type OperationEventBus,
+  type OperationEventKind,
+  percentComplete,
+} from './events.js';
 import {
   authoritative,
   type Replica,
@@ -934,14 +939,4 @@ export function errorJson(err: unknown): ErrorJson {
   if (err instanceof ProtectorError)
     return { code: err.code, message: err.message, retryable: err.retryable };
   return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err), retryable: false };
-}
-
-/** Percent of forward steps finished (or, while rolling back, of the rollback). */
-export function percentComplete(op: OperationRecord): number {
-  if (op.status === 'SUCCEEDED' || op.status === 'PARTIAL' || op.status === 'ROLLED_BACK') return 100;
-  const phase = op.status === 'ROLLING_BACK' ? 'rollback' : 'forward';
-  const steps = op.steps.filter((s) => s.phase === phase);
-  if (!steps.length) return 0;
-  const done = steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'SKIPPED').length;
-  return Math.floor((done * 100) / steps.length);
 }

@@ -7,12 +7,12 @@
  * Site health is not fanned out: every gateway checks the sites itself.
  */
 import pg from 'pg';
-import { percentComplete } from './engine.js';
 import {
   decodeOperationEvent,
   encodeOperationEvent,
   type OperationEvent,
   type OperationEventBus,
+  snapshotEvent,
   type WireOperationEvent,
 } from './events.js';
 import {
@@ -213,21 +213,10 @@ export class PostgresEventFanout {
       if (!op) continue;
       const seen = Math.max(this.remote.get(id) ?? 0, this.local.get(id) ?? 0);
       if (op.sequence <= seen) continue;
-      const step =
-        op.steps.find((s) => s.status === 'RUNNING') ?? op.steps.filter((s) => s.status !== 'PENDING').at(-1);
-      const event: OperationEvent = {
-        operationId: op.id,
-        protectionGroupId: op.protectionGroupId,
-        sequence: op.sequence,
-        kind: 'STATUS_CHANGED',
-        occurredAt: new Date().toISOString(),
-        status: op.status,
-        percentComplete: percentComplete(op),
-        stepIndex: step?.index ?? null,
-        memberId: null,
-        message: `Current state: ${op.status.toLowerCase()} (events were missed while the gateway's event connection was down).`,
-        operation: op,
-      };
+      const event = snapshotEvent(
+        op,
+        `Current state: ${op.status.toLowerCase()} (events were missed while the gateway's event connection was down).`,
+      );
       this.note(this.remote, event);
       this.opts.bus.publish(event);
     }

@@ -82,3 +82,32 @@ export function decodeOperationEvent(payload: string): WireOperationEvent | null
     return null;
   }
 }
+
+/** An event carrying an operation's current state (for a late subscriber, or after missed events). */
+export function snapshotEvent(op: OperationRecord, message: string): OperationEvent {
+  const step =
+    op.steps.find((s) => s.status === 'RUNNING') ?? op.steps.filter((s) => s.status !== 'PENDING').at(-1);
+  return {
+    operationId: op.id,
+    protectionGroupId: op.protectionGroupId,
+    sequence: op.sequence,
+    kind: 'STATUS_CHANGED',
+    occurredAt: new Date().toISOString(),
+    status: op.status,
+    percentComplete: percentComplete(op),
+    stepIndex: step?.index ?? null,
+    memberId: null,
+    message,
+    operation: op,
+  };
+}
+
+/** Percent of forward steps finished (or, while rolling back, of the rollback). */
+export function percentComplete(op: OperationRecord): number {
+  if (op.status === 'SUCCEEDED' || op.status === 'PARTIAL' || op.status === 'ROLLED_BACK') return 100;
+  const phase = op.status === 'ROLLING_BACK' ? 'rollback' : 'forward';
+  const steps = op.steps.filter((s) => s.phase === phase);
+  if (!steps.length) return 0;
+  const done = steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'SKIPPED').length;
+  return Math.floor((done * 100) / steps.length);
+}

@@ -6,8 +6,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { coordinatorSubgraphSdl, DateTimeScalar, ProtectorError } from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordinator.js';
-import { percentComplete } from './engine.js';
-import type { OperationEvent } from './events.js';
+
+import { type OperationEvent, percentComplete, snapshotEvent } from './events.js';
 import { type ReplicaRead, syncState } from './replicas.js';
 import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './store.js';
 
@@ -472,23 +472,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         const terminal = (e: OperationEvent) =>
           TERMINAL_STATUSES.includes(e.status) && e.kind === 'STATUS_CHANGED';
         // A late subscriber first gets the current state, then every later step transition.
-        const snapshot: OperationEvent = {
-          operationId: op.id,
-          protectionGroupId: op.protectionGroupId,
-          sequence: op.sequence,
-          kind: 'STATUS_CHANGED',
-          occurredAt: new Date().toISOString(),
-          status: op.status,
-          percentComplete: percentComplete(op),
-          stepIndex:
-            (
-              op.steps.find((s) => s.status === 'RUNNING') ??
-              op.steps.filter((s) => s.status !== 'PENDING').at(-1)
-            )?.index ?? null,
-          memberId: null,
-          message: `Current state: ${op.status.toLowerCase()}.`,
-          operation: op,
-        };
+        const snapshot = snapshotEvent(op, `Current state: ${op.status.toLowerCase()}.`);
         // Live events after the snapshot's sequence; a finished operation ends with its snapshot.
         const source = c.events.subscribe((e) => e.operationId === op.id && e.sequence > op.sequence, {
           first: [snapshot],

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { coordinatorSubgraphSdl, ProtectorError } from '@protector/schema';
 import { sendJson } from '@protector/schema/server';
-import { type FormattedExecutionResult, type GraphQLSchema, parse } from 'graphql';
+import { type GraphQLSchema, parse } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,68 +31,11 @@ import {
   type RunningGateway,
   startGateway,
 } from './index.js';
+import { deferred, EventChannel, subscribe } from './test-helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // The stub coordinator: the real coordinator SDL with a few in-memory resolvers, and subscription
 // sources the test drives event by event.
-
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** An event source the test pushes into; `returned` resolves when the subscriber leaves. */
-export class EventChannel<T> implements AsyncIterable<T> {
-  private readonly items: T[] = [];
-  private waiting: ((r: IteratorResult<T>) => void) | null = null;
-  private ended = false;
-  readonly returned = deferred<void>();
-
-  push(value: T): void {
-    if (this.waiting) {
-      const wake = this.waiting;
-      this.waiting = null;
-      wake({ done: false, value });
-    } else this.items.push(value);
-  }
-
-  end(): void {
-    this.ended = true;
-    if (this.waiting) {
-      const wake = this.waiting;
-      this.waiting = null;
-      wake({ done: true, value: undefined });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => {
-        if (this.items.length > 0) return Promise.resolve({ done: false, value: this.items.shift()! });
-        if (this.ended) return Promise.resolve({ done: true, value: undefined });
-        return new Promise((resolve) => {
-          this.waiting = resolve;
-        });
-      },
-      return: async () => {
-        this.returned.resolve();
-        this.end();
-        return { done: true, value: undefined };
-      },
-    };
-  }
-}
 
 export interface StubOperation {
   id: string;
@@ -491,45 +434,6 @@ describe('gateway over the coordinator and real sites', () => {
 // Subscriptions
 
 const wsUrl = () => gw.url.replace(/^http/, 'ws');
-
-interface Collected {
-  readonly results: FormattedExecutionResult[];
-  readonly completed: Promise<void>;
-  readonly failed: Promise<readonly unknown[]>;
-  next(): Promise<FormattedExecutionResult>;
-  dispose(): void;
-}
-
-/** Subscribes with graphql-ws and collects results; `next()` waits for the next one. */
-function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}): Collected {
-  const results: FormattedExecutionResult[] = [];
-  const waiters: ((r: FormattedExecutionResult) => void)[] = [];
-  let read = 0;
-  const completed = deferred<void>();
-  const failed = deferred<readonly unknown[]>();
-  const dispose = client.subscribe(
-    { query, variables },
-    {
-      next: (value) => {
-        results.push(value as FormattedExecutionResult);
-        waiters.shift()?.(value as FormattedExecutionResult);
-      },
-      error: (err) => failed.resolve(Array.isArray(err) ? err : [err]),
-      complete: () => completed.resolve(),
-    },
-  );
-  return {
-    results,
-    completed: completed.promise,
-    failed: failed.promise,
-    next: () => {
-      const i = read++;
-      if (results[i]) return Promise.resolve(results[i]!);
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-    dispose,
-  };
-}
 
 function connect(connectionParams: Record<string, unknown>): Client {
   return createClient({

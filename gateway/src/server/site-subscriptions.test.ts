@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { coordinatorSubgraphSdl, ProtectorError, siteSubgraphSdl } from '@protector/schema';
 import { FlashArrayStore } from '@protector/storage-drivers';
-import { type FormattedExecutionResult, GraphQLError, parse } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,95 +28,10 @@ import {
   writeSiteConfig,
 } from '../../../subgraph-site/test-support/site-process.js';
 import { type GatewaySite, type RunningGateway, startGateway } from './index.js';
+import { EventChannel, subscribe } from './test-helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a pushable event source, and a graphql-ws subscriber that collects results.
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-/** An event source the test pushes into; `returned` resolves when its consumer leaves. */
-class EventChannel<T> implements AsyncIterableIterator<T> {
-  private readonly items: T[] = [];
-  private waiting: ((r: IteratorResult<T>) => void) | null = null;
-  private ended = false;
-  readonly returned = deferred();
-
-  push(value: T): void {
-    const wake = this.waiting;
-    this.waiting = null;
-    if (wake) wake({ done: false, value });
-    else this.items.push(value);
-  }
-
-  end(): void {
-    this.ended = true;
-    const wake = this.waiting;
-    this.waiting = null;
-    wake?.({ done: true, value: undefined });
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    if (this.items.length > 0) return Promise.resolve({ done: false, value: this.items.shift()! });
-    if (this.ended) return Promise.resolve({ done: true, value: undefined });
-    return new Promise((resolve) => {
-      this.waiting = resolve;
-    });
-  }
-
-  async return(): Promise<IteratorResult<T>> {
-    this.returned.resolve();
-    this.end();
-    return { done: true, value: undefined };
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
-    return this;
-  }
-}
-
-interface Collected {
-  readonly results: FormattedExecutionResult[];
-  readonly completed: Promise<void>;
-  readonly failed: Promise<readonly unknown[]>;
-  next(): Promise<FormattedExecutionResult>;
-  dispose(): void;
-}
-
-function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}): Collected {
-  const results: FormattedExecutionResult[] = [];
-  const waiters: ((r: FormattedExecutionResult) => void)[] = [];
-  let read = 0;
-  const completed = deferred();
-  const failed = deferred<readonly unknown[]>();
-  const dispose = client.subscribe(
-    { query, variables },
-    {
-      next: (value) => {
-        results.push(value as FormattedExecutionResult);
-        waiters.shift()?.(value as FormattedExecutionResult);
-      },
-      error: (err) => failed.resolve(Array.isArray(err) ? err : [err]),
-      complete: () => completed.resolve(),
-    },
-  );
-  return {
-    results,
-    completed: completed.promise,
-    failed: failed.promise,
-    next: () => {
-      const i = read++;
-      if (results[i]) return Promise.resolve(results[i]!);
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-    dispose,
-  };
-}
 
 const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([
@@ -529,7 +444,7 @@ describe('site subscriptions relayed through the gateway', () => {
     const other = await startGateway({
       port: 0,
       coordinatorSchema: stubCoordinatorSchema(registry),
-      coordinatorSubscribe: () => [],
+      coordinatorSubscribe: async function* () {},
       sites: () => registry,
       log: () => {},
     });
