@@ -1,4 +1,6 @@
 /** @protector/schema: the contract shared by every package: error codes, SDL, shared enums. */
+
+export { mapLimit } from './concurrency.js';
 export * from './config/index.js';
 export {
   ERROR_CODES,

@@ -3,7 +3,7 @@
  * calls on two arrays. The two drivers differ only in how a request reaches an array (in process to
  * the SQLite model, or over HTTPS to a FlashArray), so both enforce the same rules and fail the same way.
  */
-import { ProtectorError } from '@protector/schema';
+import { mapLimit, ProtectorError } from '@protector/schema';
 import type { ArrayClient } from './client/array-client.js';
 import { nameProblem, sizeProblem, suffixProblem, volumeNameProblem } from './names.js';
 import type {
@@ -694,22 +694,4 @@ function toAsyncPoint(ref: ReplicationGroupRef, item: Json): RecoveryPoint {
     complete: progress >= 1,
     volumes: ((item.volumes as Json[] | undefined) ?? []).map((v) => String(v.name).replace(prefix, '')),
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

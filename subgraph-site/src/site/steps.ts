@@ -4,7 +4,7 @@
  * again, and every step is written so that running it again is safe (it finds what it made before).
  */
 import { createHash } from 'node:crypto';
-import { isProtectorError, ProtectorError } from '@protector/schema';
+import { isProtectorError, mapLimit, ProtectorError } from '@protector/schema';
 import type { MaterializeRequest, RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
 import type {
   MemberInput,
@@ -42,6 +42,8 @@ export const TAG = {
 } as const;
 
 const GIB = 1024 ** 3;
+/** How many members a recovery brings up at once. */
+const MEMBER_CONCURRENCY = 8;
 const short = (s: string, n = 8) => createHash('sha256').update(s).digest('hex').slice(0, n);
 /** A stable UUID (version 5 layout) derived from `s`: the same input gives the same id on every run. */
 const stableUuid = (s: string) => {
@@ -628,9 +630,8 @@ export function createSiteSteps(ctx: SiteContext) {
         const mappings = input.resourceMappings.map(mappingFromInput);
         const opTag = short(key.operationId, 8);
         const tc = await tenantCloud(pg);
-        const results = [];
-        const updated = new Map<string, ProtectionGroupMember>();
-        for (const member of members) {
+        // Members recover in parallel (bounded), each on its own: one failing does not stop the others.
+        const outcomes = await mapLimit(members, MEMBER_CONCURRENCY, async (member) => {
           try {
             const made = await recoverMember({
               cloud: tc,
@@ -645,52 +646,54 @@ export function createSiteSteps(ctx: SiteContext) {
               testNetworkId: input.testNetworkId ?? null,
               boot: input.bootServers ?? true,
             });
-            results.push({
+            const result = {
               memberId: member.id,
               memberName: member.name,
               status: 'SUCCEEDED',
               serverId: made.serverId,
               volumes: made.volumes,
               error: null,
-            });
-            if (!test) {
-              updated.set(member.id, {
-                ...member,
-                status: 'failed_over',
-                siteServerIds: {
-                  ...member.siteServerIds,
-                  ...(made.serverId ? { [ctx.siteName]: made.serverId } : {}),
+            };
+            const update: ProtectionGroupMember = {
+              ...member,
+              status: 'failed_over',
+              siteServerIds: {
+                ...member.siteServerIds,
+                ...(made.serverId ? { [ctx.siteName]: made.serverId } : {}),
+              },
+              sitePlacements: {
+                ...member.sitePlacements,
+                ...(made.placement ? { [ctx.siteName]: made.placement } : {}),
+              },
+              volumes: member.volumes.map((v) => ({
+                ...v,
+                siteVolumeIds: {
+                  ...v.siteVolumeIds,
+                  [ctx.siteName]: made.volumes.find((x) => x.memberVolumeId === v.id)!.volumeId,
                 },
-                sitePlacements: {
-                  ...member.sitePlacements,
-                  ...(made.placement ? { [ctx.siteName]: made.placement } : {}),
-                },
-                volumes: member.volumes.map((v) => ({
-                  ...v,
-                  siteVolumeIds: {
-                    ...v.siteVolumeIds,
-                    [ctx.siteName]: made.volumes.find((x) => x.memberVolumeId === v.id)!.volumeId,
-                  },
-                })),
-              });
-            }
+              })),
+            };
+            return { result, update };
           } catch (err) {
-            results.push({
+            const result = {
               memberId: member.id,
               memberName: member.name,
               status: 'FAILED',
               serverId: null,
               volumes: [],
               error: asError(err),
-            });
-            if (!test)
-              updated.set(member.id, {
-                ...member,
-                status: 'failover_failed',
-                errorReason: (err as Error).message,
-              });
+            };
+            const update: ProtectionGroupMember = {
+              ...member,
+              status: 'failover_failed',
+              errorReason: (err as Error).message,
+            };
+            return { result, update };
           }
-        }
+        });
+        const results = outcomes.map((o) => o.result);
+        // A drill leaves the group's members as they are; a failover records where each one now runs.
+        const updated = new Map(test ? [] : outcomes.map((o) => [o.update.id, o.update] as const));
         if (updated.size) {
           const current = await repo.requireProtectionGroup(pg.id);
           const all = (await repo.listMembers(pg.id)).map((m) => memberToInput(updated.get(m.id) ?? m));
