@@ -10,7 +10,14 @@ const SIZES = (process.env.BENCH_VMS ?? '2,8,16').split(',').map(Number);
 const BOOT_SECONDS = Number(process.env.BENCH_BOOT_SECONDS ?? 2);
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-rto-'));
-const lab = await startLab({ dir, gatewayPort: 0, transferMs: 300, bootSeconds: BOOT_SECONDS, replicationIntervalSeconds: 5, demo: false });
+const lab = await startLab({
+  dir,
+  gatewayPort: 0,
+  transferMs: 300,
+  bootSeconds: BOOT_SECONDS,
+  replicationIntervalSeconds: 5,
+  demo: false,
+});
 const tokens = await lab.tenantTokens();
 
 async function gql(query, variables = {}) {
@@ -33,7 +40,8 @@ async function timed(label, mutation) {
   }
 }
 
-const line = (n, name, ms) => console.log(`vms=${String(n).padStart(3)}  ${name.padEnd(17)} ${(ms / 1000).toFixed(1).padStart(6)} s`);
+const line = (n, name, ms) =>
+  console.log(`vms=${String(n).padStart(3)}  ${name.padEnd(17)} ${(ms / 1000).toFixed(1).padStart(6)} s`);
 
 try {
   for (const n of SIZES) {
@@ -49,14 +57,35 @@ try {
     }
     const joined = Date.now();
     for (;;) {
-      const { recoveryPoints } = await gql(`{ recoveryPoints(protectionGroup: "${pg}") { complete createdAt } }`);
+      const { recoveryPoints } = await gql(
+        `{ recoveryPoints(protectionGroup: "${pg}") { complete createdAt } }`,
+      );
       if (recoveryPoints.some((p) => p.complete && Date.parse(p.createdAt) > joined)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    line(n, 'test failover', await timed('test failover', `mutation { testFailover(input: { protectionGroup: "${pg}" }) { id } }`));
-    line(n, 'test cleanup', await timed('test cleanup', `mutation { testCleanup(input: { protectionGroup: "${pg}" }) { id } }`));
-    line(n, 'planned failover', await timed('planned failover', `mutation { failover(input: { protectionGroup: "${pg}", type: PLANNED }) { id } }`));
-    line(n, 'failback', await timed('failback', `mutation { failback(input: { protectionGroup: "${pg}" }) { id } }`));
+    line(
+      n,
+      'test failover',
+      await timed('test failover', `mutation { testFailover(input: { protectionGroup: "${pg}" }) { id } }`),
+    );
+    line(
+      n,
+      'test cleanup',
+      await timed('test cleanup', `mutation { testCleanup(input: { protectionGroup: "${pg}" }) { id } }`),
+    );
+    line(
+      n,
+      'planned failover',
+      await timed(
+        'planned failover',
+        `mutation { failover(input: { protectionGroup: "${pg}", type: PLANNED }) { id } }`,
+      ),
+    );
+    line(
+      n,
+      'failback',
+      await timed('failback', `mutation { failback(input: { protectionGroup: "${pg}" }) { id } }`),
+    );
   }
   console.log(`(VM boot time ${BOOT_SECONDS} s, snapshot transfer 0.3 s, members recovered 8 at a time)`);
 } finally {
