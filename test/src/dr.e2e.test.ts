@@ -310,9 +310,16 @@ describe('a DR lifecycle across two sites', () => {
       syncStatus: 'IN_SYNC',
       currentPrimarySite: { name: 'boston' },
     });
-    // Back on boston with nothing lost from seattle.
-    const back = copiesOf('mock-array-a', dataOrigin).filter((c) => c.name.startsWith('r-'));
-    expect(Math.max(...back.map((c) => c.version))).toBe(onSeattle.version);
+    // Back on boston with nothing lost from seattle, in the original volumes of the original VMs (recovered
+    // in place, as SRM does: no second copy of each VM on boston).
+    const back = copiesOf('mock-array-a', dataOrigin);
+    expect(back.filter((c) => c.name.startsWith('volume-')).map((c) => c.version)).toContain(
+      onSeattle.version,
+    );
+    expect(back.filter((c) => c.name.startsWith('r-'))).toEqual([]);
+    const { boston } = await gql<{ boston: { servers: Json[] } }>('{ boston { servers { name status } } }');
+    const names = boston.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name)));
+    expect(names.map((s) => s.status).sort()).toEqual(['ACTIVE', 'ACTIVE']);
   });
 
   let olderPoint: { name: string; version: number; origin: string } | null = null;

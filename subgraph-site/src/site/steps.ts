@@ -934,6 +934,57 @@ export function createSiteSteps(ctx: SiteContext) {
   };
 
   /** Copy, manage and boot one member; safe to repeat (it finds the copies and the server it made before). */
+  /**
+   * A member that ran on this site before (the original VMs on failback, or the copies of an earlier
+   * failover) is recovered in place, as SRM does: its stopped server's volumes are overwritten with the
+   * recovery point and the server is started. Nothing is left behind from cycle to cycle. Returns null
+   * when there is nothing to reuse (first failover here, or the server or a volume is gone).
+   */
+  async function reuseMember(a: Parameters<typeof recoverMember>[0]) {
+    const { member, point, ref } = a;
+    const serverId = member.siteServerIds[ctx.siteName];
+    const volumeIds = member.volumes.map((v) => v.siteVolumeIds[ctx.siteName]);
+    if (!serverId || !member.volumes.length || volumeIds.some((id) => !id)) return null;
+    if (member.volumes.some((v) => !v.arrayVolumeName)) return null;
+    let server: Server;
+    let volumes: Volume[];
+    try {
+      server = await a.cloud.getServer(serverId);
+      volumes = await Promise.all(volumeIds.map((id) => a.cloud.getVolume(id!)));
+    } catch (err) {
+      if (isProtectorError(err, 'NOT_FOUND')) return null;
+      throw err;
+    }
+    // Never overwrite the disks of a running VM.
+    if (server.status !== 'SHUTOFF') {
+      await a.cloud.stopServer(serverId).catch((err) => {
+        if (!isProtectorError(err, 'INVALID_STATE')) throw err;
+      });
+      await a.cloud.waitForServerStatus(serverId, 'SHUTOFF', { timeoutMs: 300_000 });
+    }
+    await driver.materialize(
+      ref,
+      point.name,
+      member.volumes.map((v, i) => ({
+        sourceVolume: v.arrayVolumeName!,
+        targetVolume: arrayNameOf(volumes[i]!),
+      })),
+      { overwrite: true },
+    );
+    await a.cloud.startServer(serverId).catch((err) => {
+      if (!isProtectorError(err, 'INVALID_STATE')) throw err;
+    });
+    const active = await a.cloud.waitForServerStatus(serverId, 'ACTIVE', { timeoutMs: 300_000 });
+    return {
+      serverId,
+      placement: {
+        flavorId: await flavorIdOf(a.cloud, active),
+        networkIds: await serverNetworks(a.cloud, serverId),
+      },
+      volumes: member.volumes.map((v, i) => ({ memberVolumeId: v.id, volumeId: volumeIds[i]! })),
+    };
+  }
+
   async function recoverMember(a: {
     pg: ProtectionGroupReplica;
     member: ProtectionGroupMember;
@@ -953,6 +1004,10 @@ export function createSiteSteps(ctx: SiteContext) {
     volumes: { memberVolumeId: string; volumeId: string }[];
   }> {
     const { pg, member, point, test, opTag } = a;
+    if (!test && a.boot) {
+      const reused = await reuseMember(a);
+      if (reused) return reused;
+    }
     const tags: Record<string, string> = {
       [TAG.pg]: pg.id,
       [TAG.operation]: opTag,
