@@ -6,7 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isProtectorError, ProtectorError } from '@protector/schema';
+import {
+  isProtectorError,
+  PROTECTION_GROUP_STATUSES,
+  type ProtectionGroupStatus,
+  ProtectorError,
+} from '@protector/schema';
 import {
   type OperationEvent,
   type OperationEventBus,
@@ -37,17 +42,7 @@ import {
 type Json = Record<string, unknown>;
 
 /** Protection Group statuses (the GraphQL enum). */
-export type GroupStatus =
-  | 'ACTIVE'
-  | 'FAILING_OVER'
-  | 'FAILED_OVER'
-  | 'FAILED_OVER_PARTIAL'
-  | 'FAILING_BACK'
-  | 'TEST_FAILING_OVER'
-  | 'TEST_FAILED_OVER'
-  | 'TEST_CLEANING_UP'
-  | 'DELETING'
-  | 'ERROR';
+export type GroupStatus = ProtectionGroupStatus;
 
 /** Every Protection Group status change the coordinator makes; anything else is refused. */
 export const GROUP_TRANSITIONS: Readonly<Record<GroupStatus, readonly GroupStatus[]>> = {
@@ -70,17 +65,8 @@ export const START_STATUSES: Readonly<Record<OperationType, readonly GroupStatus
   PLANNED_FAILOVER: ['ACTIVE'],
   UNPLANNED_FAILOVER: ['ACTIVE', 'FAILING_OVER'],
   FAILBACK: ['FAILED_OVER', 'FAILED_OVER_PARTIAL'],
-  SYNC: [
-    'ACTIVE',
-    'FAILING_OVER',
-    'FAILED_OVER',
-    'FAILED_OVER_PARTIAL',
-    'FAILING_BACK',
-    'TEST_FAILING_OVER',
-    'TEST_FAILED_OVER',
-    'TEST_CLEANING_UP',
-    'ERROR',
-  ],
+  // A sync levels metadata whatever the status, except while the group is being deleted.
+  SYNC: PROTECTION_GROUP_STATUSES.filter((status) => status !== 'DELETING'),
 };
 
 /** Statuses a forced test cleanup may start from (a failed or interrupted drill). */
