@@ -273,6 +273,11 @@ describe('a DR lifecycle across two sites', () => {
         expect((p.networkIds as string[]).length).toBe(1);
       }
     }
+    // Priority groups: web-1 (priority 1) was ACTIVE before web-2 (priority 2) was even created.
+    const created = await gql<{ seattle: { servers: Json[] } }>('{ seattle { servers { name createdAt } } }');
+    const at = (name: string) =>
+      Date.parse(String(created.seattle.servers.find((s) => s.name === name)!.createdAt));
+    expect(at('web-2') - at('web-1')).toBeGreaterThanOrEqual(1000);
     // The tenant sees its recovered VMs in its own project on seattle (its token, not an admin's).
     const servers = await gql<{ seattle: { servers: Json[] }; boston: { servers: Json[] } }>(
       '{ seattle { servers { name status } } boston { servers { name status } } }',

@@ -549,12 +549,16 @@ export async function seedDemo(lab: Lab): Promise<void> {
       'setResourceMappings',
     );
   }
-  for (const name of ['web-1', 'web-2']) {
+  // web-1 (say, the database) comes up before web-2 on recovery.
+  for (const [name, priority] of [
+    ['web-1', 1],
+    ['web-2', 2],
+  ] as const) {
     if (pg.members.some((m) => m.name === name)) continue;
     await bootVm(boston, tenant.boston!, name);
     check(
       await lab.gql(
-        `mutation { addMember(input: { protectionGroup: "prod-web-app", server: "${name}" }) { id } }`,
+        `mutation { addMember(input: { protectionGroup: "prod-web-app", server: "${name}", bootPriority: ${priority} }) { id } }`,
         {},
         tenant,
       ),

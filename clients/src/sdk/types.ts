@@ -343,6 +343,8 @@ export interface DeleteProtectionGroupInput {
 export interface AddMemberInput {
   readonly protectionGroup: string;
   readonly server: string;
+  /** Recovery order, 1 (first) to 5. @default 3 */
+  readonly bootPriority?: number;
 }
 
 export interface RemoveMemberInput {

@@ -674,7 +674,17 @@ export class Coordinator {
     return this.getGroup(ctx, view.id);
   }
 
-  async addMember(ctx: CallerTokens, input: { protectionGroup: string; server: string }): Promise<GroupView> {
+  async addMember(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; server: string; bootPriority?: number | null },
+  ): Promise<GroupView> {
+    const bootPriority = input.bootPriority ?? 3;
+    if (!Number.isInteger(bootPriority) || bootPriority < 1 || bootPriority > 5) {
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `bootPriority must be a whole number from 1 (recovered first) to 5, got ${bootPriority}.`,
+      );
+    }
     const requestId = randomUUID();
     const view = await this.getGroup(ctx, input.protectionGroup);
     const primary = await this.client(view.group.currentPrimarySite.name);
@@ -719,6 +729,7 @@ export class Coordinator {
               id: memberId,
               name: server.name,
               status: 'PROTECTED',
+              bootPriority,
               volumes: [],
               placements: [{ site: primary.site.name, serverId: server.id, networkIds: [], volumes: [] }],
             };

@@ -11,7 +11,7 @@ type Json = Record<string, unknown>;
 export const REPLICA_SELECTION = `id name description projectId replicationType status metadataVersion lastSyncedAt syncStatus
   lastReplicationAt storageGroupName consistencyGroupId volumeType createdAt updatedAt role
   currentPrimarySite { name } secondarySite { name }
-  members { id name status addedAt
+  members { id name status bootPriority addedAt
     volumes { id name sizeGb volumeType bootable bootIndex deviceName storageVolumeName }
     placements { site { name } serverId flavorId networkIds volumes { memberVolumeId volumeId } } }
   policy { primaryArrayUrl secondaryArrayUrl primaryArrayTokenSet secondaryArrayTokenSet purePgName replicationIntervalSeconds rpoMinutes updatedAt }
@@ -144,6 +144,7 @@ export function memberInput(m: Json): Json {
     id: m.id,
     name: m.name,
     status: m.status,
+    bootPriority: m.bootPriority ?? 3,
     volumes: ((m.volumes as Json[]) ?? []).map((v) => ({
       id: v.id,
       name: v.name,

@@ -367,6 +367,8 @@ input AddMemberInput {
   protectionGroup: ID!
   """Nova server id or name on the primary site."""
   server: ID!
+  """Recovery order, 1 (first) to 5; VMs of one priority come up together. Default 3."""
+  bootPriority: Int = 3
 }
 
 input RemoveMemberInput {

@@ -123,6 +123,11 @@ type ProtectionGroupMember @shareable {
   """Name of the Nova server."""
   name: String!
   status: MemberStatus!
+  """
+  Recovery order, as a recovery plan's priority groups: every VM of priority 1 is recovered and ACTIVE
+  before any of priority 2 starts, and so on; VMs of one priority come up together.
+  """
+  bootPriority: Int!
   volumes: [MemberVolume!]!
   placements: [MemberPlacement!]!
   addedAt: DateTime!

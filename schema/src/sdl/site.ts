@@ -456,6 +456,8 @@ input ProtectionGroupMemberInput @inaccessible {
   id: ID!
   name: String!
   status: MemberStatus!
+  """Recovery order (1 first); default 3."""
+  bootPriority: Int
   volumes: [MemberVolumeInput!]!
   placements: [MemberPlacementInput!]!
 }

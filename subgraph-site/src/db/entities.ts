@@ -96,6 +96,7 @@ export interface MemberRow {
   status: string;
   siteServerIds: Record<string, string>;
   sitePlacements: Record<string, { flavorId: string | null; networkIds: readonly string[] }> | null;
+  bootPriority: number;
   errorReason: string | null;
   createdAt: Date;
   updatedAt: Date;
@@ -257,6 +258,7 @@ export function buildSiteEntities(dialect: SiteDatabaseDialect): EntitySchema[] 
       status: str('status', 32),
       siteServerIds: json('site_server_ids'),
       sitePlacements: json('site_placements', true),
+      bootPriority: { name: 'boot_priority', type: 'integer', default: 3 },
       errorReason: text('error_reason'),
       createdAt: ts('created_at'),
       updatedAt: ts('updated_at'),

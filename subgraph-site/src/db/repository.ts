@@ -934,6 +934,7 @@ async function replaceMembers(m: EntityManager, pgId: string, members: readonly 
       status: member.status ?? 'protected',
       siteServerIds: { ...member.siteServerIds },
       sitePlacements: member.sitePlacements ? { ...member.sitePlacements } : null,
+      bootPriority: member.bootPriority ?? 3,
       errorReason: member.errorReason ?? null,
       createdAt: now,
       updatedAt: now,
@@ -980,6 +981,12 @@ function validateMetadata(md: ProtectionGroupMetadata): void {
     if (member.id !== undefined) requireUuid(`${at}.id`, member.id);
     requireText(`${at}.name`, member.name, 255);
     if (member.status !== undefined) oneOf(`${at}.status`, member.status, MEMBER_STATUSES);
+    if (
+      member.bootPriority !== undefined &&
+      !(Number.isInteger(member.bootPriority) && member.bootPriority >= 1 && member.bootPriority <= 5)
+    ) {
+      throw badInput(`${at}.bootPriority`, `must be a whole number from 1 to 5, got ${member.bootPriority}`);
+    }
     if (member.serverId != null) {
       if (serverIds.has(member.serverId))
         throw badInput(`${at}.serverId`, `server ${member.serverId} is listed twice`);
@@ -1186,6 +1193,7 @@ const toMember = (row: MemberRow, volumes: MemberVolumeRecord[]): ProtectionGrou
   status: row.status as MemberStatus,
   siteServerIds: row.siteServerIds ?? {},
   sitePlacements: row.sitePlacements ?? {},
+  bootPriority: row.bootPriority ?? 3,
   errorReason: row.errorReason,
   volumes,
   createdAt: row.createdAt,

@@ -104,6 +104,8 @@ export interface ProtectionGroupMember {
   readonly siteServerIds: SiteResourceIds;
   /** Flavor and networks of the member's server on each site. */
   readonly sitePlacements: Readonly<Record<string, MemberSitePlacement>>;
+  /** Recovery order: 1 first; members of one priority recover together. */
+  readonly bootPriority: number;
   readonly errorReason: string | null;
   readonly volumes: readonly MemberVolumeRecord[];
   readonly createdAt: Date;
@@ -130,6 +132,8 @@ export interface MemberInput {
   readonly status?: MemberStatus;
   readonly siteServerIds?: SiteResourceIds;
   readonly sitePlacements?: Readonly<Record<string, MemberSitePlacement>>;
+  /** @default 3 */
+  readonly bootPriority?: number;
   readonly errorReason?: string | null;
   readonly volumes?: readonly MemberVolumeInput[];
 }

@@ -44,6 +44,7 @@ export function memberFromInput(m: Json): MemberInput {
     id: String(m.id),
     name: String(m.name),
     status: lower<MemberStatus>(String(m.status ?? 'PROTECTED')),
+    ...(m.bootPriority != null ? { bootPriority: Number(m.bootPriority) } : {}),
     siteServerIds,
     sitePlacements,
     volumes: ((m.volumes as Json[] | undefined) ?? []).map((v) => ({
@@ -67,6 +68,7 @@ export function memberToInput(m: ProtectionGroupMember): MemberInput {
     serverId: m.serverId,
     siteServerIds: m.siteServerIds,
     sitePlacements: m.sitePlacements,
+    bootPriority: m.bootPriority,
     errorReason: m.errorReason,
     volumes: m.volumes.map((v) => ({
       id: v.id,
@@ -140,6 +142,7 @@ export function memberToGraphQL(m: ProtectionGroupMember): Json {
     id: m.id,
     name: m.name,
     status: m.status.toUpperCase(),
+    bootPriority: m.bootPriority,
     volumes: m.volumes.map((v) => ({
       id: v.id,
       name: v.deviceName ?? v.id,

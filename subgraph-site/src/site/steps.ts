@@ -630,8 +630,11 @@ export function createSiteSteps(ctx: SiteContext) {
         const mappings = input.resourceMappings.map(mappingFromInput);
         const opTag = short(key.operationId, 8);
         const tc = await tenantCloud(pg);
-        // Members recover in parallel (bounded), each on its own: one failing does not stop the others.
-        const outcomes = await mapLimit(members, MEMBER_CONCURRENCY, async (member) => {
+        // Priority groups in order (1 first); within one, members recover in parallel (bounded), each on
+        // its own: one failing does not stop the others, nor the next priority.
+        const recoverOne = async (
+          member: ProtectionGroupMember,
+        ): Promise<{ result: Json; update: ProtectionGroupMember }> => {
           try {
             const made = await recoverMember({
               cloud: tc,
@@ -690,7 +693,18 @@ export function createSiteSteps(ctx: SiteContext) {
             };
             return { result, update };
           }
-        });
+        };
+        const priorities = [...new Set(members.map((m) => m.bootPriority))].sort((x, y) => x - y);
+        const outcomes: { result: Json; update: ProtectionGroupMember }[] = [];
+        for (const priority of priorities) {
+          outcomes.push(
+            ...(await mapLimit(
+              members.filter((m) => m.bootPriority === priority),
+              MEMBER_CONCURRENCY,
+              recoverOne,
+            )),
+          );
+        }
         const results = outcomes.map((o) => o.result);
         // A drill leaves the group's members as they are; a failover records where each one now runs.
         const updated = new Map(test ? [] : outcomes.map((o) => [o.update.id, o.update] as const));

@@ -317,11 +317,27 @@ export const protectionGroupCommands: readonly CommandSpec[] = [
     path: ['member', 'add'],
     summary: 'Add a VM to a Protection Group (its volumes must use a replication-enabled type)',
     positionals: [PG_ARG, { name: 'server', description: 'Nova server name or id on the primary site' }],
-    examples: ['protector member add prod-web-app web-01'],
+    options: {
+      'boot-priority': {
+        type: 'string',
+        value: '<1-5>',
+        description: 'Recovery order: every VM of priority 1 is up before priority 2 starts (default 3)',
+      },
+    },
+    examples: [
+      'protector member add prod-web-app web-01',
+      'protector member add prod-web-app db-01 --boot-priority 1',
+    ],
     async run(context) {
+      const bootPriority = integerOption(context.values, 'boot-priority', {
+        min: 1,
+        max: 5,
+        unit: 'priority',
+      });
       const pg = await context.client().addMember({
         protectionGroup: context.args['protection-group'] ?? '',
         server: context.args['server'] ?? '',
+        ...(bootPriority === undefined ? {} : { bootPriority }),
       });
       context.print(protectionGroupView(pg));
       return 0;
