@@ -155,6 +155,11 @@ describe('a DR lifecycle across two sites', () => {
     });
     expect((pg.members as Json[]).map((m) => m.name).sort()).toEqual(['web-1', 'web-2']);
     expect((pg.boston as Json).metadataVersion).toBe((pg.seattle as Json).metadataVersion);
+    const { protectionGroup } = await gql<{ protectionGroup: { health: Json } }>(
+      `{ protectionGroup(name: "${PG}") { health { lastTestedAt issues { code } } } }`,
+    );
+    expect(protectionGroup.health.lastTestedAt).toBeNull();
+    expect((protectionGroup.health.issues as Json[]).map((i) => i.code)).toContain('NEVER_TESTED');
   });
 
   it('runs a DR drill: a subscriber sees every step, test VMs boot on an isolated network, cleanup removes them', async () => {
@@ -219,6 +224,14 @@ describe('a DR lifecycle across two sites', () => {
     );
     expect(refused.errors?.[0]?.extensions?.code).toBe('INVALID_STATE');
     expect(refused.errors?.[0]?.message).toMatch(/TEST_FAILED_OVER/);
+
+    // The group now records when it was last proven to recover, and from which point.
+    const { protectionGroup } = await gql<{ protectionGroup: { health: Json } }>(
+      `{ protectionGroup(name: "${PG}") { health { lastTestedAt lastTestedRecoveryPoint issues { code } } } }`,
+    );
+    expect(protectionGroup.health.lastTestedAt).toEqual(expect.any(String));
+    expect(protectionGroup.health.lastTestedRecoveryPoint).toMatch(/^mock-array-a:pg-prod-web-app\./);
+    expect((protectionGroup.health.issues as Json[]).map((i) => i.code)).not.toContain('NEVER_TESTED');
 
     const { testCleanup } = await gql<{ testCleanup: Json }>(
       `mutation { testCleanup(input: { protectionGroup: "${PG}" }) { id } }`,

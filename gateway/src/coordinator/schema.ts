@@ -292,9 +292,35 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
       groupOf(parent.protectionGroup, ctx),
   };
 
+  /** The group's newest successful DR drill. */
+  const lastDrill = async (protectionGroupId: string) =>
+    (
+      await store.listOperations({ protectionGroupId, types: ['TEST_FAILOVER'], statuses: ['SUCCEEDED'] })
+    )[0] ?? null;
+
   const resolvers = {
     DateTime: DateTimeScalar,
-    ProtectionGroupHealth: withGroup,
+    ProtectionGroupHealth: {
+      ...withGroup,
+      lastTestedAt: async (h: { protectionGroup: { id: string } }) =>
+        (await lastDrill(h.protectionGroup.id))?.finishedAt ?? null,
+      lastTestedRecoveryPoint: async (h: { protectionGroup: { id: string } }) =>
+        ((await lastDrill(h.protectionGroup.id))?.recoveryPoint?.name as string | undefined) ?? null,
+      // A group never drilled is not known to recover: say so (SREs test before they need it).
+      issues: async (h: { protectionGroup: { id: string }; issues: Json[] }) =>
+        (await lastDrill(h.protectionGroup.id))
+          ? h.issues
+          : [
+              ...h.issues,
+              {
+                code: 'NEVER_TESTED',
+                severity: 'INFO',
+                message:
+                  'No DR drill of this group has succeeded yet; run testFailover to prove it recovers.',
+                protectionGroup: h.protectionGroup,
+              },
+            ],
+    },
     HealthIssue: withGroup,
     ProtectionGroupReplica: withGroup,
     Query: {

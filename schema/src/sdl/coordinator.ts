@@ -143,6 +143,10 @@ type ProtectionGroupHealth {
   rpoMinutes: Int
   rpoCompliance: RpoCompliance!
   lastRecoveryPointAt: DateTime
+  """When the last DR drill (test failover) of the group succeeded; null when it was never tested."""
+  lastTestedAt: DateTime
+  """The recovery point that drill recovered: a point known to boot."""
+  lastTestedRecoveryPoint: String
   failoverReadiness: FailoverReadiness!
   issues: [HealthIssue!]!
 }
