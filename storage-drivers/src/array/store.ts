@@ -164,6 +164,13 @@ const bad = (message: string, context: string) => new ArrayError(400, message, c
 const serial = () => randomUUID().replace(/-/g, '').slice(0, 24).toUpperCase();
 const names = (q: string | undefined): string[] => (q ? q.split(',').filter(Boolean) : []);
 
+/** The comma-separated names of a query parameter the request cannot do without. */
+function required(q: Readonly<Record<string, string | undefined>>, param: string): string[] {
+  const list = names(q[param]);
+  if (!list.length) throw bad(`Missing required query parameter ${param}.`, param);
+  return list;
+}
+
 /** The FlashArray model. One instance per process; any number of processes per file. */
 export class FlashArrayStore {
   private readonly db: Database.Database;
@@ -381,7 +388,7 @@ export class FlashArrayStore {
       case 'PATCH /volumes':
         return { items: this.patchVolumes(array, q, body) };
       case 'DELETE /volumes':
-        this.eradicateVolumes(array, names(q.names));
+        this.eradicateVolumes(array, required(q, 'names'));
         return {};
       case 'GET /volume-snapshots':
         return this.list(this.selectVolumeSnaps(array, q), q);
@@ -394,7 +401,7 @@ export class FlashArrayStore {
       case 'PATCH /protection-groups':
         return { items: this.patchPgroups(array, q, body) };
       case 'DELETE /protection-groups':
-        this.eradicatePgroups(array, names(q.names));
+        this.eradicatePgroups(array, required(q, 'names'));
         return {};
       case 'GET /protection-groups/volumes':
         return this.list(this.selectPgroupVolumes(array, q), q);
@@ -419,7 +426,7 @@ export class FlashArrayStore {
       case 'PATCH /protection-group-snapshots':
         return { items: this.patchPgroupSnaps(array, q, body) };
       case 'DELETE /protection-group-snapshots':
-        this.eradicatePgroupSnaps(array, names(q.names));
+        this.eradicatePgroupSnaps(array, required(q, 'names'));
         return {};
       case 'GET /protection-group-snapshots/transfer':
         return this.list(this.selectPgroupSnaps(array, q).map(transferItem), q);
@@ -430,7 +437,7 @@ export class FlashArrayStore {
       case 'PATCH /pods':
         return { items: this.patchPods(array, q, body) };
       case 'DELETE /pods':
-        this.eradicatePods(array, names(q.names));
+        this.eradicatePods(array, required(q, 'names'));
         return {};
       case 'GET /pods/arrays':
       case 'GET /pods/members':
@@ -529,8 +536,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const list = names(q.names);
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
+    const list = required(q, 'names');
     const overwrite = q.overwrite === 'true';
     const source = (body.source as { name?: string } | undefined)?.name;
     return list.map((name) => {
@@ -631,8 +637,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const list = names(q.names);
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
+    const list = required(q, 'names');
     return list.map((name) => {
       const row = this.volumeRow(array, name);
       if (!row) throw bad(`Volume '${name}' does not exist.`, name);
@@ -687,7 +692,6 @@ export class FlashArrayStore {
   }
 
   private eradicateVolumes(array: string, list: string[]): void {
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
     for (const name of list) {
       const row = this.volumeRow(array, name);
       if (!row) throw bad(`Volume '${name}' does not exist.`, name);
@@ -755,8 +759,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const sources = names(q.source_names);
-    if (!sources.length) throw bad('Missing required query parameter source_names.', 'source_names');
+    const sources = required(q, 'source_names');
     const suffix = typeof body.suffix === 'string' ? body.suffix : String(this.now());
     const problem = suffixProblem(suffix);
     if (problem) throw bad(problem, suffix);
@@ -859,8 +862,7 @@ export class FlashArrayStore {
   }
 
   private postPgroups(array: string, q: Readonly<Record<string, string | undefined>>) {
-    const list = names(q.names);
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
+    const list = required(q, 'names');
     return list.map((name) => {
       const problem = nameProblem(name);
       if (problem) throw bad(problem, name);
@@ -877,8 +879,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const list = names(q.names);
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
+    const list = required(q, 'names');
     return list.map((name) => {
       const row = this.pgroupRow(array, name);
       if (!row) throw bad(`Protection group '${name}' does not exist.`, name);
@@ -930,7 +931,6 @@ export class FlashArrayStore {
   }
 
   private eradicatePgroups(array: string, list: string[]): void {
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
     for (const name of list) {
       const row = this.pgroupRow(array, name);
       if (!row) throw bad(`Protection group '${name}' does not exist.`, name);
@@ -979,11 +979,8 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     add: boolean,
   ): Item[] {
-    const groups = names(q.group_names);
-    const members = names(q.member_names);
-    if (!groups.length || !members.length) {
-      throw bad('Missing required query parameters group_names and member_names.', 'group_names');
-    }
+    const groups = required(q, 'group_names');
+    const members = required(q, 'member_names');
     const out: Item[] = [];
     for (const g of groups) {
       const row = this.livePgroup(array, g);
@@ -1027,11 +1024,8 @@ export class FlashArrayStore {
   }
 
   private postPgroupTargets(array: string, q: Readonly<Record<string, string | undefined>>): Item[] {
-    const groups = names(q.group_names);
-    const targets = names(q.member_names);
-    if (!groups.length || !targets.length) {
-      throw bad('Missing required query parameters group_names and member_names.', 'group_names');
-    }
+    const groups = required(q, 'group_names');
+    const targets = required(q, 'member_names');
     const out: Item[] = [];
     for (const g of groups) {
       this.livePgroup(array, g);
@@ -1068,8 +1062,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const groups = names(q.group_names);
-    if (!groups.length) throw bad('Missing required query parameter group_names.', 'group_names');
+    const groups = required(q, 'group_names');
     if (typeof body.allowed !== 'boolean') throw bad('Missing required body field allowed.', 'allowed');
     return groups.map((replica) => {
       const [source, group] = replica.includes(':') ? replica.split(':') : [undefined, undefined];
@@ -1149,8 +1142,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const sources = names(q.source_names);
-    if (!sources.length) throw bad('Missing required query parameter source_names.', 'source_names');
+    const sources = required(q, 'source_names');
     const replicate = q.replicate_now === 'true' || q.replicate === 'true';
     return sources.map((g) => {
       const row = this.livePgroup(array, g);
@@ -1258,7 +1250,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const list = names(q.names);
+    const list = required(q, 'names');
     return list.map((name) => {
       const row = this.db
         .prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND name = ?')
@@ -1348,8 +1340,7 @@ export class FlashArrayStore {
   }
 
   private postPods(array: string, q: Readonly<Record<string, string | undefined>>) {
-    const list = names(q.names);
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
+    const list = required(q, 'names');
     return list.map((name) => {
       const problem = nameProblem(name);
       if (problem) throw bad(problem, name);
@@ -1362,10 +1353,8 @@ export class FlashArrayStore {
   }
 
   private stretchPod(array: string, q: Readonly<Record<string, string | undefined>>) {
-    const pods = names(q.group_names);
-    const members = names(q.member_names);
-    if (!pods.length || !members.length)
-      throw bad('Missing required query parameters group_names and member_names.', 'group_names');
+    const pods = required(q, 'group_names');
+    const members = required(q, 'member_names');
     return pods.flatMap((pod) => {
       this.requireLivePod(pod, array);
       return members.map((target) => {
@@ -1404,8 +1393,7 @@ export class FlashArrayStore {
     q: Readonly<Record<string, string | undefined>>,
     body: Record<string, unknown>,
   ) {
-    const list = names(q.names);
-    if (!list.length) throw bad('Missing required query parameter names.', 'names');
+    const list = required(q, 'names');
     return list.map((pod) => {
       this.requireLivePod(pod, array);
       const state = body.requested_promotion_state;
