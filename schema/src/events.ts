@@ -1,8 +1,12 @@
 /** An in-process publish/subscribe hub whose subscribers are async iterators (GraphQL subscription sources). */
 
 export interface SubscribeOptions<T> {
-  /** Delivered before any live event (e.g. the current state for a late subscriber). */
-  readonly first?: readonly T[];
+  /**
+   * Delivered before any live event (e.g. the current state for a late subscriber). Live events
+   * are kept from the moment of subscribing; when `first` is a promise, they wait for it, and are
+   * checked against the filter again before delivery (so the filter may depend on what it read).
+   */
+  readonly first?: readonly T[] | Promise<readonly T[]>;
   /** The iterator ends after delivering an event for which this is true. */
   readonly last?: (event: T) => boolean;
 }
@@ -16,8 +20,9 @@ export class EventHub<T> {
 
   /** Live events matching `filter`, each subscriber with its own queue, until the consumer stops. */
   subscribe(filter: (event: T) => boolean = () => true, opts: SubscribeOptions<T> = {}): AsyncGenerator<T> {
-    const queue: T[] = [...(opts.first ?? [])];
+    const queue: T[] = [];
     let wake: (() => void) | null = null;
+    let closed = false;
     const listener = (event: T) => {
       if (!filter(event)) return;
       queue.push(event);
@@ -25,11 +30,16 @@ export class EventHub<T> {
     };
     this.listeners.add(listener);
     const listeners = this.listeners;
-    return (async function* () {
+    const events = (async function* () {
       try {
-        for (;;) {
+        for (const event of await (opts.first ?? [])) {
+          yield event;
+          if (opts.last?.(event)) return;
+        }
+        while (!closed) {
           while (queue.length) {
             const event = queue.shift()!;
+            if (!filter(event)) continue;
             yield event;
             if (opts.last?.(event)) return;
           }
@@ -42,5 +52,29 @@ export class EventHub<T> {
         listeners.delete(listener);
       }
     })();
+    // `return()` waits for the generator's next `yield`; a generator waiting for an event would only
+    // get there with the next event (and one closed before its first `next()` never runs its
+    // `finally`). So closing stops listening and wakes it at once.
+    const close = events.return.bind(events);
+    events.return = (value) => {
+      closed = true;
+      listeners.delete(listener);
+      wake?.();
+      return close(value);
+    };
+    return events;
   }
+}
+
+/** `source` with `fn` applied to each event; closing the result closes `source` at once. */
+export function mapEvents<A, B>(source: AsyncGenerator<A>, fn: (event: A) => B): AsyncGenerator<B> {
+  const mapped = (async function* () {
+    for await (const event of source) yield fn(event);
+  })();
+  const close = mapped.return.bind(mapped);
+  mapped.return = (value) => {
+    void source.return(undefined);
+    return close(value);
+  };
+  return mapped;
 }

@@ -11,5 +11,5 @@ export {
   ProtectorError,
   renderErrorCodeDocs,
 } from './errors.js';
-export { EventHub, type SubscribeOptions } from './events.js';
+export { EventHub, mapEvents, type SubscribeOptions } from './events.js';
 export * from './sdl/index.js';

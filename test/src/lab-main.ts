@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `npm start`: runs the two-site lab until Ctrl-C. State lives in `.lab/` (or $PROTECTOR_LAB_DIR). */
 import { fileURLToPath } from 'node:url';
-import { startLab } from './lab.js';
+import { startLab, waitForReplication } from './lab.js';
 
 const dir = process.env.PROTECTOR_LAB_DIR ?? fileURLToPath(new URL('../../.lab', import.meta.url));
 const port = Number(process.env.PROTECTOR_LAB_PORT ?? 4000);
@@ -12,6 +12,17 @@ const lab = await startLab({ dir, gatewayPort: port }).catch((err: Error) => {
   process.exit(1);
 });
 const tenant = await lab.tenantTokens();
+// A drill needs a complete replicated recovery point that holds every member: wait for the first
+// one after the members were added (the policy replicates every ${lab.replicationIntervalSeconds} s).
+process.stdout.write('Waiting for the first replicated recovery point of prod-web-app...\n');
+const replicated = await waitForReplication(lab, tenant, lab.demoChangedAt).catch((err: Error) => {
+  process.stderr.write(`${err.message}\nLogs: ${dir}/*/*.log\n`);
+  return false;
+});
+if (!replicated) {
+  await lab.stop();
+  process.exit(1);
+}
 const admin = await lab.adminTokens();
 const playground = lab.gatewayUrl.replace(/\/graphql$/, '/');
 const headers = (t: Record<string, string>) =>
@@ -31,6 +42,12 @@ ${headers(tenant)}
 
 Headers for the admin (site registration, storage state):
 ${headers(admin)}
+
+For the CLI (npx protector), as the tenant 'demo':
+export PROTECTOR_URL=${lab.gatewayUrl}
+export PROTECTOR_SITE_TOKENS="${Object.entries(tenant)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(',')}"
 
 Demo data: Protection Group 'prod-web-app' (boston -> seattle) with VMs web-1 and web-2.
 Logs: ${dir}/<site>/site.log, ${dir}/gateway/gateway.log. Tokens last one hour; restart to refresh.

@@ -55,6 +55,8 @@ export interface Lab {
   readonly dir: string;
   /** Replication interval of the demo group's policy. */
   readonly replicationIntervalSeconds: number;
+  /** When this start added members to the demo group (null: it was complete already, or no demo). */
+  demoChangedAt: Date | null;
   readonly gatewayUrl: string;
   readonly sites: Readonly<Record<string, LabSite>>;
   /** Tokens of the demo tenant (member of project `demo`) per site key. */
@@ -316,6 +318,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   const lab: Lab = {
     dir: o.dir,
     replicationIntervalSeconds: o.replicationIntervalSeconds ?? 30,
+    demoChangedAt: null,
     get gatewayUrl() {
       return gatewayUrl;
     },
@@ -342,7 +345,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   };
   try {
     await registerSites(lab);
-    if (o.demo ?? true) await seedDemo(lab);
+    if (o.demo ?? true) lab.demoChangedAt = await seedDemo(lab);
   } catch (err) {
     await lab.stop();
     throw err;
@@ -486,8 +489,12 @@ export async function bootVm(
   return String(server.id);
 }
 
-/** The demo workload: two VMs on boston in Protection Group `prod-web-app` with a policy and mappings. */
-export async function seedDemo(lab: Lab): Promise<void> {
+/**
+ * The demo workload: two VMs on boston in Protection Group `prod-web-app` with a policy and
+ * mappings. Returns when it added members (null when the group had them all).
+ */
+export async function seedDemo(lab: Lab): Promise<Date | null> {
+  let changedAt: Date | null = null;
   const tenant = await lab.tenantTokens();
   const boston = lab.sites.boston!;
   const seattle = lab.sites.seattle!;
@@ -564,5 +571,37 @@ export async function seedDemo(lab: Lab): Promise<void> {
       ),
       `addMember ${name}`,
     );
+    changedAt = new Date();
+  }
+  return changedAt;
+}
+
+/**
+ * Waits until the demo group has a complete replicated recovery point created after `since` (any,
+ * when null), for up to three replication intervals; throws naming what it saw otherwise.
+ */
+export async function waitForReplication(
+  lab: Lab,
+  tenant: Record<string, string>,
+  since: Date | null,
+): Promise<true> {
+  const deadline = Date.now() + 3 * lab.replicationIntervalSeconds * 1000 + 30_000;
+  let last: string | null = null;
+  for (;;) {
+    const res = await lab.gql<{ protectionGroup: { lastReplicationAt: string | null } | null }>(
+      '{ protectionGroup(name: "prod-web-app") { lastReplicationAt } }',
+      {},
+      tenant,
+    );
+    last = res.data?.protectionGroup?.lastReplicationAt ?? null;
+    if (last && (!since || new Date(last) > since)) return true;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `prod-web-app has no replicated recovery point after ${since?.toISOString() ?? 'start'} (newest: ${last ?? 'none'}${
+          res.errors?.length ? `; ${res.errors[0]!.message}` : ''
+        })`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
 }

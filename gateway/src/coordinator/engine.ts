@@ -335,11 +335,10 @@ export class OperationEngine {
       cancelRequested: true,
       rollbackRequested: rollback,
     });
-    if (!this.running.has(id)) {
-      // Not running (failed or pending): settle the cancellation now.
-      this.kick(id);
-    }
+    // Announced before the run that settles it, so the request precedes the cancellation.
     await this.emit(updated, 'STATUS_CHANGED', `Cancellation requested${rollback ? ' with rollback' : ''}.`);
+    // Not running here (failed or pending): settle the cancellation now.
+    if (!this.running.has(id)) this.kick(id);
     return updated;
   }
 
@@ -593,23 +592,32 @@ export class OperationEngine {
     memberId: string | null = null,
   ) {
     const occurredAt = new Date().toISOString();
-    const event = (sequence: number): OperationEvent => ({
-      operationId: op.id,
-      protectionGroupId: op.protectionGroupId,
-      sequence,
-      kind,
-      occurredAt,
-      status: op.status,
-      percentComplete: percentComplete(op),
-      stepIndex,
-      memberId,
-      message,
-      operation: { ...op, sequence },
+    // The status is the journal's when the event is numbered (see `nextSequence`).
+    const event = (sequence: number, status: OperationStatus): OperationEvent => {
+      const operation = { ...op, sequence, status };
+      return {
+        operationId: op.id,
+        protectionGroupId: op.protectionGroupId,
+        sequence,
+        kind,
+        occurredAt,
+        status,
+        percentComplete: percentComplete(operation),
+        stepIndex,
+        memberId,
+        message,
+        operation,
+      };
+    };
+    // With a fan-out, the event is announced in the transaction that numbers it and comes back to
+    // this gateway's subscribers in commit order; without one, it is published once committed.
+    let announced = false;
+    const { sequence, status } = await this.deps.store.nextSequence(op.id, (n, s) => {
+      const payload = this.deps.events.announce(event(n, s));
+      announced = payload !== null;
+      return payload;
     });
-    // Other gateways are told in the transaction that numbers the event (NOTIFY on PostgreSQL),
-    // this gateway's subscribers once it committed.
-    const sequence = await this.deps.store.nextSequence(op.id, (n) => this.deps.events.encode(event(n)));
-    this.deps.events.publish(event(sequence));
+    if (!announced) this.deps.events.publish(event(sequence, status));
   }
 
   // ---- step functions ----

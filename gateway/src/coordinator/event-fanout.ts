@@ -1,9 +1,11 @@
 /**
  * Operation events across gateways that share one PostgreSQL coordinator database. Each gateway
- * announces its events with NOTIFY (sent by the store in the transaction that numbers the event, so
- * listeners get them in sequence order) and LISTENs on a dedicated connection; an event from another
- * gateway is completed with the operation read from the journal and published on the local
- * `OperationEventBus`. A gateway ignores its own announcements (its subscribers already had them).
+ * announces its events with NOTIFY (sent by the store in the transaction that numbers the event)
+ * and LISTENs on a dedicated connection. Every gateway's subscribers, the announcing gateway's
+ * included, get the events from that connection, so they all see one order: PostgreSQL delivers
+ * notifications in commit order, and an operation's events commit in sequence order (numbering
+ * locks the operation's row). A gateway's own events come back complete from memory; another
+ * gateway's are completed with the operation read from the journal.
  * Site health is not fanned out: every gateway checks the sites itself.
  */
 import pg from 'pg';
@@ -21,6 +23,9 @@ import {
   SITES_CHANGED_CHANNEL,
   TERMINAL_STATUSES,
 } from './store.js';
+
+/** Own events awaiting their notification; beyond this many, the connection is presumed lost. */
+const MAX_PENDING_OWN = 10_000;
 
 export interface EventFanoutOptions {
   /** The coordinator database (`postgresql://...`), the one the store uses. */
@@ -46,9 +51,10 @@ export class PostgresEventFanout {
   private droppedAt: Date | null = null;
   /** Deliveries run one after another, so subscribers see the order PostgreSQL delivered. */
   private chain: Promise<void> = Promise.resolve();
-  /** Per operation, the highest sequence delivered from other gateways (and this one's), for catch-up. */
-  private readonly remote = new Map<string, number>();
-  private readonly local = new Map<string, number>();
+  /** This gateway's announced events, by `operationId:sequence`, until their notification comes back. */
+  private readonly own = new Map<string, OperationEvent>();
+  /** Unfinished operations this gateway delivered events of, for the catch-up after a reconnection. */
+  private readonly unfinished = new Set<string>();
 
   constructor(private readonly opts: EventFanoutOptions) {
     this.backoffMs = opts.minBackoffMs ?? 500;
@@ -58,7 +64,9 @@ export class PostgresEventFanout {
   async start(): Promise<void> {
     await this.connect();
     this.opts.bus.fanOut((event) => {
-      this.note(this.local, event);
+      // Kept until the notification comes back (or a catch-up replaces what was lost with it).
+      if (this.own.size >= MAX_PENDING_OWN) this.own.clear();
+      this.own.set(`${event.operationId}:${event.sequence}`, event);
       return encodeOperationEvent(this.opts.origin, event);
     });
   }
@@ -162,7 +170,6 @@ export class PostgresEventFanout {
       this.opts.log('WARNING', `ignoring a malformed operation event announcement: ${payload.slice(0, 200)}`);
       return;
     }
-    if (wire.origin === this.opts.origin) return;
     this.enqueue(() => this.deliver(wire));
   }
 
@@ -175,22 +182,27 @@ export class PostgresEventFanout {
   }
 
   private async deliver(wire: WireOperationEvent): Promise<void> {
+    const { bus } = this.opts;
     // Older than what a catch-up already delivered.
-    if (wire.sequence <= (this.remote.get(wire.operationId) ?? 0)) return;
-    const op = await this.opts.store.getOperation(wire.operationId);
-    if (!op) return;
-    const { origin: _, ...rest } = wire;
-    const event: OperationEvent = { ...rest, operation: { ...op, sequence: wire.sequence } };
-    this.note(this.remote, event);
-    this.opts.bus.publish(event);
+    if (wire.sequence <= bus.lastDelivered(wire.operationId)) return;
+    const key = `${wire.operationId}:${wire.sequence}`;
+    let event = wire.origin === this.opts.origin ? this.own.get(key) : undefined;
+    this.own.delete(key);
+    if (!event) {
+      const op = await this.opts.store.getOperation(wire.operationId);
+      if (!op) return;
+      const { origin: _, ...rest } = wire;
+      event = { ...rest, operation: { ...op, sequence: wire.sequence, status: wire.status } };
+    }
+    this.track(event);
+    bus.publish(event);
   }
 
-  /** Remembers the last sequence of each unfinished operation (forgotten once it is finished). */
-  private note(map: Map<string, number>, event: OperationEvent): void {
+  /** Remembers unfinished operations (forgotten once finished) for the catch-up. */
+  private track(event: OperationEvent): void {
     if (event.kind === 'STATUS_CHANGED' && TERMINAL_STATUSES.includes(event.status)) {
-      this.remote.delete(event.operationId);
-      this.local.delete(event.operationId);
-    } else map.set(event.operationId, Math.max(event.sequence, map.get(event.operationId) ?? 0));
+      this.unfinished.delete(event.operationId);
+    } else this.unfinished.add(event.operationId);
   }
 
   /**
@@ -201,9 +213,9 @@ export class PostgresEventFanout {
    */
   private async catchUp(droppedAt: Date): Promise<void> {
     const { store } = this.opts;
+    this.own.clear();
     const ids = new Set([
-      ...this.remote.keys(),
-      ...this.local.keys(),
+      ...this.unfinished,
       ...(await store.listOperations({ active: true })).map((o) => o.id),
       // Operations created (and maybe finished) while the connection was down; a margin for clocks.
       ...(await store.listOperations({ since: new Date(droppedAt.getTime() - 60_000) })).map((o) => o.id),
@@ -211,13 +223,12 @@ export class PostgresEventFanout {
     for (const id of ids) {
       const op = await this.opts.store.getOperation(id);
       if (!op) continue;
-      const seen = Math.max(this.remote.get(id) ?? 0, this.local.get(id) ?? 0);
-      if (op.sequence <= seen) continue;
+      if (op.sequence <= this.opts.bus.lastDelivered(id)) continue;
       const event = snapshotEvent(
         op,
         `Current state: ${op.status.toLowerCase()} (events were missed while the gateway's event connection was down).`,
       );
-      this.note(this.remote, event);
+      this.track(event);
       this.opts.bus.publish(event);
     }
   }

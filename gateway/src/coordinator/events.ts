@@ -24,22 +24,51 @@ export interface OperationEvent {
   readonly operation: OperationRecord;
 }
 
+/** How many operations the bus remembers the last delivered sequence of. */
+const REMEMBERED_OPERATIONS = 10_000;
+
 /**
- * The hub operation events are published on. `publish` delivers to this gateway's subscribers;
- * with several gateways, `encode` also gives the engine the payload other gateways receive (see
- * `PostgresEventFanout`), which the store sends with NOTIFY in the transaction that numbers the event.
+ * The hub operation events are published on. Subscribers see the events of one operation in
+ * sequence order, never one twice and never one older than an event they already had: `publish`
+ * drops an event whose sequence is not above the last one delivered for its operation.
+ *
+ * With several gateways (see `PostgresEventFanout`), `announce` hands an event to the fan-out,
+ * which the store sends with NOTIFY in the transaction that numbers the event; the fan-out then
+ * delivers every gateway's events, this one's included, in PostgreSQL's commit order, which is
+ * sequence order. Without a fan-out the engine publishes its events itself.
  */
 export class OperationEventBus extends EventHub<OperationEvent> {
-  private encoder: ((event: OperationEvent) => string) | null = null;
+  private announcer: ((event: OperationEvent) => string) | null = null;
+  private readonly delivered = new Map<string, number>();
 
-  /** Starts (an encoder) or stops (null) announcing this gateway's events to the other gateways. */
-  fanOut(encoder: ((event: OperationEvent) => string) | null): void {
-    this.encoder = encoder;
+  /** Starts (an announcer) or stops (null) announcing this gateway's events through the fan-out. */
+  fanOut(announcer: ((event: OperationEvent) => string) | null): void {
+    this.announcer = announcer;
   }
 
-  /** The payload announcing `event` to other gateways, or null when events stay in this process. */
-  encode(event: OperationEvent): string | null {
-    return this.encoder?.(event) ?? null;
+  /**
+   * The NOTIFY payload announcing `event` to every gateway, or null when events stay in this
+   * process. A non-null payload means the fan-out delivers the event here too, once it committed.
+   */
+  announce(event: OperationEvent): string | null {
+    return this.announcer?.(event) ?? null;
+  }
+
+  /** The highest sequence delivered for an operation (0 if none). */
+  lastDelivered(operationId: string): number {
+    return this.delivered.get(operationId) ?? 0;
+  }
+
+  override publish(event: OperationEvent): void {
+    const last = this.delivered.get(event.operationId);
+    if (last !== undefined && event.sequence <= last) return;
+    this.delivered.delete(event.operationId);
+    this.delivered.set(event.operationId, event.sequence);
+    if (this.delivered.size > REMEMBERED_OPERATIONS) {
+      const oldest = this.delivered.keys().next().value;
+      if (oldest !== undefined) this.delivered.delete(oldest);
+    }
+    super.publish(event);
   }
 }
 

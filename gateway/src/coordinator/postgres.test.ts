@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProtectorError } from '@protector/schema';
 import { generateSecretKey } from '@protector/schema/db';
-import { hasTestPostgres, startTestPostgres, type TestPostgres } from '@protector/schema/testing';
+import { needs, startTestPostgres, type TestPostgres, testPostgres } from '@protector/schema/testing';
 import type { DataSource } from 'typeorm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../config/index.js';
 import { startProtectorGateway } from '../main.js';
 import { OperationEngine } from './engine.js';
@@ -63,7 +63,7 @@ const newOperation = (store: CoordinatorStore, protectionGroupId: string) =>
     steps: [{ key: 'sync', name: 'syncMetadata', site: null }],
   });
 
-describe.skipIf(!hasTestPostgres)('coordinator database shared by several gateways (PostgreSQL 15)', () => {
+needs(testPostgres).describe('coordinator database shared by several gateways (PostgreSQL 15)', () => {
   let cluster: TestPostgres;
   const key = generateSecretKey();
   const open: DataSource[] = [];
@@ -183,73 +183,80 @@ describe.skipIf(!hasTestPostgres)('coordinator database shared by several gatewa
     // Event numbers stay unique when two gateways number events of one operation at once.
     const op = await newOperation(one, 'pg-seq');
     const numbers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? one : two).nextSequence(op.id)),
+      Array.from({ length: 20 }, async (_, i) => (await (i % 2 ? one : two).nextSequence(op.id)).sequence),
     );
     expect([...numbers].sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
-  it('delivers the events of an operation run by one gateway to the other, in order and once', async () => {
+  it('delivers the events of an operation to every gateway in sequence order, once, never a status back', async () => {
     const a = await gateway('gw-a');
     const b = await gateway('gw-b');
     const onA = record(a.bus);
     const onB = record(b.bus);
-    const op = await a.engine.start({
-      type: 'TEST_FAILOVER',
-      group: group('pg-events'),
-      sites: { source: 'boston', target: 'seattle' },
-      params: {},
-      requestedBy: null,
-    });
+    const start = (id: string) =>
+      a.engine.start({
+        type: 'TEST_FAILOVER',
+        group: group(id),
+        sites: { source: 'boston', target: 'seattle' },
+        params: {},
+        requestedBy: null,
+      });
+    const op = await start('pg-events');
     await a.engine.settle(op.id);
     expect((await a.store.getOperation(op.id))?.status).toBe('FAILED');
     // Cancelled from the other gateway: its events reach the first one.
     await b.engine.cancel(op.id, false);
     await b.engine.settle(op.id);
-    const final = await until('the operation to be cancelled', async () => {
-      const o = await b.store.getOperation(op.id);
-      return o?.status === 'CANCELLED' && o;
-    });
-    const all = Array.from({ length: final.sequence }, (_, i) => i + 1);
-    const mine = (events: OperationEvent[]) => events.filter((e) => e.operationId === op.id);
-    await until('every event on both gateways', () => mine(onA.events).length >= all.length);
-    await until('every event on both gateways', () => mine(onB.events).length >= all.length);
-    await sleep(100); // nothing more (no duplicates) arrives
+    const final = await b.store.getOperation(op.id);
+    expect(final?.status).toBe('CANCELLED');
+    // Notifications arrive in commit order on each gateway's one LISTEN connection: once a later
+    // operation's first event arrived on both, every event of the first one has arrived too.
+    const marker = await start('pg-events-marker');
+    await a.engine.settle(marker.id);
+    const created = (events: OperationEvent[]) => events.some((e) => e.operationId === marker.id);
+    await until('the next operation on both gateways', () => created(onA.events) && created(onB.events));
     onA.stop();
     onB.stop();
 
-    const seqA = mine(onA.events).map((e) => e.sequence);
-    const seqB = mine(onB.events).map((e) => e.sequence);
-    // Each bus got each event exactly once; a gateway's own events (not echoed back) are in local
-    // publish order, the other gateway's in commit (= sequence) order.
-    expect([...seqA].sort((x, y) => x - y)).toEqual(all);
-    expect([...seqB].sort((x, y) => x - y)).toEqual(all);
-    const byA = mine(onB.events).filter((e) => e.sequence <= 5);
-    expect(byA.map((e) => e.sequence)).toEqual([1, 2, 3, 4, 5]);
-    expect(byA.map((e) => e.kind)).toEqual([
-      'CREATED',
-      'STATUS_CHANGED',
-      'STEP_STARTED',
-      'STEP_FINISHED',
-      'STATUS_CHANGED',
+    const mine = (events: OperationEvent[]) => events.filter((e) => e.operationId === op.id);
+    const all = Array.from({ length: final!.sequence }, (_, i) => i + 1);
+    // Each gateway got each event once, in sequence order, its own included.
+    expect(mine(onA.events).map((e) => e.sequence)).toEqual(all);
+    expect(mine(onB.events).map((e) => e.sequence)).toEqual(all);
+    const seen = mine(onB.events);
+    expect(seen.map((e) => [e.kind, e.status])).toEqual([
+      ['CREATED', 'PENDING'],
+      ['STATUS_CHANGED', 'RUNNING'],
+      ['STEP_STARTED', 'RUNNING'],
+      ['STEP_FINISHED', 'RUNNING'],
+      ['STATUS_CHANGED', 'FAILED'],
+      // The request is announced before the run that settles it, with the status it was made in.
+      ['STATUS_CHANGED', 'FAILED'],
+      ['STATUS_CHANGED', 'CANCELLING'],
+      ['STATUS_CHANGED', 'CANCELLED'],
     ]);
-    expect(byA.map((e) => e.status)).toEqual(['PENDING', 'RUNNING', 'RUNNING', 'RUNNING', 'FAILED']);
+    expect(seen[5]?.message).toBe('Cancellation requested.');
     // The receiving gateway read the operation from the journal.
-    expect(byA[3]?.operation.steps[0]).toMatchObject({ status: 'FAILED', name: 'setGroupStatus' });
-    expect(byA[3]?.message).toMatch(/setGroupStatus failed: site \w+ is down \(test\)/);
-    const byB = mine(onA.events).filter((e) => e.sequence > 5);
-    expect(byB.map((e) => e.sequence)).toEqual(all.slice(5));
-    expect(byB.at(-1)).toMatchObject({ kind: 'STATUS_CHANGED', status: 'CANCELLED' });
+    expect(seen[3]?.operation.steps[0]).toMatchObject({ status: 'FAILED', name: 'setGroupStatus' });
+    expect(seen[3]?.message).toMatch(/setGroupStatus failed: site \w+ is down \(test\)/);
     // The same event on both gateways.
     const strip = ({ operation: _, ...e }: OperationEvent) => e;
-    expect(
-      mine(onA.events)
-        .map(strip)
-        .sort((x, y) => x.sequence - y.sequence),
-    ).toEqual(
-      mine(onB.events)
-        .map(strip)
-        .sort((x, y) => x.sequence - y.sequence),
-    );
+    expect(mine(onA.events).map(strip)).toEqual(mine(onB.events).map(strip));
+  });
+
+  it('numbers each event with the status the journal had then, whatever the caller last read', async () => {
+    const a = await gateway('gw-a4');
+    const b = await gateway('gw-b4');
+    const onB = record(b.bus);
+    const op = await newOperation(a.store, 'pg-stale');
+    // A reads the operation, then B moves it on; an event A emits afterwards carries B's status.
+    const stale = (await a.store.getOperation(op.id))!;
+    await b.store.updateOperation(op.id, { status: 'CANCELLED' });
+    const { sequence, status } = await a.store.nextSequence(op.id);
+    expect(stale.status).toBe('PENDING');
+    expect(status).toBe('CANCELLED');
+    expect(sequence).toBe(stale.sequence + 1);
+    onB.stop();
   });
 
   it('reconnects a dropped LISTEN connection and catches up on what it missed', async () => {
@@ -301,7 +308,7 @@ describe.skipIf(!hasTestPostgres)('coordinator database shared by several gatewa
     const b = await gateway('gw-b3', { leaseMs: 300, site, fanout: false });
     const c = await gateway('gw-c3', { leaseMs: 300, site, fanout: false });
     const store = b.store;
-    // A gateway died while running this operation: its lease (owner gw-dead) runs for 600 ms more.
+    // A gateway died while running this operation: its lease (owner gw-dead) runs for 1.5 s more.
     const op = await store.createOperation({
       type: 'TEST_FAILOVER',
       protectionGroupId: 'pg-lease',
@@ -311,12 +318,11 @@ describe.skipIf(!hasTestPostgres)('coordinator database shared by several gatewa
       params: {},
       requestedBy: null,
       steps: [{ key: 'status:TEST_FAILING_OVER', name: 'setGroupStatus', site: null }],
-      lease: { owner: 'gw-dead', ms: 600 },
+      lease: { owner: 'gw-dead', ms: 1500 },
     });
     await store.updateOperation(op.id, { status: 'RUNNING', startedAt: new Date() });
     // Both look for abandoned operations at once, and keep looking: the lease is still held.
     await Promise.all([b.engine.recover(), c.engine.recover()]);
-    await sleep(150);
     expect(calls).toBe(0);
     expect(await store.getOperation(op.id)).toMatchObject({ status: 'RUNNING', owner: 'gw-dead' });
     // Once it ran out, exactly one of them takes the operation over and runs it.
@@ -324,7 +330,10 @@ describe.skipIf(!hasTestPostgres)('coordinator database shared by several gatewa
       const o = await store.getOperation(op.id);
       return o?.status === 'FAILED' && o;
     });
-    await sleep(500); // the other gateway's sweeps find nothing to do
+    // Whatever either gateway started has finished; a sweep by each now finds nothing to do.
+    await Promise.all([b.engine.settle(op.id), c.engine.settle(op.id)]);
+    await Promise.all([b.engine.recover(), c.engine.recover()]);
+    await Promise.all([b.engine.settle(op.id), c.engine.settle(op.id)]);
     const failed = (await store.getOperation(op.id))!;
     expect(calls).toBe(1);
     expect(failed.steps[0]).toMatchObject({ status: 'FAILED', attempt: 1 });

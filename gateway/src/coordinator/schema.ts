@@ -3,7 +3,7 @@
  * the Coordinator, and the event sources of its subscriptions.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { coordinatorSubgraphSdl, DateTimeScalar, ProtectorError } from '@protector/schema';
+import { coordinatorSubgraphSdl, DateTimeScalar, mapEvents, ProtectorError } from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordinator.js';
 
@@ -489,27 +489,52 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
   async function subscribe(field: string, args: Json, ctx: CallerTokens): Promise<AsyncIterable<Json>> {
     switch (field) {
       case 'operationProgress': {
-        const op = await operation(ctx, String(args.id));
-        if (!op)
-          throw new ProtectorError(
-            'NOT_FOUND',
-            `Operation '${args.id}' does not exist or is not visible to you.`,
-          );
-        const terminal = (e: OperationEvent) =>
-          TERMINAL_STATUSES.includes(e.status) && e.kind === 'STATUS_CHANGED';
-        // A late subscriber first gets the current state, then every later step transition.
-        const snapshot = snapshotEvent(op, `Current state: ${op.status.toLowerCase()}.`);
-        // Live events after the snapshot's sequence; a finished operation ends with its snapshot.
-        const source = c.events.subscribe((e) => e.operationId === op.id && e.sequence > op.sequence, {
-          first: [snapshot],
-          last: terminal,
-        });
-        return map(source, operationEventJson);
+        const id = String(args.id);
+        let seen: number | null = null;
+        const read = operation(ctx, id);
+        // Listening starts before the current state is read, so no event falls between the two:
+        // the current state first, then every later event; it ends with the operation.
+        const source = c.events.subscribe(
+          (e) => e.operationId === id && (seen === null || e.sequence > seen),
+          {
+            first: read.then(
+              (op) => {
+                if (!op) return [];
+                seen = op.sequence;
+                return [snapshotEvent(op, `Current state: ${op.status.toLowerCase()}.`)];
+              },
+              () => [], // refused below
+            ),
+            last: (e) => TERMINAL_STATUSES.includes(e.status) && e.kind === 'STATUS_CHANGED',
+          },
+        );
+        const op = await read.catch(() => null);
+        if (!op) {
+          void source.return(undefined);
+          await read; // its error, if it failed
+          throw new ProtectorError('NOT_FOUND', `Operation '${id}' does not exist or is not visible to you.`);
+        }
+        return mapEvents(source, operationEventJson);
       }
       case 'operationEvents': {
-        const pg = args.protectionGroup ? (await c.getGroup(ctx, String(args.protectionGroup))).id : null;
-        const source = c.events.subscribe((e) => !pg || e.protectionGroupId === pg);
-        return map(source, operationEventJson);
+        // Listening starts at once; events wait until the group is known, then only its own pass.
+        let pg: string | null = null;
+        const find = args.protectionGroup
+          ? c.getGroup(ctx, String(args.protectionGroup)).then((group) => {
+              pg = group.id;
+            })
+          : Promise.resolve();
+        const source = c.events.subscribe((e) => !pg || e.protectionGroupId === pg, {
+          first: find.then(
+            () => [],
+            () => [], // refused below
+          ),
+        });
+        await find.catch((err: unknown) => {
+          void source.return(undefined);
+          throw err;
+        });
+        return mapEvents(source, operationEventJson);
       }
       case 'siteHealth': {
         const wanted = args.site ? String(args.site) : null;
@@ -523,7 +548,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           previousStatus: null,
         }));
         const source = c.healthEvents.subscribe(matches, { first: now.filter(matches) });
-        return map(source, (e) => {
+        return mapEvents(source, (e) => {
           const s = known(e.site) ?? ({ name: e.site } as SiteRecord);
           return {
             occurredAt: e.occurredAt,
@@ -540,12 +565,4 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
   }
 
   return { schema, subscribe };
-}
-
-async function* map<A, B>(source: AsyncGenerator<A>, fn: (a: A) => B): AsyncGenerator<B> {
-  try {
-    for await (const a of source) yield fn(a);
-  } finally {
-    await source.return(undefined);
-  }
 }

@@ -57,7 +57,8 @@ describe('coordinator store on SQLite', () => {
         }),
       ),
     );
-    expect(numbers.sort()).toEqual([1, 2, 3]);
+    expect(numbers.map((n) => n.sequence).sort()).toEqual([1, 2, 3]);
+    expect(numbers.map((n) => n.status)).toEqual(['PENDING', 'PENDING', 'PENDING']);
     expect(announced).toEqual([]); // no NOTIFY on SQLite: the bus encoder is not even asked
   });
 

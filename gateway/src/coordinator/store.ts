@@ -644,12 +644,18 @@ export class CoordinatorStore {
   }
 
   /**
-   * The next event sequence number of an operation (persisted, so it keeps rising across restarts).
-   * The increment locks the row, so concurrent callers (two gateways) get distinct numbers. On
-   * PostgreSQL, `announce(sequence)` may return a payload that is sent with NOTIFY in the same
-   * transaction: listeners get the notifications in commit order, which is sequence order.
+   * Numbers the next event of an operation (persisted, so it keeps rising across restarts) and
+   * reads the operation's status under the same row lock: an event carries the status the journal
+   * had when it was numbered, so a later event never shows an earlier status (a cancellation
+   * requested from one gateway while another finishes the operation). The increment locks the
+   * row, so concurrent callers (two gateways) get distinct numbers. On PostgreSQL, `announce` may
+   * return a payload sent with NOTIFY in the same transaction: listeners get the notifications in
+   * commit order, which is sequence order.
    */
-  async nextSequence(id: string, announce?: (sequence: number) => string | null): Promise<number> {
+  async nextSequence(
+    id: string,
+    announce?: (sequence: number, status: OperationStatus) => string | null,
+  ): Promise<{ sequence: number; status: OperationStatus }> {
     return runInTransaction(this.ds, async (m) => {
       await m
         .createQueryBuilder()
@@ -657,10 +663,10 @@ export class CoordinatorStore {
         .set({ sequence: () => '"sequence" + 1' })
         .where('id = :id', { id })
         .execute();
-      const { sequence } = await m.getRepository<OperationRow>('operation').findOneByOrFail({ id });
-      const payload = this.shared ? announce?.(sequence) : null;
+      const { sequence, status } = await m.getRepository<OperationRow>('operation').findOneByOrFail({ id });
+      const payload = this.shared ? announce?.(sequence, status as OperationStatus) : null;
       if (payload) await m.query('SELECT pg_notify($1, $2)', [OPERATION_EVENTS_CHANNEL, payload]);
-      return sequence;
+      return { sequence, status: status as OperationStatus };
     });
   }
 

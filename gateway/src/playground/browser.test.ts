@@ -3,20 +3,22 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { chromium, needs, requirement } from '@protector/schema/testing';
 import { useServer } from 'graphql-ws/use/ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { driveThePlayground } from './browser.js';
-import { createPlaygroundHandler, DEFAULT_PLAYGROUND_DIST_DIR } from './index.js';
+import { createPlaygroundHandler, DEFAULT_PLAYGROUND_DIST_DIR, PLAYGROUND_BUILD_COMMAND } from './index.js';
 
 // graphql-ws loads graphql through Node's resolution (CommonJS): use that same instance here.
 const graphql = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const BUILT = existsSync(join(DEFAULT_PLAYGROUND_DIST_DIR, 'index.html'));
-if (!BUILT)
-  console.warn('browser.test: playground not built; run `npx vite build --config playground/vite.config.ts`');
-if (!existsSync(CHROMIUM)) console.warn(`browser.test: no Chromium at ${CHROMIUM}; skipping`);
+/** The bundle the page loads; turbo builds it before the tests. */
+const playgroundBuild = requirement(
+  'the built playground (gateway/playground-dist)',
+  existsSync(join(DEFAULT_PLAYGROUND_DIST_DIR, 'index.html')),
+  PLAYGROUND_BUILD_COMMAND,
+);
 
 /** A throwaway GraphQL server: `sites` over HTTP, `operationProgress` over graphql-ws, the playground elsewhere. */
 const schema = graphql.buildSchema(/* GraphQL */ `
@@ -74,7 +76,7 @@ const rootValue = {
   },
 };
 
-describe.runIf(BUILT && existsSync(CHROMIUM))('the playground in headless Chromium', () => {
+needs(chromium, playgroundBuild).describe('the playground in headless Chromium', () => {
   let server: Server;
   let wss: WebSocketServer;
   let base: string;

@@ -36,8 +36,18 @@ export interface PlaygroundOperation {
 export interface DriveThePlaygroundOptions {
   /** The query or mutation to run and read the result of. */
   readonly run?: PlaygroundOperation;
-  /** A subscription to start after `run`, watched for `watchMs`, then stopped. */
-  readonly subscribe?: PlaygroundOperation & { readonly watchMs?: number };
+  /**
+   * A subscription to start after `run`, watched until `until` holds for the events seen, or it
+   * completes, or `watchMs` passed; then stopped if still running.
+   */
+  readonly subscribe?: PlaygroundOperation & {
+    /** @default timeoutMs */
+    readonly watchMs?: number;
+    /** Stop watching once this holds for the events seen so far. */
+    readonly until?: (events: readonly unknown[]) => boolean;
+    /** Called when the page sent the subscription over its WebSocket (e.g. to start what it watches). */
+    readonly onSubscribed?: () => void;
+  };
   /** @default '/usr/bin/chromium' (or $CHROMIUM_PATH) */
   readonly executablePath?: string;
   /** Per step (page load, each result). @default 30000 */
@@ -239,17 +249,31 @@ export async function driveThePlayground(
 
     let subscription: PlaygroundSubscriptionResult | undefined;
     if (opts.subscribe) {
+      const { onSubscribed, until } = opts.subscribe;
       await openOperation(page, opts.subscribe, timeoutMs);
+      if (onSubscribed) {
+        let told = false;
+        page.on('websocket', (ws) =>
+          ws.on('framesent', ({ payload }) => {
+            if (!told && typeof payload === 'string' && /"type"\s*:\s*"subscribe"/.test(payload)) {
+              told = true;
+              onSubscribed();
+            }
+          }),
+        );
+      }
       await execute(page);
       const events: unknown[] = [];
       let last = '';
-      const until = Date.now() + (opts.subscribe.watchMs ?? 3000);
-      while (Date.now() < until) {
+      const deadline = Date.now() + (opts.subscribe.watchMs ?? timeoutMs);
+      while (Date.now() < deadline) {
         const response = await activeResponse(page);
         if (response && response !== last) {
           last = response;
           events.push(parse(response));
         }
+        if (until?.(events)) break;
+        if (last && !(await isFetching(page))) break; // the subscription completed
         await sleep(50);
       }
       const text = last ? await paneText(page, '.graphiql-response') : '';

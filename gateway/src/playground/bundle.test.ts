@@ -1,12 +1,16 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { DEFAULT_PLAYGROUND_DIST_DIR } from './index.js';
+import { needs, requirement } from '@protector/schema/testing';
+import { expect, it } from 'vitest';
+import { DEFAULT_PLAYGROUND_DIST_DIR, PLAYGROUND_BUILD_COMMAND } from './index.js';
 
 const DIST = DEFAULT_PLAYGROUND_DIST_DIR;
-const BUILT = existsSync(join(DIST, 'index.html'));
-if (!BUILT)
-  console.warn('bundle.test: playground not built; run `npx vite build --config playground/vite.config.ts`');
+/** turbo builds the bundle before the tests: a missing one is a skip here and a failure in CI. */
+const playgroundBuild = requirement(
+  'the built playground (gateway/playground-dist)',
+  existsSync(join(DIST, 'index.html')),
+  PLAYGROUND_BUILD_COMMAND,
+);
 
 const TEXT = new Set(['.html', '.js', '.mjs', '.css', '.json', '.map', '.svg', '.txt']);
 
@@ -37,7 +41,7 @@ const LINK_ONLY_HOSTS = new Set([
   'flasharray-',
 ]);
 
-describe.runIf(BUILT)('the built playground bundle', () => {
+needs(playgroundBuild).describe('the built playground bundle', () => {
   const all = files(DIST);
   const text = all
     .filter((f) => TEXT.has(extname(f)))

@@ -1,4 +1,5 @@
-import { isAbsolute, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import {
   DataSource,
   type EntityManager,
@@ -7,6 +8,7 @@ import {
   type MigrationInterface,
 } from 'typeorm';
 import { ProtectorError } from '../errors.js';
+import { isSqliteBusy, openSqlite } from '../sqlite/index.js';
 
 /** The two databases a Protector service can keep its data in. */
 export type DatabaseDialect = 'sqlite' | 'postgres';
@@ -93,7 +95,7 @@ export async function createDataSource(
   const common = {
     entities: schema.entities(location.dialect),
     migrations: [...schema.migrations] as (new () => MigrationInterface)[],
-    migrationsRun: true,
+    migrationsRun: false, // run below, tolerating a peer that migrates at the same time
     migrationsTableName: MIGRATIONS_TABLE,
     synchronize: false,
     logging: options.logging ?? false,
@@ -118,7 +120,13 @@ export async function createDataSource(
           },
         });
   try {
+    // WAL is switched on (a one-time change to the file) where a racing peer cannot make it fail.
+    if (location.dialect === 'sqlite' && location.path !== ':memory:') {
+      mkdirSync(dirname(location.path), { recursive: true });
+      openSqlite(location.path, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 }).close();
+    }
     await dataSource.initialize();
+    await migrate(dataSource);
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
     const where = location.dialect === 'postgres' ? redactDatabaseUrl(location.url) : location.path;
@@ -130,6 +138,33 @@ export async function createDataSource(
     );
   }
   return dataSource;
+}
+
+/** Whether a failed migration may be a peer migrating the same database at the same time. */
+const isMigrationRace = (err: unknown): boolean => {
+  const e = err as { driverError?: unknown; message?: unknown };
+  return (
+    isSqliteBusy(e?.driverError ?? err) ||
+    /already exists|duplicate key|UNIQUE constraint failed|database is locked/i.test(String(e?.message ?? ''))
+  );
+};
+
+/**
+ * Runs pending migrations in one transaction. A peer process migrating at the same time makes
+ * ours fail (a table it created exists, or the database is busy); then ours rolled back, and we
+ * look again: nothing pending means the peer did the work.
+ */
+async function migrate(dataSource: DataSource): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await dataSource.runMigrations({ transaction: 'all' });
+      return;
+    } catch (err) {
+      if (!isMigrationRace(err) || attempt >= 10) throw err;
+      if (!(await dataSource.showMigrations().catch(() => true))) return;
+      await new Promise((r) => setTimeout(r, 20 * attempt * (0.5 + Math.random())));
+    }
+  }
 }
 
 /** The dialect of an open data source. */

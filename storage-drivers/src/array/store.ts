@@ -3,11 +3,12 @@
  * groups with targets and schedules, group snapshots whose transfer takes simulated time, pods, and
  * destroy vs eradicate. It answers REST 2.x requests (`handle`) with FlashArray's envelopes and error
  * texts, so the in-process mock driver and the HTTP simulator (`fa-sim`) enforce the same rules.
- * Several processes may open the same data dir (WAL + busy timeout); time-based work (transfers,
+ * Several processes may open the same data dir, a fresh one too (`openSqlite`); time-based work (transfers,
  * schedules, retention, pod resync) is brought up to date at the start of every request.
  */
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { openSqlite } from '@protector/schema/sqlite';
+import type Database from 'better-sqlite3';
 import { nameProblem, sizeProblem, suffixProblem, volumeNameProblem } from '../names.js';
 import { type Item, listEnvelope } from './query.js';
 
@@ -178,13 +179,9 @@ export class FlashArrayStore {
   private readonly transferMs: number;
 
   private constructor(opts: FlashArrayStoreOptions) {
-    this.db = new Database(opts.file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('synchronous = NORMAL');
+    this.db = openSqlite(opts.file, { schema: SCHEMA });
     this.now = opts.now ?? Date.now;
     this.transferMs = opts.transferMs ?? 2000;
-    this.db.exec(SCHEMA);
   }
 
   /** Opens (creating when needed) the model and makes sure `arrays` exist and are connected pairwise. */

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { needs, requirement } from '@protector/schema/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedCloud, type SeededUser, type SimulatedCloud } from './index.js';
 
@@ -303,7 +304,13 @@ describe('persistence', () => {
   });
 });
 
-describe.skipIf(!existsSync('/usr/bin/openstack'))('python-openstackclient against the simulator', () => {
+const openstackCli = requirement(
+  'the openstack CLI (/usr/bin/openstack)',
+  existsSync('/usr/bin/openstack'),
+  'apt-get install -y python3-openstackclient',
+);
+
+needs(openstackCli).describe('python-openstackclient against the simulator', () => {
   it('lists servers and volumes with the standard CLI', async () => {
     const token = await login(seeded().tenant);
     const projectId = seeded().tenant.projectId;

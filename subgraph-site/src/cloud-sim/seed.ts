@@ -81,14 +81,15 @@ export function seedCloud(store: CloudStore, options: SeedOptions = {}): SeedRes
     service: options.servicePassword ?? 'protector',
     tenant: options.tenantPassword ?? 'demo',
   };
-  const existing = store.getMeta(SEED_KEY);
-  if (existing) {
-    // Passwords are not stored in clear: the ones given now are assumed to be those of the first seed.
-    const seeded = JSON.parse(existing) as SeedResult;
-    for (const who of ['admin', 'service', 'tenant'] as const) seeded[who].password = passwords[who];
-    return seeded;
-  }
+  // Checked in the write transaction: of processes seeding one fresh cloud together, one seeds.
   return store.transaction(() => {
+    const existing = store.getMeta(SEED_KEY);
+    if (existing) {
+      // Passwords are not stored in clear: the ones given now are assumed to be those of the first seed.
+      const seeded = JSON.parse(existing) as SeedResult;
+      for (const who of ['admin', 'service', 'tenant'] as const) seeded[who].password = passwords[who];
+      return seeded;
+    }
     const now = Date.now();
     store.put('domain', { id: 'default', name: 'Default' });
     const roles = Object.fromEntries(

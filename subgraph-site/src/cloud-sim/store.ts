@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import { openSqlite } from '@protector/schema/sqlite';
+import type Database from 'better-sqlite3';
 
 /** Every kind of object the simulated cloud keeps, one namespace of ids each. */
 export type ResourceKind =
@@ -41,25 +42,24 @@ export class CloudStore {
   readonly db: Database.Database;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS resources (
-        kind TEXT NOT NULL,
-        id TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        PRIMARY KEY (kind, id)
-      );
-      CREATE INDEX IF NOT EXISTS resources_kind_seq ON resources (kind, seq);
-      CREATE TABLE IF NOT EXISTS tokens (
-        id TEXT PRIMARY KEY,
-        expires_at INTEGER NOT NULL,
-        body TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    this.db = openSqlite(path, {
+      schema: `
+        CREATE TABLE IF NOT EXISTS resources (
+          kind TEXT NOT NULL,
+          id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          body TEXT NOT NULL,
+          PRIMARY KEY (kind, id)
+        );
+        CREATE INDEX IF NOT EXISTS resources_kind_seq ON resources (kind, seq);
+        CREATE TABLE IF NOT EXISTS tokens (
+          id TEXT PRIMARY KEY,
+          expires_at INTEGER NOT NULL,
+          body TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      `,
+    });
   }
 
   get<T extends StoredResource>(kind: ResourceKind, id: string): T | undefined {
@@ -94,9 +94,9 @@ export class CloudStore {
     return this.db.prepare('DELETE FROM resources WHERE kind = ? AND id = ?').run(kind, id).changes > 0;
   }
 
-  /** Runs `fn` in one SQLite transaction. */
+  /** Runs `fn` in one SQLite write transaction (write-locked from the start, so reads in it stay current). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 
   putToken(token: StoredToken): void {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { generateSecretKey } from '@protector/schema/db';
-import { hasTestPostgres, startTestPostgres, type TestPostgres } from '@protector/schema/testing';
+import { needs, startTestPostgres, type TestPostgres, testPostgres } from '@protector/schema/testing';
 import type { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSiteDataSource, SITE_MIGRATIONS } from './data-source.js';
 import { createSiteRepository } from './repository.js';
 import type { ProtectionGroupMetadata } from './types.js';
@@ -22,7 +22,7 @@ const newPg = (overrides: Partial<ProtectionGroupMetadata> = {}): ProtectionGrou
   ...overrides,
 });
 
-describe.skipIf(!hasTestPostgres)('site database on PostgreSQL 15', () => {
+needs(testPostgres).describe('site database on PostgreSQL 15', () => {
   let cluster: TestPostgres;
   let ds: DataSource;
   const key = generateSecretKey();

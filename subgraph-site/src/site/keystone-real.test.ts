@@ -7,7 +7,7 @@
  * Needs `apt-get install -y --no-install-recommends python3-keystone python3-gunicorn` (CI's .ci/run does)
  * and a built `dist/` (`npx tsc -p tsconfig.json`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -15,13 +15,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needs, requirement } from '@protector/schema/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
 const START_KEYSTONE = fileURLToPath(
   new URL('../../test-support/keystone/start-keystone.sh', import.meta.url),
 );
 const SITE_BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
+
+/** keystone-manage, and the keystone and gunicorn modules of the system Python (start-keystone.sh runs both). */
+const realKeystone = requirement(
+  'Keystone (keystone-manage, gunicorn)',
+  existsSync(KEYSTONE_MANAGE) &&
+    spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import importlib.util as u, sys; sys.exit(not (u.find_spec("keystone") and u.find_spec("gunicorn")))',
+      ],
+      { env: { ...process.env, PYTHONPATH: '' }, stdio: 'ignore' },
+    ).status === 0,
+  'apt-get install -y --no-install-recommends python3-keystone python3-gunicorn',
+  `${KEYSTONE_MANAGE}, or the keystone or gunicorn module of /usr/bin/python3, is missing`,
+);
+/** The site service this suite starts; turbo builds it before the tests. */
+const siteBuild = requirement(
+  `the built protector-site (${SITE_BIN})`,
+  existsSync(SITE_BIN),
+  'npx turbo run build',
+);
 
 const SITE = 'site_a';
 const ADMIN_PASSWORD = 'admin-secret';
@@ -225,40 +248,34 @@ async function graphql(query: string, token?: string): Promise<GraphQLAnswer> {
 
 const SITE_QUERY = `{ ${SITE} { key name version } }`;
 
-describe.skipIf(!existsSync(KEYSTONE_MANAGE))(
-  `protector-site against a real Keystone (skipped without ${KEYSTONE_MANAGE}: apt-get install python3-keystone python3-gunicorn)`,
-  () => {
-    beforeAll(async () => {
-      workDir = await mkdtemp(join(tmpdir(), 'protector-keystone-'));
-      const port = await freePort();
-      keystoneUrl = `http://127.0.0.1:${port}/v3`;
-      const started = Date.now();
-      keystone = startChild(
-        'bash',
-        [START_KEYSTONE, join(workDir, 'keystone'), String(port), ADMIN_PASSWORD],
-        {
-          ...process.env,
-          // keystone-manage and gunicorn must run on the system Python, whatever python3 is on PATH.
-          PYTHONPATH: '',
-        },
-      );
-      await waitFor('Keystone', keystone, 45_000, async () => {
-        const response = await fetch(keystoneUrl);
-        await response.body?.cancel();
-        return response.status === 200 ? true : undefined;
-      });
-      keystoneStartSeconds = (Date.now() - started) / 1000;
-      process.stderr.write(
-        `real Keystone answering after ${keystoneStartSeconds.toFixed(1)} s at ${keystoneUrl}\n`,
-      );
-      await seedKeystone();
+needs(realKeystone, siteBuild).describe('protector-site against a real Keystone', () => {
+  beforeAll(async () => {
+    workDir = await mkdtemp(join(tmpdir(), 'protector-keystone-'));
+    const port = await freePort();
+    keystoneUrl = `http://127.0.0.1:${port}/v3`;
+    const started = Date.now();
+    keystone = startChild('bash', [START_KEYSTONE, join(workDir, 'keystone'), String(port), ADMIN_PASSWORD], {
+      ...process.env,
+      // keystone-manage and gunicorn must run on the system Python, whatever python3 is on PATH.
+      PYTHONPATH: '',
+    });
+    await waitFor('Keystone', keystone, 45_000, async () => {
+      const response = await fetch(keystoneUrl);
+      await response.body?.cancel();
+      return response.status === 200 ? true : undefined;
+    });
+    keystoneStartSeconds = (Date.now() - started) / 1000;
+    process.stderr.write(
+      `real Keystone answering after ${keystoneStartSeconds.toFixed(1)} s at ${keystoneUrl}\n`,
+    );
+    await seedKeystone();
 
-      const mockDir = join(workDir, 'mock');
-      await mkdir(mockDir);
-      const configPath = join(workDir, 'protector.conf');
-      await writeFile(
-        configPath,
-        `[DEFAULT]
+    const mockDir = join(workDir, 'mock');
+    await mkdir(mockDir);
+    const configPath = join(workDir, 'protector.conf');
+    await writeFile(
+      configPath,
+      `[DEFAULT]
 site_name = ${SITE}
 state_path = ${workDir}
 log_dir = ${workDir}
@@ -285,96 +302,93 @@ token_cache_time = 1
 bind_host = 127.0.0.1
 bind_port = 0
 `,
-      );
-      // No PROTECTOR_* overrides from the caller's environment.
-      const env = Object.fromEntries(
-        Object.entries(process.env).filter(([k]) => !k.startsWith('PROTECTOR_')),
-      );
-      site = startChild(process.execPath, [SITE_BIN, '--config', configPath], env);
-      siteUrl = await waitFor('protector-site', site, 20_000, async () => {
-        const match = /protector-site \S+ ready at (\S+)/.exec(site?.output.join('') ?? '');
-        return match?.[1];
-      });
-    }, 75_000);
-
-    afterAll(async () => {
-      await stopChild(site);
-      await stopChild(keystone);
-      if (workDir) await rm(workDir, { recursive: true, force: true });
+    );
+    // No PROTECTOR_* overrides from the caller's environment.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROTECTOR_')));
+    site = startChild(process.execPath, [SITE_BIN, '--config', configPath], env);
+    siteUrl = await waitFor('protector-site', site, 20_000, async () => {
+      const match = /protector-site \S+ ready at (\S+)/.exec(site?.output.join('') ?? '');
+      return match?.[1];
     });
+  }, 75_000);
 
-    it('starts with only Keystone behind it, authenticating its service user', async () => {
-      expect(keystoneStartSeconds).toBeGreaterThan(0);
-      const ready = await fetch(new URL('/readyz', siteUrl));
-      const body = (await ready.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
-      expect(body.checks.cloud).toEqual({ ok: true });
-      expect(ready.status).toBe(200);
+  afterAll(async () => {
+    await stopChild(site);
+    await stopChild(keystone);
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('starts with only Keystone behind it, authenticating its service user', async () => {
+    expect(keystoneStartSeconds).toBeGreaterThan(0);
+    const ready = await fetch(new URL('/readyz', siteUrl));
+    const body = (await ready.json()) as { checks: Record<string, { ok: boolean; error?: string }> };
+    expect(body.checks.cloud).toEqual({ ok: true });
+    expect(ready.status).toBe(200);
+  });
+
+  it("answers a demo user's query with the token the real Keystone issued", async () => {
+    const token = await issueToken('demo', DEMO_PASSWORD, projectScope('demo'));
+    const answer = await graphql(SITE_QUERY, token);
+    expect(answer.errors).toEqual([]);
+    expect(answer.status).toBe(200);
+    expect(answer.data?.[SITE]).toEqual({ key: SITE, name: SITE, version: expect.any(String) });
+
+    const bearer = await fetch(siteUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: SITE_QUERY }),
     });
+    expect(bearer.status).toBe(200);
+    expect(((await bearer.json()) as { data: unknown }).data).toEqual(answer.data);
+  });
 
-    it("answers a demo user's query with the token the real Keystone issued", async () => {
-      const token = await issueToken('demo', DEMO_PASSWORD, projectScope('demo'));
+  it('refuses a bogus token and a missing one with HTTP 401 UNAUTHENTICATED', async () => {
+    for (const token of ['not-a-token', 'gAAAAABbogusbogusbogus', undefined]) {
       const answer = await graphql(SITE_QUERY, token);
-      expect(answer.errors).toEqual([]);
-      expect(answer.status).toBe(200);
-      expect(answer.data?.[SITE]).toEqual({ key: SITE, name: SITE, version: expect.any(String) });
-
-      const bearer = await fetch(siteUrl, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: SITE_QUERY }),
-      });
-      expect(bearer.status).toBe(200);
-      expect(((await bearer.json()) as { data: unknown }).data).toEqual(answer.data);
-    });
-
-    it('refuses a bogus token and a missing one with HTTP 401 UNAUTHENTICATED', async () => {
-      for (const token of ['not-a-token', 'gAAAAABbogusbogusbogus', undefined]) {
-        const answer = await graphql(SITE_QUERY, token);
-        expect(answer.status).toBe(401);
-        expect(answer.errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-        expect(answer.data).toBeNull();
-      }
-    });
-
-    it('refuses a token revoked in Keystone once token_cache_time has passed', async () => {
-      const token = await issueToken('demo', DEMO_PASSWORD, projectScope('demo'));
-      expect((await graphql(SITE_QUERY, token)).status).toBe(200);
-      const revoke = await keystoneApi('DELETE', '/auth/tokens', undefined, { 'X-Subject-Token': token });
-      expect(revoke.status).toBe(204);
-      expect((await keystoneApi('GET', '/auth/tokens', undefined, { 'X-Subject-Token': token })).status).toBe(
-        404,
-      );
-      const revokedAt = Date.now();
-      let answer = await graphql(SITE_QUERY, token);
-      while (answer.status === 200 && Date.now() - revokedAt < 10_000) {
-        await sleep(200);
-        answer = await graphql(SITE_QUERY, token);
-      }
       expect(answer.status).toBe(401);
       expect(answer.errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-      // token_cache_time = 1: refused within the 10 s the loop allows, not after the token's hour of life.
-    });
+      expect(answer.data).toBeNull();
+    }
+  });
 
-    it('forbids a demo token to run a coordinator step or to read storage', async () => {
-      const token = await issueToken('demo', DEMO_PASSWORD, projectScope('demo'));
-      const step = await graphql(
-        `mutation { ${SITE} { deleteTestNetwork(step: { operationId: "o", stepKey: "k" }, input: { protectionGroupId: "x", networkId: "y" }) { step { replayed } } } }`,
-        token,
-      );
-      expect(step.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
-      expect(step.errors[0]?.message).toContain('service role');
+  it('refuses a token revoked in Keystone once token_cache_time has passed', async () => {
+    const token = await issueToken('demo', DEMO_PASSWORD, projectScope('demo'));
+    expect((await graphql(SITE_QUERY, token)).status).toBe(200);
+    const revoke = await keystoneApi('DELETE', '/auth/tokens', undefined, { 'X-Subject-Token': token });
+    expect(revoke.status).toBe(204);
+    expect((await keystoneApi('GET', '/auth/tokens', undefined, { 'X-Subject-Token': token })).status).toBe(
+      404,
+    );
+    const revokedAt = Date.now();
+    let answer = await graphql(SITE_QUERY, token);
+    while (answer.status === 200 && Date.now() - revokedAt < 10_000) {
+      await sleep(200);
+      answer = await graphql(SITE_QUERY, token);
+    }
+    expect(answer.status).toBe(401);
+    expect(answer.errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // token_cache_time = 1: refused within the 10 s the loop allows, not after the token's hour of life.
+  });
 
-      const storage = await graphql(`{ ${SITE} { key storage { driver } } }`, token);
-      expect(storage.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
-      expect(storage.errors[0]?.path).toEqual([SITE, 'storage']);
-      expect(storage.data?.[SITE]).toEqual({ key: SITE, storage: null });
-    });
+  it('forbids a demo token to run a coordinator step or to read storage', async () => {
+    const token = await issueToken('demo', DEMO_PASSWORD, projectScope('demo'));
+    const step = await graphql(
+      `mutation { ${SITE} { deleteTestNetwork(step: { operationId: "o", stepKey: "k" }, input: { protectionGroupId: "x", networkId: "y" }) { step { replayed } } } }`,
+      token,
+    );
+    expect(step.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(step.errors[0]?.message).toContain('service role');
 
-    it("lets the service user's token read storage (its admin and service roles come from Keystone)", async () => {
-      const token = await issueToken('protector', PROTECTOR_PASSWORD, projectScope('service'));
-      const storage = await graphql(`{ ${SITE} { storage { driver } } }`, token);
-      expect(storage.errors).toEqual([]);
-      expect(storage.data?.[SITE]).toEqual({ storage: { driver: 'MOCK' } });
-    });
-  },
-);
+    const storage = await graphql(`{ ${SITE} { key storage { driver } } }`, token);
+    expect(storage.errors.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+    expect(storage.errors[0]?.path).toEqual([SITE, 'storage']);
+    expect(storage.data?.[SITE]).toEqual({ key: SITE, storage: null });
+  });
+
+  it("lets the service user's token read storage (its admin and service roles come from Keystone)", async () => {
+    const token = await issueToken('protector', PROTECTOR_PASSWORD, projectScope('service'));
+    const storage = await graphql(`{ ${SITE} { storage { driver } } }`, token);
+    expect(storage.errors).toEqual([]);
+    expect(storage.data?.[SITE]).toEqual({ storage: { driver: 'MOCK' } });
+  });
+});

@@ -1,0 +1,64 @@
+/**
+ * Opening a SQLite file that several processes may open at once, a fresh one included: the two
+ * site services of the lab share the mock arrays' file, and a service restarted while its previous
+ * process is still stopping opens its own database twice. Only better-sqlite3 is loaded here.
+ */
+import Database from 'better-sqlite3';
+
+export interface OpenSqliteOptions {
+  /**
+   * How long a statement waits on a lock held by another connection before failing.
+   * @default 10000
+   */
+  readonly busyTimeoutMs?: number;
+  /** Statements that create the schema (`CREATE TABLE IF NOT EXISTS ...`), run in one write transaction. */
+  readonly schema?: string;
+}
+
+/** Whether an error is SQLite's "another connection holds the lock" (any of its BUSY/LOCKED codes). */
+export function isSqliteBusy(err: unknown): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `work` again while SQLite reports the database busy, up to `timeoutMs`. The busy timeout
+ * covers most waits, but SQLite answers BUSY at once where waiting could deadlock: switching a
+ * fresh file to WAL while a peer does the same, a peer recovering the WAL, or a read transaction
+ * that wants to write after a peer wrote.
+ */
+export function retrySqliteBusy<T>(work: () => T, timeoutMs: number): T {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      return work();
+    } catch (err) {
+      if (!isSqliteBusy(err) || Date.now() + delay > deadline) throw err;
+      Atomics.wait(pause, 0, 0, delay * (0.5 + Math.random()));
+    }
+  }
+}
+
+/**
+ * Opens (creating when needed) a SQLite database in WAL mode, with the busy timeout set before
+ * any statement runs, and creates its schema in one immediate (write-locked) transaction, so
+ * processes that open the same fresh file together all come up.
+ */
+export function openSqlite(file: string, options: OpenSqliteOptions = {}): Database.Database {
+  const timeout = options.busyTimeoutMs ?? 10_000;
+  // The constructor's `timeout` is SQLite's busy timeout, in force from the first statement on.
+  const db = new Database(file, { timeout });
+  try {
+    retrySqliteBusy(() => db.pragma('journal_mode = WAL'), timeout);
+    // WAL makes NORMAL durable across application crashes; only power loss can drop the last commit.
+    db.pragma('synchronous = NORMAL');
+    const { schema } = options;
+    if (schema) retrySqliteBusy(() => db.transaction(() => db.exec(schema)).immediate(), timeout);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
