@@ -1,12 +1,5 @@
 #!/usr/bin/env node
-// The `protector-gateway` bin: runs the compiled entry in dist/, or says to build first (npm links bins before any build).
-const entry = new URL('../dist/bin.js', import.meta.url);
-try {
-  await import(entry.href);
-} catch (err) {
-  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || err.url !== entry.href) throw err;
-  process.stderr.write(
-    'protector-gateway: not built yet; run `npm run build` in the repository root first\n',
-  );
-  process.exitCode = 1;
-}
+// `protector-gateway`: the coordinator gateway, once built.
+import { launch } from '@protector/schema/launch';
+
+await launch('protector-gateway', new URL('../dist/bin.js', import.meta.url));

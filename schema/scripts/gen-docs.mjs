@@ -1,15 +1,20 @@
-// Writes docs/errors.md from the registry; with --check, fails when the committed file has drifted.
+// Writes the generated references from their registries; with --check, fails when a committed file has drifted.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { renderErrorCodeDocs } from '../dist/index.js';
+import { renderErrorCodeDocs, renderHealthIssueDocs } from '../dist/index.js';
 
-const target = new URL('../docs/errors.md', import.meta.url);
-const text = renderErrorCodeDocs();
-if (process.argv.includes('--check')) {
-  const current = readFileSync(target, 'utf8');
-  if (current !== text) {
-    console.error('schema/docs/errors.md is out of date: run `npm run docs -w @protector/schema`.');
-    process.exit(1);
+const docs = [
+  ['errors.md', renderErrorCodeDocs()],
+  ['health-issues.md', renderHealthIssueDocs()],
+];
+for (const [file, text] of docs) {
+  const target = new URL(`../docs/${file}`, import.meta.url);
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(target, 'utf8');
+    if (current !== text) {
+      console.error(`schema/docs/${file} is out of date: run \`npm run docs -w @protector/schema\`.`);
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(target, text);
   }
-} else {
-  writeFileSync(target, text);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, isErrorCode, isProtectorError, ProtectorError, renderErrorCodeDocs } from './errors.js';
+import { renderHealthIssueDocs } from './rules/health.js';
 
 describe('error registry', () => {
   it('gives every code a description and an HTTP status', () => {
@@ -21,8 +22,11 @@ describe('error registry', () => {
     expect(isErrorCode('NOPE')).toBe(false);
   });
 
-  it('keeps docs/errors.md in step with the registry', () => {
-    const committed = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
-    expect(committed).toBe(renderErrorCodeDocs());
+  it.each([
+    ['errors.md', renderErrorCodeDocs],
+    ['health-issues.md', renderHealthIssueDocs],
+  ])('keeps docs/%s in step with its registry', (file, render) => {
+    const committed = readFileSync(new URL(`../docs/${file}`, import.meta.url), 'utf8');
+    expect(committed).toBe(render());
   });
 });

@@ -12,4 +12,5 @@ export {
   renderErrorCodeDocs,
 } from './errors.js';
 export { EventHub, mapEvents, type SubscribeOptions } from './events.js';
+export * from './rules/index.js';
 export * from './sdl/index.js';

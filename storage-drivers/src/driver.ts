@@ -3,9 +3,15 @@
  * calls on two arrays. The two drivers differ only in how a request reaches an array (in process to
  * the SQLite model, or over HTTPS to a FlashArray), so both enforce the same rules and fail the same way.
  */
-import { mapLimit, ProtectorError } from '@protector/schema';
+import {
+  flashArrayNameProblem,
+  mapLimit,
+  ProtectorError,
+  sizeProblem,
+  suffixProblem,
+  volumeNameProblem,
+} from '@protector/schema';
 import type { ArrayClient } from './client/array-client.js';
-import { nameProblem, sizeProblem, suffixProblem, volumeNameProblem } from './names.js';
 import type {
   ArrayCheck,
   ArrayInfo,
@@ -646,7 +652,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
   }
 
   private checkRef(ref: ReplicationGroupRef): void {
-    const problem = nameProblem(ref.name);
+    const problem = flashArrayNameProblem(ref.name);
     if (problem) throw new ProtectorError('INVALID_NAME', problem, { group: ref.name });
     if (ref.sourceArray === ref.targetArray) {
       throw new ProtectorError(

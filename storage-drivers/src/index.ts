@@ -16,7 +16,6 @@ export {
   MockStorageDriver,
   type MockStorageDriverOptions,
 } from './mock/mock-driver.js';
-export { nameProblem, sizeProblem, volumeNameProblem } from './names.js';
 export { PureStorageDriver, type PureStorageDriverOptions } from './pure/pure-driver.js';
 export type {
   ArrayCheck,

@@ -1,4 +1,5 @@
 /** How CLI commands are declared, and the checks shared by their options. */
+import { urlProblem } from '@protector/schema';
 import type { ProtectorClient } from '../sdk/client.js';
 import type { CommandResult, OutputFormat } from './format.js';
 
@@ -111,19 +112,15 @@ export function choiceOption<const C extends string>(
 }
 
 /** An http(s) URL from an option. */
-export function urlOption(values: OptionValues, name: string): string | undefined {
+export function urlOption(
+  values: OptionValues,
+  name: string,
+  rule: (url: string) => string | null = urlProblem,
+): string | undefined {
   const raw = stringOption(values, name);
   if (raw === undefined) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new UsageError(
-      `Option --${name} must be a URL such as https://flasharray-a.example.com; got '${raw}'`,
-    );
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new UsageError(`Option --${name} must use https:// (or http:// for a lab simulator); got '${raw}'`);
-  }
+  const problem = rule(raw);
+  if (problem)
+    throw new UsageError(`Option --${name} '${raw}' ${problem}; e.g. https://flasharray-a.example.com`);
   return raw;
 }

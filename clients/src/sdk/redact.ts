@@ -1,21 +1,13 @@
+import { redactSecrets as redactWith } from '@protector/schema';
+
 /** Mask shown in place of a secret. */
 export const SECRET_MASK = '******';
 
-const SECRET_KEY = /token|password|secret|authorization/i;
-
-/** Guard: does a field or option name hold a secret (array tokens, passwords, auth headers)? */
-export const isSecretKey = (key: string): boolean => SECRET_KEY.test(key);
+export { isSecretKey } from '@protector/schema';
 
 /**
  * A deep copy of `value` with every secret field masked, for logs and `--debug` echoes. Secrets are
- * recognised by key name, so `primaryArrayToken`, `serviceCredentials.password` and headers are covered.
+ * recognised by key name (`isSecretKey`), so `primaryArrayToken`, `serviceCredentials.password`,
+ * API keys and auth headers are covered.
  */
-export function redactSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((item) => redactSecrets(item)) as T;
-  if (typeof value !== 'object' || value === null) return value;
-  const copy: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    copy[key] = isSecretKey(key) && item !== null && item !== undefined ? SECRET_MASK : redactSecrets(item);
-  }
-  return copy as T;
-}
+export const redactSecrets = <T>(value: T): T => redactWith(value, SECRET_MASK);

@@ -4,7 +4,20 @@
  * operations, site health, and automatic re-sync when a site returns.
  */
 import { randomUUID } from 'node:crypto';
-import { assertSiteKey, EventHub, isProtectorError, ProtectorError } from '@protector/schema';
+import {
+  arrayUrlProblem,
+  assertSiteKey,
+  defaultStorageGroupName,
+  EventHub,
+  flashArrayNameProblem,
+  type HealthIssue,
+  healthIssue,
+  isProtectorError,
+  ProtectorError,
+  protectionGroupNameProblem,
+  siteNameProblem,
+  urlProblem,
+} from '@protector/schema';
 import { request } from 'undici';
 import {
   FORCED_CLEANUP_STATUSES,
@@ -65,12 +78,7 @@ export interface SiteHealth {
     rpoMinutes: number | null;
     rpoCompliance: string;
   }[];
-  readonly issues: readonly {
-    code: string;
-    severity: string;
-    message: string;
-    protectionGroupId: string | null;
-  }[];
+  readonly issues: readonly HealthIssue[];
 }
 
 export interface SiteHealthEvent {
@@ -233,25 +241,16 @@ export class Coordinator {
       ['url', input.url],
       ['authUrl', input.authUrl],
     ] as const) {
-      let u: URL;
-      try {
-        u = new URL(value);
-      } catch {
+      const problem = urlProblem(value);
+      if (problem) {
         throw new ProtectorError(
           'BAD_USER_INPUT',
-          `${field} '${value}' is not a URL; give e.g. https://protector.boston.example.com:8788/graphql.`,
+          `${field} '${value}' ${problem}; give e.g. https://protector.boston.example.com:8788/graphql.`,
         );
       }
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') {
-        throw new ProtectorError('BAD_USER_INPUT', `${field} '${value}' must be an http(s) URL.`);
-      }
     }
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(input.name)) {
-      throw new ProtectorError(
-        'BAD_USER_INPUT',
-        `Site name '${input.name}' is not valid: use 1-63 letters, digits, '.', '_' or '-'.`,
-      );
-    }
+    const badName = siteNameProblem(input.name);
+    if (badName) throw new ProtectorError('BAD_USER_INPUT', badName);
     const existing = this.sites();
     if (existing.length >= 2 && !existing.some((s) => s.name === input.name)) {
       throw new ProtectorError(
@@ -495,12 +494,8 @@ export class Coordinator {
       projectId?: string | null;
     },
   ): Promise<GroupView> {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_. -]{0,62}$/.test(input.name)) {
-      throw new ProtectorError(
-        'BAD_USER_INPUT',
-        `Protection Group name '${input.name}' is not valid: use 1-63 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit.`,
-      );
-    }
+    const badName = protectionGroupNameProblem(input.name);
+    if (badName) throw new ProtectorError('BAD_USER_INPUT', badName);
     if (input.primarySite === input.secondarySite) {
       throw new ProtectorError(
         'BAD_USER_INPUT',
@@ -560,9 +555,7 @@ export class Coordinator {
       );
     const peerProject = await this.peerProject(primary, secondary, projectId);
     const id = randomUUID();
-    const storageGroupName = `pg-${input.name.replace(/[^A-Za-z0-9-]/g, '-').replace(/^-+|-+$/g, '')}`
-      .slice(0, 63)
-      .replace(/-+$/, '');
+    const storageGroupName = defaultStorageGroupName(input.name);
     const metadata = {
       id,
       name: input.name,
@@ -789,22 +782,16 @@ export class Coordinator {
     }
     for (const field of ['primaryArrayUrl', 'secondaryArrayUrl'] as const) {
       const v = p[field];
-      if (typeof v === 'string' && !v.startsWith('https://')) {
+      const problem = typeof v === 'string' ? arrayUrlProblem(v) : null;
+      if (problem) {
         throw new ProtectorError(
           'BAD_USER_INPUT',
-          `${field} '${v}' must use HTTPS (FlashArray management is served over TLS), e.g. https://flasharray-a.example.com.`,
+          `${field} '${v}' ${problem} (FlashArray management is served over TLS), e.g. https://flasharray-a.example.com.`,
         );
       }
     }
-    if (
-      typeof p.purePgName === 'string' &&
-      !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(p.purePgName)
-    ) {
-      throw new ProtectorError(
-        'INVALID_NAME',
-        `purePgName '${p.purePgName}' is not a valid FlashArray name (1-63 letters, digits and '-').`,
-      );
-    }
+    const badPgName = typeof p.purePgName === 'string' ? flashArrayNameProblem(p.purePgName) : null;
+    if (badPgName) throw new ProtectorError('INVALID_NAME', `purePgName: ${badPgName}`);
     const requestId = randomUUID();
     return this.change(
       ctx,
@@ -1188,33 +1175,18 @@ export class Coordinator {
       const storageReachable = (storage.arrays as Json[]).every((a) => a.reachable);
       const issues = [
         ...(link !== 'CONNECTED'
-          ? [
-              {
-                code: 'REPLICATION_LINK_DOWN',
-                severity: 'CRITICAL',
-                message: `Replication link is ${link}.`,
-                protectionGroupId: null,
-              },
-            ]
+          ? [healthIssue('REPLICATION_LINK_DOWN', `Replication link is ${link}.`)]
           : []),
-        ...(!storageReachable
-          ? [
-              {
-                code: 'STORAGE_UNREACHABLE',
-                severity: 'CRITICAL',
-                message: 'An array is unreachable.',
-                protectionGroupId: null,
-              },
-            ]
-          : []),
+        ...(!storageReachable ? [healthIssue('STORAGE_UNREACHABLE', 'An array is unreachable.')] : []),
         ...groups
           .filter((g) => g.rpoCompliance === 'VIOLATED')
-          .map((g) => ({
-            code: 'RPO_VIOLATED',
-            severity: 'WARNING',
-            message: `Replication lag ${g.lagSeconds} s exceeds the RPO of ${g.rpoMinutes} min.`,
-            protectionGroupId: g.id,
-          })),
+          .map((g) =>
+            healthIssue(
+              'RPO_VIOLATED',
+              `Replication lag ${g.lagSeconds} s exceeds the RPO of ${g.rpoMinutes} min.`,
+              { protectionGroupId: g.id },
+            ),
+          ),
       ];
       next = {
         status: storageReachable && link === 'CONNECTED' ? 'ACTIVE' : 'DEGRADED',
@@ -1232,14 +1204,7 @@ export class Coordinator {
         ...UNKNOWN_HEALTH,
         status: 'UNREACHABLE',
         checkedAt: new Date(),
-        issues: [
-          {
-            code: 'SITE_UNREACHABLE',
-            severity: 'CRITICAL',
-            message: (err as Error).message,
-            protectionGroupId: null,
-          },
-        ],
+        issues: [healthIssue('SITE_UNREACHABLE', (err as Error).message)],
       };
     }
     const previous = this.health.get(site.name)?.status ?? null;

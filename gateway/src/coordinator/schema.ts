@@ -3,7 +3,15 @@
  * the Coordinator, and the event sources of its subscriptions.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { coordinatorSubgraphSdl, DateTimeScalar, mapEvents, ProtectorError } from '@protector/schema';
+import {
+  coordinatorSubgraphSdl,
+  DateTimeScalar,
+  type HealthIssue,
+  healthIssue,
+  mapEvents,
+  ProtectorError,
+  rpoCompliance,
+} from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordinator.js';
 
@@ -132,37 +140,25 @@ function groupHealth(c: Coordinator, v: GroupView): Json {
   const rpo = (g.policy?.rpoMinutes as number | undefined) ?? fromSite?.rpoMinutes ?? null;
   const last = lastReplicationAt(v);
   const lag = fromSite?.lagSeconds ?? (last ? Math.round((Date.now() - Date.parse(last)) / 1000) : null);
-  const compliance = lag === null || rpo === null ? 'UNKNOWN' : lag <= rpo * 60 ? 'COMPLIANT' : 'VIOLATED';
+  const compliance = rpoCompliance(lag, rpo);
   const sync = syncState(v.reads);
-  const issues: Json[] = [];
+  const issues: HealthIssue[] = [];
+  const about = { protectionGroupId: g.id };
   if (sync !== 'IN_SYNC')
-    issues.push({
-      code: sync === 'UNREACHABLE' ? 'SITE_UNREACHABLE' : 'OUT_OF_SYNC',
-      severity: 'WARNING',
-      message: `Metadata is ${sync}.`,
-      protectionGroup: { id: g.id },
-    });
+    issues.push(
+      sync === 'UNREACHABLE'
+        ? healthIssue('SITE_UNREACHABLE', `Metadata is ${sync}.`, { ...about, severity: 'WARNING' })
+        : healthIssue('OUT_OF_SYNC', `Metadata is ${sync}.`, about),
+    );
   if (compliance === 'VIOLATED')
-    issues.push({
-      code: 'RPO_VIOLATED',
-      severity: 'WARNING',
-      message: `Replication lag ${lag} s exceeds the RPO of ${rpo} min.`,
-      protectionGroup: { id: g.id },
-    });
-  if (!last)
-    issues.push({
-      code: 'NO_RECOVERY_POINT',
-      severity: 'WARNING',
-      message: 'No replicated recovery point yet.',
-      protectionGroup: { id: g.id },
-    });
+    issues.push(
+      healthIssue('RPO_VIOLATED', `Replication lag ${lag} s exceeds the RPO of ${rpo} min.`, about),
+    );
+  if (!last) issues.push(healthIssue('NO_RECOVERY_POINT', 'No replicated recovery point yet.', about));
   if (secondaryHealth.status === 'UNREACHABLE')
-    issues.push({
-      code: 'SITE_UNREACHABLE',
-      severity: 'CRITICAL',
-      message: `Secondary site '${g.secondarySite.name}' is unreachable.`,
-      protectionGroup: { id: g.id },
-    });
+    issues.push(
+      healthIssue('SITE_UNREACHABLE', `Secondary site '${g.secondarySite.name}' is unreachable.`, about),
+    );
   const readiness =
     secondaryHealth.status === 'UNREACHABLE' || !last || !g.members.length
       ? 'NOT_READY'
@@ -176,9 +172,15 @@ function groupHealth(c: Coordinator, v: GroupView): Json {
     rpoCompliance: compliance,
     lastRecoveryPointAt: last,
     failoverReadiness: readiness,
-    issues,
+    issues: issues.map(issueJson),
   };
 }
+
+/** A health issue as the API shows it: its group as an entity reference. */
+const issueJson = ({ protectionGroupId, ...issue }: HealthIssue): Json => ({
+  ...issue,
+  protectionGroup: protectionGroupId ? { id: protectionGroupId } : null,
+});
 
 function siteHealthJson(c: Coordinator, s: SiteRecord, views: readonly GroupView[]): Json {
   const h: SiteHealth = c.siteHealth(s.name);
@@ -205,10 +207,7 @@ function siteHealthJson(c: Coordinator, s: SiteRecord, views: readonly GroupView
             ? 'READY'
             : 'UNKNOWN',
     protectionGroups: groups,
-    issues: h.issues.map((i) => ({
-      ...i,
-      protectionGroup: i.protectionGroupId ? { id: i.protectionGroupId } : null,
-    })),
+    issues: h.issues.map(issueJson),
   };
 }
 
@@ -312,13 +311,13 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           ? h.issues
           : [
               ...h.issues,
-              {
-                code: 'NEVER_TESTED',
-                severity: 'INFO',
-                message:
+              issueJson(
+                healthIssue(
+                  'NEVER_TESTED',
                   'No DR drill of this group has succeeded yet; run testFailover to prove it recovers.',
-                protectionGroup: h.protectionGroup,
-              },
+                  { protectionGroupId: h.protectionGroup.id },
+                ),
+              ),
             ],
     },
     HealthIssue: withGroup,

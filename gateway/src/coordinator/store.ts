@@ -4,7 +4,7 @@
  * both sites. One active operation per Protection Group is enforced by a unique index.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtectorError } from '@protector/schema';
+import { ProtectorError, redactUrlPassword } from '@protector/schema';
 import {
   createDataSource,
   type DatabaseDialect,
@@ -12,7 +12,6 @@ import {
   dialectOf,
   encryptSecret,
   parseDatabaseUrl,
-  redactDatabaseUrl,
   runInTransaction,
   runRead,
   type SecretKey,
@@ -323,7 +322,7 @@ export async function openCoordinatorDataSource(url: string): Promise<DataSource
     await lock.end().catch(() => undefined);
     throw new ProtectorError(
       'INTERNAL',
-      `Cannot open the protector-gateway database ${redactDatabaseUrl(location.url)}: ${(err as Error).message}`,
+      `Cannot open the protector-gateway database ${redactUrlPassword(location.url)}: ${(err as Error).message}`,
       { dialect: 'postgres' },
       { cause: err },
     );

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ProtectorError } from '../errors.js';
+import { urlProblem } from '../rules/urls.js';
 import { type ParsedIni, parseIni } from './ini.js';
 import {
   type ConfigOf,
@@ -127,21 +128,11 @@ function convert(spec: OptionSpec, text: string): Converted {
       return wrong === undefined ? { ok: true, value: text } : { ok: false, reason: wrong };
     }
     case 'url': {
-      let url: URL;
-      try {
-        url = new URL(text);
-      } catch {
-        return { ok: false, reason: 'is not a URL' };
-      }
-      if (spec.httpsOnly && url.protocol === 'http:')
-        return {
-          ok: false,
-          reason: 'is refused: HTTPS required, http:// URLs are not allowed',
-          suggestion: `https://${text.slice('http://'.length)}`,
-        };
-      if (url.protocol !== 'https:' && url.protocol !== 'http:')
-        return { ok: false, reason: `has scheme ${url.protocol.replace(/:$/, '')}, not http or https` };
-      return { ok: true, value: text };
+      const problem = urlProblem(text, { httpsOnly: spec.httpsOnly });
+      if (!problem) return { ok: true, value: text };
+      return spec.httpsOnly && /^http:\/\//i.test(text)
+        ? { ok: false, reason: problem, suggestion: `https://${text.slice('http://'.length)}` }
+        : { ok: false, reason: problem };
     }
     case 'int': {
       if (!/^[+-]?\d+$/.test(text)) return { ok: false, reason: 'is not an integer' };

@@ -8,6 +8,7 @@ import {
   type MigrationInterface,
 } from 'typeorm';
 import { ProtectorError } from '../errors.js';
+import { redactUrlPassword } from '../rules/urls.js';
 import { isSqliteBusy, openSqlite } from '../sqlite/index.js';
 
 /** The two databases a Protector service can keep its data in. */
@@ -70,9 +71,6 @@ export function parseDatabaseUrl(url: string): DatabaseLocation {
   return { dialect: 'sqlite', path: resolve(value) };
 }
 
-/** The URL with its password replaced, for messages and logs. */
-export const redactDatabaseUrl = (url: string): string => url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-
 /** What a service's schema brings to {@link createDataSource}. */
 export interface DatabaseSchema {
   /** Entities for a dialect (SQLite has no timestamptz, so column types may differ). */
@@ -129,7 +127,7 @@ export async function createDataSource(
     await migrate(dataSource);
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
-    const where = location.dialect === 'postgres' ? redactDatabaseUrl(location.url) : location.path;
+    const where = location.dialect === 'postgres' ? redactUrlPassword(location.url) : location.path;
     throw new ProtectorError(
       'INTERNAL',
       `Cannot open the ${schema.applicationName} database ${where}: ${(err as Error).message}`,

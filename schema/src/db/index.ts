@@ -17,7 +17,6 @@ export {
   dialectOf,
   MIGRATIONS_TABLE,
   parseDatabaseUrl,
-  redactDatabaseUrl,
   runInTransaction,
   runRead,
 } from './data-source.js';

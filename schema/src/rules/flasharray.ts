@@ -1,4 +1,7 @@
-/** FlashArray naming and sizing rules, enforced by both simulators and checked early by the drivers. */
+/**
+ * FlashArray naming and sizing rules: enforced by the array models (mock and fa-sim), checked early by
+ * the drivers, and by the gateway and the sites for names users give (e.g. `purePgName`).
+ */
 
 const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
@@ -6,7 +9,7 @@ const NAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
  * Why `name` is not a legal FlashArray object name, or null when it is.
  * Rules: 1-63 characters; letters, digits and '-'; starts and ends with a letter or digit; not all digits.
  */
-export function nameProblem(name: string): string | null {
+export function flashArrayNameProblem(name: string): string | null {
   if (!NAME_RE.test(name) || /^[0-9]+$/.test(name)) {
     return `Invalid name '${name}'. Names must be 1-63 characters of letters, digits and '-', begin and end with a letter or digit, and contain at least one letter or '-'.`;
   }
@@ -16,9 +19,9 @@ export function nameProblem(name: string): string | null {
 /** A volume name may sit in a pod: `pod::volume`. */
 export function volumeNameProblem(name: string): string | null {
   const parts = name.split('::');
-  if (parts.length > 2) return nameProblem(name);
+  if (parts.length > 2) return flashArrayNameProblem(name);
   for (const part of parts) {
-    const problem = nameProblem(part);
+    const problem = flashArrayNameProblem(part);
     if (problem) return problem.replace(`'${part}'`, `'${name}'`);
   }
   return null;
@@ -45,5 +48,5 @@ export function sizeProblem(bytes: unknown): string | null {
 /** Snapshot suffixes follow the name rules except that they may be all digits (scheduled snapshots are numbered). */
 export function suffixProblem(suffix: string): string | null {
   if (/^[0-9]{1,63}$/.test(suffix)) return null;
-  return nameProblem(suffix)?.replace('Invalid name', 'Invalid suffix') ?? null;
+  return flashArrayNameProblem(suffix)?.replace('Invalid name', 'Invalid suffix') ?? null;
 }

@@ -189,7 +189,7 @@ type SiteHealth {
 }
 
 type HealthIssue {
-  """Stable code, e.g. RPO_VIOLATED, REPLICATION_LINK_DOWN, SITE_UNREACHABLE, OUT_OF_SYNC."""
+  """Stable code, one of schema/docs/health-issues.md: e.g. RPO_VIOLATED, REPLICATION_LINK_DOWN, SITE_UNREACHABLE, NEVER_TESTED."""
   code: String!
   severity: IssueSeverity!
   message: String!

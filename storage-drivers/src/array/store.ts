@@ -7,9 +7,9 @@
  * schedules, retention, pod resync) is brought up to date at the start of every request.
  */
 import { randomUUID } from 'node:crypto';
+import { flashArrayNameProblem, sizeProblem, suffixProblem, volumeNameProblem } from '@protector/schema';
 import { openSqlite } from '@protector/schema/sqlite';
 import type Database from 'better-sqlite3';
-import { nameProblem, sizeProblem, suffixProblem, volumeNameProblem } from '../names.js';
 import { type Item, listEnvelope } from './query.js';
 
 export interface ArrayRequest {
@@ -190,7 +190,7 @@ export class FlashArrayStore {
     store.tx(() => {
       const arrays = opts.arrays ?? [];
       for (const name of arrays) {
-        const problem = nameProblem(name);
+        const problem = flashArrayNameProblem(name);
         if (problem) throw new Error(problem);
         store.db
           .prepare('INSERT OR IGNORE INTO arrays (name, id, created) VALUES (?, ?, ?)')
@@ -861,7 +861,7 @@ export class FlashArrayStore {
   private postPgroups(array: string, q: Readonly<Record<string, string | undefined>>) {
     const list = required(q, 'names');
     return list.map((name) => {
-      const problem = nameProblem(name);
+      const problem = flashArrayNameProblem(name);
       if (problem) throw bad(problem, name);
       if (this.pgroupRow(array, name)) throw bad(`Protection group '${name}' already exists.`, name);
       this.db
@@ -1339,7 +1339,7 @@ export class FlashArrayStore {
   private postPods(array: string, q: Readonly<Record<string, string | undefined>>) {
     const list = required(q, 'names');
     return list.map((name) => {
-      const problem = nameProblem(name);
+      const problem = flashArrayNameProblem(name);
       if (problem) throw bad(problem, name);
       if (this.db.prepare('SELECT 1 FROM pods WHERE name = ?').get(name))
         throw bad(`Pod '${name}' already exists.`, name);

@@ -4,7 +4,7 @@
  * once when the array answers 401. TLS is verified, against an optional CA bundle.
  */
 import { readFileSync } from 'node:fs';
-import { ProtectorError } from '@protector/schema';
+import { arrayUrlProblem, ProtectorError, urlProblem } from '@protector/schema';
 import { Agent, request, errors as undiciErrors } from 'undici';
 import type { ArrayRequest, ArrayResponse } from '../array/store.js';
 import { type ArrayTransport, ArrayUnreachableError } from './array-client.js';
@@ -42,14 +42,15 @@ export class HttpArrayTransport implements ArrayTransport {
   private loggingIn: Promise<void> | null = null;
 
   constructor(private readonly opts: HttpTransportOptions) {
-    const url = new URL(opts.url);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && opts.allowInsecureHttp)) {
+    const problem = opts.allowInsecureHttp ? urlProblem(opts.url) : arrayUrlProblem(opts.url);
+    if (problem) {
       throw new ProtectorError(
         'CONFIG_INVALID',
-        `Array URL '${opts.url}' must use HTTPS: FlashArray management is served over TLS. Use https://${url.host}.`,
+        `Array URL '${opts.url}' ${problem}: FlashArray management is served over TLS, e.g. https://flasharray-a.example.com.`,
         { url: opts.url },
       );
     }
+    const url = new URL(opts.url);
     this.endpoint = url.origin;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.agent = new Agent({

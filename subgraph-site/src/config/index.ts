@@ -15,7 +15,6 @@ import { siteConfigTable } from './site-options.js';
 export {
   ARRAY_CREDENTIAL_OPTIONS,
   KEYSTONE_REQUIRED_OPTIONS,
-  redactUrlPassword,
   siteConfigTable,
 } from './site-options.js';
 

@@ -3,7 +3,13 @@
  * (`protector-site --config /etc/protector/protector.conf`). Every option is documented here; the
  * reference in docs/configuration.md is generated from this table and checked for drift.
  */
-import { type ConfigRuleProblem, defineConfigTable, option, type PartialConfigView } from '@protector/schema';
+import {
+  type ConfigRuleProblem,
+  defineConfigTable,
+  option,
+  type PartialConfigView,
+  redactUrlPassword,
+} from '@protector/schema';
 
 /** True when the Mock storage driver is on: [storage] array credentials are then ignored entirely (seed). */
 const mockStorageOn = (config: PartialConfigView): boolean =>
@@ -19,19 +25,6 @@ export const ARRAY_CREDENTIAL_OPTIONS = [
 
 /** The [keystone_authtoken] options a site needs to reach a real cloud. */
 export const KEYSTONE_REQUIRED_OPTIONS = ['auth_url', 'username', 'password', 'project_name'] as const;
-
-/** Replaces the password of a `scheme://user:password@host/...` URL with `***`. */
-export function redactUrlPassword(url: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
-  if (scheme === undefined) return url;
-  const rest = url.slice(scheme.length);
-  const slash = rest.indexOf('/');
-  const authority = slash === -1 ? rest : rest.slice(0, slash);
-  const at = authority.lastIndexOf('@');
-  const colon = authority.indexOf(':');
-  if (at === -1 || colon === -1 || colon > at) return url;
-  return `${scheme}${authority.slice(0, colon)}:***${rest.slice(at)}`;
-}
 
 const KEYSTONE_REQUIRED_WHEN = 'unless `use_simulated_cloud = True`';
 

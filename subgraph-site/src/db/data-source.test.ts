@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { redactUrlPassword } from '@protector/schema';
 import type { DataSource } from 'typeorm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createSiteDataSource,
   parseDatabaseUrl,
-  redactDatabaseUrl,
   SITE_MIGRATIONS,
   SITE_MIGRATIONS_TABLE,
 } from './data-source.js';
@@ -35,7 +35,7 @@ describe('parseDatabaseUrl', () => {
   });
 
   it('hides the password in messages', () => {
-    expect(redactDatabaseUrl('postgresql://protector:s3cr3t@db:5432/site')).toBe(
+    expect(redactUrlPassword('postgresql://protector:s3cr3t@db:5432/site')).toBe(
       'postgresql://protector:***@db:5432/site',
     );
   });

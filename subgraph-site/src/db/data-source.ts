@@ -34,7 +34,6 @@ export const createSiteDataSource = (options: SiteDataSourceOptions): Promise<Da
 export {
   type DatabaseLocation as SiteDatabaseLocation,
   parseDatabaseUrl,
-  redactDatabaseUrl,
 } from '@protector/schema/db';
 /** Site names for the shared helpers (see `@protector/schema/db`). */
 export const siteDialect = dialectOf;

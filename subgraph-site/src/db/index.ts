@@ -11,7 +11,6 @@ export {
 export {
   createSiteDataSource,
   parseDatabaseUrl,
-  redactDatabaseUrl,
   runInSiteTransaction,
   runSiteRead,
   SITE_MIGRATIONS,
@@ -21,7 +20,7 @@ export {
   siteDialect,
 } from './data-source.js';
 export type { SiteDatabaseDialect } from './entities.js';
-export { REDACTED, redactSecrets } from './redact.js';
+export { REDACTED } from './redact.js';
 export {
   type ApplyMetadataOptions,
   createSiteRepository,

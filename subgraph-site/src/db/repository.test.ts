@@ -340,7 +340,16 @@ describe('SiteRepository on SQLite', () => {
           newPg({ replicationPolicy: { ...policy, primaryArrayUrl: 'fa-a' } }),
           0,
         ),
-      ).rejects.toThrow(/replicationPolicy.primaryArrayUrl must be an http\(s\) URL/);
+      ).rejects.toThrow(/replicationPolicy.primaryArrayUrl 'fa-a' is not a URL/);
+      // The array URL policy: management over TLS only.
+      await expect(
+        repo.applyProtectionGroupMetadata(
+          newPg({ replicationPolicy: { ...policy, secondaryArrayUrl: 'http://fa-b.example.com' } }),
+          0,
+        ),
+      ).rejects.toThrow(
+        /replicationPolicy.secondaryArrayUrl 'http:\/\/fa-b.example.com' is refused: HTTPS required/,
+      );
     });
   });
 

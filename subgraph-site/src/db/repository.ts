@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { isProtectorError, ProtectorError } from '@protector/schema';
+import {
+  arrayUrlProblem,
+  flashArrayNameProblem,
+  isProtectorError,
+  ProtectorError,
+  redactSecrets,
+  urlProblem,
+} from '@protector/schema';
 import { decryptSecret, encryptSecret, parseSecretKey, type SecretKey } from '@protector/schema/db';
 import {
   Brackets,
@@ -22,7 +29,7 @@ import {
   type StepAuditRow,
   type TenantMappingRow,
 } from './entities.js';
-import { redactSecrets, toJsonValue } from './redact.js';
+import { REDACTED, toJsonValue } from './redact.js';
 import {
   MEMBER_STATUSES,
   type MemberInput,
@@ -723,7 +730,12 @@ export class SiteRepository {
     request: unknown,
     fn: (attempt: StepAttempt) => Promise<T>,
   ): Promise<T> {
-    const claim = await this.#claimStep(operationId, stepKey, name, redactSecrets(request));
+    const claim = await this.#claimStep(
+      operationId,
+      stepKey,
+      name,
+      redactSecrets(toJsonValue(request), REDACTED),
+    );
     if (claim.kind === 'done') return claim.result as T;
     let stored: JsonValue;
     try {
@@ -1006,8 +1018,8 @@ function validateMetadata(md: ProtectionGroupMetadata): void {
 }
 
 function validatePolicy(policy: ReplicationPolicyInput): void {
-  requireUrl('replicationPolicy.primaryArrayUrl', policy.primaryArrayUrl);
-  requireUrl('replicationPolicy.secondaryArrayUrl', policy.secondaryArrayUrl);
+  requireUrl('replicationPolicy.primaryArrayUrl', policy.primaryArrayUrl, arrayUrlProblem);
+  requireUrl('replicationPolicy.secondaryArrayUrl', policy.secondaryArrayUrl, arrayUrlProblem);
   for (const field of ['primaryArrayToken', 'secondaryArrayToken'] as const) {
     const token = policy[field];
     if (typeof token === 'string' && token.trim() === '') {
@@ -1092,16 +1104,9 @@ function requireUuid(field: string, value: string): void {
   if (typeof value !== 'string' || !UUID.test(value)) throw badInput(field, `must be a UUID, got '${value}'`);
 }
 
-function requireUrl(field: string, value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw badInput(field, `must be an http(s) URL, got '${value}'`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw badInput(field, `must be an http(s) URL, got '${value}'`);
-  }
+function requireUrl(field: string, value: string, rule: (url: string) => string | null = urlProblem): void {
+  const problem = rule(value);
+  if (problem) throw badInput(field, `'${value}' ${problem}`);
 }
 
 function oneOf<T extends string>(field: string, value: string, allowed: readonly T[]): asserts value is T {
@@ -1110,15 +1115,9 @@ function oneOf<T extends string>(field: string, value: string, allowed: readonly
   }
 }
 
-/** FlashArray object names: 1-63 letters, digits and "-", starting with a letter or digit, not all digits. */
 function requireFlashArrayName(field: string, value: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(value) || /^\d+$/.test(value)) {
-    throw new ProtectorError(
-      'INVALID_NAME',
-      `${field} '${value}' is not a valid FlashArray name: use 1-63 letters, digits and '-', starting with a letter or digit, not all digits`,
-      { field },
-    );
-  }
+  const problem = flashArrayNameProblem(value);
+  if (problem) throw new ProtectorError('INVALID_NAME', `${field}: ${problem}`, { field });
 }
 
 /** Unique-constraint violation on SQLite (`SQLITE_CONSTRAINT_*`) or PostgreSQL (23505). */

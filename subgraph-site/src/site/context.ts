@@ -1,4 +1,5 @@
 /** What every part of the site service shares: its name, data, storage, cloud and event bus. */
+import { defaultStorageGroupName } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
 import type { ProtectionGroupReplica, SiteRepository } from '../db/index.js';
 import type { OpenStackClient } from '../openstack/index.js';
@@ -35,7 +36,7 @@ export interface SiteContext {
  * direction only changes with reverseReplication, not when the primary designation swaps.
  */
 export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): Promise<ReplicationGroupRef> {
-  const name = pg.storageGroupName ?? defaultStorageGroupName(pg.name);
+  const name = storageGroupNameOf(pg);
   const local: ReplicationGroupRef = {
     name,
     mode: pg.replicationType,
@@ -55,11 +56,6 @@ export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): 
   return here?.schedule.enabled ? local : peer;
 }
 
-/** `pg-<name>` made FlashArray-legal. */
-export function defaultStorageGroupName(pgName: string): string {
-  const cleaned = pgName
-    .replace(/[^A-Za-z0-9-]/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 60);
-  return `pg-${cleaned || 'group'}`.slice(0, 63).replace(/-+$/, '');
-}
+/** The array group (protection group or pod) of a Protection Group: its stored name, or the default. */
+export const storageGroupNameOf = (pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name'>): string =>
+  pg.storageGroupName ?? defaultStorageGroupName(pg.name);

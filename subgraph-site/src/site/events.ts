@@ -3,10 +3,10 @@
  * monitor that produces them by watching the array groups this site replicates to.
  */
 import { randomUUID } from 'node:crypto';
-import { EventHub, isProtectorError } from '@protector/schema';
+import { EventHub, isProtectorError, rpoCompliance } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
 import type { SiteRepository } from '../db/index.js';
-import { defaultStorageGroupName } from './context.js';
+import { storageGroupNameOf } from './context.js';
 
 export type SiteEventKind = 'REPLICATION_COMPLETED' | 'RPO_VIOLATED' | 'RPO_RESTORED' | 'LINK_STATE_CHANGED';
 
@@ -83,7 +83,7 @@ export function startReplicationMonitor(deps: {
       const page = await deps.repo.listProtectionGroups({}, { first: 500 });
       for (const pg of page.nodes) {
         if (!pg.storageGroupName && pg.replicationType === 'async') continue;
-        const name = pg.storageGroupName ?? defaultStorageGroupName(pg.name);
+        const name = storageGroupNameOf(pg);
         // Watch the direction where this site is the target: that is where recovery points land.
         const ref: ReplicationGroupRef = {
           name,
@@ -120,7 +120,7 @@ export function startReplicationMonitor(deps: {
             await deps.repo.recordReplication(pg.id, p.createdAt);
         }
         if (rpo !== null && status.lagSeconds !== null) {
-          const isViolated = status.lagSeconds > rpo * 60;
+          const isViolated = rpoCompliance(status.lagSeconds, rpo) === 'VIOLATED';
           if (isViolated !== (violated.get(pg.id) ?? false)) {
             deps.events.publish({
               kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',

@@ -4,7 +4,13 @@
  * audit need admin); the step mutations need the service role.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { DateTimeScalar, isProtectorError, ProtectorError, siteSubgraphSdl } from '@protector/schema';
+import {
+  DateTimeScalar,
+  isProtectorError,
+  ProtectorError,
+  rpoCompliance,
+  siteSubgraphSdl,
+} from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { Caller } from './auth.js';
 import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
@@ -184,8 +190,7 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
             lagSeconds: lag,
             lastRecoveryPoint: status?.lastPoint ? pointJson(status.lastPoint) : null,
             rpoMinutes: rpo,
-            rpoCompliance:
-              lag === null || rpo === null ? 'UNKNOWN' : lag <= rpo * 60 ? 'COMPLIANT' : 'VIOLATED',
+            rpoCompliance: rpoCompliance(lag, rpo),
             replicationIntervalSeconds: policy?.replicationIntervalSeconds ?? null,
           };
         }),

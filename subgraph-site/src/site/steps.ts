@@ -13,7 +13,7 @@ import type {
   ResourceMappingInput,
 } from '../db/index.js';
 import type { OpenStackClient, Server, Volume } from '../openstack/index.js';
-import { defaultStorageGroupName, type SiteContext, storageRef } from './context.js';
+import { type SiteContext, storageGroupNameOf, storageRef } from './context.js';
 import { pointJson } from './events.js';
 import {
   mappingFromInput,
@@ -372,7 +372,7 @@ export function createSiteSteps(ctx: SiteContext) {
         if (pg) {
           // The group this array is the source of, in either direction (active or kept after a reprotect).
           const ref: ReplicationGroupRef = {
-            name: pg.storageGroupName ?? defaultStorageGroupName(pg.name),
+            name: storageGroupNameOf(pg),
             mode: pg.replicationType,
             sourceArray: ctx.localArray,
             targetArray: ctx.peerArray,
@@ -831,7 +831,7 @@ export function createSiteSteps(ctx: SiteContext) {
     async reverseReplication(key: StepKey, input: { protectionGroupId: string }) {
       return once(key, 'reverseReplication', input, async () => {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
-        const name = pg.storageGroupName ?? defaultStorageGroupName(pg.name);
+        const name = storageGroupNameOf(pg);
         const oldRef: ReplicationGroupRef = {
           name,
           mode: pg.replicationType,

@@ -1,3 +1,4 @@
+import { arrayUrlProblem, flashArrayNameProblem } from '@protector/schema';
 /** `protector protection-group ...` (alias `pg`), `member ...`, `policy ...` and `recovery-point list`. */
 import type { ProtectionGroup } from '../../sdk/types.js';
 import { lower } from '../format.js';
@@ -28,9 +29,6 @@ export async function resolveGroup(context: CommandContext): Promise<ProtectionG
   }
   return pg;
 }
-
-/** FlashArray object names: 1-63 letters, digits and '-', starting with a letter or digit, not all digits. */
-const ARRAY_NAME = /^(?=.*[A-Za-z-])[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
 
 const POLICY_OPTIONS = {
   'primary-fa-url': {
@@ -84,15 +82,12 @@ const policyCreate: CommandSpec = {
   async run(context) {
     const { values } = context;
     const purePgName = stringOption(values, 'pure-pg-name');
-    if (purePgName !== undefined && !ARRAY_NAME.test(purePgName)) {
-      throw new UsageError(
-        `Option --pure-pg-name '${purePgName}' is not a valid FlashArray name: use 1-63 letters, digits and '-', starting with a letter or digit (e.g. pg-prod-web-app)`,
-      );
-    }
+    const badName = purePgName === undefined ? null : flashArrayNameProblem(purePgName);
+    if (badName) throw new UsageError(`Option --pure-pg-name: ${badName} (e.g. pg-prod-web-app)`);
     const policy = {
-      primaryArrayUrl: urlOption(values, 'primary-fa-url'),
+      primaryArrayUrl: urlOption(values, 'primary-fa-url', arrayUrlProblem),
       primaryArrayToken: stringOption(values, 'primary-fa-token'),
-      secondaryArrayUrl: urlOption(values, 'secondary-fa-url'),
+      secondaryArrayUrl: urlOption(values, 'secondary-fa-url', arrayUrlProblem),
       secondaryArrayToken: stringOption(values, 'secondary-fa-token'),
       purePgName,
       replicationIntervalSeconds: integerOption(values, 'replication-interval', {

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import {
+  arrayUrlProblem,
+  defaultStorageGroupName,
+  flashArrayNameProblem,
+  isSecretKey,
+  protectionGroupNameProblem,
+  redactSecrets,
+  redactUrlPassword,
+  siteNameProblem,
+  sizeProblem,
+  suffixProblem,
+  urlProblem,
+  volumeNameProblem,
+} from './index.js';
+
+/** Every shared rule, one table each: input, then whether the rule accepts it (null) or why not. */
+const RULES: {
+  readonly rule: string;
+  readonly check: (value: string) => string | null;
+  readonly cases: readonly [string, RegExp | null][];
+}[] = [
+  {
+    rule: 'FlashArray object name',
+    check: flashArrayNameProblem,
+    cases: [
+      ['pg-prod-web-app', null],
+      ['a', null],
+      ['A1-b2', null],
+      ['x'.repeat(63), null],
+      ['x'.repeat(64), /Invalid name/],
+      ['-leading', /Invalid name/],
+      ['trailing-', /Invalid name/],
+      ['has_underscore', /Invalid name/],
+      ['has.dot', /Invalid name/],
+      ['12345', /at least one letter/],
+      ['', /Invalid name/],
+    ],
+  },
+  {
+    rule: 'FlashArray volume name (pod::volume)',
+    check: volumeNameProblem,
+    cases: [
+      ['vol-1', null],
+      ['pod-a::vol-1', null],
+      ['pod-a::vol_1', /Invalid name 'pod-a::vol_1'/],
+      ['a::b::c', /Invalid name/],
+    ],
+  },
+  {
+    rule: 'snapshot suffix',
+    check: suffixProblem,
+    cases: [
+      ['1234', null],
+      ['drill-1', null],
+      ['bad_suffix', /Invalid suffix/],
+    ],
+  },
+  {
+    rule: 'Protection Group name',
+    check: protectionGroupNameProblem,
+    cases: [
+      ['prod-web-app', null],
+      ['Web tier 1.0_b', null],
+      [' leading space', /Protection Group name ' leading space' is not valid/],
+      ['x'.repeat(64), /is not valid/],
+      ['semi;colon', /is not valid/],
+    ],
+  },
+  {
+    rule: 'site name',
+    check: siteNameProblem,
+    cases: [
+      ['boston', null],
+      ['site_a.dc-1', null],
+      ['with space', /Site name 'with space' is not valid/],
+      ['', /is not valid/],
+    ],
+  },
+  {
+    rule: 'endpoint URL',
+    check: (value) => urlProblem(value),
+    cases: [
+      ['https://protector.boston.example.com:8788/graphql', null],
+      ['http://127.0.0.1:5000/v3', null],
+      ['not a url', /is not a URL/],
+      ['ftp://host/x', /has scheme ftp, not http or https/],
+    ],
+  },
+  {
+    rule: 'FlashArray management URL (HTTPS only)',
+    check: arrayUrlProblem,
+    cases: [
+      ['https://flasharray-a.example.com', null],
+      ['https://10.0.0.5:8443', null],
+      ['http://flasharray-a.example.com', /is refused: HTTPS required/],
+      ['flasharray-a', /is not a URL/],
+    ],
+  },
+];
+
+describe('shared rules', () => {
+  for (const { rule, check, cases } of RULES) {
+    it.each(cases)(`${rule}: %j`, (value, expected) => {
+      const problem = check(value);
+      if (expected === null) expect(problem).toBeNull();
+      else expect(problem).toMatch(expected);
+    });
+  }
+
+  it.each([
+    [512, null],
+    [1024 ** 3, null],
+    [0, /positive whole number/],
+    [1000, /multiple of 512/],
+    [4 * 1024 ** 5 + 512, /4 PiB/],
+    ['10', /positive whole number/],
+  ] as const)('FlashArray volume size: %j', (bytes, expected) => {
+    const problem = sizeProblem(bytes);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
+  });
+
+  it.each([
+    ['prod-web-app', 'pg-prod-web-app'],
+    ['Web tier 1.0', 'pg-Web-tier-1-0'],
+    ['...', 'pg-group'],
+    ['x'.repeat(80), `pg-${'x'.repeat(60)}`],
+  ])('default storage group name of %j is %j (FlashArray-legal)', (pgName, expected) => {
+    expect(defaultStorageGroupName(pgName)).toBe(expected);
+    expect(flashArrayNameProblem(defaultStorageGroupName(pgName))).toBeNull();
+  });
+
+  it.each([
+    ['primaryArrayToken', true],
+    ['password', true],
+    ['serviceCredentials', true],
+    ['apiKey', true],
+    ['api_key', true],
+    ['Authorization', true],
+    ['X-Site-Token-boston', true],
+    ['privateKey', true],
+    ['clientSecret', true],
+    ['name', false],
+    ['primaryArrayUrl', false],
+    ['hasPrimaryToken', true],
+  ])('isSecretKey(%j) is %j', (key, secret) => {
+    expect(isSecretKey(key)).toBe(secret);
+  });
+
+  it('masks every secret value deeply, keeping what reveals nothing', () => {
+    const input = {
+      name: 'prod-web-app',
+      policy: { primaryArrayToken: 'T-1', hasPrimaryToken: true, secondaryArrayToken: null },
+      sites: [{ serviceCredentials: { username: 'u', password: 'p' }, apiKey: 'k' }],
+      headers: { authorization: 'Bearer x' },
+    };
+    expect(redactSecrets(input, '***')).toEqual({
+      name: 'prod-web-app',
+      policy: { primaryArrayToken: '***', hasPrimaryToken: true, secondaryArrayToken: null },
+      sites: [{ serviceCredentials: '***', apiKey: '***' }],
+      headers: { authorization: '***' },
+    });
+    expect(input.policy.primaryArrayToken).toBe('T-1'); // a copy: the input is untouched
+  });
+
+  it.each([
+    ['postgresql://protector:s3cr3t@db:5432/site', 'postgresql://protector:***@db:5432/site'],
+    ['postgresql://db:5432/site', 'postgresql://db:5432/site'],
+    ['https://user:p@ss@host/x', 'https://user:***@host/x'],
+    ['not a url', 'not a url'],
+  ])('redactUrlPassword(%j) is %j', (url, expected) => {
+    expect(redactUrlPassword(url)).toBe(expected);
+  });
+});
