@@ -5,6 +5,7 @@
  */
 import {
   flashArrayNameProblem,
+  type Json,
   mapLimit,
   ProtectorError,
   sizeProblem,
@@ -43,8 +44,6 @@ export interface DriverArrays {
 
 /** How many requests a bulk operation keeps in flight per array. */
 const CONCURRENCY = 16;
-
-type Json = Record<string, unknown>;
 
 export const DEFAULT_SCHEDULE: ReplicationSchedule = {
   enabled: true,

@@ -9,14 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { driveThePlayground } from '@protector/gateway/playground/browser';
+import type { Json } from '@protector/schema';
 import { chromium, needs } from '@protector/schema/testing';
 import { FlashArrayStore } from '@protector/storage-drivers';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Lab, startLab } from './lab.js';
-
-type Json = Record<string, unknown>;
 
 let lab: Lab;
 let dir: string;

@@ -5,12 +5,11 @@
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Json } from '@protector/schema';
 import { execute, GraphQLError, type GraphQLSchema, graphql, subscribe, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { buildContractSchema } from './contract-schema.js';
-
-type Json = Record<string, unknown>;
 
 /** One HTTP request as the fake received it. */
 export interface ReceivedRequest {

@@ -13,8 +13,10 @@ import {
   type HealthIssue,
   healthIssue,
   isProtectorError,
+  type Json,
   ProtectorError,
   protectionGroupNameProblem,
+  type SiteStatus,
   siteNameProblem,
   urlProblem,
 } from '@protector/schema';
@@ -47,8 +49,6 @@ import type {
   SiteRecord,
 } from './store.js';
 
-type Json = Record<string, unknown>;
-
 /** The tokens a client sent: one per site key, plus a default for every site. */
 export interface CallerTokens {
   readonly siteTokens: Readonly<Record<string, string>>;
@@ -62,7 +62,7 @@ export interface GroupView {
   readonly reads: readonly ReplicaRead[];
 }
 
-export type SiteStatus = 'ACTIVE' | 'DEGRADED' | 'UNREACHABLE' | 'UNKNOWN';
+export type { SiteStatus };
 
 export interface SiteHealth {
   readonly status: SiteStatus;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   isProtectorError,
+  type Json,
   PROTECTION_GROUP_STATUSES,
   type ProtectionGroupStatus,
   ProtectorError,
@@ -38,8 +39,6 @@ import {
   type StepRecord,
   TERMINAL_STATUSES,
 } from './store.js';
-
-type Json = Record<string, unknown>;
 
 /** Protection Group statuses (the GraphQL enum). */
 export type GroupStatus = ProtectionGroupStatus;

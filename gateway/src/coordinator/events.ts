@@ -1,13 +1,8 @@
 /** Operation events: a view of the journal, published as steps move, consumed by subscriptions. */
-import { EventHub } from '@protector/schema';
+import { EventHub, type OperationEventKind } from '@protector/schema';
 import type { OperationRecord, OperationStatus } from './store.js';
 
-export type OperationEventKind =
-  | 'CREATED'
-  | 'STATUS_CHANGED'
-  | 'STEP_STARTED'
-  | 'STEP_FINISHED'
-  | 'MEMBER_UPDATED';
+export type { OperationEventKind };
 
 export interface OperationEvent {
   readonly operationId: string;

@@ -2,10 +2,8 @@
  * Reading a Protection Group's replicas from the sites and writing metadata back to them with
  * compare-and-set. The coordinator keeps no copy of the metadata: the sites hold it.
  */
-import { ProtectorError } from '@protector/schema';
+import { type Json, ProtectorError, type SyncStatus } from '@protector/schema';
 import type { SiteClient } from './site-client.js';
-
-type Json = Record<string, unknown>;
 
 /** Every field of a replica needed to rebuild its metadata. */
 export const REPLICA_SELECTION = `id name description projectId replicationType status metadataVersion lastSyncedAt syncStatus
@@ -89,7 +87,8 @@ export function authoritative(reads: readonly ReplicaRead[]): Replica | null {
   );
 }
 
-export type SyncState = 'IN_SYNC' | 'OUT_OF_SYNC' | 'UNREACHABLE' | 'FAILED';
+/** The API's sync status of a group. */
+export type SyncState = SyncStatus;
 
 /** Sync status of a group from what each of its sites answered. */
 export function syncState(reads: readonly ReplicaRead[]): SyncState {

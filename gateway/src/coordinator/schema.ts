@@ -8,6 +8,7 @@ import {
   DateTimeScalar,
   type HealthIssue,
   healthIssue,
+  type Json,
   mapEvents,
   ProtectorError,
   rpoCompliance,
@@ -19,7 +20,6 @@ import { type OperationEvent, percentComplete, snapshotEvent } from './events.js
 import { type ReplicaRead, syncState } from './replicas.js';
 import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './store.js';
 
-type Json = Record<string, unknown>;
 const site = (name: string | null) => (name ? { __typename: 'Site', name } : null);
 
 function page<T extends { id: string }>(all: readonly T[], first = 50, after?: string | null) {

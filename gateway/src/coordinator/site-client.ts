@@ -4,7 +4,7 @@
  * and background work it uses the service credentials registered for the site, through the site's
  * own Keystone.
  */
-import { ProtectorError } from '@protector/schema';
+import { type Json, ProtectorError } from '@protector/schema';
 import { request } from 'undici';
 import type { ServiceCredentials, SiteRecord } from './store.js';
 
@@ -15,8 +15,6 @@ export interface TokenInfo {
   readonly roles: readonly string[];
   readonly expiresAt: number;
 }
-
-type Json = Record<string, unknown>;
 
 /** Keystone v3 of one site: password auth for the service identity, and token validation. */
 export class SiteKeystone {

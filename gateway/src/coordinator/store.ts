@@ -4,7 +4,13 @@
  * both sites. One active operation per Protection Group is enforced by a unique index.
  */
 import { randomUUID } from 'node:crypto';
-import { ProtectorError, redactUrlPassword } from '@protector/schema';
+import {
+  type OperationStatus,
+  type OperationType,
+  ProtectorError,
+  redactUrlPassword,
+  type StepStatus,
+} from '@protector/schema';
 import {
   createDataSource,
   type DatabaseDialect,
@@ -37,24 +43,8 @@ export interface SiteRecord {
   readonly hasServiceCredentials: boolean;
 }
 
-export type OperationType =
-  | 'PLANNED_FAILOVER'
-  | 'UNPLANNED_FAILOVER'
-  | 'TEST_FAILOVER'
-  | 'TEST_CLEANUP'
-  | 'FAILBACK'
-  | 'SYNC';
-export type OperationStatus =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'PARTIAL'
-  | 'CANCELLING'
-  | 'CANCELLED'
-  | 'ROLLING_BACK'
-  | 'ROLLED_BACK';
-export type StepStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'CANCELLED';
+/** The enums the journal stores, as the API defines them. */
+export type { OperationStatus, OperationType, StepStatus };
 
 export const TERMINAL_STATUSES: readonly OperationStatus[] = [
   'SUCCEEDED',

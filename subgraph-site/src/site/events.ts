@@ -3,12 +3,12 @@
  * monitor that produces them by watching the array groups this site replicates to.
  */
 import { randomUUID } from 'node:crypto';
-import { EventHub, isProtectorError, rpoCompliance } from '@protector/schema';
+import { EventHub, isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
 import type { SiteRepository } from '../db/index.js';
 import { storageGroupNameOf } from './context.js';
 
-export type SiteEventKind = 'REPLICATION_COMPLETED' | 'RPO_VIOLATED' | 'RPO_RESTORED' | 'LINK_STATE_CHANGED';
+export type { SiteEventKind };
 
 export interface SiteEvent {
   readonly id: string;

@@ -2,6 +2,8 @@
  * Conversions between the GraphQL contract (upper-case enums, placements per site) and the site's
  * stored records (lower-case statuses, per-site id maps). One place, so resolvers and steps agree.
  */
+
+import type { Json } from '@protector/schema';
 import type {
   MemberInput,
   MemberStatus,
@@ -15,7 +17,6 @@ import type {
   ResourceMappingRecord,
 } from '../db/index.js';
 
-type Json = Record<string, unknown>;
 const lower = <T extends string>(s: string): T => s.toLowerCase() as T;
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 const site = (name: string) => ({ __typename: 'Site', name });

@@ -7,6 +7,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import {
   DateTimeScalar,
   isProtectorError,
+  type Json,
   ProtectorError,
   rpoCompliance,
   siteSubgraphSdl,
@@ -18,8 +19,6 @@ import { type SiteContext, storageRef } from './context.js';
 import { pointJson, type SiteEvent } from './events.js';
 import { replicaToGraphQL } from './metadata.js';
 import { networkJson, type SiteSteps, type StepKey, TAG, tenantMappingJson } from './steps.js';
-
-type Json = Record<string, unknown>;
 
 /** Per-request context: who is calling. */
 export interface RequestContext {

@@ -4,6 +4,7 @@
  * as the coordinator would, plus identity checks, bad input and site events.
  */
 import { randomUUID } from 'node:crypto';
+import type { Json } from '@protector/schema';
 import { createClient } from 'graphql-ws';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,6 @@ import {
 } from '../../test-support/lab.js';
 import { gql, waitFor } from '../../test-support/site-process.js';
 
-type Json = Record<string, unknown>;
 interface Replica {
   id: string;
   name: string;

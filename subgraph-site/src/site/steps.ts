@@ -4,7 +4,7 @@
  * again, and every step is written so that running it again is safe (it finds what it made before).
  */
 import { createHash } from 'node:crypto';
-import { isProtectorError, mapLimit, ProtectorError } from '@protector/schema';
+import { isProtectorError, type Json, mapLimit, ProtectorError } from '@protector/schema';
 import type { MaterializeRequest, RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
 import type {
   MemberInput,
@@ -22,8 +22,6 @@ import {
   metadataFromInput,
   replicaToGraphQL,
 } from './metadata.js';
-
-type Json = Record<string, unknown>;
 
 /** Idempotency key of a step, from `SiteStepInput`. */
 export interface StepKey {
