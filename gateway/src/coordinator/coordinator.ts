@@ -21,19 +21,14 @@ import {
   urlProblem,
 } from '@protector/schema';
 import { request } from 'undici';
-import {
-  FORCED_CLEANUP_STATUSES,
-  type GroupStatus,
-  OperationEngine,
-  type OperationSites,
-  peerUnreachable,
-  START_STATUSES,
-} from './engine.js';
+import { OperationEngine } from './engine.js';
 import { OperationEventBus } from './events.js';
+import { FORCED_CLEANUP_STATUSES, type GroupStatus, type OperationSites, START_STATUSES } from './plans.js';
 import {
   authoritative,
   listReplicas,
   memberInput,
+  peerUnreachable,
   REPLICA_SELECTION,
   type Replica,
   type ReplicaRead,

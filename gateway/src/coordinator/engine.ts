@@ -1,37 +1,26 @@
 /**
- * Cross-site operations as durable journals of idempotent steps. The plan of each operation is data
- * (which steps, on which site); each step is a function that calls one site (or writes metadata to
- * both). The journal in the coordinator database is the truth; events are a view of it. A restarted
- * gateway resumes RUNNING operations from the first unfinished step.
+ * Runs cross-site operations as durable journals of idempotent steps: journals the plan
+ * (`plans.ts`), runs each step (`steps.ts`) under a lease so one gateway runs an operation at a
+ * time, records every attempt, and publishes events. The journal in the coordinator database is the
+ * truth; events are a view of it. A restarted gateway resumes RUNNING operations from the first
+ * unfinished step.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  isProtectorError,
-  type Json,
-  PROTECTION_GROUP_STATUSES,
-  type ProtectionGroupStatus,
-  ProtectorError,
-} from '@protector/schema';
+import { type Json, ProtectorError } from '@protector/schema';
 import {
   type OperationEvent,
   type OperationEventBus,
   type OperationEventKind,
   percentComplete,
 } from './events.js';
-import {
-  authoritative,
-  type Replica,
-  type ReplicaRead,
-  readReplica,
-  toMetadataInput,
-  writeMetadata,
-} from './replicas.js';
+import { assertOperationTransition, type OperationSites, PLANS } from './plans.js';
+import type { Replica } from './replicas.js';
 import type { SiteClient } from './site-client.js';
+import { runStep, type StepContext } from './steps.js';
 import {
   type CoordinatorStore,
   type ErrorJson,
-  type MemberResult,
   type NewStep,
   type OperationRecord,
   type OperationStatus,
@@ -39,160 +28,6 @@ import {
   type StepRecord,
   TERMINAL_STATUSES,
 } from './store.js';
-
-/** Protection Group statuses (the GraphQL enum). */
-export type GroupStatus = ProtectionGroupStatus;
-
-/** Every Protection Group status change the coordinator makes; anything else is refused. */
-export const GROUP_TRANSITIONS: Readonly<Record<GroupStatus, readonly GroupStatus[]>> = {
-  ACTIVE: ['FAILING_OVER', 'TEST_FAILING_OVER', 'DELETING'],
-  FAILING_OVER: ['FAILED_OVER', 'FAILED_OVER_PARTIAL', 'ACTIVE', 'ERROR'],
-  FAILED_OVER: ['FAILING_BACK', 'DELETING'],
-  FAILED_OVER_PARTIAL: ['FAILING_BACK', 'DELETING'],
-  FAILING_BACK: ['ACTIVE', 'FAILED_OVER', 'ERROR'],
-  TEST_FAILING_OVER: ['TEST_FAILED_OVER', 'TEST_CLEANING_UP', 'ACTIVE', 'ERROR'],
-  TEST_FAILED_OVER: ['TEST_CLEANING_UP'],
-  TEST_CLEANING_UP: ['ACTIVE', 'ERROR'],
-  DELETING: ['ERROR'],
-  ERROR: ['TEST_CLEANING_UP', 'ACTIVE'],
-};
-
-/** Statuses an operation may start from (its preconditions on the group). */
-export const START_STATUSES: Readonly<Record<OperationType, readonly GroupStatus[]>> = {
-  TEST_FAILOVER: ['ACTIVE'],
-  TEST_CLEANUP: ['TEST_FAILED_OVER'],
-  PLANNED_FAILOVER: ['ACTIVE'],
-  UNPLANNED_FAILOVER: ['ACTIVE', 'FAILING_OVER'],
-  FAILBACK: ['FAILED_OVER', 'FAILED_OVER_PARTIAL'],
-  // A sync levels metadata whatever the status, except while the group is being deleted.
-  SYNC: PROTECTION_GROUP_STATUSES.filter((status) => status !== 'DELETING'),
-};
-
-/** Statuses a forced test cleanup may start from (a failed or interrupted drill). */
-export const FORCED_CLEANUP_STATUSES: readonly GroupStatus[] = [
-  'TEST_FAILED_OVER',
-  'TEST_FAILING_OVER',
-  'TEST_CLEANING_UP',
-  'ERROR',
-];
-
-/** Operation status changes the engine makes. */
-export const OPERATION_TRANSITIONS: Readonly<Record<OperationStatus, readonly OperationStatus[]>> = {
-  PENDING: ['RUNNING', 'CANCELLED'],
-  RUNNING: ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLING'],
-  FAILED: ['RUNNING', 'CANCELLING'],
-  CANCELLING: ['CANCELLED', 'ROLLING_BACK'],
-  ROLLING_BACK: ['ROLLED_BACK', 'FAILED'],
-  SUCCEEDED: [],
-  PARTIAL: [],
-  CANCELLED: [],
-  ROLLED_BACK: [],
-};
-
-export function assertGroupTransition(from: string, to: GroupStatus, what: string): void {
-  const allowed = GROUP_TRANSITIONS[from as GroupStatus];
-  if (from !== to && !allowed?.includes(to)) {
-    throw new ProtectorError(
-      'INVALID_STATE',
-      `${what} is not allowed while the Protection Group is ${from}; allowed from ${from}: ${allowed?.join(', ') || 'nothing'}.`,
-      { status: from },
-    );
-  }
-}
-
-function assertOperationTransition(op: OperationRecord, to: OperationStatus): void {
-  if (!OPERATION_TRANSITIONS[op.status].includes(to)) {
-    throw new ProtectorError('INVALID_STATE', `Operation ${op.id} is ${op.status}; it cannot become ${to}.`, {
-      status: op.status,
-    });
-  }
-}
-
-/** The roles of the two sites in one operation. */
-export interface OperationSites {
-  /** Where the workload runs before the operation (replication source). */
-  readonly source: string;
-  /** Where it is recovered. */
-  readonly target: string;
-}
-
-type Role = 'source' | 'target' | null;
-interface PlannedStep {
-  readonly key: string;
-  readonly name: string;
-  readonly role: Role;
-}
-
-const status = (s: GroupStatus): PlannedStep => ({ key: `status:${s}`, name: 'setGroupStatus', role: null });
-
-/** The plan of each operation type: pure data. */
-export const PLANS: Readonly<
-  Record<OperationType, { forward: readonly PlannedStep[]; rollback: readonly PlannedStep[] }>
-> = {
-  TEST_FAILOVER: {
-    forward: [
-      status('TEST_FAILING_OVER'),
-      { key: 'test-network', name: 'createTestNetwork', role: 'target' },
-      { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
-      status('TEST_FAILED_OVER'),
-    ],
-    rollback: [{ key: 'rollback-cleanup', name: 'cleanupTestFailover', role: 'target' }, status('ACTIVE')],
-  },
-  TEST_CLEANUP: {
-    forward: [
-      status('TEST_CLEANING_UP'),
-      { key: 'cleanup', name: 'cleanupTestFailover', role: 'target' },
-      status('ACTIVE'),
-    ],
-    rollback: [],
-  },
-  PLANNED_FAILOVER: {
-    forward: [
-      status('FAILING_OVER'),
-      { key: 'stop', name: 'stopServers', role: 'source' },
-      { key: 'final-sync', name: 'replicateNow', role: 'source' },
-      { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
-      { key: 'swap', name: 'swapRoles', role: null },
-    ],
-    rollback: [{ key: 'rollback-start', name: 'startServers', role: 'source' }, status('ACTIVE')],
-  },
-  UNPLANNED_FAILOVER: {
-    forward: [
-      status('FAILING_OVER'),
-      { key: 'fence', name: 'fenceServers', role: 'source' },
-      { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
-      { key: 'swap', name: 'swapRoles', role: null },
-    ],
-    rollback: [status('ACTIVE')],
-  },
-  FAILBACK: {
-    forward: [
-      status('FAILING_BACK'),
-      { key: 'reprotect', name: 'reverseReplication', role: 'source' },
-      // Reprotecting renames the replicated volumes on the source; the target must know them before it recovers.
-      { key: 'sync-after-reprotect', name: 'syncMetadata', role: null },
-      { key: 'stop', name: 'stopServers', role: 'source' },
-      { key: 'final-sync', name: 'replicateNow', role: 'source' },
-      { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
-      { key: 'swap', name: 'swapRoles', role: null },
-      { key: 'protect', name: 'reverseReplication', role: 'target' },
-      { key: 'sync-after-protect', name: 'syncMetadata', role: null },
-    ],
-    rollback: [{ key: 'rollback-start', name: 'startServers', role: 'source' }, status('FAILED_OVER')],
-  },
-  SYNC: {
-    forward: [
-      { key: 'fence-stale', name: 'fenceStale', role: null },
-      { key: 'sync', name: 'syncMetadata', role: null },
-    ],
-    rollback: [],
-  },
-};
-
-/** Steps that may be skipped when their site is unreachable (the operation goes on without it). */
-const BEST_EFFORT: Readonly<Partial<Record<OperationType, readonly string[]>>> = {
-  UNPLANNED_FAILOVER: ['fenceServers'],
-};
 
 export interface EngineDeps {
   readonly store: CoordinatorStore;
@@ -223,13 +58,6 @@ interface Lease {
   lost: boolean;
 }
 
-/** What a step function gets. */
-interface StepRun {
-  readonly op: OperationRecord;
-  readonly step: StepRecord;
-  readonly results: ReadonlyMap<string, Json>;
-}
-
 /**
  * One gateway runs an operation at a time: it holds a lease in the operation row (`owner`,
  * `lease_until`), taken atomically before running, renewed while running (and checked before each
@@ -243,9 +71,18 @@ export class OperationEngine {
   private sweeper: NodeJS.Timeout | null = null;
   private stopped = false;
 
+  /** What the steps get: the sites, the journal, events and the log. */
+  private readonly stepContext: StepContext;
+
   constructor(private readonly deps: EngineDeps) {
     this.owner = deps.owner ?? newGatewayId();
     this.leaseMs = deps.leaseMs ?? 30_000;
+    this.stepContext = {
+      site: (name) => deps.site(name),
+      store: deps.store,
+      emit: (op, kind, message, stepIndex, memberId) => this.emit(op, kind, message, stepIndex, memberId),
+      log: deps.log,
+    };
   }
 
   /** Plans and journals an operation, then runs it in the background. */
@@ -484,7 +321,7 @@ export class OperationEngine {
         await this.finish(op);
         return;
       }
-      const ok = await this.runStep(op, step);
+      const ok = await this.attemptStep(op, step);
       if (!ok) return;
     }
   }
@@ -524,7 +361,7 @@ export class OperationEngine {
   }
 
   /** Runs one step; returns false when the operation stopped (failed). */
-  private async runStep(op: OperationRecord, step: StepRecord): Promise<boolean> {
+  private async attemptStep(op: OperationRecord, step: StepRecord): Promise<boolean> {
     const attempt = step.attempt + 1;
     await this.deps.store.updateStep(op.id, step.index, {
       status: 'RUNNING',
@@ -544,7 +381,7 @@ export class OperationEngine {
     for (const s of running.steps)
       if (s.status === 'SUCCEEDED' && s.result) results.set(s.key, s.result as Json);
     try {
-      const result = await this.execute({ op: running, step: { ...step, attempt }, results });
+      const result = await runStep(this.stepContext, { op: running, step: { ...step, attempt }, results });
       const skipped = result.skipped === true;
       await this.deps.store.updateStep(op.id, step.index, {
         status: skipped ? 'SKIPPED' : 'SUCCEEDED',
@@ -618,314 +455,6 @@ export class OperationEngine {
     });
     if (!announced) this.deps.events.publish(event(sequence, status));
   }
-
-  // ---- step functions ----
-
-  private async execute(run: StepRun): Promise<Json> {
-    const { op, step } = run;
-    const key = { operationId: op.id, stepKey: step.key, attempt: step.attempt };
-    const client = step.site ? await this.deps.site(step.site) : null;
-    const pgId = op.protectionGroupId;
-    const mappings = (op.params.resourceMappings as Json[] | undefined) ?? null;
-    try {
-      switch (step.name) {
-        case 'setGroupStatus':
-          return await this.setGroupStatus(op, step.key.slice('status:'.length) as GroupStatus);
-        case 'createTestNetwork': {
-          const res = await client!.step<{ network: Json }>(
-            'createTestNetwork',
-            key,
-            {
-              protectionGroupId: pgId,
-              name: `drill-${op.protectionGroupName}-${op.id.slice(0, 8)}`.slice(0, 60),
-              cidr: op.params.testNetworkCidr ?? '192.168.250.0/24',
-            },
-            'network { id name }',
-          );
-          return { networkId: res.network.id };
-        }
-        case 'materializeRecoveryPoint': {
-          const test = op.type === 'TEST_FAILOVER';
-          const finalSync = run.results.get('final-sync') as { recoveryPoint?: { name: string } } | undefined;
-          const recoveryPoint =
-            finalSync?.recoveryPoint?.name ?? (op.params.recoveryPoint as string | undefined) ?? null;
-          const group = await this.readGroup(op, false);
-          const res = await client!.step<{ recoveryPoint: Json; members: Json[] }>(
-            'materializeRecoveryPoint',
-            key,
-            {
-              protectionGroupId: pgId,
-              recoveryPoint,
-              resourceMappings: (
-                mappings ?? (op.type === 'FAILBACK' ? reverseMappings(group) : groupMappings(group))
-              ).map(mappingInput),
-              test,
-              testNetworkId: test ? (run.results.get('test-network')?.networkId ?? null) : null,
-            },
-            'recoveryPoint { name createdAt completedAt progress complete } members { memberId memberName status serverId error { code message retryable } }',
-          );
-          const members: MemberResult[] = res.members.map((m) => ({
-            memberId: String(m.memberId),
-            memberName: String(m.memberName),
-            status: m.status as MemberResult['status'],
-            site: step.site,
-            serverId: (m.serverId as string | null) ?? null,
-            error: (m.error as ErrorJson | null) ?? null,
-          }));
-          await this.deps.store.updateOperation(op.id, { recoveryPoint: res.recoveryPoint, members });
-          for (const m of members)
-            await this.emit(
-              await this.require(op.id),
-              'MEMBER_UPDATED',
-              `${m.memberName}: ${m.status.toLowerCase()}`,
-              step.index,
-              m.memberId,
-            );
-          if (members.length && members.every((m) => m.status === 'FAILED')) {
-            throw new ProtectorError(
-              'CLOUD_ERROR',
-              `No member could be recovered on ${step.site}: ${members[0]!.error?.message ?? 'unknown error'}`,
-            );
-          }
-          return { recoveryPoint: res.recoveryPoint, members: members.length };
-        }
-        case 'cleanupTestFailover': {
-          const res = await client!.step<Json>(
-            'cleanupTestFailover',
-            key,
-            { protectionGroupId: pgId },
-            'deletedServerIds deletedVolumeIds deletedNetworkIds destroyedStorageVolumes errors { code message retryable }',
-          );
-          const errors = res.errors as ErrorJson[];
-          if (errors.length)
-            throw new ProtectorError(
-              'CLOUD_ERROR',
-              `Cleanup left resources behind: ${errors.map((e) => e.message).join('; ')}`,
-            );
-          return res;
-        }
-        case 'stopServers':
-        case 'startServers':
-        case 'fenceServers': {
-          const res = await client!.step<{ servers: Json[] }>(
-            step.name,
-            key,
-            { protectionGroupId: pgId, timeoutSeconds: 300 },
-            'servers { serverId name status serverStatus error { code message retryable } }',
-          );
-          const failed = res.servers.filter((s) => s.status === 'FAILED');
-          if (failed.length) {
-            throw new ProtectorError(
-              'CLOUD_ERROR',
-              `${failed.length} server(s) did not ${step.name.replace('Servers', '')}: ${failed.map((s) => `${s.serverId}: ${(s.error as ErrorJson | null)?.message}`).join('; ')}`,
-            );
-          }
-          return { servers: res.servers.length };
-        }
-        case 'replicateNow': {
-          const res = await client!.step<{ recoveryPoint: Json }>(
-            'replicateNow',
-            key,
-            { protectionGroupId: pgId, wait: true, timeoutSeconds: 3600 },
-            'recoveryPoint { name createdAt completedAt progress complete }',
-          );
-          return { recoveryPoint: res.recoveryPoint };
-        }
-        case 'reverseReplication': {
-          const res = await client!.step<Json>(
-            'reverseReplication',
-            key,
-            { protectionGroupId: pgId },
-            'name kind source',
-          );
-          return res;
-        }
-        case 'swapRoles':
-          return await this.swapRoles(op);
-        case 'fenceStale':
-          return await this.fenceStale(op, key);
-        case 'syncMetadata':
-          return await this.syncMetadata(op);
-        default:
-          throw new ProtectorError('INTERNAL', `Unknown step '${step.name}' in operation ${op.id}.`);
-      }
-    } catch (err) {
-      if (BEST_EFFORT[op.type]?.includes(step.name) && isProtectorError(err, 'SITE_UNREACHABLE')) {
-        this.deps.log(
-          'WARNING',
-          `operation ${op.id}: ${step.name} on ${step.site} skipped: ${(err as Error).message}`,
-        );
-        return { skipped: true, reason: (err as Error).message };
-      }
-      throw err;
-    }
-  }
-
-  /** Reads the group from both sites (service identity); the planned ones need both. */
-  private async readGroup(op: OperationRecord, requireBoth: boolean): Promise<Replica> {
-    const reads = await this.reads(op);
-    if (requireBoth) {
-      const down = reads.find((r) => r.error);
-      if (down) throw peerUnreachable(down);
-    }
-    const best = authoritative(reads);
-    if (!best)
-      throw new ProtectorError(
-        'NOT_FOUND',
-        `Protection Group '${op.protectionGroupName}' is on no reachable site.`,
-      );
-    return best;
-  }
-
-  private async reads(op: OperationRecord): Promise<ReplicaRead[]> {
-    const names = [op.sourceSite, op.targetSite].filter((n): n is string => !!n);
-    return Promise.all(names.map(async (n) => readReplica(await this.deps.site(n), op.protectionGroupId)));
-  }
-
-  /** Writes `changes` to the group on the sites the operation may reach (both, unless unplanned). */
-  private async writeGroup(
-    op: OperationRecord,
-    stepKey: string,
-    change: (r: Replica) => Json,
-  ): Promise<Replica> {
-    const reads = await this.reads(op);
-    const tolerant = op.type === 'UNPLANNED_FAILOVER';
-    const down = reads.filter((r) => r.error);
-    if (down.length && !tolerant) throw peerUnreachable(down[0]!);
-    const best = authoritative(reads);
-    if (!best)
-      throw new ProtectorError(
-        'NOT_FOUND',
-        `Protection Group '${op.protectionGroupName}' is on no reachable site.`,
-      );
-    const live = reads.filter((r) => !r.error);
-    const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
-    const writes = await Promise.all(
-      live.map(async (r) => ({
-        client: await this.deps.site(r.site),
-        expectedVersion: r.replica?.metadataVersion ?? 0,
-        projectId: r.replica?.projectId ?? null,
-      })),
-    );
-    const [written] = await writeMetadata(writes, toMetadataInput(best, change(best)), newVersion, {
-      operationId: op.id,
-      stepKey: `${stepKey}#${newVersion}`,
-    });
-    return written!;
-  }
-
-  private async setGroupStatus(op: OperationRecord, to: GroupStatus): Promise<Json> {
-    const group = await this.readGroup(op, op.type !== 'UNPLANNED_FAILOVER');
-    if (group.status === to) return { status: to, unchanged: true };
-    assertGroupTransition(group.status, to, `Setting status ${to}`);
-    const written = await this.writeGroup(op, `status:${to}`, () => ({ status: to }));
-    return { status: written.status, metadataVersion: written.metadataVersion };
-  }
-
-  /** The target becomes the primary: roles swap, members carry their new placements. */
-  private async swapRoles(op: OperationRecord): Promise<Json> {
-    const fresh = await this.require(op.id);
-    const partial = fresh.members.some((m) => m.status === 'FAILED');
-    const to: GroupStatus =
-      op.type === 'FAILBACK' ? 'ACTIVE' : partial ? 'FAILED_OVER_PARTIAL' : 'FAILED_OVER';
-    const group = await this.readGroup(op, op.type !== 'UNPLANNED_FAILOVER');
-    if (group.currentPrimarySite.name === op.targetSite && group.status === to)
-      return { primary: op.targetSite, status: to };
-    assertGroupTransition(group.status, to, `Completing ${op.type.toLowerCase()}`);
-    const written = await this.writeGroup(op, 'swap', () => ({
-      status: to,
-      currentPrimarySite: op.targetSite,
-      secondarySite: op.sourceSite,
-    }));
-    return {
-      primary: written.currentPrimarySite.name,
-      status: written.status,
-      metadataVersion: written.metadataVersion,
-    };
-  }
-
-  /** Before a stale site takes the authoritative metadata, stop any VM it still runs for the group. */
-  private async fenceStale(
-    op: OperationRecord,
-    key: { operationId: string; stepKey: string },
-  ): Promise<Json> {
-    const reads = await this.reads(op);
-    const down = reads.find((r) => r.error);
-    if (down) throw peerUnreachable(down);
-    const best = authoritative(reads)!;
-    const stale = reads.filter((r) => r.replica && r.replica.metadataVersion < best.metadataVersion);
-    const fenced: string[] = [];
-    for (const s of stale) {
-      // The stale copy believes it is primary while the group now runs elsewhere: fence it.
-      if (s.replica!.currentPrimarySite.name === s.site && best.currentPrimarySite.name !== s.site) {
-        const client = await this.deps.site(s.site);
-        await client.step(
-          'fenceServers',
-          { ...key, stepKey: `${key.stepKey}@${s.site}` },
-          { protectionGroupId: op.protectionGroupId },
-          'servers { serverId status }',
-        );
-        fenced.push(s.site);
-      }
-    }
-    return { fenced };
-  }
-
-  private async syncMetadata(op: OperationRecord): Promise<Json> {
-    const reads = await this.reads(op);
-    const down = reads.find((r) => r.error);
-    if (down) throw peerUnreachable(down);
-    const best = authoritative(reads)!;
-    const force = op.params.force === true;
-    const stale = reads.filter(
-      (r) => force || !r.replica || r.replica.metadataVersion !== best.metadataVersion,
-    );
-    if (!stale.length) return { synced: [] };
-    const newVersion = force ? best.metadataVersion + 1 : best.metadataVersion;
-    const writes = await Promise.all(
-      stale.map(async (r) => ({
-        client: await this.deps.site(r.site),
-        expectedVersion: r.replica?.metadataVersion ?? 0,
-        projectId: r.replica?.projectId ?? null,
-      })),
-    );
-    await writeMetadata(writes, toMetadataInput(best), newVersion, {
-      operationId: op.id,
-      stepKey: `${op.steps.find((s) => s.status === 'RUNNING')?.key ?? 'sync'}#${newVersion}`,
-    });
-    return { synced: writes.map((w) => w.client.site.name), metadataVersion: newVersion };
-  }
-}
-
-function groupMappings(group: Replica): Json[] {
-  return group.resourceMappings;
-}
-
-/** Mappings for going back: each mapping with source and target swapped. */
-function reverseMappings(group: Replica): Json[] {
-  return group.resourceMappings.map((m) => ({
-    ...m,
-    sourceSite: m.targetSite,
-    sourceId: m.targetId,
-    targetSite: m.sourceSite,
-    targetId: m.sourceId,
-  }));
-}
-
-const mappingInput = (m: Json): Json => ({
-  kind: m.kind,
-  sourceSite: typeof m.sourceSite === 'object' ? (m.sourceSite as Json).name : m.sourceSite,
-  sourceId: m.sourceId,
-  targetSite: typeof m.targetSite === 'object' ? (m.targetSite as Json).name : m.targetSite,
-  targetId: m.targetId,
-});
-
-export function peerUnreachable(read: ReplicaRead): ProtectorError {
-  return new ProtectorError(
-    'PEER_SITE_UNREACHABLE',
-    `Site '${read.site}' is unreachable (${read.error?.message ?? 'no answer'}); nothing was changed. Changes to a Protection Group are written to both sites, so wait for the site to return (only an unplanned failover runs with one site).`,
-    { site: read.site },
-  );
 }
 
 export function errorJson(err: unknown): ErrorJson {

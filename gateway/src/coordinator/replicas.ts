@@ -191,3 +191,12 @@ export async function writeMetadata(
   }
   return out;
 }
+
+/** Refusal of a change to a group whose other site did not answer: nothing was written. */
+export function peerUnreachable(read: ReplicaRead): ProtectorError {
+  return new ProtectorError(
+    'PEER_SITE_UNREACHABLE',
+    `Site '${read.site}' is unreachable (${read.error?.message ?? 'no answer'}); nothing was changed. Changes to a Protection Group are written to both sites, so wait for the site to return (only an unplanned failover runs with one site).`,
+    { site: read.site },
+  );
+}

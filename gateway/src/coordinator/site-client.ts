@@ -4,7 +4,13 @@
  * and background work it uses the service credentials registered for the site, through the site's
  * own Keystone.
  */
-import { type Json, ProtectorError } from '@protector/schema';
+import {
+  ERROR_CODES,
+  type Json,
+  ProtectorError,
+  SITE_STEP_INPUT_TYPES,
+  type SiteStepName,
+} from '@protector/schema';
 import { request } from 'undici';
 import type { ServiceCredentials, SiteRecord } from './store.js';
 
@@ -198,13 +204,13 @@ export class SiteClient {
 
   /** Runs one site-local step (service role) under `Mutation.<key>`. */
   async step<T = Json>(
-    name: string,
+    name: SiteStepName,
     key: { operationId: string; stepKey: string; attempt?: number },
     input: Json,
     selection: string,
     timeoutMs?: number,
   ): Promise<T> {
-    const doc = `mutation Step($step: SiteStepInput!, $input: ${SITE_STEP_INPUT_TYPES[name] ?? 'never'}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
+    const doc = `mutation Step($step: SiteStepInput!, $input: ${SITE_STEP_INPUT_TYPES[name]}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
     const data = await this.request<Record<string, Record<string, T>>>(
       doc,
       { step: { operationId: key.operationId, stepKey: key.stepKey, attempt: key.attempt ?? 1 }, input },
@@ -214,7 +220,5 @@ export class SiteClient {
     return data[this.site.key]![name]!;
   }
 }
-
-import { ERROR_CODES, SITE_STEP_INPUT_TYPES } from '@protector/schema';
 
 const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES;

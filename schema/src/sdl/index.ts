@@ -64,5 +64,8 @@ export {
   isSiteKey,
   SITE_KEY_PATTERN,
   SITE_STEP_INPUT_TYPES,
+  SITE_STEP_NAMES,
+  type SiteStepName,
+  siteStepInputTypesInSdl,
   siteSubgraphSdl,
 } from './site.js';

@@ -3,7 +3,14 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { isProtectorError } from '../errors.js';
-import { assertSiteKey, isSiteKey, RESERVED_SITE_KEYS, siteSubgraphSdl } from './index.js';
+import {
+  assertSiteKey,
+  isSiteKey,
+  RESERVED_SITE_KEYS,
+  SITE_STEP_NAMES,
+  siteStepInputTypesInSdl,
+  siteSubgraphSdl,
+} from './index.js';
 
 // @apollo/subgraph is CommonJS and builds its schema with graphql's CJS build, while vite resolves
 // `import 'graphql'` to the ESM build; execute with the same (CJS) instance to avoid the realm check.
@@ -74,6 +81,12 @@ function bostonSchema() {
 }
 
 describe('siteSubgraphSdl', () => {
+  it('has exactly the site steps the typed list names (SITE_STEP_NAMES), each with an input type', () => {
+    const inSdl = siteStepInputTypesInSdl();
+    expect(Object.keys(inSdl).sort()).toEqual([...SITE_STEP_NAMES].sort());
+    for (const name of SITE_STEP_NAMES) expect(inSdl[name], name).toMatch(/Input$/);
+  });
+
   it('namespaces the roots and the replica field by the site key', () => {
     const sdl = siteSubgraphSdl('boston');
     expect(sdl).toMatch(/type Query \{[^}]*\bboston: SiteState!/);

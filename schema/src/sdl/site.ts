@@ -660,10 +660,38 @@ export function siteSubgraphSdl(siteKey: string): string {
 }
 
 /**
- * Input type of every site step (`SiteMutations` field -> type of its `input` argument), read from the
- * template, so callers build step documents without a second table to keep in step.
+ * Every site step (a field of `SiteMutations`, run by the gateway with the service role). The SDL
+ * is the source of truth; this list gives the names a type, so a caller naming a step that does not
+ * exist does not compile, and a test checks it against the SDL both ways.
  */
-export const SITE_STEP_INPUT_TYPES: Readonly<Record<string, string>> = Object.freeze(
+export const SITE_STEP_NAMES = [
+  'applyProtectionGroupMetadata',
+  'deleteProtectionGroupReplica',
+  'ensureConsistencyGroup',
+  'deleteConsistencyGroup',
+  'ensureStorageGroup',
+  'deleteStorageGroup',
+  'addMember',
+  'removeMember',
+  'stopServers',
+  'startServers',
+  'fenceServers',
+  'replicateNow',
+  'promoteStorageGroup',
+  'demoteStorageGroup',
+  'materializeRecoveryPoint',
+  'createTestNetwork',
+  'deleteTestNetwork',
+  'cleanupTestFailover',
+  'reverseReplication',
+  'setReplicationPolicy',
+  'setResourceMappings',
+  'setTenantMappings',
+] as const;
+export type SiteStepName = (typeof SITE_STEP_NAMES)[number];
+
+/** The `input` argument type of each field of `SiteMutations` in the template, by field name. */
+export const siteStepInputTypesInSdl = (): Record<string, string> =>
   Object.fromEntries(
     parse(siteSubgraphSdl('any_site')).definitions.flatMap((def) =>
       def.kind === Kind.OBJECT_TYPE_DEFINITION && def.name.value === 'SiteMutations'
@@ -675,5 +703,19 @@ export const SITE_STEP_INPUT_TYPES: Readonly<Record<string, string>> = Object.fr
           })
         : [],
     ),
-  ),
-);
+  );
+
+/**
+ * Input type of every site step, read from the template, so callers build step documents without a
+ * second table to keep in step. Loading fails, naming the step, if the SDL lost one of the steps.
+ */
+export const SITE_STEP_INPUT_TYPES: Readonly<Record<SiteStepName, string>> = (() => {
+  const inSdl = siteStepInputTypesInSdl();
+  const missing = SITE_STEP_NAMES.filter((name) => !inSdl[name]);
+  if (missing.length)
+    throw new Error(`Site steps missing from the site SDL's SiteMutations: ${missing.join(', ')}`);
+  return Object.freeze(Object.fromEntries(SITE_STEP_NAMES.map((name) => [name, inSdl[name]!]))) as Record<
+    SiteStepName,
+    string
+  >;
+})();
