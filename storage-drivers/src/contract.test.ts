@@ -257,7 +257,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
       { sourceVolume: 'web-1-data', targetVolume: 'dr-web-1-data' },
     ]);
     const [srcRoot] = await h.driver.getVolumes(h.a, ['web-1-root']);
-    expect(srcRoot.content!.version).toBe(3);
+    expect(srcRoot!.content!.version).toBe(3);
     expect(vols.map((v) => [v.name, v.array, v.content?.origin, v.content?.version])).toEqual([
       ['dr-web-1-root', h.b, srcRoot!.serial, 2],
       ['dr-web-1-data', h.b, (await h.driver.getVolumes(h.a, ['web-1-data']))[0]!.serial, 1],
@@ -337,7 +337,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
       [{ sourceVolume: 'web-1-root-b', targetVolume: 'web-1-root' }],
       { overwrite: true },
     );
-    expect(restored.content!.version).toBe(2);
+    expect(restored!.content!.version).toBe(2);
   });
 
   it('stretches, mirrors, promotes and demotes sync pods; refuses an unstretched pod', async () => {
@@ -351,7 +351,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     const withVol = await h.driver.addVolumes(podRef, ['db-1']);
     expect(withVol.volumes).toEqual(['pod-db::db-1']);
     h.sim.simulateWrite(h.a, 'pod-db::db-1');
-    expect((await h.driver.getVolumes(h.b, ['pod-db::db-1']))[0].content!.version).toBe(1);
+    expect((await h.driver.getVolumes(h.b, ['pod-db::db-1']))[0]!.content!.version).toBe(1);
     const demoted = await h.driver.demote(podRef, h.a);
     expect(demoted.podArrays.find((p) => p.array === h.a)?.promotionStatus).toBe('demoted');
     expect(() => h.sim.simulateWrite(h.a, 'pod-db::db-1')).toThrow(/not writable/);

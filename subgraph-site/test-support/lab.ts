@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SITE_STEP_INPUT_TYPES } from '@protector/schema';
+import { SITE_STEP_INPUT_TYPES, type SiteStepName } from '@protector/schema';
 import { MockStorageDriver } from '@protector/storage-drivers';
 import { createOpenStackClient, type OpenStackClient } from '../src/openstack/index.js';
 import {
@@ -24,7 +24,7 @@ import {
 /** The input type of each step mutation (SiteMutations). */
 /** Input type of each site step, from the site template. */
 export const STEP_INPUT_TYPES = SITE_STEP_INPUT_TYPES;
-export type StepName = string;
+export type StepName = SiteStepName;
 
 export const RECEIPT = 'step { operationId stepKey replayed startedAt finishedAt }';
 export const REPLICA_FIELDS = `id name role status metadataVersion projectId storageGroupName consistencyGroupId
@@ -186,7 +186,7 @@ export async function stepOk<T = Record<string, unknown>>(
       `${site.name}.${name} failed: ${r.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')}`,
     );
   }
-  return r.data[site.name][name]!;
+  return r.data[site.name]![name]!;
 }
 
 /** Reads `{ <site> { ... } }` with a token; fails on errors. */

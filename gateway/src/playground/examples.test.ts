@@ -7,9 +7,7 @@ import { cleanHeaders, headersEditorText, headersToConnectionParams } from './he
 
 // @apollo/federation-internals loads graphql through CommonJS: use the same instance here.
 const graphql = createRequire(import.meta.url)('graphql') as typeof import('graphql');
-const { getVariableValues } = createRequire(import.meta.url)(
-  'graphql/execution/values',
-) as typeof import('graphql/execution/values');
+const { getVariableValues } = graphql;
 
 const SITE_KEYS = ['boston', 'seattle'];
 const apiSchema = Supergraph.build(composeSupergraph(SITE_KEYS).supergraphSdl)

@@ -79,7 +79,7 @@ describe('createPlaygroundHandler with a built bundle', () => {
     expect(res.headers['cache-control']).toBe('no-store');
     const match = /<script>window\.__PROTECTOR__ = (.*?);<\/script>/s.exec(res.text);
     expect(match).not.toBeNull();
-    const config = JSON.parse(match[1]!);
+    const config = JSON.parse(match![1]!);
     expect(config.siteKeys).toEqual(['boston', 'seattle']);
     expect(config.graphqlPath).toBe('/graphql');
     expect(config.defaultHeaders).toEqual({ 'X-Site-Token-boston': '</script><script>alert(2)</script>' });

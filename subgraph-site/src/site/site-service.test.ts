@@ -488,7 +488,7 @@ describe('the step chain: boston primary, seattle secondary', () => {
   });
 
   it('replicates now and waits; a repeated key replays without a second snapshot', async () => {
-    const volume = replicaBoston.members[0].volumes[0].storageVolumeName!;
+    const volume = replicaBoston.members[0]!.volumes[0]!.storageVolumeName!;
     written = lab.storage.simulator.simulateWrite('mock-array-a', volume);
     const key = { operationId: 'sync-2', stepKey: 'replicate' };
     const input = { protectionGroupId: md.id, wait: true, timeoutSeconds: 30 };
@@ -812,9 +812,9 @@ describe('the step chain: boston primary, seattle secondary', () => {
       { id: md.id },
       '($id: ID!)',
     );
-    const seattleVolumeId = replica.protectionGroupReplica.members[0].placements.find(
+    const seattleVolumeId = replica.protectionGroupReplica.members[0]!.placements.find(
       (p) => p.site.name === 'seattle',
-    ).volumes[0]!.volumeId;
+    )!.volumes[0]!.volumeId;
     const arrayName = (await lab.seattle.adminCloud.getVolume(seattleVolumeId)).metadata?.array_volume_name;
     const reversed = await lab.storage.getReplicationGroup({
       name: 'pg-prod-web-app',
@@ -823,7 +823,7 @@ describe('the step chain: boston primary, seattle secondary', () => {
       targetArray: 'mock-array-a',
     });
     expect(reversed?.volumes).toEqual([arrayName]);
-    expect(replica.protectionGroupReplica.members[0].volumes[0]!.storageVolumeName).toBe(arrayName);
+    expect(replica.protectionGroupReplica.members[0]!.volumes[0]!.storageVolumeName).toBe(arrayName);
     // Replicating from seattle now works, and boston sees the point.
     const rp = await stepOk<{ recoveryPoint: Point }>(
       lab.seattle,
