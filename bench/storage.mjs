@@ -3,7 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MockStorageDriver, PureStorageDriver, startFlashArraySimulator } from '@protector/storage-drivers';
+import { startFlashArraySimulator } from '@protector/storage-drivers/fa-sim';
+import { MockStorageDriver } from '@protector/storage-drivers/mock';
+import { PureStorageDriver } from '@protector/storage-drivers/pure';
 
 const SIZES = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map(Number);
 const quiet = () => {};

@@ -1,22 +1,11 @@
-/** @protector/storage-drivers: the StorageDriver interface, the mock and pure drivers, and the FlashArray simulator. */
+/**
+ * @protector/storage-drivers: the StorageDriver interface and what both drivers share. The drivers
+ * and the simulator are subpaths, so a user of one loads nothing of the others:
+ * `@protector/storage-drivers/mock`, `/pure`, `/fa-sim`.
+ */
 
-export { type ArrayFaults, FlashArrayStore } from './array/store.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './client/array-client.js';
 export { DEFAULT_SCHEDULE, type StorageLog, stderrLog } from './driver.js';
-export {
-  type FlashArraySimulatorOptions,
-  type RunningSimulator,
-  startFlashArraySimulator,
-} from './fa-sim/server.js';
-export {
-  checkMockDataDir,
-  DEFAULT_MOCK_ARRAYS,
-  DEFAULT_MOCK_DATA_DIR,
-  MOCK_DB_FILE,
-  MockStorageDriver,
-  type MockStorageDriverOptions,
-} from './mock/mock-driver.js';
-export { PureStorageDriver, type PureStorageDriverOptions } from './pure/pure-driver.js';
 export type {
   ArrayCheck,
   ArrayInfo,

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SITE_STEP_INPUT_TYPES, type SiteStepName } from '@protector/schema';
-import { MockStorageDriver } from '@protector/storage-drivers';
+import { MockStorageDriver } from '@protector/storage-drivers/mock';
 import { createOpenStackClient, type OpenStackClient } from '../src/openstack/index.js';
 import {
   type GraphQLResult,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { driveThePlayground } from '@protector/gateway/playground/browser';
 import type { Json } from '@protector/schema';
 import { chromium, needs } from '@protector/schema/testing';
-import { FlashArrayStore } from '@protector/storage-drivers';
+import { FlashArrayStore } from '@protector/storage-drivers/mock';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { coordinatorSubgraphSdl, ProtectorError, siteSubgraphSdl } from '@protector/schema';
-import { FlashArrayStore } from '@protector/storage-drivers';
+import { FlashArrayStore } from '@protector/storage-drivers/mock';
 import { GraphQLError, parse } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';

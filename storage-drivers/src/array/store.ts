@@ -10,21 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { flashArrayNameProblem, sizeProblem, suffixProblem, volumeNameProblem } from '@protector/schema';
 import { openSqlite } from '@protector/schema/sqlite';
 import type Database from 'better-sqlite3';
+import type { ArrayRequest, ArrayResponse } from '../client/wire.js';
 import { type Item, listEnvelope } from './query.js';
-
-export interface ArrayRequest {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  /** Path below `/api/2.x`, e.g. `/volumes`. */
-  readonly path: string;
-  readonly query: Readonly<Record<string, string | undefined>>;
-  readonly body?: unknown;
-}
-
-export interface ArrayResponse {
-  readonly status: number;
-  readonly body: unknown;
-  readonly headers?: Readonly<Record<string, string>>;
-}
 
 /** Faults an array can be given; they survive in the database so every process sees them. */
 export interface ArrayFaults {
@@ -1456,4 +1443,4 @@ function transferItem(snap: Item): Item {
   };
 }
 
-export type { Row };
+export type { ArrayRequest, ArrayResponse, Row };

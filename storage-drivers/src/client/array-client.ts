@@ -4,7 +4,7 @@
  * registered error codes. Array messages reach the caller intact.
  */
 import { type ErrorCode, ProtectorError } from '@protector/schema';
-import type { ArrayRequest, ArrayResponse } from '../array/store.js';
+import type { ArrayRequest, ArrayResponse } from './wire.js';
 
 /** Moves one request to an array and back. Rejects only when the array could not be reached. */
 export interface ArrayTransport {

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { arrayUrlProblem, ProtectorError, urlProblem } from '@protector/schema';
 import { Agent, request, errors as undiciErrors } from 'undici';
-import type { ArrayRequest, ArrayResponse } from '../array/store.js';
 import { type ArrayTransport, ArrayUnreachableError } from './array-client.js';
+import type { ArrayRequest, ArrayResponse } from './wire.js';
 
 /** Newest REST version this driver speaks; older 2.x arrays are used at their own newest version. */
 export const MAX_REST_VERSION = '2.26';

@@ -1,6 +1,7 @@
 /** The mock driver's transport: requests go straight to the SQLite model in this process. */
-import type { ArrayRequest, ArrayResponse, FlashArrayStore } from '../array/store.js';
+import type { FlashArrayStore } from '../array/store.js';
 import { type ArrayTransport, ArrayUnreachableError } from './array-client.js';
+import type { ArrayRequest, ArrayResponse } from './wire.js';
 
 export class LocalArrayTransport implements ArrayTransport {
   readonly endpoint: string;

@@ -15,7 +15,8 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { type ArrayRequest, FlashArrayStore } from '../array/store.js';
+import { FlashArrayStore } from '../array/store.js';
+import type { ArrayRequest } from '../client/wire.js';
 
 /** REST versions fa-sim advertises at `/api/api_version`. */
 export const SIM_REST_VERSIONS = ['2.0', '2.1', '2.2', '2.4', '2.8', '2.16', '2.21', '2.26'] as const;

@@ -10,7 +10,7 @@ import { MockStorageDriver } from './mock-driver.js';
 const silent = () => {};
 
 /** The built package, as a second process loads it. */
-const DIST = new URL('../../dist/index.js', import.meta.url).href;
+const DIST = new URL('../../dist/mock.js', import.meta.url).href;
 
 /**
  * Root passes every permission check, so as root the not-writable case runs in a child process that
@@ -133,7 +133,7 @@ describe('MockStorageDriver', () => {
     here.simulator.simulateWrite('mock-array-a', 'shared-vol');
     // A second process (as the other site's service would be) sees the same array state and changes it.
     const script = `
-      import { MockStorageDriver } from ${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)};
+      import { MockStorageDriver } from ${JSON.stringify(DIST)};
       const d = MockStorageDriver.create({ dataDir: ${JSON.stringify(dir)}, arrays: ['mock-array-b', 'mock-array-a'], log: () => {} });
       await d.initialize();
       const [v] = await d.getVolumes('mock-array-a', ['shared-vol']);

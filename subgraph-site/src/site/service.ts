@@ -9,7 +9,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ProtectorError } from '@protector/schema';
 import { sendJson, startGraphQLHttpServer } from '@protector/schema/server';
-import { MockStorageDriver, PureStorageDriver, type StorageDriver } from '@protector/storage-drivers';
+import type { StorageDriver } from '@protector/storage-drivers';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { createSimulatedCloud, type SimulatedCloud } from '../cloud-sim/index.js';
 import type { SiteConfig } from '../config/index.js';
@@ -79,6 +79,8 @@ export async function startSiteService(
           `[DEFAULT] mock_arrays must name exactly two arrays (this site's first, the peer's second); got ${arrays.length}.`,
         );
       }
+      // Each driver is loaded only when configured: a pure site never loads the array model.
+      const { MockStorageDriver } = await import('@protector/storage-drivers/mock');
       driver = MockStorageDriver.create({
         dataDir: config.DEFAULT.mock_storage_dir,
         arrays: [arrays[0]!, arrays[1]!],
@@ -87,6 +89,7 @@ export async function startSiteService(
         log: driverLog,
       });
     } else {
+      const { PureStorageDriver } = await import('@protector/storage-drivers/pure');
       driver = new PureStorageDriver({
         primaryArrayUrl: config.storage.primary_array_url!,
         primaryArrayApiToken: config.storage.primary_array_api_token!,
