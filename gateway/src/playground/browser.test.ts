@@ -141,7 +141,13 @@ needs(chromium, playgroundBuild).describe('the playground in headless Chromium',
         tab: 'OperationProgress',
         variables: { id: 'op-42' },
         headers: { Authorization: 'Bearer all-sites', 'X-Site-Token-seattle': 'tok-seattle' },
-        watchMs: 2500,
+        // Watched until the operation's end shows.
+        until: (seen) =>
+          seen.some(
+            (e) =>
+              (e as { data?: { operationProgress?: { status?: string } } }).data?.operationProgress
+                ?.status === 'SUCCEEDED',
+          ),
       },
       ...(process.env['PLAYGROUND_SCREENSHOT']
         ? { screenshotPath: process.env['PLAYGROUND_SCREENSHOT'] }
