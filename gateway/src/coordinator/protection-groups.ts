@@ -1,0 +1,583 @@
+/**
+ * Protection Groups across both sites: reading a group (each site's replica, the authoritative one,
+ * sync state) and every change to one, written to both sites with compare-and-set and refused
+ * before anything is written when a site is down or the copies differ.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  arrayUrlProblem,
+  defaultStorageGroupName,
+  flashArrayNameProblem,
+  isProtectorError,
+  type Json,
+  ProtectorError,
+  protectionGroupNameProblem,
+} from '@protector/schema';
+import {
+  authoritative,
+  listReplicas,
+  memberInput,
+  peerUnreachable,
+  REPLICA_SELECTION,
+  type Replica,
+  type ReplicaRead,
+  readReplica,
+  syncState,
+} from './replicas.js';
+import type { SiteClient } from './site-client.js';
+import { type CallerTokens, type GroupView, SiteRegistry } from './site-registry.js';
+import type { OperationRecord } from './store.js';
+
+export abstract class ProtectionGroups extends SiteRegistry {
+  // ---- reading groups ----
+
+  /** Every group the caller may see, merged by id across the sites. */
+  async listGroups(ctx: CallerTokens, filter: Json = {}): Promise<GroupView[]> {
+    const byId = new Map<string, ReplicaRead[]>();
+    await Promise.all(
+      this.sites().map(async (s) => {
+        try {
+          for (const r of await listReplicas(await this.client(s.name), this.tokenFor(ctx, s), filter)) {
+            byId.set(r.id, [...(byId.get(r.id) ?? []), { site: s.name, replica: r, error: null }]);
+          }
+        } catch (err) {
+          if (!isProtectorError(err)) throw err;
+        }
+      }),
+    );
+    return this.views(byId);
+  }
+
+  protected views(byId: Map<string, ReplicaRead[]>): GroupView[] {
+    const out: GroupView[] = [];
+    for (const [id, found] of byId) {
+      const group = authoritative(found)!;
+      // A site that did not list the group either lacks it or did not answer: say which.
+      const reads = [group.currentPrimarySite.name, group.secondarySite.name].map(
+        (site) =>
+          found.find((f) => f.site === site) ?? {
+            site,
+            replica: null,
+            error:
+              this.siteHealth(site).status === 'UNREACHABLE'
+                ? new ProtectorError('SITE_UNREACHABLE', `Site '${site}' is unreachable.`)
+                : null,
+          },
+      );
+      out.push({ id, group, reads });
+    }
+    return out.sort((a, b) => a.group.name.localeCompare(b.group.name));
+  }
+
+  /** One group by id or name, as the caller may see it; NOT_FOUND otherwise. */
+  async getGroup(ctx: CallerTokens, idOrName: string): Promise<GroupView> {
+    const reads = await Promise.all(
+      this.sites().map(async (s) => {
+        const client = await this.client(s.name);
+        const token = this.tokenFor(ctx, s);
+        const byId = await readReplica(client, idOrName, token);
+        if (byId.replica || byId.error) return byId;
+        try {
+          const [byName] = await listReplicas(client, token, { name: idOrName });
+          return { site: s.name, replica: byName ?? null, error: null };
+        } catch (err) {
+          if (isProtectorError(err)) return { site: s.name, replica: null, error: err };
+          throw err;
+        }
+      }),
+    );
+    const group = authoritative(reads);
+    if (!group) {
+      const authError = reads.find(
+        (r) => r.error && (r.error.code === 'UNAUTHENTICATED' || r.error.code === 'FORBIDDEN'),
+      );
+      if (authError?.error && reads.every((r) => r.error)) throw authError.error;
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `Protection Group '${idOrName}' does not exist or is not visible to you.`,
+        { protectionGroup: idOrName },
+      );
+    }
+    const mine = reads.filter((r) => r.error || r.replica?.id === group.id);
+    return { id: group.id, group, reads: mine };
+  }
+
+  /** Re-reads a group with the service identity (both sites), for changes. */
+  protected async serviceReads(group: Replica): Promise<ReplicaRead[]> {
+    return Promise.all(
+      [group.currentPrimarySite.name, group.secondarySite.name].map(async (n) =>
+        readReplica(await this.client(n), group.id),
+      ),
+    );
+  }
+
+  /** Both sites answer and hold the same version: the precondition of every metadata change. */
+  protected async requireBothInSync(
+    group: Replica,
+    what: string,
+  ): Promise<{ reads: ReplicaRead[]; best: Replica }> {
+    const reads = await this.serviceReads(group);
+    const down = reads.find((r) => r.error);
+    if (down) throw peerUnreachable(down);
+    const state = syncState(reads);
+    if (state !== 'IN_SYNC') {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `${what} needs both sites in sync, but Protection Group '${group.name}' is ${state} (versions ${reads.map((r) => `${r.site}=${r.replica?.metadataVersion ?? 'none'}`).join(', ')}); run syncProtectionGroup first.`,
+        { syncStatus: state },
+      );
+    }
+    return { reads, best: authoritative(reads)! };
+  }
+
+  protected async active(id: string): Promise<OperationRecord | null> {
+    return (await this.opts.store.listOperations({ protectionGroupId: id, active: true }))[0] ?? null;
+  }
+
+  protected async refuseWhileBusy(group: Replica): Promise<void> {
+    const op = await this.active(group.id);
+    if (op) {
+      throw new ProtectorError(
+        'OPERATION_IN_PROGRESS',
+        `Operation ${op.id} (${op.type}) is acting on Protection Group '${group.name}'; wait for it or cancel it.`,
+        { operation: op.id },
+      );
+    }
+  }
+
+  // ---- changes to groups ----
+
+  async createProtectionGroup(
+    ctx: CallerTokens,
+    input: {
+      name: string;
+      description?: string | null;
+      replicationType: 'ASYNC' | 'SYNC';
+      primarySite: string;
+      secondarySite: string;
+      volumeType: string;
+      projectId?: string | null;
+    },
+  ): Promise<GroupView> {
+    const badName = protectionGroupNameProblem(input.name);
+    if (badName) throw new ProtectorError('BAD_USER_INPUT', badName);
+    if (input.primarySite === input.secondarySite) {
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        'primarySite and secondarySite must be two different registered sites.',
+      );
+    }
+    const primary = await this.client(input.primarySite);
+    const secondary = await this.client(input.secondarySite);
+    const who = await this.caller(ctx, primary.site);
+    const isAdmin = who.roles.includes('admin');
+    if (input.projectId && input.projectId !== who.projectId && !isAdmin) {
+      throw new ProtectorError(
+        'FORBIDDEN',
+        `You may only create Protection Groups in your own project (${who.projectId}).`,
+      );
+    }
+    const projectId = input.projectId ?? who.projectId;
+    if (!projectId)
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        'Your token is not scoped to a project; give projectId or use a project-scoped token.',
+      );
+    // Both sites must answer before anything is written (the product refuses changes with a site down).
+    const reachability = await Promise.all(
+      [primary, secondary].map(async (c) => {
+        try {
+          return { client: c, types: await this.volumeTypes(c), error: null };
+        } catch (err) {
+          if (isProtectorError(err)) return { client: c, types: [], error: err };
+          throw err;
+        }
+      }),
+    );
+    const down = reachability.find((r) => r.error);
+    if (down) throw peerUnreachable({ site: down.client.site.name, replica: null, error: down.error });
+    for (const r of reachability) {
+      const vt = r.types.find((t) => t.name === input.volumeType);
+      if (!vt) {
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `Volume type '${input.volumeType}' does not exist on site '${r.client.site.name}'; create it on both sites.`,
+        );
+      }
+      if (!vt.replicationEnabled || (vt.replicationType && vt.replicationType !== input.replicationType)) {
+        throw new ProtectorError(
+          'VOLUME_TYPE_NOT_REPLICATED',
+          `Volume type '${input.volumeType}' does not support replication. Set replication_enabled='<is> True' and replication_type='<in> ${input.replicationType.toLowerCase()}' on it on both sites (openstack volume type set ${input.volumeType} --property ...).`,
+          { volumeType: input.volumeType, site: r.client.site.name },
+        );
+      }
+    }
+    const existing = await listReplicas(primary, null, { name: input.name, projectId });
+    if (existing.length)
+      throw new ProtectorError(
+        'ALREADY_EXISTS',
+        `Protection Group '${input.name}' already exists in project ${projectId}.`,
+      );
+    const peerProject = await this.peerProject(primary, secondary, projectId);
+    const id = randomUUID();
+    const storageGroupName = defaultStorageGroupName(input.name);
+    const metadata = {
+      id,
+      name: input.name,
+      description: input.description ?? null,
+      projectId,
+      replicationType: input.replicationType,
+      status: 'ACTIVE',
+      currentPrimarySite: primary.site.name,
+      secondarySite: secondary.site.name,
+      metadataVersion: 1,
+      syncStatus: 'IN_SYNC',
+      lastSyncedAt: new Date().toISOString(),
+      storageGroupName,
+      volumeType: input.volumeType,
+      members: [],
+      policy: null,
+      resourceMappings: [],
+    };
+    const key = (k: string) => ({ operationId: `create-${id}`, stepKey: k });
+    await primary.step(
+      'applyProtectionGroupMetadata',
+      key('metadata'),
+      { expectedVersion: 0, metadata },
+      'replica { id }',
+    );
+    await secondary.step(
+      'applyProtectionGroupMetadata',
+      key('metadata'),
+      { expectedVersion: 0, metadata: { ...metadata, projectId: peerProject } },
+      'replica { id }',
+    );
+    for (const c of [primary, secondary]) {
+      await c.step(
+        'ensureConsistencyGroup',
+        key('consistency-group'),
+        { protectionGroupId: id, volumeType: input.volumeType },
+        'consistencyGroupId',
+      );
+    }
+    await primary.step(
+      'ensureStorageGroup',
+      key('storage-group'),
+      { protectionGroupId: id, name: storageGroupName, replicationType: input.replicationType, source: true },
+      'name',
+    );
+    this.opts.log(
+      'INFO',
+      `Protection Group '${input.name}' (${id}) created: ${primary.site.name} -> ${secondary.site.name}`,
+    );
+    return this.getGroup(ctx, id);
+  }
+
+  /** The project on the secondary that maps to `projectId` on the primary (tenant mappings), or the same id. */
+  protected async peerProject(
+    primary: SiteClient,
+    secondary: SiteClient,
+    projectId: string,
+  ): Promise<string> {
+    const data = await primary.request<Record<string, { tenantMappings: Json[] }>>(
+      `{ ${primary.site.key} { tenantMappings { sourceSite { name } sourceProjectId targetSite { name } targetProjectId } } }`,
+      {},
+    );
+    const m = data[primary.site.key]!.tenantMappings.find(
+      (t) => t.sourceProjectId === projectId && (t.targetSite as Json).name === secondary.site.name,
+    );
+    return (m?.targetProjectId as string | undefined) ?? projectId;
+  }
+
+  protected async volumeTypes(
+    c: SiteClient,
+  ): Promise<{ name: string; replicationEnabled: boolean; replicationType: string | null }[]> {
+    const data = await c.request<
+      Record<
+        string,
+        { volumeTypes: { name: string; replicationEnabled: boolean; replicationType: string | null }[] }
+      >
+    >(`{ ${c.site.key} { volumeTypes { name replicationEnabled replicationType } } }`, {});
+    return data[c.site.key]!.volumeTypes;
+  }
+
+  /**
+   * One metadata change on both sites: checks reachability and sync first, then runs `write` on the
+   * primary and the secondary with the version each holds. Nothing is written if a site is down.
+   */
+  protected async change(
+    ctx: CallerTokens,
+    idOrName: string,
+    what: string,
+    write: (
+      c: SiteClient,
+      expectedVersion: number,
+      group: Replica,
+      primaryResult: Json | null,
+    ) => Promise<Json>,
+    opts: { statuses?: readonly string[] } = {},
+  ): Promise<GroupView> {
+    const view = await this.getGroup(ctx, idOrName);
+    await this.refuseWhileBusy(view.group);
+    const { reads, best } = await this.requireBothInSync(view.group, what);
+    if (opts.statuses && !opts.statuses.includes(best.status)) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `${what} is not allowed while the Protection Group is ${best.status}.`,
+        { status: best.status },
+      );
+    }
+    const version = (site: string) => reads.find((r) => r.site === site)!.replica!.metadataVersion;
+    const primary = best.currentPrimarySite.name;
+    const secondary = best.secondarySite.name;
+    // The primary acts first (it checks the rules against its cloud); the secondary records the result.
+    const primaryResult = await write(await this.client(primary), version(primary), best, null);
+    await write(await this.client(secondary), version(secondary), best, primaryResult);
+    return this.getGroup(ctx, view.id);
+  }
+
+  async addMember(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; server: string; bootPriority?: number | null },
+  ): Promise<GroupView> {
+    const bootPriority = input.bootPriority ?? 3;
+    if (!Number.isInteger(bootPriority) || bootPriority < 1 || bootPriority > 5) {
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `bootPriority must be a whole number from 1 (recovered first) to 5, got ${bootPriority}.`,
+      );
+    }
+    const requestId = randomUUID();
+    const view = await this.getGroup(ctx, input.protectionGroup);
+    const primary = await this.client(view.group.currentPrimarySite.name);
+    const token = this.tokenFor(ctx, primary.site);
+    const data = await primary.request<Record<string, { servers: Json[] }>>(
+      `query($f: ServerFilterInput) { ${primary.site.key} { servers(filter: $f) { id name projectId } } }`,
+      { f: {} },
+      token,
+    );
+    const servers = data[primary.site.key]!.servers.filter(
+      (s) => s.id === input.server || s.name === input.server,
+    );
+    if (!servers.length) {
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `Server '${input.server}' does not exist on site '${primary.site.name}' or is not visible to you.`,
+      );
+    }
+    if (servers.length > 1)
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `Several servers are named '${input.server}'; give the server id.`,
+      );
+    const server = servers[0]!;
+    if (
+      view.group.members.some((m) => ((m.placements as Json[]) ?? []).some((p) => p.serverId === server.id))
+    ) {
+      throw new ProtectorError(
+        'ALREADY_EXISTS',
+        `Server '${server.name}' is already a member of '${view.group.name}'.`,
+      );
+    }
+    const memberId = randomUUID();
+    return this.change(
+      ctx,
+      view.id,
+      'Adding a member',
+      async (c, expectedVersion, group, primaryResult) => {
+        const member = primaryResult
+          ? memberInput((primaryResult.replica as Replica).members.find((m) => m.id === memberId)!)
+          : {
+              id: memberId,
+              name: server.name,
+              status: 'PROTECTED',
+              bootPriority,
+              volumes: [],
+              placements: [{ site: primary.site.name, serverId: server.id, networkIds: [], volumes: [] }],
+            };
+        return c.step(
+          'addMember',
+          { operationId: requestId, stepKey: `add-member@${c.site.name}` },
+          { protectionGroupId: group.id, expectedVersion, member },
+          `replica { ${REPLICA_SELECTION} }`,
+        );
+      },
+      { statuses: ['ACTIVE'] },
+    );
+  }
+
+  async removeMember(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; member: string },
+  ): Promise<GroupView> {
+    const requestId = randomUUID();
+    const view = await this.getGroup(ctx, input.protectionGroup);
+    const member = view.group.members.find(
+      (m) =>
+        m.id === input.member ||
+        m.name === input.member ||
+        ((m.placements as Json[]) ?? []).some((p) => p.serverId === input.member),
+    );
+    if (!member)
+      throw new ProtectorError('NOT_FOUND', `'${view.group.name}' has no member '${input.member}'.`);
+    return this.change(
+      ctx,
+      view.id,
+      'Removing a member',
+      (c, expectedVersion, group) =>
+        c.step(
+          'removeMember',
+          { operationId: requestId, stepKey: `remove-member@${c.site.name}` },
+          { protectionGroupId: group.id, expectedVersion, memberId: member.id },
+          'replica { id }',
+        ),
+      { statuses: ['ACTIVE'] },
+    );
+  }
+
+  async createReplicationPolicy(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; policy: Json },
+  ): Promise<GroupView> {
+    const p = input.policy;
+    for (const field of ['replicationIntervalSeconds', 'rpoMinutes'] as const) {
+      const v = p[field];
+      if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) {
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `${field} must be a whole number of at least 1, got ${v}.`,
+        );
+      }
+    }
+    for (const field of ['primaryArrayUrl', 'secondaryArrayUrl'] as const) {
+      const v = p[field];
+      const problem = typeof v === 'string' ? arrayUrlProblem(v) : null;
+      if (problem) {
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `${field} '${v}' ${problem} (FlashArray management is served over TLS), e.g. https://flasharray-a.example.com.`,
+        );
+      }
+    }
+    const badPgName = typeof p.purePgName === 'string' ? flashArrayNameProblem(p.purePgName) : null;
+    if (badPgName) throw new ProtectorError('INVALID_NAME', `purePgName: ${badPgName}`);
+    const requestId = randomUUID();
+    return this.change(
+      ctx,
+      input.protectionGroup,
+      'Changing the replication policy',
+      (c, expectedVersion, group) =>
+        c.step(
+          'setReplicationPolicy',
+          { operationId: requestId, stepKey: `policy@${c.site.name}` },
+          { protectionGroupId: group.id, expectedVersion, policy: p },
+          'replica { id }',
+        ),
+    );
+  }
+
+  async setResourceMappings(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; mappings: Json[] },
+  ): Promise<GroupView> {
+    const view = await this.getGroup(ctx, input.protectionGroup);
+    const sites = [view.group.currentPrimarySite.name, view.group.secondarySite.name];
+    for (const m of input.mappings) {
+      for (const f of ['sourceSite', 'targetSite'] as const) {
+        if (!sites.includes(String(m[f]))) {
+          throw new ProtectorError(
+            'BAD_USER_INPUT',
+            `Mapping ${f} '${m[f]}' is not one of the group's sites (${sites.join(', ')}).`,
+          );
+        }
+      }
+      if (m.sourceSite === m.targetSite)
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          'A mapping translates between the two sites: sourceSite and targetSite must differ.',
+        );
+    }
+    const requestId = randomUUID();
+    return this.change(ctx, view.id, 'Changing resource mappings', (c, expectedVersion, group) =>
+      c.step(
+        'setResourceMappings',
+        { operationId: requestId, stepKey: `mappings@${c.site.name}` },
+        { protectionGroupId: group.id, expectedVersion, mappings: input.mappings },
+        'replica { id }',
+      ),
+    );
+  }
+
+  async setTenantMappings(ctx: CallerTokens, mappings: Json[]): Promise<Json[]> {
+    await this.requireAdmin(ctx, 'Setting tenant mappings');
+    const requestId = randomUUID();
+    const sites = this.sites();
+    for (const m of mappings) {
+      for (const f of ['sourceSite', 'targetSite'] as const) {
+        if (!sites.some((s) => s.name === m[f]))
+          throw new ProtectorError(
+            'BAD_USER_INPUT',
+            `Tenant mapping ${f} '${m[f]}' is not a registered site.`,
+          );
+      }
+    }
+    const down = await Promise.all(
+      sites.map(async (s) => readReplica(await this.client(s.name), '00000000-0000-0000-0000-000000000000')),
+    );
+    const unreachable = down.find((r) => r.error?.code === 'SITE_UNREACHABLE');
+    if (unreachable) throw peerUnreachable(unreachable);
+    let out: Json[] = [];
+    for (const s of sites) {
+      const res = await (await this.client(s.name)).step<{ tenantMappings: Json[] }>(
+        'setTenantMappings',
+        { operationId: requestId, stepKey: `tenants@${s.name}` },
+        { mappings },
+        'tenantMappings { sourceSite { name } sourceProjectId targetSite { name } targetProjectId }',
+      );
+      out = res.tenantMappings;
+    }
+    return out;
+  }
+
+  async deleteProtectionGroup(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; force: boolean },
+  ): Promise<{ id: string; name: string }> {
+    const view = await this.getGroup(ctx, input.protectionGroup);
+    await this.refuseWhileBusy(view.group);
+    const { reads, best } = await this.requireBothInSync(view.group, 'Deleting a Protection Group');
+    if (best.members.length && !input.force) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `'${best.name}' still has ${best.members.length} member(s); remove them or pass force: true.`,
+      );
+    }
+    const requestId = `delete-${best.id}`;
+    const primary = await this.client(best.currentPrimarySite.name);
+    const secondary = await this.client(best.secondarySite.name);
+    for (const c of [primary, secondary]) {
+      await c.step(
+        'deleteStorageGroup',
+        { operationId: requestId, stepKey: 'storage-group' },
+        { protectionGroupId: best.id },
+        'step { replayed }',
+      );
+      await c.step(
+        'deleteConsistencyGroup',
+        { operationId: requestId, stepKey: 'consistency-group' },
+        { protectionGroupId: best.id },
+        'step { replayed }',
+      );
+    }
+    for (const c of [primary, secondary]) {
+      const version = reads.find((r) => r.site === c.site.name)!.replica!.metadataVersion;
+      await c.step(
+        'deleteProtectionGroupReplica',
+        { operationId: requestId, stepKey: 'replica' },
+        { protectionGroupId: best.id, expectedVersion: version },
+        'step { replayed }',
+      );
+    }
+    return { id: best.id, name: best.name };
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Site health: every registered site checked on an interval (service, storage, replication link,
+ * RPO of its groups), the latest result per site, and an event whenever a site's status changes.
+ */
+import { EventHub, type HealthIssue, healthIssue, type Json, type SiteStatus } from '@protector/schema';
+import type { SiteClient } from './site-client.js';
+import type { SiteRecord } from './store.js';
+
+export type { SiteStatus };
+
+export interface SiteHealth {
+  readonly status: SiteStatus;
+  readonly checkedAt: Date | null;
+  readonly latencyMs: number | null;
+  readonly version: string | null;
+  readonly storageDriver: string | null;
+  readonly storageReachable: boolean | null;
+  readonly linkState: string;
+  readonly groups: readonly {
+    id: string;
+    lagSeconds: number | null;
+    rpoMinutes: number | null;
+    rpoCompliance: string;
+  }[];
+  readonly issues: readonly HealthIssue[];
+}
+
+export interface SiteHealthEvent {
+  readonly occurredAt: string;
+  readonly site: string;
+  readonly status: SiteStatus;
+  readonly previousStatus: SiteStatus | null;
+}
+
+/** Health of a site not checked yet. */
+export const UNKNOWN_HEALTH: SiteHealth = {
+  status: 'UNKNOWN',
+  checkedAt: null,
+  latencyMs: null,
+  version: null,
+  storageDriver: null,
+  storageReachable: null,
+  linkState: 'UNKNOWN',
+  groups: [],
+  issues: [],
+};
+
+export interface SiteHealthMonitorOptions {
+  /** The registered sites (read at every round). */
+  readonly sites: () => readonly SiteRecord[];
+  readonly client: (name: string) => Promise<SiteClient>;
+  /** Per-check timeout towards a site (at most 5 s). */
+  readonly siteTimeoutMs: number;
+  /** How often every site is checked (0 = never, for tests that drive it). */
+  readonly intervalMs: number;
+  /** Called when a site that was UNREACHABLE answers again. */
+  readonly onBack: (site: SiteRecord) => void;
+}
+
+export class SiteHealthMonitor {
+  /** Site status changes, for the `siteHealth` subscription. */
+  readonly events = new EventHub<SiteHealthEvent>();
+  private readonly health = new Map<string, SiteHealth>();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly opts: SiteHealthMonitorOptions) {}
+
+  start(): void {
+    if (this.opts.intervalMs <= 0 || this.timer) return;
+    void this.checkAll();
+    this.timer = setInterval(() => void this.checkAll(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** The latest health of a site (UNKNOWN before its first check). */
+  get(name: string): SiteHealth {
+    return this.health.get(name) ?? UNKNOWN_HEALTH;
+  }
+
+  /** Checks every site once and publishes changes. */
+  async checkAll(): Promise<void> {
+    await Promise.all(this.opts.sites().map((s) => this.check(s)));
+  }
+
+  private async check(site: SiteRecord): Promise<void> {
+    const client = await this.opts.client(site.name);
+    const t0 = Date.now();
+    let next: SiteHealth;
+    try {
+      const data = await client.request<Record<string, Json>>(
+        `{ ${site.key} { version storage { driver arrays { reachable } replicationLink { state }
+           replicationGroups { lagSeconds rpoMinutes rpoCompliance protectionGroup { id } } } } }`,
+        {},
+        null,
+        Math.min(this.opts.siteTimeoutMs, 5000),
+      );
+      const state = data[site.key]!;
+      const storage = state.storage as Json;
+      const groups = (storage.replicationGroups as Json[]).map((g) => ({
+        id: String((g.protectionGroup as Json | null)?.id ?? ''),
+        lagSeconds: (g.lagSeconds as number | null) ?? null,
+        rpoMinutes: (g.rpoMinutes as number | null) ?? null,
+        rpoCompliance: String(g.rpoCompliance),
+      }));
+      const link = String((storage.replicationLink as Json).state);
+      const storageReachable = (storage.arrays as Json[]).every((a) => a.reachable);
+      const issues = [
+        ...(link !== 'CONNECTED'
+          ? [healthIssue('REPLICATION_LINK_DOWN', `Replication link is ${link}.`)]
+          : []),
+        ...(!storageReachable ? [healthIssue('STORAGE_UNREACHABLE', 'An array is unreachable.')] : []),
+        ...groups
+          .filter((g) => g.rpoCompliance === 'VIOLATED')
+          .map((g) =>
+            healthIssue(
+              'RPO_VIOLATED',
+              `Replication lag ${g.lagSeconds} s exceeds the RPO of ${g.rpoMinutes} min.`,
+              { protectionGroupId: g.id },
+            ),
+          ),
+      ];
+      next = {
+        status: storageReachable && link === 'CONNECTED' ? 'ACTIVE' : 'DEGRADED',
+        checkedAt: new Date(),
+        latencyMs: Date.now() - t0,
+        version: String(state.version),
+        storageDriver: String(storage.driver),
+        storageReachable,
+        linkState: link,
+        groups,
+        issues,
+      };
+    } catch (err) {
+      next = {
+        ...UNKNOWN_HEALTH,
+        status: 'UNREACHABLE',
+        checkedAt: new Date(),
+        issues: [healthIssue('SITE_UNREACHABLE', (err as Error).message)],
+      };
+    }
+    const previous = this.health.get(site.name)?.status ?? null;
+    this.health.set(site.name, next);
+    if (previous !== next.status) {
+      const event: SiteHealthEvent = {
+        occurredAt: new Date().toISOString(),
+        site: site.name,
+        status: next.status,
+        previousStatus: previous,
+      };
+      this.events.publish(event);
+      if (previous === 'UNREACHABLE' && next.status !== 'UNREACHABLE') {
+        this.opts.onBack(site);
+      }
+    }
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The site registry of the coordinator: registered sites and their clients, who a caller is at each
+ * site (its own token, validated by that site's Keystone), site registration and validation, and
+ * site health. The layers above add Protection Groups (`protection-groups.ts`) and operations
+ * (`coordinator.ts`).
+ */
+
+import {
+  assertSiteKey,
+  isProtectorError,
+  type Json,
+  ProtectorError,
+  siteNameProblem,
+  urlProblem,
+} from '@protector/schema';
+import { request } from 'undici';
+import { listReplicas, type Replica, type ReplicaRead } from './replicas.js';
+import { SiteClient, type TokenInfo } from './site-client.js';
+import { type SiteHealth, SiteHealthMonitor } from './site-health.js';
+import type { CoordinatorStore, ServiceCredentials, SiteRecord } from './store.js';
+
+/** The tokens a client sent: one per site key, plus a default for every site. */
+export interface CallerTokens {
+  readonly siteTokens: Readonly<Record<string, string>>;
+  readonly defaultToken: string | null;
+}
+
+/** A Protection Group as the coordinator sees it: the winning replica and what each site said. */
+export interface GroupView {
+  readonly id: string;
+  readonly group: Replica;
+  readonly reads: readonly ReplicaRead[];
+}
+
+export type { SiteHealth, SiteHealthEvent, SiteStatus } from './site-health.js';
+
+export interface CoordinatorOptions {
+  readonly store: CoordinatorStore;
+  /** Per-call timeout towards sites. */
+  readonly siteTimeoutMs: number;
+  /** How often site health is checked (0 = never, for tests that drive it). */
+  readonly healthIntervalMs: number;
+  /** Called after the registry changed, so the gateway recomposes its supergraph. */
+  readonly onSitesChanged: () => Promise<void>;
+  readonly log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
+  /** This gateway's name in operation leases and event announcements (default: generated). */
+  readonly gatewayId?: string;
+  /** How long this gateway's claim on a running operation lasts unrenewed (default 30 s). */
+  readonly operationLeaseMs?: number;
+  /** Tells the other gateways sharing the database that the registry changed (see `reloadRegistry`). */
+  readonly announceSitesChanged?: () => Promise<void>;
+}
+
+export abstract class SiteRegistry {
+  protected clients = new Map<string, SiteClient>();
+  protected readonly monitor: SiteHealthMonitor;
+
+  constructor(protected readonly opts: CoordinatorOptions) {
+    this.monitor = new SiteHealthMonitor({
+      sites: () => this.sites(),
+      client: (name) => this.client(name),
+      siteTimeoutMs: opts.siteTimeoutMs,
+      intervalMs: opts.healthIntervalMs,
+      onBack: (site) => {
+        opts.log('INFO', `site ${site.name} is back; re-syncing its Protection Groups`);
+        void this.resyncSite(site);
+      },
+    });
+  }
+
+  /** Starts a SYNC for every group whose copies differ, after a site returned. */
+  abstract resyncSite(site: SiteRecord): Promise<string[]>;
+
+  // ---- sites ----
+
+  /** Another gateway sharing the database changed the registry: reload it and recompose. */
+  async reloadRegistry(): Promise<void> {
+    await this.reloadSites();
+    await this.opts.onSitesChanged();
+    void this.checkHealth();
+  }
+
+  protected async reloadSites(): Promise<void> {
+    const next = new Map<string, SiteClient>();
+    for (const s of await this.opts.store.listSites()) {
+      next.set(
+        s.name,
+        new SiteClient(s, () => this.opts.store.serviceCredentials(s.name), this.opts.siteTimeoutMs),
+      );
+    }
+    this.clients = next;
+  }
+
+  async client(name: string): Promise<SiteClient> {
+    const c = this.clients.get(name);
+    if (!c) {
+      const known = [...this.clients.keys()].join(', ') || 'none';
+      throw new ProtectorError('NOT_FOUND', `Site '${name}' is not registered (registered: ${known}).`, {
+        site: name,
+      });
+    }
+    return c;
+  }
+
+  /** The operation journal (read side for resolvers). */
+  engineStore(): CoordinatorStore {
+    return this.opts.store;
+  }
+
+  sites(): SiteRecord[] {
+    return [...this.clients.values()].map((c) => c.site);
+  }
+
+  siteHealth(name: string): SiteHealth {
+    return this.monitor.get(name);
+  }
+
+  /** Site status changes, for the `siteHealth` subscription. */
+  get healthEvents() {
+    return this.monitor.events;
+  }
+
+  tokenFor(ctx: CallerTokens, site: SiteRecord): string | null {
+    return ctx.siteTokens[site.key] ?? ctx.defaultToken;
+  }
+
+  /** Who the caller is at `site` (validated by that site's Keystone). */
+  async caller(ctx: CallerTokens, site: SiteRecord): Promise<TokenInfo> {
+    const token = this.tokenFor(ctx, site);
+    if (!token) {
+      throw new ProtectorError(
+        'UNAUTHENTICATED',
+        `No token for site '${site.name}': send X-Site-Token-${site.key} (or Authorization: Bearer) with a Keystone token of that site.`,
+        { site: site.name },
+      );
+    }
+    return (await this.client(site.name)).keystone.validate(token);
+  }
+
+  protected async requireAdmin(ctx: CallerTokens, what: string): Promise<void> {
+    const sites = this.sites();
+    for (const s of sites) {
+      try {
+        if ((await this.caller(ctx, s)).roles.includes('admin')) return;
+      } catch (err) {
+        if (!isProtectorError(err)) throw err;
+      }
+    }
+    throw new ProtectorError('FORBIDDEN', `${what} needs the admin role on a registered site.`);
+  }
+
+  async registerSite(
+    ctx: CallerTokens,
+    input: {
+      name: string;
+      key: string;
+      description?: string | null;
+      url: string;
+      authUrl: string;
+      serviceCredentials?: ServiceCredentials | null;
+    },
+  ): Promise<SiteRecord> {
+    assertSiteKey(input.key);
+    for (const [field, value] of [
+      ['url', input.url],
+      ['authUrl', input.authUrl],
+    ] as const) {
+      const problem = urlProblem(value);
+      if (problem) {
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `${field} '${value}' ${problem}; give e.g. https://protector.boston.example.com:8788/graphql.`,
+        );
+      }
+    }
+    const badName = siteNameProblem(input.name);
+    if (badName) throw new ProtectorError('BAD_USER_INPUT', badName);
+    const existing = this.sites();
+    if (existing.length >= 2 && !existing.some((s) => s.name === input.name)) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Two sites are registered already (${existing.map((s) => s.name).join(', ')}); unregister one first.`,
+      );
+    }
+    // The caller must be an admin of the site being registered (checked at its own Keystone).
+    const probe = new SiteClient(
+      {
+        ...input,
+        description: input.description ?? null,
+        registeredAt: new Date(),
+        hasServiceCredentials: !!input.serviceCredentials,
+      },
+      async () => input.serviceCredentials ?? (await this.opts.store.serviceCredentials(input.name)),
+      this.opts.siteTimeoutMs,
+    );
+    const token = ctx.siteTokens[input.key] ?? ctx.defaultToken;
+    if (!token) {
+      throw new ProtectorError(
+        'UNAUTHENTICATED',
+        `Registering site '${input.name}' needs an admin token of its Keystone in X-Site-Token-${input.key}.`,
+      );
+    }
+    const who = await probe.keystone.validate(token);
+    if (!who.roles.includes('admin'))
+      throw new ProtectorError('FORBIDDEN', `Registering a site needs the admin role at '${input.name}'.`);
+    await probe.keystone.serviceToken();
+    const site = await this.opts.store.registerSite({
+      name: input.name,
+      key: input.key,
+      description: input.description ?? null,
+      url: input.url,
+      authUrl: input.authUrl,
+      credentials: input.serviceCredentials ?? null,
+    });
+    await this.reloadSites();
+    await this.opts.onSitesChanged();
+    await this.opts.announceSitesChanged?.();
+    this.opts.log('INFO', `site ${site.name} (key ${site.key}) registered at ${site.url}`);
+    void this.checkHealth();
+    return site;
+  }
+
+  async unregisterSite(ctx: CallerTokens, name: string): Promise<SiteRecord> {
+    await this.requireAdmin(ctx, 'Unregistering a site');
+    const client = await this.client(name);
+    const held = await listReplicas(client, null).catch((err) => {
+      if (isProtectorError(err, 'SITE_UNREACHABLE')) return [];
+      throw err;
+    });
+    if (held.length) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Site '${name}' still holds ${held.length} Protection Group(s) (${held.map((g) => g.name).join(', ')}); delete them first.`,
+      );
+    }
+    await this.opts.store.deleteSite(name);
+    await this.reloadSites();
+    await this.opts.onSitesChanged();
+    await this.opts.announceSitesChanged?.();
+    return client.site;
+  }
+
+  async validateSite(name: string): Promise<{ valid: boolean; checks: Json[] }> {
+    const client = await this.client(name);
+    const checks: Json[] = [];
+    const check = async (check: string, fn: () => Promise<string>) => {
+      const t0 = Date.now();
+      try {
+        checks.push({ name: check, status: 'PASSED', message: await fn(), durationMs: Date.now() - t0 });
+      } catch (err) {
+        checks.push({
+          name: check,
+          status: 'FAILED',
+          message: (err as Error).message,
+          durationMs: Date.now() - t0,
+        });
+      }
+    };
+    await check('service', async () => {
+      const res = await request(client.site.url.replace(/\/graphql$/, '/readyz'), {
+        headersTimeout: this.opts.siteTimeoutMs,
+      });
+      const body = (await res.body.json()) as Json;
+      if (res.statusCode !== 200) throw new Error(`not ready: ${JSON.stringify(body.checks)}`);
+      return `ready (${JSON.stringify(body.checks)})`;
+    });
+    await check('keystone', async () => {
+      await client.keystone.serviceToken();
+      return 'service credentials accepted';
+    });
+    await check('storage', async () => {
+      const data = await client.request<Record<string, { storage: Json }>>(
+        `{ ${client.site.key} { storage { driver arrays { name role reachable error { message } } replicationLink { state localArray remoteArray } } } }`,
+        {},
+      );
+      const storage = data[client.site.key]!.storage;
+      const arrays = storage.arrays as Json[];
+      const bad = arrays.filter((a) => !a.reachable);
+      if (bad.length)
+        throw new Error(
+          `array(s) unreachable: ${bad.map((a) => `${a.name}: ${(a.error as Json | null)?.message}`).join('; ')}`,
+        );
+      const link = storage.replicationLink as Json;
+      if (link.state !== 'CONNECTED')
+        throw new Error(`replication link ${link.localArray} -> ${link.remoteArray} is ${link.state}`);
+      return `${storage.driver} driver, arrays ${arrays.map((a) => a.name).join(', ')} reachable, replication link connected`;
+    });
+    return { valid: checks.every((c) => c.status !== 'FAILED'), checks };
+  }
+
+  /** Checks every site once; publishes changes; re-syncs groups of a site that came back. */
+  checkHealth(): Promise<void> {
+    return this.monitor.checkAll();
+  }
+}
