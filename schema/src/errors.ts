@@ -193,3 +193,20 @@ export function renderErrorCodeDocs(): string {
     '',
   ].join('\n');
 }
+
+/**
+ * An error as steps record and report it: its code, message and whether a retry may succeed. A type
+ * alias, not an interface, so it is a `Json` value too.
+ */
+export type ErrorJson = {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+};
+
+/** Any thrown value as an {@link ErrorJson}; what is not a ProtectorError is INTERNAL. */
+export function errorJson(err: unknown): ErrorJson {
+  if (err instanceof ProtectorError)
+    return { code: err.code, message: err.message, retryable: err.retryable };
+  return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err), retryable: false };
+}

@@ -10,6 +10,8 @@ export {
   ERROR_CODES,
   type ErrorCode,
   type ErrorCodeDefinition,
+  type ErrorJson,
+  errorJson,
   isErrorCode,
   isProtectorError,
   ProtectorError,

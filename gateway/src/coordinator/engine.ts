@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Json, ProtectorError } from '@protector/schema';
+import { errorJson, type Json, ProtectorError } from '@protector/schema';
 import {
   type OperationEvent,
   type OperationEventBus,
@@ -20,7 +20,6 @@ import type { SiteClient } from './site-client.js';
 import { runStep, type StepContext } from './steps.js';
 import {
   type CoordinatorStore,
-  type ErrorJson,
   type NewStep,
   type OperationRecord,
   type OperationStatus,
@@ -455,10 +454,4 @@ export class OperationEngine {
     });
     if (!announced) this.deps.events.publish(event(sequence, status));
   }
-}
-
-export function errorJson(err: unknown): ErrorJson {
-  if (err instanceof ProtectorError)
-    return { code: err.code, message: err.message, retryable: err.retryable };
-  return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err), retryable: false };
 }

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type ErrorJson,
   type OperationStatus,
   type OperationType,
   ProtectorError,
@@ -54,11 +55,7 @@ export const TERMINAL_STATUSES: readonly OperationStatus[] = [
   'ROLLED_BACK',
 ];
 
-export interface ErrorJson {
-  readonly code: string;
-  readonly message: string;
-  readonly retryable: boolean;
-}
+export type { ErrorJson };
 
 export interface StepRecord {
   readonly index: number;

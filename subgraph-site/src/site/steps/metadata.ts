@@ -1,0 +1,235 @@
+/** Steps that keep the site's copy of a Protection Group: metadata (compare-and-set), members, policy, mappings. */
+import { type Json, ProtectorError } from '@protector/schema';
+import { storageRef } from '../context.js';
+import { mappingFromInput, memberFromInput, memberToInput, metadataFromInput } from '../metadata.js';
+
+import { type StepKey, type StepKit, stableUuid, tenantMappingJson } from './kit.js';
+
+export function metadataSteps(kit: StepKit) {
+  const {
+    ctx,
+    repo,
+    cloud,
+    driver,
+    once,
+    replicaJson,
+    writeMembers,
+    checkVolumeTypes,
+    flavorIdOf,
+    serverNetworks,
+    serverVolumes,
+    isPrimaryHere,
+    arrayNameOf,
+  } = kit;
+  return {
+    async applyProtectionGroupMetadata(key: StepKey, input: { expectedVersion: number; metadata: Json }) {
+      return once(key, 'applyProtectionGroupMetadata', input, async () => {
+        const md = metadataFromInput(input.metadata);
+        const newVersion = Number(input.metadata.metadataVersion);
+        await repo.applyProtectionGroupMetadata(md, input.expectedVersion, { newVersion });
+        await repo.replaceResourceMappings(
+          md.id,
+          ((input.metadata.resourceMappings as Json[]) ?? []).map(mappingFromInput),
+        );
+        return { replica: await replicaJson(md.id) };
+      });
+    },
+
+    async deleteProtectionGroupReplica(
+      key: StepKey,
+      input: { protectionGroupId: string; expectedVersion: number },
+    ) {
+      return once(key, 'deleteProtectionGroupReplica', input, async () => {
+        if (await repo.getProtectionGroup(input.protectionGroupId)) {
+          await repo.deleteProtectionGroup(input.protectionGroupId, input.expectedVersion);
+        }
+        return {};
+      });
+    },
+
+    async addMember(
+      key: StepKey,
+      input: { protectionGroupId: string; expectedVersion: number; member: Json },
+    ) {
+      return once(key, 'addMember', input, async () => {
+        const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+        let member = memberFromInput(input.member);
+        if (isPrimaryHere(pg)) {
+          const serverId = member.siteServerIds?.[ctx.siteName];
+          if (!serverId) {
+            throw new ProtectorError(
+              'BAD_USER_INPUT',
+              `Member '${member.name}' has no placement on site ${ctx.siteName}, the group's primary: give the server id there.`,
+            );
+          }
+          const { server, volumes } = await serverVolumes(serverId);
+          if (!volumes.length) {
+            throw new ProtectorError(
+              'BAD_USER_INPUT',
+              `Server '${server.name}' has no volumes attached; only volume-backed VMs can be protected.`,
+            );
+          }
+          await checkVolumeTypes(pg, volumes);
+          const previous = member.volumes ?? [];
+          member = {
+            ...member,
+            name: member.name || server.name,
+            status: 'protected',
+            sitePlacements: {
+              ...member.sitePlacements,
+              [ctx.siteName]: {
+                flavorId: await flavorIdOf(cloud, server),
+                networkIds: await serverNetworks(cloud, server.id),
+              },
+            },
+            volumes: volumes.map((v, i) => ({
+              // Member volume ids are UUIDs, stable across repeats of the step.
+              id:
+                previous.find((p) => p.siteVolumeIds?.[ctx.siteName] === v.id)?.id ??
+                stableUuid(`${member.id}/${v.id}`),
+              sizeGb: v.size,
+              bootIndex: i === 0 ? 0 : null,
+              deviceName: v.device,
+              volumeType: v.volume_type,
+              arrayVolumeName: arrayNameOf(v),
+              siteVolumeIds: { [ctx.siteName]: v.id },
+            })),
+          };
+          if (pg.consistencyGroupId) {
+            const group = await cloud.getGroup(pg.consistencyGroupId);
+            const missing = volumes.map((v) => v.id).filter((id) => !(group.volumes ?? []).includes(id));
+            if (missing.length) await cloud.addVolumesToGroup(pg.consistencyGroupId, missing);
+          }
+          const ref = await storageRef(ctx, pg);
+          if (ref.sourceArray === ctx.localArray && (await driver.getReplicationGroup(ref))) {
+            await driver.addVolumes(ref, volumes.map(arrayNameOf));
+          }
+        }
+        const current = (await repo.listMembers(pg.id)).filter((m) => m.id !== member.id).map(memberToInput);
+        await writeMembers(pg, input.expectedVersion, [...current, member]);
+        return { replica: await replicaJson(pg.id) };
+      });
+    },
+
+    async removeMember(
+      key: StepKey,
+      input: { protectionGroupId: string; expectedVersion: number; memberId: string },
+    ) {
+      return once(key, 'removeMember', input, async () => {
+        const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+        const members = await repo.listMembers(pg.id);
+        const member = members.find((m) => m.id === input.memberId);
+        if (!member) {
+          throw new ProtectorError(
+            'NOT_FOUND',
+            `Protection Group '${pg.name}' has no member '${input.memberId}'.`,
+            {
+              memberId: input.memberId,
+            },
+          );
+        }
+        if (isPrimaryHere(pg)) {
+          const volumeIds = member.volumes
+            .map((v) => v.siteVolumeIds[ctx.siteName])
+            .filter((x): x is string => !!x);
+          if (pg.consistencyGroupId && volumeIds.length) {
+            const group = await cloud.getGroup(pg.consistencyGroupId);
+            const present = volumeIds.filter((id) => (group.volumes ?? []).includes(id));
+            if (present.length) await cloud.removeVolumesFromGroup(pg.consistencyGroupId, present);
+          }
+          const ref = await storageRef(ctx, pg);
+          if (ref.sourceArray === ctx.localArray && (await driver.getReplicationGroup(ref))) {
+            await driver.removeVolumes(
+              ref,
+              member.volumes.map((v) => v.arrayVolumeName).filter((x): x is string => !!x),
+            );
+          }
+        }
+        await writeMembers(
+          pg,
+          input.expectedVersion,
+          members.filter((m) => m.id !== member.id).map(memberToInput),
+        );
+        return { replica: await replicaJson(pg.id) };
+      });
+    },
+
+    async setReplicationPolicy(
+      key: StepKey,
+      input: { protectionGroupId: string; expectedVersion: number; policy: Json },
+    ) {
+      return once(
+        key,
+        'setReplicationPolicy',
+        {
+          ...input,
+          policy: { ...input.policy, primaryArrayToken: undefined, secondaryArrayToken: undefined },
+        },
+        async () => {
+          const current = await repo.getReplicationPolicy(input.protectionGroupId);
+          const p = input.policy;
+          const pick = <T>(v: unknown, fallback: T): T =>
+            v === undefined || v === null ? fallback : (v as T);
+          await repo.setReplicationPolicy(
+            input.protectionGroupId,
+            {
+              primaryArrayUrl: pick(p.primaryArrayUrl, current?.primaryArrayUrl ?? ''),
+              secondaryArrayUrl: pick(p.secondaryArrayUrl, current?.secondaryArrayUrl ?? ''),
+              primaryArrayToken: (p.primaryArrayToken as string | undefined) ?? undefined,
+              secondaryArrayToken: (p.secondaryArrayToken as string | undefined) ?? undefined,
+              purePgName: pick(p.purePgName, current?.purePgName ?? null),
+              replicationIntervalSeconds: pick(
+                p.replicationIntervalSeconds,
+                current?.replicationIntervalSeconds ?? ctx.defaults.replicationIntervalSeconds,
+              ),
+              rpoMinutes: pick(p.rpoMinutes, current?.rpoMinutes ?? ctx.defaults.rpoMinutes),
+            },
+            input.expectedVersion,
+          );
+          // A changed interval reaches the array where this site replicates the group.
+          const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+          const policy = (await repo.getReplicationPolicy(pg.id))!;
+          if (pg.storageGroupName && pg.replicationType === 'async') {
+            const ref = await storageRef(ctx, pg);
+            if (ref.sourceArray === ctx.localArray && (await driver.getReplicationGroup(ref))) {
+              const group = (await driver.getReplicationGroup(ref))!;
+              await driver.setSchedule(ref, {
+                ...group.schedule,
+                intervalSeconds: policy.replicationIntervalSeconds,
+              });
+            }
+          }
+          return { replica: await replicaJson(pg.id) };
+        },
+      );
+    },
+
+    async setResourceMappings(
+      key: StepKey,
+      input: { protectionGroupId: string; expectedVersion: number; mappings: Json[] },
+    ) {
+      return once(key, 'setResourceMappings', input, async () => {
+        const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+        await repo.applyProtectionGroupMetadata({ id: pg.id }, input.expectedVersion);
+        await repo.replaceResourceMappings(pg.id, input.mappings.map(mappingFromInput));
+        return { replica: await replicaJson(pg.id) };
+      });
+    },
+
+    async setTenantMappings(key: StepKey, input: { mappings: Json[] }) {
+      return once(key, 'setTenantMappings', input, async () => {
+        for (const old of await repo.listTenantMappings()) await repo.deleteTenantMapping(old.localProjectId);
+        for (const m of input.mappings) {
+          const local = m.sourceSite === ctx.siteName;
+          await repo.putTenantMapping({
+            localSite: ctx.siteName,
+            localProjectId: String(local ? m.sourceProjectId : m.targetProjectId),
+            peerSite: String(local ? m.targetSite : m.sourceSite),
+            peerProjectId: String(local ? m.targetProjectId : m.sourceProjectId),
+          });
+        }
+        return { tenantMappings: (await repo.listTenantMappings()).map(tenantMappingJson) };
+      });
+    },
+  };
+}
