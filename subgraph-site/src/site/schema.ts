@@ -10,6 +10,7 @@ import {
   type Json,
   ProtectorError,
   rpoCompliance,
+  SITE_STEP_NAMES,
   siteSubgraphSdl,
 } from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
@@ -27,31 +28,6 @@ export interface RequestContext {
 
 const site = (name: string) => ({ __typename: 'Site', name });
 const pgRef = (id: string | null) => (id ? { __typename: 'ProtectionGroup', id } : null);
-
-const STEP_NAMES = [
-  'applyProtectionGroupMetadata',
-  'deleteProtectionGroupReplica',
-  'ensureConsistencyGroup',
-  'deleteConsistencyGroup',
-  'ensureStorageGroup',
-  'deleteStorageGroup',
-  'addMember',
-  'removeMember',
-  'stopServers',
-  'startServers',
-  'fenceServers',
-  'replicateNow',
-  'promoteStorageGroup',
-  'demoteStorageGroup',
-  'materializeRecoveryPoint',
-  'createTestNetwork',
-  'deleteTestNetwork',
-  'cleanupTestFailover',
-  'reverseReplication',
-  'setReplicationPolicy',
-  'setResourceMappings',
-  'setTenantMappings',
-] as const satisfies readonly (keyof SiteSteps)[];
 
 export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSchema {
   const key = ctx.siteName;
@@ -362,7 +338,7 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
   };
 
   const siteMutations = Object.fromEntries(
-    STEP_NAMES.map((name) => [
+    SITE_STEP_NAMES.map((name) => [
       name,
       (_: unknown, args: { step: StepKey; input: never }, { caller }: RequestContext) => {
         requireService(caller, `Step ${name}`);

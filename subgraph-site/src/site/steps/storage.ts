@@ -9,6 +9,18 @@ import { type StepKey, type StepKit, short } from './kit.js';
 
 export function storageSteps(kit: StepKit) {
   const { ctx, repo, cloud, driver, once, localProjectId, waitForPoint, arrayNameOf } = kit;
+  /** Makes this site's array the pod's promoted (writable) side, or demotes it. */
+  const podRole =
+    (step: 'promoteStorageGroup' | 'demoteStorageGroup') =>
+    async (key: StepKey, input: { protectionGroupId: string }) =>
+      once(key, step, input, async () => {
+        const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+        const ref = await storageRef(ctx, pg);
+        const promote = step === 'promoteStorageGroup';
+        await (promote ? driver.promote(ref, ctx.localArray) : driver.demote(ref, ctx.localArray));
+        return { name: ref.name, kind: ref.mode === 'async' ? 'PROTECTION_GROUP' : 'POD', source: promote };
+      });
+
   return {
     async ensureConsistencyGroup(
       key: StepKey,
@@ -165,23 +177,8 @@ export function storageSteps(kit: StepKit) {
       });
     },
 
-    async promoteStorageGroup(key: StepKey, input: { protectionGroupId: string }) {
-      return once(key, 'promoteStorageGroup', input, async () => {
-        const pg = await repo.requireProtectionGroup(input.protectionGroupId);
-        const ref = await storageRef(ctx, pg);
-        await driver.promote(ref, ctx.localArray);
-        return { name: ref.name, kind: ref.mode === 'async' ? 'PROTECTION_GROUP' : 'POD', source: true };
-      });
-    },
-
-    async demoteStorageGroup(key: StepKey, input: { protectionGroupId: string }) {
-      return once(key, 'demoteStorageGroup', input, async () => {
-        const pg = await repo.requireProtectionGroup(input.protectionGroupId);
-        const ref = await storageRef(ctx, pg);
-        await driver.demote(ref, ctx.localArray);
-        return { name: ref.name, kind: ref.mode === 'async' ? 'PROTECTION_GROUP' : 'POD', source: false };
-      });
-    },
+    promoteStorageGroup: podRole('promoteStorageGroup'),
+    demoteStorageGroup: podRole('demoteStorageGroup'),
 
     async reverseReplication(key: StepKey, input: { protectionGroupId: string }) {
       return once(key, 'reverseReplication', input, async () => {
