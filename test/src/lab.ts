@@ -6,10 +6,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Json } from '@protector/schema';
+import { freePort } from '@protector/schema/testing/ports';
 import { fetch } from 'undici';
 
 const SITE_BIN = fileURLToPath(new URL('../../subgraph-site/dist/bin.js', import.meta.url));
@@ -75,18 +75,6 @@ export interface Lab {
   killGateway(): Promise<void>;
   startGateway(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 interface Ports {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { coordinatorSubgraphSdl, ProtectorError, siteSubgraphSdl } from '@protector/schema';
+import { freePort } from '@protector/schema/testing';
 import { FlashArrayStore } from '@protector/storage-drivers/mock';
 import { GraphQLError, parse } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
@@ -17,7 +18,6 @@ import { useServer } from 'graphql-ws/use/ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
-  freePort,
   type GraphQLErrorShape,
   type SiteProcess,
   type SiteTokens,

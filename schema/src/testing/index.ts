@@ -6,11 +6,11 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, realpathSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it, type TestFunction } from 'vitest';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -127,19 +127,7 @@ function isExecutable(file: string): boolean {
 
 // ---- ports ----
 
-/** A free TCP port on loopback (listen on 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
-      );
-    });
-  });
-}
+export { freePort };
 
 // ---- a throwaway PostgreSQL cluster ----
 

@@ -10,12 +10,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { needs, requirement } from '@protector/schema/testing';
+import { freePort, needs, requirement } from '@protector/schema/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
@@ -92,17 +91,6 @@ async function stopChild(child: Child | undefined): Promise<void> {
   await exited;
   clearTimeout(timer);
   signal('SIGKILL'); // stragglers of the group (gunicorn workers), if any
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Polls `probe` until it returns a value; fails early when `child` exits. */
