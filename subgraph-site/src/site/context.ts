@@ -36,24 +36,31 @@ export interface SiteContext {
  * direction only changes with reverseReplication, not when the primary designation swaps.
  */
 export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): Promise<ReplicationGroupRef> {
-  const name = storageGroupNameOf(pg);
-  const local: ReplicationGroupRef = {
-    name,
-    mode: pg.replicationType,
-    sourceArray: ctx.localArray,
-    targetArray: ctx.peerArray,
-  };
-  const peer: ReplicationGroupRef = {
-    name,
-    mode: pg.replicationType,
-    sourceArray: ctx.peerArray,
-    targetArray: ctx.localArray,
-  };
+  const local = groupRef(ctx, pg, 'from-here');
+  const peer = groupRef(ctx, pg, 'to-here');
   if (pg.replicationType === 'sync') return pg.currentPrimarySite === ctx.siteName ? local : peer;
   // Both arrays may hold a source group of this name (the old direction is kept, disabled, after a
   // reprotect): the one whose schedule runs is the replication source.
   const here = await ctx.driver.getReplicationGroup(local);
   return here?.schedule.enabled ? local : peer;
+}
+
+/**
+ * The group's array group in one direction: replicating from this site's array to the peer's
+ * (`from-here`) or from the peer's to this one (`to-here`).
+ */
+export function groupRef(
+  arrays: Pick<SiteContext, 'localArray' | 'peerArray'>,
+  pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name' | 'replicationType'>,
+  direction: 'from-here' | 'to-here',
+): ReplicationGroupRef {
+  const fromHere = direction === 'from-here';
+  return {
+    name: storageGroupNameOf(pg),
+    mode: pg.replicationType,
+    sourceArray: fromHere ? arrays.localArray : arrays.peerArray,
+    targetArray: fromHere ? arrays.peerArray : arrays.localArray,
+  };
 }
 
 /** The array group (protection group or pod) of a Protection Group: its stored name, or the default. */

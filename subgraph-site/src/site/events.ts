@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventHub, isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
-import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
+import type { StorageDriver } from '@protector/storage-drivers';
 import type { SiteRepository } from '../db/index.js';
-import { storageGroupNameOf } from './context.js';
+import { groupRef, storageGroupNameOf } from './context.js';
 
 export type { SiteEventKind };
 
@@ -85,12 +85,7 @@ export function startReplicationMonitor(deps: {
         if (!pg.storageGroupName && pg.replicationType === 'async') continue;
         const name = storageGroupNameOf(pg);
         // Watch the direction where this site is the target: that is where recovery points land.
-        const ref: ReplicationGroupRef = {
-          name,
-          mode: pg.replicationType,
-          sourceArray: deps.peerArray,
-          targetArray: deps.localArray,
-        };
+        const ref = groupRef(deps, pg, 'to-here');
         let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
         try {
           status = await deps.driver.replicationStatus(ref);

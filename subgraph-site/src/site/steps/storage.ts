@@ -1,7 +1,7 @@
 /** Steps on the array and the Cinder group: consistency group, array group, replicate now, promote/demote, reverse. */
 import { isProtectorError, ProtectorError } from '@protector/schema';
 import type { RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
-import { storageGroupNameOf, storageRef } from '../context.js';
+import { groupRef, storageGroupNameOf, storageRef } from '../context.js';
 import { pointJson } from '../events.js';
 import { memberToInput } from '../metadata.js';
 
@@ -132,12 +132,7 @@ export function storageSteps(kit: StepKit) {
         const pg = await repo.getProtectionGroup(input.protectionGroupId);
         if (pg) {
           // The group this array is the source of, in either direction (active or kept after a reprotect).
-          const ref: ReplicationGroupRef = {
-            name: storageGroupNameOf(pg),
-            mode: pg.replicationType,
-            sourceArray: ctx.localArray,
-            targetArray: ctx.peerArray,
-          };
+          const ref = groupRef(ctx, pg, 'from-here');
           const group = await driver.getReplicationGroup(ref);
           if (group && ref.mode === 'sync' && group.volumes.length)
             await driver.removeVolumes(ref, group.volumes);
@@ -184,12 +179,7 @@ export function storageSteps(kit: StepKit) {
       return once(key, 'reverseReplication', input, async () => {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
         const name = storageGroupNameOf(pg);
-        const oldRef: ReplicationGroupRef = {
-          name,
-          mode: pg.replicationType,
-          sourceArray: ctx.peerArray,
-          targetArray: ctx.localArray,
-        };
+        const oldRef = groupRef(ctx, pg, 'to-here');
         const members = await repo.listMembers(pg.id);
         // The array name of every member volume on this site, by member volume id.
         const names = new Map<string, string>();
