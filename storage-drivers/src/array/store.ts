@@ -1443,4 +1443,4 @@ function transferItem(snap: Item): Item {
   };
 }
 
-export type { ArrayRequest, ArrayResponse, Row };
+export type { Row };
