@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `protector-gateway --config /etc/protector/gateway.conf [--check-config]` */
-import { runServiceMain } from '@protector/schema/server';
+import { runServiceMain } from '@protector/platform/server';
 import { loadGatewayConfig, redactGatewayConfig } from './config/index.js';
 import { startProtectorGateway } from './main.js';
 

@@ -2,7 +2,7 @@
  * protector-gateway: the coordinator (site registry, operation journal, metadata sync, site health)
  * and the federated GraphQL endpoint with subscriptions and the offline playground.
  */
-import { loadOrCreateKey, parseDatabaseUrl, parseSecretKey } from '@protector/schema/db';
+import { loadOrCreateKey, parseDatabaseUrl, parseSecretKey } from '@protector/platform/db';
 import type { GatewayConfig } from './config/index.js';
 import { Coordinator } from './coordinator/coordinator.js';
 import { newGatewayId } from './coordinator/engine.js';

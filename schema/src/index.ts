@@ -1,11 +1,12 @@
-/** @protector/schema: the contract shared by every package: error codes, SDL, shared enums. */
-
-export { mapLimit } from './concurrency.js';
+/**
+ * @protector/schema: the API contract shared by every package, clients included: SDL, enums, scalars,
+ * error codes, health-issue codes and the naming and URL rules. It depends on graphql only; servers,
+ * databases and configuration live in @protector/platform.
+ */
 
 /** A JSON object as it comes over GraphQL or from a JSON column, before it is given a type. */
 export type Json = Record<string, unknown>;
 
-export * from './config/index.js';
 export {
   ERROR_CODES,
   type ErrorCode,
@@ -17,6 +18,5 @@ export {
   ProtectorError,
   renderErrorCodeDocs,
 } from './errors.js';
-export { EventHub, mapEvents, type SubscribeOptions } from './events.js';
 export * from './rules/index.js';
 export * from './sdl/index.js';

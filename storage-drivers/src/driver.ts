@@ -3,10 +3,11 @@
  * calls on two arrays. The two drivers differ only in how a request reaches an array (in process to
  * the SQLite model, or over HTTPS to a FlashArray), so both enforce the same rules and fail the same way.
  */
+
+import { mapLimit } from '@protector/platform';
 import {
   flashArrayNameProblem,
   type Json,
-  mapLimit,
   ProtectorError,
   sizeProblem,
   suffixProblem,

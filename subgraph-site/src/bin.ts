@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `protector-site --config /etc/protector/protector.conf [--check-config]` */
-import { runServiceMain } from '@protector/schema/server';
+import { runServiceMain } from '@protector/platform/server';
 import { loadSiteConfig, redactSiteConfig } from './config/index.js';
 import { startSiteService } from './site/service.js';
 

@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@protector/platform/testing/ports';
 import type { Json } from '@protector/schema';
-import { freePort } from '@protector/schema/testing/ports';
 import { fetch } from 'undici';
 
 const SITE_BIN = fileURLToPath(new URL('../../subgraph-site/dist/bin.js', import.meta.url));

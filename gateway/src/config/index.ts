@@ -10,7 +10,7 @@ import {
   option,
   redactConfig,
   renderConfigReference,
-} from '@protector/schema';
+} from '@protector/platform';
 
 const DATABASE_URL = /^(sqlite:\/\/\/(\/.+|:memory:)|postgres(?:ql)?:\/\/[^/]+\/[^/?#]+)$/;
 

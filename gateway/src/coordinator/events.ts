@@ -1,5 +1,7 @@
 /** Operation events: a view of the journal, published as steps move, consumed by subscriptions. */
-import { EventHub, type OperationEventKind } from '@protector/schema';
+
+import { EventHub } from '@protector/platform';
+import type { OperationEventKind } from '@protector/schema';
 import type { OperationRecord, OperationStatus } from './store.js';
 
 export type { OperationEventKind };

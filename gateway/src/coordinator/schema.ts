@@ -3,13 +3,13 @@
  * the Coordinator, and the event sources of its subscriptions.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { mapEvents } from '@protector/platform';
 import {
   coordinatorSubgraphSdl,
   DateTimeScalar,
   type HealthIssue,
   healthIssue,
   type Json,
-  mapEvents,
   ProtectorError,
   rpoCompliance,
 } from '@protector/schema';

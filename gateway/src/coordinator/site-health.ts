@@ -2,7 +2,9 @@
  * Site health: every registered site checked on an interval (service, storage, replication link,
  * RPO of its groups), the latest result per site, and an event whenever a site's status changes.
  */
-import { EventHub, type HealthIssue, healthIssue, type Json, type SiteStatus } from '@protector/schema';
+
+import { EventHub } from '@protector/platform';
+import { type HealthIssue, healthIssue, type Json, type SiteStatus } from '@protector/schema';
 import type { SiteClient } from './site-client.js';
 import type { SiteRecord } from './store.js';
 

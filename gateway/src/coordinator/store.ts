@@ -5,14 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  type ErrorJson,
-  type OperationStatus,
-  type OperationType,
-  ProtectorError,
-  redactUrlPassword,
-  type StepStatus,
-} from '@protector/schema';
-import {
   createDataSource,
   type DatabaseDialect,
   decryptSecret,
@@ -22,7 +14,15 @@ import {
   runInTransaction,
   runRead,
   type SecretKey,
-} from '@protector/schema/db';
+} from '@protector/platform/db';
+import {
+  type ErrorJson,
+  type OperationStatus,
+  type OperationType,
+  ProtectorError,
+  redactUrlPassword,
+  type StepStatus,
+} from '@protector/schema';
 import pg from 'pg';
 import { type DataSource, EntitySchema, type MigrationInterface, type QueryRunner } from 'typeorm';
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Supergraph } from '@apollo/federation-internals';
-import { composeSupergraph } from '@protector/schema';
+import { composeSupergraph } from '@protector/platform';
 import { describe, expect, it } from 'vitest';
 import { exampleTabs } from './examples.js';
 import { cleanHeaders, headersEditorText, headersToConnectionParams } from './headers.js';

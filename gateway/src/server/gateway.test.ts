@@ -8,8 +8,8 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { sendJson } from '@protector/platform/server';
 import { coordinatorSubgraphSdl, ProtectorError } from '@protector/schema';
-import { sendJson } from '@protector/schema/server';
 import { type GraphQLSchema, parse } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { fetch } from 'undici';

@@ -6,8 +6,8 @@
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { type RouteHandler, sendJson, startGraphQLHttpServer } from '@protector/platform/server';
 import { COORDINATOR_SUBGRAPH_NAME } from '@protector/schema';
-import { type RouteHandler, sendJson, startGraphQLHttpServer } from '@protector/schema/server';
 import { buildASTSchema, type DocumentNode, type GraphQLSchema, parse, printSchema } from 'graphql';
 import { Agent } from 'undici';
 import { contextFromHeaders, type GatewayContext } from './context.js';

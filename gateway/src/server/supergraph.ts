@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { SupergraphSdlHook } from '@apollo/gateway';
-import { COORDINATOR_SUBGRAPH_NAME, composeSupergraph } from '@protector/schema';
+import { composeSupergraph } from '@protector/platform';
+import { COORDINATOR_SUBGRAPH_NAME } from '@protector/schema';
 
 /** A site as the registry knows it. */
 export interface GatewaySite {

@@ -1,9 +1,4 @@
-// The GraphQL contract: site subgraph template, coordinator subgraph, shared enums and scalars, composition.
-export {
-  type ComposedSupergraph,
-  type ComposeSupergraphOptions,
-  composeSupergraph,
-} from './compose.js';
+// The GraphQL contract: site subgraph template, coordinator subgraph, shared enums and scalars.
 export { COORDINATOR_SUBGRAPH_NAME, coordinatorSubgraphSdl, RESERVED_SITE_KEYS } from './coordinator.js';
 export {
   CHECK_STATUSES,

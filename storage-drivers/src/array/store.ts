@@ -7,8 +7,8 @@
  * schedules, retention, pod resync) is brought up to date at the start of every request.
  */
 import { randomUUID } from 'node:crypto';
+import { openSqlite } from '@protector/platform/sqlite';
 import { flashArrayNameProblem, sizeProblem, suffixProblem, volumeNameProblem } from '@protector/schema';
-import { openSqlite } from '@protector/schema/sqlite';
 import type Database from 'better-sqlite3';
 import type { ArrayRequest, ArrayResponse } from '../client/wire.js';
 import { type Item, listEnvelope } from './query.js';

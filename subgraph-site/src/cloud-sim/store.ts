@@ -1,4 +1,4 @@
-import { openSqlite } from '@protector/schema/sqlite';
+import { openSqlite } from '@protector/platform/sqlite';
 import type Database from 'better-sqlite3';
 
 /** Every kind of object the simulated cloud keeps, one namespace of ids each. */

@@ -2,14 +2,15 @@
  * The site service's configuration: `protector.conf` compiled with the environment into a typed,
  * frozen `SiteConfig`, plus its generated reference and a log-safe view.
  */
+
 import {
   type ConfigEnv,
   type ConfigOf,
   compileConfig,
-  ProtectorError,
   redactConfig,
   renderConfigReference,
-} from '@protector/schema';
+} from '@protector/platform';
+import { ProtectorError } from '@protector/schema';
 import { siteConfigTable } from './site-options.js';
 
 export {

@@ -3,13 +3,14 @@
  * (`protector-site --config /etc/protector/protector.conf`). Every option is documented here; the
  * reference in docs/configuration.md is generated from this table and checked for drift.
  */
+
 import {
   type ConfigRuleProblem,
   defineConfigTable,
   option,
   type PartialConfigView,
-  redactUrlPassword,
-} from '@protector/schema';
+} from '@protector/platform';
+import { redactUrlPassword } from '@protector/schema';
 
 /** True when the Mock storage driver is on: [storage] array credentials are then ignored entirely (seed). */
 const mockStorageOn = (config: PartialConfigView): boolean =>

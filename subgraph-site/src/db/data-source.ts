@@ -5,7 +5,7 @@ import {
   MIGRATIONS_TABLE,
   runInTransaction,
   runRead,
-} from '@protector/schema/db';
+} from '@protector/platform/db';
 import type { DataSource } from 'typeorm';
 import { buildSiteEntities } from './entities.js';
 import { InitialSiteSchema1732300000000 } from './migrations/0001-initial-schema.js';
@@ -34,7 +34,7 @@ export const createSiteDataSource = (options: SiteDataSourceOptions): Promise<Da
 export {
   type DatabaseLocation as SiteDatabaseLocation,
   parseDatabaseUrl,
-} from '@protector/schema/db';
+} from '@protector/platform/db';
 /** Site names for the shared helpers (see `@protector/schema/db`). */
 export const siteDialect = dialectOf;
 export const runInSiteTransaction = runInTransaction;

@@ -7,7 +7,7 @@ export {
   parseSecretKey,
   SECRET_KEY_BYTES,
   type SecretKey,
-} from '@protector/schema/db';
+} from '@protector/platform/db';
 export {
   createSiteDataSource,
   parseDatabaseUrl,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { decryptSecret, encryptSecret, parseSecretKey, type SecretKey } from '@protector/platform/db';
 import {
   arrayUrlProblem,
   flashArrayNameProblem,
@@ -7,7 +8,6 @@ import {
   redactSecrets,
   urlProblem,
 } from '@protector/schema';
-import { decryptSecret, encryptSecret, parseSecretKey, type SecretKey } from '@protector/schema/db';
 import {
   Brackets,
   type DataSource,

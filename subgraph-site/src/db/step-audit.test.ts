@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSecretKey } from '@protector/platform/db';
 import { ProtectorError } from '@protector/schema';
-import { generateSecretKey } from '@protector/schema/db';
 import type { DataSource } from 'typeorm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSiteDataSource } from './data-source.js';

@@ -3,7 +3,8 @@
  * monitor that produces them by watching the array groups this site replicates to.
  */
 import { randomUUID } from 'node:crypto';
-import { EventHub, isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
+import { EventHub } from '@protector/platform';
+import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
 import type { StorageDriver } from '@protector/storage-drivers';
 import type { SiteRepository } from '../db/index.js';
 import { groupRef, storageGroupNameOf } from './context.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort, needs, requirement } from '@protector/schema/testing';
+import { freePort, needs, requirement } from '@protector/platform/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';

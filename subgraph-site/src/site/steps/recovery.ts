@@ -1,5 +1,7 @@
 /** Recovering members from a recovery point: array copy, Cinder manage, boot (or in place, where a member ran before). */
-import { errorJson, isProtectorError, type Json, mapLimit, ProtectorError } from '@protector/schema';
+
+import { mapLimit } from '@protector/platform';
+import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import type { MaterializeRequest, RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
 import type { ProtectionGroupMember, ProtectionGroupReplica, ResourceMappingInput } from '../../db/index.js';
 import type { OpenStackClient, Server, Volume } from '../../openstack/index.js';

@@ -3,7 +3,7 @@
  * `--config FILE [--check-config]`, start-up errors with their code, clean stop on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
-import { isProtectorError } from '../errors.js';
+import { isProtectorError } from '@protector/schema';
 
 export interface ServiceMainOptions<C> {
   /** Binary name, e.g. `protector-site`. */

@@ -1,8 +1,12 @@
 import { composeServices } from '@apollo/composition';
+import {
+  assertSiteKey,
+  COORDINATOR_SUBGRAPH_NAME,
+  coordinatorSubgraphSdl,
+  ProtectorError,
+  siteSubgraphSdl,
+} from '@protector/schema';
 import { parse } from 'graphql';
-import { ProtectorError } from '../errors.js';
-import { COORDINATOR_SUBGRAPH_NAME, coordinatorSubgraphSdl } from './coordinator.js';
-import { assertSiteKey, siteSubgraphSdl } from './site.js';
 
 /** Options of {@link composeSupergraph}. */
 export interface ComposeSupergraphOptions {

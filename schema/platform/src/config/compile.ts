@@ -4,8 +4,7 @@
  * Precedence: environment variable, then file, then default.
  */
 import { readFileSync } from 'node:fs';
-import { ProtectorError } from '../errors.js';
-import { urlProblem } from '../rules/urls.js';
+import { ProtectorError, urlProblem } from '@protector/schema';
 import { type ParsedIni, parseIni } from './ini.js';
 import {
   type ConfigOf,

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProtectorError, type ProtectorError } from '@protector/schema';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { isProtectorError, type ProtectorError } from '../errors.js';
 import { type ConfigProblem, compileConfig, parseOsloBool } from './compile.js';
 import { defineConfigTable, envVarName, option } from './options.js';
 import { redactConfig } from './redact.js';

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { ProtectorError, redactUrlPassword } from '@protector/schema';
 import {
   DataSource,
   type EntityManager,
@@ -7,8 +8,6 @@ import {
   type LoggerOptions,
   type MigrationInterface,
 } from 'typeorm';
-import { ProtectorError } from '../errors.js';
-import { redactUrlPassword } from '../rules/urls.js';
 import { isSqliteBusy, openSqlite } from '../sqlite/index.js';
 
 /** The two databases a Protector service can keep its data in. */

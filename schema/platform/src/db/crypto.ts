@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ProtectorError } from '../errors.js';
+import { ProtectorError } from '@protector/schema';
 
 /**
  * Encryption at rest for secrets kept in the site database (array API tokens): AES-256-GCM with a

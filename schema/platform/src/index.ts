@@ -1,0 +1,10 @@
+/**
+ * @protector/platform: what the services are built on, and clients never load: the configuration
+ * compiler, the in-process event hub, bounded concurrency and supergraph composition. The HTTP/WebSocket
+ * server kit, the databases and the test requirements are subpaths (`/server`, `/db`, `/sqlite`,
+ * `/testing`), so a package loads better-sqlite3 or TypeORM only when it asks for them.
+ */
+export { type ComposedSupergraph, type ComposeSupergraphOptions, composeSupergraph } from './compose.js';
+export { mapLimit } from './concurrency.js';
+export * from './config/index.js';
+export { EventHub, mapEvents, type SubscribeOptions } from './events.js';
