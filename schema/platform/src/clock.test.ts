@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock, systemClock } from './clock.js';
+
+describe('ManualClock', () => {
+  it('wakes sleepers in due order when time is advanced, including sleeps started meanwhile', async () => {
+    const clock = new ManualClock(1_000);
+    const woke: string[] = [];
+    void clock.sleep(300).then(() => woke.push(`b@${clock.now()}`));
+    void clock.sleep(100).then(async () => {
+      woke.push(`a@${clock.now()}`);
+      await clock.sleep(100);
+      woke.push(`c@${clock.now()}`);
+    });
+    expect(clock.waiting).toBe(2);
+    await clock.advance(250);
+    expect(woke).toEqual(['a@1100', 'c@1200']);
+    expect(clock.now()).toBe(1_250);
+    await clock.advance(50);
+    expect(woke).toEqual(['a@1100', 'c@1200', 'b@1300']);
+    expect(clock.waiting).toBe(0);
+  });
+
+  it('rejects a sleep whose signal aborts, and forgets it', async () => {
+    const clock = new ManualClock();
+    const ac = new AbortController();
+    const slept = clock.sleep(1_000, ac.signal);
+    ac.abort(new Error('stopped'));
+    await expect(slept).rejects.toThrow('stopped');
+    expect(clock.waiting).toBe(0);
+  });
+});
+
+describe('systemClock', () => {
+  it('sleeps on real timers and can be aborted', async () => {
+    const start = systemClock.now();
+    await systemClock.sleep(5);
+    expect(systemClock.now()).toBeGreaterThanOrEqual(start);
+    const ac = new AbortController();
+    const slept = systemClock.sleep(60_000, ac.signal);
+    ac.abort();
+    await expect(slept).rejects.toThrow();
+  });
+});

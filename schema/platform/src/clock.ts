@@ -1,0 +1,93 @@
+/**
+ * Time as a dependency. Leases, schedules, transfers and retries read `clock.now()` and wait with
+ * `clock.sleep()`, so production passes `systemClock` and a test passes a `ManualClock` and moves time
+ * on with `advance()` instead of sleeping.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms` of this clock's time; rejects with the signal's reason when it aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+const aborted = (signal: AbortSignal): Error =>
+  signal.reason instanceof Error ? signal.reason : new Error('The wait was aborted.');
+
+/** The wall clock and real timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(aborted(signal));
+      const done = () => {
+        signal?.removeEventListener('abort', stop);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      const stop = () => {
+        clearTimeout(timer);
+        reject(aborted(signal!));
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+    }),
+};
+
+interface Sleeper {
+  readonly at: number;
+  readonly resolve: () => void;
+}
+
+/** A clock that moves only when told to: `advance(ms)` wakes every sleeper that falls due, in order. */
+export class ManualClock implements Clock {
+  private current: number;
+  private sleepers: Sleeper[] = [];
+
+  constructor(start: number | Date = Date.UTC(2026, 0, 1)) {
+    this.current = typeof start === 'number' ? start : start.getTime();
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  /** How many sleeps are waiting (lets a test wait until the code under test is parked). */
+  get waiting(): number {
+    return this.sleepers.length;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    return new Promise<void>((resolve, reject) => {
+      const sleeper: Sleeper = {
+        at: this.current + Math.max(0, ms),
+        resolve: () => {
+          signal?.removeEventListener('abort', stop);
+          resolve();
+        },
+      };
+      const stop = () => {
+        this.sleepers = this.sleepers.filter((s) => s !== sleeper);
+        reject(aborted(signal!));
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      this.sleepers.push(sleeper);
+    });
+  }
+
+  /**
+   * Moves time on by `ms`, waking sleepers in the order they fall due; between wake-ups it yields to
+   * the event loop, so code that sleeps again within the window is woken too.
+   */
+  async advance(ms: number): Promise<void> {
+    const until = this.current + Math.max(0, ms);
+    for (;;) {
+      const next = this.sleepers.filter((s) => s.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.current = Math.max(this.current, next.at);
+      this.sleepers = this.sleepers.filter((s) => s !== next);
+      next.resolve();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.current = until;
+  }
+}
