@@ -1,6 +1,5 @@
 /** @protector/subgraph-site: one site's service (protector-site): config, data, cloud, storage steps, subgraph. */
 
-export { createSimulatedCloud, type SimulatedCloud } from './cloud-sim/index.js';
 export {
   type LoadSiteConfigInput,
   loadSiteConfig,

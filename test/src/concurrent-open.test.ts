@@ -24,7 +24,7 @@ const dist = (path: string) => JSON.stringify(join(ROOT, path));
 /** What each process does: for each directory it is given, open every store there as the services do. */
 const WORKER = `
 const { MockStorageDriver } = await import(${dist('storage-drivers/dist/mock.js')});
-const { createSimulatedCloud } = await import(${dist('subgraph-site/dist/index.js')});
+const { createSimulatedCloud } = await import(${dist('subgraph-site/cloud-sim/dist/index.js')});
 const { createSiteDataSource } = await import(${dist('subgraph-site/dist/db/data-source.js')});
 const { openCoordinatorDataSource } = await import(${dist('gateway/dist/coordinator/store.js')});
 const { createInterface } = await import('node:readline');

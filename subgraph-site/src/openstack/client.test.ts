@@ -1,12 +1,12 @@
-import { isProtectorError, type ProtectorError } from '@protector/schema';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createInMemoryVolumeBackend,
   createSimulatedCloud,
   type InMemoryVolumeBackend,
   type SeededUser,
   type SimulatedCloud,
-} from '../cloud-sim/index.js';
+} from '@protector/cloud-sim';
+import { isProtectorError, type ProtectorError } from '@protector/schema';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOpenStackClient, type OpenStackClient, type OpenStackClientOptions } from './index.js';
 
 const GIB = 1024 ** 3;

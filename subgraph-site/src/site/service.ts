@@ -7,11 +7,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import type { SimulatedCloud } from '@protector/cloud-sim';
 import { sendJson, startGraphQLHttpServer } from '@protector/platform/server';
 import { ProtectorError } from '@protector/schema';
 import type { StorageDriver } from '@protector/storage-drivers';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { createSimulatedCloud, type SimulatedCloud } from '../cloud-sim/index.js';
 import type { SiteConfig } from '../config/index.js';
 import { createSiteDataSource, createSiteRepository, loadOrCreateKey, parseSecretKey } from '../db/index.js';
 import { createOpenStackClient, type OpenStackClient } from '../openstack/index.js';
@@ -116,6 +116,8 @@ export async function startSiteService(
     let authUrl = config.keystone_authtoken.auth_url ?? '';
     const ks = config.keystone_authtoken;
     if (config.DEFAULT.use_simulated_cloud) {
+      // Loaded only here: a site on a real cloud never loads the simulator.
+      const { createSimulatedCloud } = await import('@protector/cloud-sim');
       sim = await createSimulatedCloud({
         host: config.openstack.sim_host,
         port: config.openstack.sim_port,
