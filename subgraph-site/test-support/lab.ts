@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SITE_STEP_INPUT_TYPES, type SiteStepName } from '@protector/schema';
+import { type SiteStepName, siteStepInputTypesInSdl } from '@protector/schema';
 import { MockStorageDriver } from '@protector/storage-drivers/mock';
 import { createOpenStackClient, type OpenStackClient } from '../src/openstack/index.js';
 import {
@@ -21,9 +21,8 @@ import {
   writeSiteConfig,
 } from './site-process.js';
 
-/** The input type of each step mutation (SiteMutations). */
-/** Input type of each site step, from the site template. */
-export const STEP_INPUT_TYPES = SITE_STEP_INPUT_TYPES;
+/** Input type of each site step (SiteMutations), from the site template. */
+export const STEP_INPUT_TYPES = siteStepInputTypesInSdl() as Record<SiteStepName, string>;
 export type StepName = SiteStepName;
 
 export const RECEIPT = 'step { operationId stepKey replayed startedAt finishedAt }';

@@ -8,6 +8,7 @@
 import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import { OperationEngine } from './engine.js';
 import { OperationEventBus } from './events.js';
+import { RecoveryPointsDocument } from './generated/site-documents.js';
 import { FORCED_CLEANUP_STATUSES, type GroupStatus, type OperationSites, START_STATUSES } from './plans.js';
 import { ProtectionGroups } from './protection-groups.js';
 import { authoritative, listReplicas, peerUnreachable, readReplica, syncState } from './replicas.js';
@@ -257,12 +258,12 @@ export class Coordinator extends ProtectionGroups {
   async recoveryPoints(ctx: CallerTokens, idOrName: string, siteName?: string | null): Promise<Json[]> {
     const view = await this.getGroup(ctx, idOrName);
     const c = await this.client(siteName ?? view.group.secondarySite.name);
-    const data = await c.request<Record<string, { recoveryPoints: Json[] }>>(
-      `query($id: ID!) { ${c.site.key} { recoveryPoints(protectionGroupId: $id) { name createdAt completedAt progress complete } } }`,
-      { id: view.id },
+    const here = await c.query(
+      RecoveryPointsDocument,
+      { protectionGroupId: view.id },
       this.tokenFor(ctx, c.site),
     );
-    return data[c.site.key]!.recoveryPoints;
+    return here.recoveryPoints;
   }
 
   async operationVisible(ctx: CallerTokens, op: OperationRecord): Promise<boolean> {

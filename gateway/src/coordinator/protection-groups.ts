@@ -14,11 +14,32 @@ import {
   protectionGroupNameProblem,
 } from '@protector/schema';
 import {
+  AddMemberDocument,
+  ApplyProtectionGroupMetadataDocument,
+  DeleteConsistencyGroupDocument,
+  DeleteProtectionGroupReplicaDocument,
+  DeleteStorageGroupDocument,
+  EnsureConsistencyGroupDocument,
+  EnsureStorageGroupDocument,
+  type ProtectionGroupMemberInput,
+  type ProtectionGroupMetadataInput,
+  RemoveMemberDocument,
+  type ReplicationPolicyInput,
+  type ResourceMappingInput,
+  ServersDocument,
+  SetReplicationPolicyDocument,
+  SetResourceMappingsDocument,
+  SetTenantMappingsDocument,
+  type TenantMappingFieldsFragment,
+  type TenantMappingInput,
+  TenantMappingsDocument,
+  VolumeTypesDocument,
+} from './generated/site-documents.js';
+import {
   authoritative,
   listReplicas,
   memberInput,
   peerUnreachable,
-  REPLICA_SELECTION,
   type Replica,
   type ReplicaRead,
   readReplica,
@@ -221,7 +242,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
     const peerProject = await this.peerProject(primary, secondary, projectId);
     const id = randomUUID();
     const storageGroupName = defaultStorageGroupName(input.name);
-    const metadata = {
+    const metadata: ProtectionGroupMetadataInput = {
       id,
       name: input.name,
       description: input.description ?? null,
@@ -240,32 +261,26 @@ export abstract class ProtectionGroups extends SiteRegistry {
       resourceMappings: [],
     };
     const key = (k: string) => ({ operationId: `create-${id}`, stepKey: k });
-    await primary.step(
-      'applyProtectionGroupMetadata',
-      key('metadata'),
-      { expectedVersion: 0, metadata },
-      'replica { id }',
-    );
-    await secondary.step(
-      'applyProtectionGroupMetadata',
-      key('metadata'),
-      { expectedVersion: 0, metadata: { ...metadata, projectId: peerProject } },
-      'replica { id }',
-    );
+    await primary.step(ApplyProtectionGroupMetadataDocument, key('metadata'), {
+      expectedVersion: 0,
+      metadata,
+    });
+    await secondary.step(ApplyProtectionGroupMetadataDocument, key('metadata'), {
+      expectedVersion: 0,
+      metadata: { ...metadata, projectId: peerProject },
+    });
     for (const c of [primary, secondary]) {
-      await c.step(
-        'ensureConsistencyGroup',
-        key('consistency-group'),
-        { protectionGroupId: id, volumeType: input.volumeType },
-        'consistencyGroupId',
-      );
+      await c.step(EnsureConsistencyGroupDocument, key('consistency-group'), {
+        protectionGroupId: id,
+        volumeType: input.volumeType,
+      });
     }
-    await primary.step(
-      'ensureStorageGroup',
-      key('storage-group'),
-      { protectionGroupId: id, name: storageGroupName, replicationType: input.replicationType, source: true },
-      'name',
-    );
+    await primary.step(EnsureStorageGroupDocument, key('storage-group'), {
+      protectionGroupId: id,
+      name: storageGroupName,
+      replicationType: input.replicationType,
+      source: true,
+    });
     this.opts.log(
       'INFO',
       `Protection Group '${input.name}' (${id}) created: ${primary.site.name} -> ${secondary.site.name}`,
@@ -279,26 +294,17 @@ export abstract class ProtectionGroups extends SiteRegistry {
     secondary: SiteClient,
     projectId: string,
   ): Promise<string> {
-    const data = await primary.request<Record<string, { tenantMappings: Json[] }>>(
-      `{ ${primary.site.key} { tenantMappings { sourceSite { name } sourceProjectId targetSite { name } targetProjectId } } }`,
-      {},
+    const { tenantMappings } = await primary.query(TenantMappingsDocument, {});
+    const m = tenantMappings.find(
+      (t) => t.sourceProjectId === projectId && t.targetSite.name === secondary.site.name,
     );
-    const m = data[primary.site.key]!.tenantMappings.find(
-      (t) => t.sourceProjectId === projectId && (t.targetSite as Json).name === secondary.site.name,
-    );
-    return (m?.targetProjectId as string | undefined) ?? projectId;
+    return m?.targetProjectId ?? projectId;
   }
 
   protected async volumeTypes(
     c: SiteClient,
   ): Promise<{ name: string; replicationEnabled: boolean; replicationType: string | null }[]> {
-    const data = await c.request<
-      Record<
-        string,
-        { volumeTypes: { name: string; replicationEnabled: boolean; replicationType: string | null }[] }
-      >
-    >(`{ ${c.site.key} { volumeTypes { name replicationEnabled replicationType } } }`, {});
-    return data[c.site.key]!.volumeTypes;
+    return (await c.query(VolumeTypesDocument, {})).volumeTypes;
   }
 
   /**
@@ -313,8 +319,8 @@ export abstract class ProtectionGroups extends SiteRegistry {
       c: SiteClient,
       expectedVersion: number,
       group: Replica,
-      primaryResult: Json | null,
-    ) => Promise<Json>,
+      primaryResult: { replica: Replica } | null,
+    ) => Promise<{ replica: Replica }>,
     opts: { statuses?: readonly string[] } = {},
   ): Promise<GroupView> {
     const view = await this.getGroup(ctx, idOrName);
@@ -351,14 +357,8 @@ export abstract class ProtectionGroups extends SiteRegistry {
     const view = await this.getGroup(ctx, input.protectionGroup);
     const primary = await this.client(view.group.currentPrimarySite.name);
     const token = this.tokenFor(ctx, primary.site);
-    const data = await primary.request<Record<string, { servers: Json[] }>>(
-      `query($f: ServerFilterInput) { ${primary.site.key} { servers(filter: $f) { id name projectId } } }`,
-      { f: {} },
-      token,
-    );
-    const servers = data[primary.site.key]!.servers.filter(
-      (s) => s.id === input.server || s.name === input.server,
-    );
+    const { servers: visible } = await primary.query(ServersDocument, { filter: {} }, token);
+    const servers = visible.filter((s) => s.id === input.server || s.name === input.server);
     if (!servers.length) {
       throw new ProtectorError(
         'NOT_FOUND',
@@ -371,9 +371,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
         `Several servers are named '${input.server}'; give the server id.`,
       );
     const server = servers[0]!;
-    if (
-      view.group.members.some((m) => ((m.placements as Json[]) ?? []).some((p) => p.serverId === server.id))
-    ) {
+    if (view.group.members.some((m) => m.placements.some((p) => p.serverId === server.id))) {
       throw new ProtectorError(
         'ALREADY_EXISTS',
         `Server '${server.name}' is already a member of '${view.group.name}'.`,
@@ -385,8 +383,8 @@ export abstract class ProtectionGroups extends SiteRegistry {
       view.id,
       'Adding a member',
       async (c, expectedVersion, group, primaryResult) => {
-        const member = primaryResult
-          ? memberInput((primaryResult.replica as Replica).members.find((m) => m.id === memberId)!)
+        const member: ProtectionGroupMemberInput = primaryResult
+          ? memberInput(primaryResult.replica.members.find((m) => m.id === memberId)!)
           : {
               id: memberId,
               name: server.name,
@@ -396,10 +394,9 @@ export abstract class ProtectionGroups extends SiteRegistry {
               placements: [{ site: primary.site.name, serverId: server.id, networkIds: [], volumes: [] }],
             };
         return c.step(
-          'addMember',
+          AddMemberDocument,
           { operationId: requestId, stepKey: `add-member@${c.site.name}` },
           { protectionGroupId: group.id, expectedVersion, member },
-          `replica { ${REPLICA_SELECTION} }`,
         );
       },
       { statuses: ['ACTIVE'] },
@@ -416,7 +413,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
       (m) =>
         m.id === input.member ||
         m.name === input.member ||
-        ((m.placements as Json[]) ?? []).some((p) => p.serverId === input.member),
+        m.placements.some((p) => p.serverId === input.member),
     );
     if (!member)
       throw new ProtectorError('NOT_FOUND', `'${view.group.name}' has no member '${input.member}'.`);
@@ -426,10 +423,9 @@ export abstract class ProtectionGroups extends SiteRegistry {
       'Removing a member',
       (c, expectedVersion, group) =>
         c.step(
-          'removeMember',
+          RemoveMemberDocument,
           { operationId: requestId, stepKey: `remove-member@${c.site.name}` },
           { protectionGroupId: group.id, expectedVersion, memberId: member.id },
-          'replica { id }',
         ),
       { statuses: ['ACTIVE'] },
     );
@@ -437,7 +433,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
 
   async createReplicationPolicy(
     ctx: CallerTokens,
-    input: { protectionGroup: string; policy: Json },
+    input: { protectionGroup: string; policy: ReplicationPolicyInput },
   ): Promise<GroupView> {
     const p = input.policy;
     for (const field of ['replicationIntervalSeconds', 'rpoMinutes'] as const) {
@@ -468,17 +464,16 @@ export abstract class ProtectionGroups extends SiteRegistry {
       'Changing the replication policy',
       (c, expectedVersion, group) =>
         c.step(
-          'setReplicationPolicy',
+          SetReplicationPolicyDocument,
           { operationId: requestId, stepKey: `policy@${c.site.name}` },
           { protectionGroupId: group.id, expectedVersion, policy: p },
-          'replica { id }',
         ),
     );
   }
 
   async setResourceMappings(
     ctx: CallerTokens,
-    input: { protectionGroup: string; mappings: Json[] },
+    input: { protectionGroup: string; mappings: ResourceMappingInput[] },
   ): Promise<GroupView> {
     const view = await this.getGroup(ctx, input.protectionGroup);
     const sites = [view.group.currentPrimarySite.name, view.group.secondarySite.name];
@@ -500,15 +495,17 @@ export abstract class ProtectionGroups extends SiteRegistry {
     const requestId = randomUUID();
     return this.change(ctx, view.id, 'Changing resource mappings', (c, expectedVersion, group) =>
       c.step(
-        'setResourceMappings',
+        SetResourceMappingsDocument,
         { operationId: requestId, stepKey: `mappings@${c.site.name}` },
         { protectionGroupId: group.id, expectedVersion, mappings: input.mappings },
-        'replica { id }',
       ),
     );
   }
 
-  async setTenantMappings(ctx: CallerTokens, mappings: Json[]): Promise<Json[]> {
+  async setTenantMappings(
+    ctx: CallerTokens,
+    mappings: TenantMappingInput[],
+  ): Promise<TenantMappingFieldsFragment[]> {
     await this.requireAdmin(ctx, 'Setting tenant mappings');
     const requestId = randomUUID();
     const sites = this.sites();
@@ -526,13 +523,12 @@ export abstract class ProtectionGroups extends SiteRegistry {
     );
     const unreachable = down.find((r) => r.error?.code === 'SITE_UNREACHABLE');
     if (unreachable) throw peerUnreachable(unreachable);
-    let out: Json[] = [];
+    let out: TenantMappingFieldsFragment[] = [];
     for (const s of sites) {
-      const res = await (await this.client(s.name)).step<{ tenantMappings: Json[] }>(
-        'setTenantMappings',
+      const res = await (await this.client(s.name)).step(
+        SetTenantMappingsDocument,
         { operationId: requestId, stepKey: `tenants@${s.name}` },
         { mappings },
-        'tenantMappings { sourceSite { name } sourceProjectId targetSite { name } targetProjectId }',
       );
       out = res.tenantMappings;
     }
@@ -557,25 +553,22 @@ export abstract class ProtectionGroups extends SiteRegistry {
     const secondary = await this.client(best.secondarySite.name);
     for (const c of [primary, secondary]) {
       await c.step(
-        'deleteStorageGroup',
+        DeleteStorageGroupDocument,
         { operationId: requestId, stepKey: 'storage-group' },
         { protectionGroupId: best.id },
-        'step { replayed }',
       );
       await c.step(
-        'deleteConsistencyGroup',
+        DeleteConsistencyGroupDocument,
         { operationId: requestId, stepKey: 'consistency-group' },
         { protectionGroupId: best.id },
-        'step { replayed }',
       );
     }
     for (const c of [primary, secondary]) {
       const version = reads.find((r) => r.site === c.site.name)!.replica!.metadataVersion;
       await c.step(
-        'deleteProtectionGroupReplica',
+        DeleteProtectionGroupReplicaDocument,
         { operationId: requestId, stepKey: 'replica' },
         { protectionGroupId: best.id, expectedVersion: version },
-        'step { replayed }',
       );
     }
     return { id: best.id, name: best.name };

@@ -2,34 +2,24 @@
  * Reading a Protection Group's replicas from the sites and writing metadata back to them with
  * compare-and-set. The coordinator keeps no copy of the metadata: the sites hold it.
  */
-import { type Json, ProtectorError, type SyncStatus } from '@protector/schema';
+import { ProtectorError, type SyncStatus } from '@protector/schema';
+import {
+  ApplyProtectionGroupMetadataDocument,
+  type ProtectionGroupMemberInput,
+  type ProtectionGroupMetadataInput,
+  type ProtectionGroupReplicaFilterInput,
+  ReplicaDocument,
+  type ReplicaFieldsFragment,
+  ReplicasDocument,
+} from './generated/site-documents.js';
 import type { SiteClient } from './site-client.js';
 
-/** Every field of a replica needed to rebuild its metadata. */
-export const REPLICA_SELECTION = `id name description projectId replicationType status metadataVersion lastSyncedAt syncStatus
-  lastReplicationAt storageGroupName consistencyGroupId volumeType createdAt updatedAt role
-  currentPrimarySite { name } secondarySite { name }
-  members { id name status bootPriority addedAt
-    volumes { id name sizeGb volumeType bootable bootIndex deviceName storageVolumeName }
-    placements { site { name } serverId flavorId networkIds volumes { memberVolumeId volumeId } } }
-  policy { primaryArrayUrl secondaryArrayUrl primaryArrayTokenSet secondaryArrayTokenSet purePgName replicationIntervalSeconds rpoMinutes updatedAt }
-  resourceMappings { kind sourceSite { name } sourceId targetSite { name } targetId }`;
-
-export interface Replica extends Json {
-  id: string;
-  name: string;
-  projectId: string;
-  replicationType: 'ASYNC' | 'SYNC';
-  status: string;
-  metadataVersion: number;
-  currentPrimarySite: { name: string };
-  secondarySite: { name: string };
-  storageGroupName: string | null;
-  volumeType: string;
-  members: Json[];
-  policy: Json | null;
-  resourceMappings: Json[];
-}
+/** A group's replica on one site, as `ReplicaFields` in `documents/site-queries.graphql` selects it. */
+export type Replica = ReplicaFieldsFragment;
+/** One member of a replica. */
+export type ReplicaMember = Replica['members'][number];
+/** One resource mapping of a replica. */
+export type ReplicaMapping = Replica['resourceMappings'][number];
 
 /** One site's answer about a group: its replica, or why it could not say. */
 export interface ReplicaRead {
@@ -45,16 +35,8 @@ export async function readReplica(
   token: string | null = null,
 ): Promise<ReplicaRead> {
   try {
-    const data = await client.request<Record<string, { protectionGroupReplica: Replica | null }>>(
-      `query Replica($id: ID!) { ${client.site.key} { protectionGroupReplica(id: $id) { ${REPLICA_SELECTION} } } }`,
-      { id },
-      token,
-    );
-    return {
-      site: client.site.name,
-      replica: data[client.site.key]?.protectionGroupReplica ?? null,
-      error: null,
-    };
+    const here = await client.query(ReplicaDocument, { id }, token);
+    return { site: client.site.name, replica: here.protectionGroupReplica, error: null };
   } catch (err) {
     if (err instanceof ProtectorError) return { site: client.site.name, replica: null, error: err };
     throw err;
@@ -65,14 +47,10 @@ export async function readReplica(
 export async function listReplicas(
   client: SiteClient,
   token: string | null,
-  filter: Json = {},
+  filter: ProtectionGroupReplicaFilterInput = {},
 ): Promise<Replica[]> {
-  const data = await client.request<Record<string, { protectionGroupReplicas: { nodes: Replica[] } }>>(
-    `query Replicas($filter: ProtectionGroupReplicaFilterInput) { ${client.site.key} { protectionGroupReplicas(filter: $filter, first: 500) { nodes { ${REPLICA_SELECTION} } } } }`,
-    { filter },
-    token,
-  );
-  return data[client.site.key]?.protectionGroupReplicas.nodes ?? [];
+  const here = await client.query(ReplicasDocument, { filter }, token);
+  return here.protectionGroupReplicas.nodes;
 }
 
 /** The copy that wins: the higher metadata version; on a tie, the current primary's. */
@@ -99,7 +77,10 @@ export function syncState(reads: readonly ReplicaRead[]): SyncState {
 }
 
 /** A replica turned back into the metadata input a site step takes, with changes applied. */
-export function toMetadataInput(r: Replica, changes: Json = {}): Json {
+export function toMetadataInput(
+  r: Replica,
+  changes: Partial<ProtectionGroupMetadataInput> = {},
+): ProtectionGroupMetadataInput {
   const policy = r.policy
     ? {
         primaryArrayUrl: r.policy.primaryArrayUrl,
@@ -126,25 +107,28 @@ export function toMetadataInput(r: Replica, changes: Json = {}): Json {
     volumeType: r.volumeType,
     members: r.members.map(memberInput),
     policy,
-    resourceMappings: r.resourceMappings.map((m) => ({
-      kind: m.kind,
-      sourceSite: (m.sourceSite as Json).name,
-      sourceId: m.sourceId,
-      targetSite: (m.targetSite as Json).name,
-      targetId: m.targetId,
-    })),
+    resourceMappings: r.resourceMappings.map(mappingInput),
     ...changes,
   };
 }
 
+/** A replica's mapping as `ResourceMappingInput` (sites by name). */
+export const mappingInput = (m: ReplicaMapping) => ({
+  kind: m.kind,
+  sourceSite: m.sourceSite.name,
+  sourceId: m.sourceId,
+  targetSite: m.targetSite.name,
+  targetId: m.targetId,
+});
+
 /** A replica's member as `ProtectionGroupMemberInput`. */
-export function memberInput(m: Json): Json {
+export function memberInput(m: ReplicaMember): ProtectionGroupMemberInput {
   return {
     id: m.id,
     name: m.name,
     status: m.status,
     bootPriority: m.bootPriority ?? 3,
-    volumes: ((m.volumes as Json[]) ?? []).map((v) => ({
+    volumes: m.volumes.map((v) => ({
       id: v.id,
       name: v.name,
       sizeGb: v.sizeGb,
@@ -154,8 +138,8 @@ export function memberInput(m: Json): Json {
       deviceName: v.deviceName ?? null,
       storageVolumeName: v.storageVolumeName ?? null,
     })),
-    placements: ((m.placements as Json[]) ?? []).map((p) => ({
-      site: (p.site as Json).name,
+    placements: m.placements.map((p) => ({
+      site: p.site.name,
       serverId: p.serverId ?? null,
       flavorId: p.flavorId ?? null,
       networkIds: p.networkIds ?? [],
@@ -170,7 +154,7 @@ export function memberInput(m: Json): Json {
  */
 export async function writeMetadata(
   writes: readonly { client: SiteClient; expectedVersion: number; projectId?: string | null }[],
-  metadata: Json,
+  metadata: ProtectionGroupMetadataInput,
   newVersion: number,
   key: { operationId: string; stepKey: string },
 ): Promise<Replica[]> {
@@ -178,14 +162,13 @@ export async function writeMetadata(
   for (const w of writes) {
     // Each site keeps the group under its own project (tenant mappings may differ per site).
     const projectId = w.projectId ?? metadata.projectId;
-    const res = await w.client.step<{ replica: Replica }>(
-      'applyProtectionGroupMetadata',
+    const res = await w.client.step(
+      ApplyProtectionGroupMetadataDocument,
       { operationId: key.operationId, stepKey: `${key.stepKey}@${w.client.site.name}` },
       {
         expectedVersion: w.expectedVersion,
         metadata: { ...metadata, projectId, metadataVersion: newVersion },
       },
-      `replica { ${REPLICA_SELECTION} }`,
     );
     out.push(res.replica);
   }

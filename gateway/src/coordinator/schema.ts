@@ -15,8 +15,8 @@ import {
 } from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
 import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordinator.js';
-
 import { type OperationEvent, percentComplete, snapshotEvent } from './events.js';
+import { type TenantMappingInput, TenantMappingsDocument } from './generated/site-documents.js';
 import { type ReplicaRead, syncState } from './replicas.js';
 import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './store.js';
 
@@ -386,11 +386,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         const [first] = c.sites();
         if (!first) return [];
         const client = await c.client(first.name);
-        const data = await client.request<Record<string, { tenantMappings: Json[] }>>(
-          `{ ${first.key} { tenantMappings { sourceSite { name } sourceProjectId targetSite { name } targetProjectId } } }`,
-          {},
-        );
-        return data[first.key]!.tenantMappings;
+        return (await client.query(TenantMappingsDocument, {})).tenantMappings;
       },
     },
     Mutation: {
@@ -416,8 +412,11 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         c.createReplicationPolicy(ctx, input as never),
       setResourceMappings: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
         c.setResourceMappings(ctx, input as never),
-      setTenantMappings: (_: unknown, { input }: { input: { mappings: Json[] } }, ctx: CallerTokens) =>
-        c.setTenantMappings(ctx, input.mappings),
+      setTenantMappings: (
+        _: unknown,
+        { input }: { input: { mappings: TenantMappingInput[] } },
+        ctx: CallerTokens,
+      ) => c.setTenantMappings(ctx, input.mappings),
       syncProtectionGroup: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
         operationJson(await c.syncProtectionGroup(ctx, input as never)),
       failover: async (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>

@@ -4,14 +4,11 @@
  * and background work it uses the service credentials registered for the site, through the site's
  * own Keystone.
  */
-import {
-  ERROR_CODES,
-  type Json,
-  ProtectorError,
-  SITE_STEP_INPUT_TYPES,
-  type SiteStepName,
-} from '@protector/schema';
+import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
+import { ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
+import { type DocumentNode, Kind, print, visit } from 'graphql';
 import { request } from 'undici';
+import type { SiteStepInput } from './generated/site-documents.js';
 import type { ServiceCredentials, SiteRecord } from './store.js';
 
 export interface TokenInfo {
@@ -149,12 +146,73 @@ export class SiteClient {
     this.keystone = new SiteKeystone(site.authUrl, credentials, timeoutMs);
   }
 
-  /** Runs a GraphQL document with `token` (the caller's, or the service's when omitted). */
-  async request<T = Json>(
-    query: string,
-    variables: Json,
+  /**
+   * Runs one of the coordinator's site documents (`documents/*.graphql`, typed from the site SDL) with
+   * `token` (the caller's, or the service's when omitted) and returns what the site answered under
+   * its root field.
+   */
+  async query<R, V>(
+    document: TypedDocumentNode<{ here: R }, V>,
+    variables: V,
     token?: string | null,
     timeoutMs = this.timeoutMs,
+  ): Promise<R> {
+    const data = await this.send<{ here: R }>(this.source(document), variables as Json, token, timeoutMs);
+    return data.here;
+  }
+
+  /** Runs one site-local step (service role): a `documents/site-steps.graphql` mutation, typed by its input. */
+  async step<D extends StepDocument>(
+    document: D,
+    key: { operationId: string; stepKey: string; attempt?: number },
+    input: StepInputOf<D>,
+    timeoutMs?: number,
+  ): Promise<StepResultOf<D>> {
+    const here = await this.query(
+      document as StepDocument,
+      { step: { operationId: key.operationId, stepKey: key.stepKey, attempt: key.attempt ?? 1 }, input },
+      null,
+      timeoutMs ?? Math.max(this.timeoutMs, 600_000),
+    );
+    return Object.values(here)[0] as StepResultOf<D>;
+  }
+
+  private readonly sources = new WeakMap<DocumentNode, string>();
+
+  /** The document as this site is sent it: the template's root field `here` aliased onto the site key. */
+  private source(document: DocumentNode): string {
+    let text = this.sources.get(document);
+    if (text === undefined) {
+      const key = this.site.key;
+      text = print(
+        visit(document, {
+          OperationDefinition: (op) => ({
+            ...op,
+            selectionSet: {
+              ...op.selectionSet,
+              selections: op.selectionSet.selections.map((sel) =>
+                sel.kind === Kind.FIELD && sel.name.value === 'here'
+                  ? {
+                      ...sel,
+                      alias: { kind: Kind.NAME, value: 'here' },
+                      name: { kind: Kind.NAME, value: key },
+                    }
+                  : sel,
+              ),
+            },
+          }),
+        }),
+      );
+      this.sources.set(document, text);
+    }
+    return text;
+  }
+
+  private async send<T>(
+    query: string,
+    variables: Json,
+    token: string | null | undefined,
+    timeoutMs: number,
   ): Promise<T> {
     const auth = token ?? (await this.keystone.serviceToken());
     let status: number;
@@ -201,24 +259,16 @@ export class SiteClient {
     }
     return body.data as T;
   }
-
-  /** Runs one site-local step (service role) under `Mutation.<key>`. */
-  async step<T = Json>(
-    name: SiteStepName,
-    key: { operationId: string; stepKey: string; attempt?: number },
-    input: Json,
-    selection: string,
-    timeoutMs?: number,
-  ): Promise<T> {
-    const doc = `mutation Step($step: SiteStepInput!, $input: ${SITE_STEP_INPUT_TYPES[name]}!) { ${this.site.key} { ${name}(step: $step, input: $input) { step { replayed } ${selection} } } }`;
-    const data = await this.request<Record<string, Record<string, T>>>(
-      doc,
-      { step: { operationId: key.operationId, stepKey: key.stepKey, attempt: key.attempt ?? 1 }, input },
-      null,
-      timeoutMs ?? Math.max(this.timeoutMs, 600_000),
-    );
-    return data[this.site.key]![name]!;
-  }
 }
 
 const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES;
+
+/** A step document: `mutation X($step: SiteStepInput!, $input: ...!) { here { <step>(...) { ... } } }`. */
+// biome-ignore lint/suspicious/noExplicitAny: matches any step's result and input types
+type StepDocument = TypedDocumentNode<{ here: Record<string, any> }, { step: SiteStepInput; input: any }>;
+/** The `input` a step document takes. */
+export type StepInputOf<D extends StepDocument> = VariablesOf<D>['input'];
+/** What a step document's one field returns. */
+export type StepResultOf<D extends StepDocument> = D extends StepDocument
+  ? ResultOf<D>['here'][keyof ResultOf<D>['here']]
+  : never;

@@ -4,7 +4,8 @@
  */
 
 import { EventHub } from '@protector/platform';
-import { type HealthIssue, healthIssue, type Json, type SiteStatus } from '@protector/schema';
+import { type HealthIssue, healthIssue, ProtectorError, type SiteStatus } from '@protector/schema';
+import { HealthDocument } from './generated/site-documents.js';
 import type { SiteClient } from './site-client.js';
 import type { SiteRecord } from './store.js';
 
@@ -94,23 +95,18 @@ export class SiteHealthMonitor {
     const t0 = Date.now();
     let next: SiteHealth;
     try {
-      const data = await client.request<Record<string, Json>>(
-        `{ ${site.key} { version storage { driver arrays { reachable } replicationLink { state }
-           replicationGroups { lagSeconds rpoMinutes rpoCompliance protectionGroup { id } } } } }`,
-        {},
-        null,
-        Math.min(this.opts.siteTimeoutMs, 5000),
-      );
-      const state = data[site.key]!;
-      const storage = state.storage as Json;
-      const groups = (storage.replicationGroups as Json[]).map((g) => ({
-        id: String((g.protectionGroup as Json | null)?.id ?? ''),
-        lagSeconds: (g.lagSeconds as number | null) ?? null,
-        rpoMinutes: (g.rpoMinutes as number | null) ?? null,
-        rpoCompliance: String(g.rpoCompliance),
+      const state = await client.query(HealthDocument, {}, null, Math.min(this.opts.siteTimeoutMs, 5000));
+      const storage = state.storage;
+      if (!storage)
+        throw new ProtectorError('SITE_UNREACHABLE', `Site '${site.name}' did not report its storage.`);
+      const groups = storage.replicationGroups.map((g) => ({
+        id: g.protectionGroup?.id ?? '',
+        lagSeconds: g.lagSeconds ?? null,
+        rpoMinutes: g.rpoMinutes ?? null,
+        rpoCompliance: g.rpoCompliance,
       }));
-      const link = String((storage.replicationLink as Json).state);
-      const storageReachable = (storage.arrays as Json[]).every((a) => a.reachable);
+      const link = storage.replicationLink.state;
+      const storageReachable = storage.arrays.every((a) => a.reachable);
       const issues = [
         ...(link !== 'CONNECTED'
           ? [healthIssue('REPLICATION_LINK_DOWN', `Replication link is ${link}.`)]
@@ -130,8 +126,8 @@ export class SiteHealthMonitor {
         status: storageReachable && link === 'CONNECTED' ? 'ACTIVE' : 'DEGRADED',
         checkedAt: new Date(),
         latencyMs: Date.now() - t0,
-        version: String(state.version),
-        storageDriver: String(storage.driver),
+        version: state.version,
+        storageDriver: storage.driver,
         storageReachable,
         linkState: link,
         groups,

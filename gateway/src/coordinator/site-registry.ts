@@ -14,6 +14,7 @@ import {
   urlProblem,
 } from '@protector/schema';
 import { request } from 'undici';
+import { StorageCheckDocument } from './generated/site-documents.js';
 import { listReplicas, type Replica, type ReplicaRead } from './replicas.js';
 import { SiteClient, type TokenInfo } from './site-client.js';
 import { type SiteHealth, SiteHealthMonitor } from './site-health.js';
@@ -269,18 +270,15 @@ export abstract class SiteRegistry {
       return 'service credentials accepted';
     });
     await check('storage', async () => {
-      const data = await client.request<Record<string, { storage: Json }>>(
-        `{ ${client.site.key} { storage { driver arrays { name role reachable error { message } } replicationLink { state localArray remoteArray } } } }`,
-        {},
-      );
-      const storage = data[client.site.key]!.storage;
-      const arrays = storage.arrays as Json[];
+      const { storage } = await client.query(StorageCheckDocument, {});
+      if (!storage) throw new Error('the site did not report its storage');
+      const arrays = storage.arrays;
       const bad = arrays.filter((a) => !a.reachable);
       if (bad.length)
         throw new Error(
-          `array(s) unreachable: ${bad.map((a) => `${a.name}: ${(a.error as Json | null)?.message}`).join('; ')}`,
+          `array(s) unreachable: ${bad.map((a) => `${a.name}: ${a.error?.message}`).join('; ')}`,
         );
-      const link = storage.replicationLink as Json;
+      const link = storage.replicationLink;
       if (link.state !== 'CONNECTED')
         throw new Error(`replication link ${link.localArray} -> ${link.remoteArray} is ${link.state}`);
       return `${storage.driver} driver, arrays ${arrays.map((a) => a.name).join(', ')} reachable, replication link connected`;

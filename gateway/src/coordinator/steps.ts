@@ -5,9 +5,21 @@
  */
 import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import type { OperationEventKind } from './events.js';
+import {
+  CleanupTestFailoverDocument,
+  CreateTestNetworkDocument,
+  FenceServersDocument,
+  MaterializeRecoveryPointDocument,
+  ReplicateNowDocument,
+  type ResourceMappingInput,
+  ReverseReplicationDocument,
+  StartServersDocument,
+  StopServersDocument,
+} from './generated/site-documents.js';
 import { assertGroupTransition, BEST_EFFORT, type GroupStatus } from './plans.js';
 import {
   authoritative,
+  mappingInput,
   peerUnreachable,
   type Replica,
   type ReplicaRead,
@@ -16,7 +28,7 @@ import {
   writeMetadata,
 } from './replicas.js';
 import type { SiteClient } from './site-client.js';
-import type { CoordinatorStore, ErrorJson, MemberResult, OperationRecord, StepRecord } from './store.js';
+import type { CoordinatorStore, MemberResult, OperationRecord, StepRecord } from './store.js';
 
 /** What a step function gets from the engine. */
 export interface StepContext {
@@ -53,21 +65,25 @@ async function siteOf(ctx: StepContext, { op, step }: StepRun): Promise<SiteClie
   return ctx.site(step.site);
 }
 
+const SERVER_STEPS = {
+  stopServers: StopServersDocument,
+  startServers: StartServersDocument,
+  fenceServers: FenceServersDocument,
+} as const;
+
 /** start/stop/fence the group's servers on the step's site; fails naming every server that did not. */
 const serverStep =
-  (name: 'stopServers' | 'startServers' | 'fenceServers'): StepFn =>
+  (name: keyof typeof SERVER_STEPS): StepFn =>
   async (ctx, run) => {
-    const res = await (await siteOf(ctx, run)).step<{ servers: Json[] }>(
-      name,
-      keyOf(run),
-      { protectionGroupId: run.op.protectionGroupId, timeoutSeconds: 300 },
-      'servers { serverId name status serverStatus error { code message retryable } }',
-    );
+    const res = await (await siteOf(ctx, run)).step(SERVER_STEPS[name], keyOf(run), {
+      protectionGroupId: run.op.protectionGroupId,
+      timeoutSeconds: 300,
+    });
     const failed = res.servers.filter((s) => s.status === 'FAILED');
     if (failed.length) {
       throw new ProtectorError(
         'CLOUD_ERROR',
-        `${failed.length} server(s) did not ${name.replace('Servers', '')}: ${failed.map((s) => `${s.serverId}: ${(s.error as ErrorJson | null)?.message}`).join('; ')}`,
+        `${failed.length} server(s) did not ${name.replace('Servers', '')}: ${failed.map((s) => `${s.serverId}: ${s.error?.message}`).join('; ')}`,
       );
     }
     return { servers: res.servers.length };
@@ -79,16 +95,11 @@ const STEPS = {
 
   async createTestNetwork(ctx, run) {
     const { op } = run;
-    const res = await (await siteOf(ctx, run)).step<{ network: Json }>(
-      'createTestNetwork',
-      keyOf(run),
-      {
-        protectionGroupId: op.protectionGroupId,
-        name: `drill-${op.protectionGroupName}-${op.id.slice(0, 8)}`.slice(0, 60),
-        cidr: op.params.testNetworkCidr ?? '192.168.250.0/24',
-      },
-      'network { id name }',
-    );
+    const res = await (await siteOf(ctx, run)).step(CreateTestNetworkDocument, keyOf(run), {
+      protectionGroupId: op.protectionGroupId,
+      name: `drill-${op.protectionGroupName}-${op.id.slice(0, 8)}`.slice(0, 60),
+      cidr: (op.params.testNetworkCidr as string | undefined) ?? '192.168.250.0/24',
+    });
     return { networkId: res.network.id };
   },
 
@@ -98,29 +109,26 @@ const STEPS = {
     const finalSync = run.results.get('final-sync') as { recoveryPoint?: { name: string } } | undefined;
     const recoveryPoint =
       finalSync?.recoveryPoint?.name ?? (op.params.recoveryPoint as string | undefined) ?? null;
-    const mappings = (op.params.resourceMappings as Json[] | undefined) ?? null;
+    const mappings = (op.params.resourceMappings as ResourceMappingInput[] | undefined) ?? null;
     const group = await readGroup(ctx, op, false);
-    const res = await (await siteOf(ctx, run)).step<{ recoveryPoint: Json; members: Json[] }>(
-      'materializeRecoveryPoint',
-      keyOf(run),
-      {
-        protectionGroupId: op.protectionGroupId,
-        recoveryPoint,
-        resourceMappings: (
-          mappings ?? (op.type === 'FAILBACK' ? reverseMappings(group) : group.resourceMappings)
-        ).map(mappingInput),
-        test,
-        testNetworkId: test ? (run.results.get('test-network')?.networkId ?? null) : null,
-      },
-      'recoveryPoint { name createdAt completedAt progress complete } members { memberId memberName status serverId error { code message retryable } }',
-    );
+    const res = await (await siteOf(ctx, run)).step(MaterializeRecoveryPointDocument, keyOf(run), {
+      protectionGroupId: op.protectionGroupId,
+      recoveryPoint,
+      resourceMappings:
+        mappings ??
+        (op.type === 'FAILBACK' ? reverseMappings(group) : group.resourceMappings.map(mappingInput)),
+      test,
+      testNetworkId: test
+        ? ((run.results.get('test-network')?.networkId as string | undefined) ?? null)
+        : null,
+    });
     const members: MemberResult[] = res.members.map((m) => ({
-      memberId: String(m.memberId),
-      memberName: String(m.memberName),
-      status: m.status as MemberResult['status'],
+      memberId: m.memberId,
+      memberName: m.memberName,
+      status: m.status,
       site: step.site,
-      serverId: (m.serverId as string | null) ?? null,
-      error: (m.error as ErrorJson | null) ?? null,
+      serverId: m.serverId ?? null,
+      error: m.error ?? null,
     }));
     const updated = await ctx.store.updateOperation(op.id, { recoveryPoint: res.recoveryPoint, members });
     for (const m of members)
@@ -141,13 +149,10 @@ const STEPS = {
   },
 
   async cleanupTestFailover(ctx, run) {
-    const res = await (await siteOf(ctx, run)).step<Json>(
-      'cleanupTestFailover',
-      keyOf(run),
-      { protectionGroupId: run.op.protectionGroupId },
-      'deletedServerIds deletedVolumeIds deletedNetworkIds destroyedStorageVolumes errors { code message retryable }',
-    );
-    const errors = res.errors as ErrorJson[];
+    const res = await (await siteOf(ctx, run)).step(CleanupTestFailoverDocument, keyOf(run), {
+      protectionGroupId: run.op.protectionGroupId,
+    });
+    const errors = res.errors;
     if (errors.length)
       throw new ProtectorError(
         'CLOUD_ERROR',
@@ -161,22 +166,23 @@ const STEPS = {
   fenceServers: serverStep('fenceServers'),
 
   async replicateNow(ctx, run) {
-    const res = await (await siteOf(ctx, run)).step<{ recoveryPoint: Json }>(
-      'replicateNow',
-      keyOf(run),
-      { protectionGroupId: run.op.protectionGroupId, wait: true, timeoutSeconds: 3600 },
-      'recoveryPoint { name createdAt completedAt progress complete }',
-    );
+    const res = await (await siteOf(ctx, run)).step(ReplicateNowDocument, keyOf(run), {
+      protectionGroupId: run.op.protectionGroupId,
+      wait: true,
+      timeoutSeconds: 3600,
+    });
     return { recoveryPoint: res.recoveryPoint };
   },
 
   async reverseReplication(ctx, run) {
-    return (await siteOf(ctx, run)).step<Json>(
-      'reverseReplication',
+    const { step: _receipt, ...group } = await (await siteOf(ctx, run)).step(
+      ReverseReplicationDocument,
       keyOf(run),
-      { protectionGroupId: run.op.protectionGroupId },
-      'name kind source',
+      {
+        protectionGroupId: run.op.protectionGroupId,
+      },
     );
+    return group;
   },
 
   swapRoles: (ctx, { op }) => swapRoles(ctx, op),
@@ -320,10 +326,9 @@ async function fenceStale(
     if (s.replica!.currentPrimarySite.name === s.site && best.currentPrimarySite.name !== s.site) {
       const client = await ctx.site(s.site);
       await client.step(
-        'fenceServers',
+        FenceServersDocument,
         { ...key, stepKey: `${key.stepKey}@${s.site}` },
         { protectionGroupId: op.protectionGroupId },
-        'servers { serverId status }',
       );
       fenced.push(s.site);
     }
@@ -351,8 +356,8 @@ async function syncMetadata(ctx: StepContext, op: OperationRecord): Promise<Json
 }
 
 /** Mappings for going back: each mapping with source and target swapped. */
-function reverseMappings(group: Replica): Json[] {
-  return group.resourceMappings.map((m) => ({
+function reverseMappings(group: Replica): ResourceMappingInput[] {
+  return group.resourceMappings.map(mappingInput).map((m) => ({
     ...m,
     sourceSite: m.targetSite,
     sourceId: m.targetId,
@@ -360,11 +365,3 @@ function reverseMappings(group: Replica): Json[] {
     targetId: m.sourceId,
   }));
 }
-
-const mappingInput = (m: Json): Json => ({
-  kind: m.kind,
-  sourceSite: typeof m.sourceSite === 'object' ? (m.sourceSite as Json).name : m.sourceSite,
-  sourceId: m.sourceId,
-  targetSite: typeof m.targetSite === 'object' ? (m.targetSite as Json).name : m.targetSite,
-  targetId: m.targetId,
-});

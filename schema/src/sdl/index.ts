@@ -58,7 +58,6 @@ export {
   assertSiteKey,
   isSiteKey,
   SITE_KEY_PATTERN,
-  SITE_STEP_INPUT_TYPES,
   SITE_STEP_NAMES,
   type SiteStepName,
   siteStepInputTypesInSdl,

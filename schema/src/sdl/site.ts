@@ -704,18 +704,3 @@ export const siteStepInputTypesInSdl = (): Record<string, string> =>
         : [],
     ),
   );
-
-/**
- * Input type of every site step, read from the template, so callers build step documents without a
- * second table to keep in step. Loading fails, naming the step, if the SDL lost one of the steps.
- */
-export const SITE_STEP_INPUT_TYPES: Readonly<Record<SiteStepName, string>> = (() => {
-  const inSdl = siteStepInputTypesInSdl();
-  const missing = SITE_STEP_NAMES.filter((name) => !inSdl[name]);
-  if (missing.length)
-    throw new Error(`Site steps missing from the site SDL's SiteMutations: ${missing.join(', ')}`);
-  return Object.freeze(Object.fromEntries(SITE_STEP_NAMES.map((name) => [name, inSdl[name]!]))) as Record<
-    SiteStepName,
-    string
-  >;
-})();
