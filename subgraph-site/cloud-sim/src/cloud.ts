@@ -17,7 +17,8 @@ import {
   type Route,
   renderError,
 } from './http.js';
-import { authenticateToken, keystoneRoutes } from './keystone.js';
+import { keystoneRoutes } from './keystone.js';
+import { authenticateToken } from './keystone-tokens.js';
 import { neutronRoutes } from './neutron.js';
 import { NOVA_MICROVERSIONS, novaRoutes } from './nova.js';
 import { type SeedOptions, type SeedResult, seedCloud } from './seed.js';

@@ -212,6 +212,15 @@ export function matchesQuery(
   });
 }
 
+/** Keeps the first `limit` items after `marker`, as Cinder and Nova paginate (400 for an unknown marker). */
+export function paginate<T extends { id: string }>(query: URLSearchParams, items: T[]): T[] {
+  const marker = query.get('marker');
+  const start = marker ? items.findIndex((i) => i.id === marker) + 1 : 0;
+  if (marker && start === 0) throw new ApiError(400, `marker [${marker}] not found`);
+  const limit = query.has('limit') ? Number(query.get('limit')) : Number.POSITIVE_INFINITY;
+  return items.slice(start, start + limit);
+}
+
 /** Reads a JSON object of metadata/specs as a string map ({} when absent). */
 export function stringMap(value: unknown): Record<string, string> {
   return isRecord(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)])) : {};

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GroupTypeDoc, VolumeTypeDoc } from './cinder.js';
+import type { GroupTypeDoc, VolumeTypeDoc } from './cinder-model.js';
 import type { ImageDoc } from './glance.js';
 import {
   type AssignmentDoc,
@@ -8,9 +8,9 @@ import {
   type ProjectDoc,
   type RoleDoc,
   type UserDoc,
-} from './keystone.js';
+} from './keystone-model.js';
 import type { NetworkDoc, SubnetDoc } from './neutron.js';
-import type { FlavorDoc } from './nova.js';
+import type { FlavorDoc } from './nova-flavors.js';
 import type { CloudStore } from './store.js';
 
 /** Names and passwords of the seeded identities; used only when the store has not been seeded yet. */

@@ -1,0 +1,447 @@
+/**
+ * Nova servers: the stored server and its status transitions (BUILD -> ACTIVE or ERROR, power
+ * transitions completing on load), the server view, create (block devices, networks, boot
+ * failures), list, show and delete.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { attachVolume, destroyVolume, detachVolume, loadVolume, type VolumeDoc } from './cinder-model.js';
+import type { SimContext } from './context.js';
+import type { ImageDoc } from './glance.js';
+import {
+  ApiError,
+  type ApiRequest,
+  type ApiResponse,
+  atLeast,
+  isoTime,
+  isoTimeZ,
+  isRecord,
+  optionalString,
+  paginate,
+  type Route,
+  requireObject,
+  requireRole,
+  requireString,
+  stringMap,
+} from './http.js';
+import { createPort, type NetworkDoc, type PortDoc } from './neutron.js';
+import type { FlavorDoc } from './nova-flavors.js';
+
+/** The path every Nova v2.1 route starts with. */
+export const NOVA_API_PATH = '/v2.1';
+
+export type ServerStatus = 'BUILD' | 'ACTIVE' | 'SHUTOFF' | 'ERROR';
+
+export interface ServerVolume {
+  id: string;
+  device: string;
+  delete_on_termination: boolean;
+  boot: boolean;
+}
+
+/** A stored Nova server and the transition it is in. */
+export interface ServerDoc {
+  id: string;
+  name: string;
+  project_id: string;
+  user_id: string;
+  flavor_id: string;
+  image_id: string | null;
+  metadata: Record<string, string>;
+  status: ServerStatus;
+  task_state: string | null;
+  /** A transition in progress: the status the server reaches at `at`. */
+  pending?: { status: ServerStatus; at: number };
+  fault?: { code: number; message: string; created: number };
+  launched_at: number | null;
+  created: number;
+  updated: number;
+  port_ids: string[];
+  /** Ports Nova created itself (deleted with the server). */
+  own_port_ids: string[];
+  volumes: ServerVolume[];
+  key_name: string | null;
+  description: string | null;
+}
+
+export const VM_STATES: Record<ServerStatus, string> = {
+  BUILD: 'building',
+  ACTIVE: 'active',
+  SHUTOFF: 'stopped',
+  ERROR: 'error',
+};
+const POWER_STATES: Record<ServerStatus, number> = { BUILD: 0, ACTIVE: 1, SHUTOFF: 4, ERROR: 0 };
+
+/** Loads a server, completing a transition whose time has come. */
+export function loadServerDoc(ctx: SimContext, id: string): ServerDoc | undefined {
+  const server = ctx.store.get<ServerDoc>('server', id);
+  if (server?.pending && server.pending.at <= ctx.now()) {
+    const { status, at } = server.pending;
+    server.status = status;
+    server.task_state = null;
+    server.updated = at;
+    if (status === 'ACTIVE') server.launched_at ??= at;
+    delete server.pending;
+    ctx.store.put('server', server);
+  }
+  return server;
+}
+
+export function loadServer(ctx: SimContext, req: ApiRequest, id: string): ServerDoc {
+  const server = loadServerDoc(ctx, id);
+  if (!server || (server.project_id !== req.auth.projectId && !req.auth.isAdmin)) {
+    throw new ApiError(404, `Instance ${id} could not be found.`);
+  }
+  return server;
+}
+
+function serverView(ctx: SimContext, req: ApiRequest, s: ServerDoc): Record<string, unknown> {
+  const flavor = ctx.store.get<FlavorDoc>('flavor', s.flavor_id);
+  const addresses: Record<string, unknown[]> = {};
+  for (const portId of s.port_ids) {
+    const port = ctx.store.get<PortDoc>('port', portId);
+    if (!port) continue;
+    const network = ctx.store.get<NetworkDoc>('network', port.network_id);
+    const list = addresses[network?.name ?? port.network_id] ?? [];
+    for (const ip of port.fixed_ips) {
+      list.push({
+        version: 4,
+        addr: ip.ip_address,
+        'OS-EXT-IPS:type': 'fixed',
+        'OS-EXT-IPS-MAC:mac_addr': port.mac_address,
+      });
+    }
+    addresses[network?.name ?? port.network_id] = list;
+  }
+  const view: Record<string, unknown> = {
+    id: s.id,
+    name: s.name,
+    status: s.status,
+    tenant_id: s.project_id,
+    user_id: s.user_id,
+    metadata: s.metadata,
+    hostId: s.status === 'ACTIVE' ? 'sim-host-0' : '',
+    image: s.image_id ? { id: s.image_id, links: [] } : '',
+    flavor: atLeast(req.microversion, '2.47')
+      ? {
+          original_name: flavor?.name,
+          vcpus: flavor?.vcpus,
+          ram: flavor?.ram,
+          disk: flavor?.disk,
+          ephemeral: flavor?.ephemeral,
+          swap: flavor?.swap,
+          extra_specs: flavor?.extra_specs ?? {},
+        }
+      : {
+          id: s.flavor_id,
+          links: [{ rel: 'bookmark', href: `${req.baseUrl}/compute/flavors/${s.flavor_id}` }],
+        },
+    created: isoTimeZ(s.created),
+    updated: isoTimeZ(s.updated),
+    addresses,
+    accessIPv4: '',
+    accessIPv6: '',
+    links: [{ rel: 'self', href: `${req.baseUrl}/compute/v2.1/servers/${s.id}` }],
+    key_name: s.key_name,
+    config_drive: '',
+    progress: 0,
+    security_groups: [{ name: 'default' }],
+    'OS-DCF:diskConfig': 'MANUAL',
+    'OS-EXT-AZ:availability_zone': 'nova',
+    'OS-EXT-STS:power_state': POWER_STATES[s.status],
+    'OS-EXT-STS:task_state': s.task_state,
+    'OS-EXT-STS:vm_state': VM_STATES[s.status],
+    'OS-SRV-USG:launched_at': s.launched_at ? isoTime(s.launched_at) : null,
+    'OS-SRV-USG:terminated_at': null,
+    'os-extended-volumes:volumes_attached': s.volumes.map((v) =>
+      atLeast(req.microversion, '2.3')
+        ? { id: v.id, delete_on_termination: v.delete_on_termination }
+        : { id: v.id },
+    ),
+  };
+  if (s.status === 'ERROR' && s.fault) {
+    view.fault = { code: s.fault.code, message: s.fault.message, created: isoTimeZ(s.fault.created) };
+  }
+  if (req.auth.isAdmin) {
+    view['OS-EXT-SRV-ATTR:host'] = s.status === 'ERROR' ? null : 'sim-host-0';
+    view['OS-EXT-SRV-ATTR:instance_name'] = `instance-${s.id.slice(0, 8)}`;
+  }
+  if (atLeast(req.microversion, '2.9')) view.locked = false;
+  if (atLeast(req.microversion, '2.19')) view.description = s.description;
+  if (atLeast(req.microversion, '2.26')) view.tags = [];
+  return view;
+}
+
+const isBootIndexZero = (value: unknown): boolean => value === 0 || value === '0';
+
+/** The volume-backed disks a create request asks for, checked to exist. */
+function requestedVolumes(ctx: SimContext, req: ApiRequest, server: Record<string, unknown>) {
+  const mappings = Array.isArray(server.block_device_mapping_v2) ? server.block_device_mapping_v2 : [];
+  return mappings.map((raw, index) => {
+    const bdm = isRecord(raw) ? raw : {};
+    if (bdm.source_type !== 'volume' || (bdm.destination_type ?? 'volume') !== 'volume') {
+      throw new ApiError(
+        400,
+        `Block Device Mapping is Invalid: source_type '${String(bdm.source_type)}' with destination_type ` +
+          `'${String(bdm.destination_type)}' is not supported by this cloud.`,
+      );
+    }
+    const id = String(bdm.uuid ?? '');
+    const volume = loadVolume(ctx, id);
+    if (!volume || (volume.project_id !== req.auth.projectId && !req.auth.isAdmin)) {
+      throw new ApiError(400, `Block Device Mapping is Invalid: failed to get volume ${id}.`);
+    }
+    return {
+      volume,
+      boot: isBootIndexZero(bdm.boot_index),
+      device: `/dev/vd${String.fromCharCode(97 + index)}`,
+      deleteOnTermination: bdm.delete_on_termination === true,
+    };
+  });
+}
+
+/** Why the boot would fail, if it would: a volume that cannot be attached or booted, or an injected fault. */
+function bootFailure(
+  ctx: SimContext,
+  id: string,
+  volumes: { volume: VolumeDoc; boot: boolean }[],
+): { code: number; message: string } | undefined {
+  for (const { volume, boot } of volumes) {
+    if (volume.status !== 'available') {
+      return {
+        code: 500,
+        message: `Build of instance ${id} aborted: Volume ${volume.id} status must be available, but the current status is ${volume.status}.`,
+      };
+    }
+    if (boot && !volume.bootable) {
+      return {
+        code: 500,
+        message: `Build of instance ${id} aborted: Block Device ${volume.id} is not bootable.`,
+      };
+    }
+  }
+  const fault = ctx.faults.take('compute', 'boot_server');
+  if (fault) {
+    return {
+      code: fault.error ?? 500,
+      message:
+        fault.message ??
+        `Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for instance ${id}.`,
+    };
+  }
+  return undefined;
+}
+
+function requestedNetworks(
+  ctx: SimContext,
+  req: ApiRequest,
+  server: Record<string, unknown>,
+): { network?: string; port?: string }[] {
+  const networks = server.networks;
+  if (networks === 'none') return [];
+  if (networks === undefined || networks === 'auto') {
+    if (networks === undefined && atLeast(req.microversion, '2.37')) {
+      throw new ApiError(400, "Invalid input for field/attribute server. 'networks' is a required property.");
+    }
+    const own = ctx.store.list<NetworkDoc>(
+      'network',
+      (n) => n.project_id === req.auth.projectId && !n.external,
+    )[0];
+    return own ? [{ network: own.id }] : [];
+  }
+  if (!Array.isArray(networks)) throw new ApiError(400, 'Invalid input for field/attribute networks.');
+  return networks.map((raw) => {
+    const entry = isRecord(raw) ? raw : {};
+    const port = optionalString(entry, 'port');
+    if (port) {
+      const doc = ctx.store.get<PortDoc>('port', port);
+      if (!doc || (doc.project_id !== req.auth.projectId && !req.auth.isAdmin))
+        throw new ApiError(400, `Port ${port} could not be found.`);
+      if (doc.device_id) throw new ApiError(409, `Port ${port} is still in use.`);
+      return { port };
+    }
+    const uuid = optionalString(entry, 'uuid') ?? '';
+    const network = ctx.store.get<NetworkDoc>('network', uuid);
+    const usable =
+      network && (network.project_id === req.auth.projectId || network.shared || req.auth.isAdmin);
+    if (!usable) throw new ApiError(400, `Network ${uuid} could not be found.`);
+    return { network: uuid };
+  });
+}
+
+function createServer(ctx: SimContext, req: ApiRequest): ApiResponse {
+  requireRole(req, 'os_compute_api:servers:create', 'member');
+  const body = requireObject(req.body, 'server');
+  const name = requireString(body, 'name');
+  const flavorRef =
+    String(body.flavorRef ?? '')
+      .split('/')
+      .pop() ?? '';
+  const flavor = ctx.store.get<FlavorDoc>('flavor', flavorRef);
+  if (!flavor) throw new ApiError(400, `Flavor ${flavorRef} could not be found.`);
+  const volumes = requestedVolumes(ctx, req, body);
+  const imageRef = optionalString(body, 'imageRef') || undefined;
+  if (imageRef) {
+    const image = ctx.store.get<ImageDoc>('image', imageRef.split('/').pop() ?? '');
+    if (!image) throw new ApiError(400, `Can not find requested image`);
+  } else if (!volumes.some((v) => v.boot)) {
+    throw new ApiError(
+      400,
+      'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.',
+    );
+  }
+  const networks = requestedNetworks(ctx, req, body);
+  const projectId = req.auth.projectId ?? '';
+  const id = randomUUID();
+  const now = ctx.now();
+  const failure = bootFailure(ctx, id, volumes);
+  const server: ServerDoc = {
+    id,
+    name,
+    project_id: projectId,
+    user_id: req.auth.userId,
+    flavor_id: flavor.id,
+    image_id: imageRef ?? null,
+    metadata: stringMap(body.metadata),
+    status: 'BUILD',
+    task_state: 'spawning',
+    pending: { status: failure ? 'ERROR' : 'ACTIVE', at: now + ctx.timing.bootTimeMs },
+    ...(failure ? { fault: { ...failure, created: now + ctx.timing.bootTimeMs } } : {}),
+    launched_at: null,
+    created: now,
+    updated: now,
+    port_ids: [],
+    own_port_ids: [],
+    volumes: [],
+    key_name: optionalString(body, 'key_name') ?? null,
+    description: optionalString(body, 'description') ?? null,
+  };
+  ctx.store.transaction(() => {
+    for (const wanted of networks) {
+      if (wanted.port) {
+        const port = ctx.store.get<PortDoc>('port', wanted.port) as PortDoc;
+        ctx.store.put('port', { ...port, device_id: id, device_owner: 'compute:nova' });
+        server.port_ids.push(port.id);
+      } else if (wanted.network) {
+        const port = createPort(ctx, {
+          networkId: wanted.network,
+          projectId,
+          deviceId: id,
+          deviceOwner: 'compute:nova',
+        });
+        server.port_ids.push(port.id);
+        server.own_port_ids.push(port.id);
+      }
+    }
+    if (!failure) {
+      for (const v of volumes) {
+        attachVolume(ctx, v.volume, id, v.device);
+        server.volumes.push({
+          id: v.volume.id,
+          device: v.device,
+          delete_on_termination: v.deleteOnTermination,
+          boot: v.boot,
+        });
+      }
+    }
+    ctx.store.put('server', server);
+  });
+  return {
+    status: 202,
+    headers: { Location: `${req.baseUrl}/compute/v2.1/servers/${id}` },
+    body: {
+      server: {
+        id,
+        links: [{ rel: 'self', href: `${req.baseUrl}/compute/v2.1/servers/${id}` }],
+        'OS-DCF:diskConfig': 'MANUAL',
+        security_groups: [{ name: 'default' }],
+        adminPass: randomBytes(9).toString('base64url'),
+      },
+    },
+  };
+}
+
+async function deleteServer(ctx: SimContext, req: ApiRequest): Promise<ApiResponse> {
+  requireRole(req, 'os_compute_api:servers:delete', 'member');
+  const server = loadServer(ctx, req, req.params.id ?? '');
+  for (const v of server.volumes) {
+    detachVolume(ctx, v.id, server.id);
+    const volume = loadVolume(ctx, v.id);
+    if (v.delete_on_termination && volume) await destroyVolume(ctx, volume);
+  }
+  for (const portId of server.port_ids) {
+    const port = ctx.store.get<PortDoc>('port', portId);
+    if (!port) continue;
+    if (server.own_port_ids.includes(portId)) ctx.store.delete('port', portId);
+    else ctx.store.put('port', { ...port, device_id: '', device_owner: '' });
+  }
+  ctx.store.delete('server', server.id);
+  return { status: 204 };
+}
+
+function listServers(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResponse {
+  const allTenants = req.auth.isAdmin && ['1', 'true', 'True'].includes(req.query.get('all_tenants') ?? '');
+  const project = allTenants
+    ? (req.query.get('project_id') ?? req.query.get('tenant_id'))
+    : req.auth.projectId;
+  let namePattern: RegExp | undefined;
+  try {
+    namePattern = req.query.has('name') ? new RegExp(req.query.get('name') ?? '') : undefined;
+  } catch {
+    throw new ApiError(400, `Invalid regular expression in name filter: ${req.query.get('name')}`);
+  }
+  const status = req.query.get('status')?.toUpperCase();
+  const servers = ctx.store
+    .list<ServerDoc>('server', (s) => !project || s.project_id === project)
+    .map((s) => loadServerDoc(ctx, s.id) as ServerDoc)
+    .filter((s) => (!namePattern || namePattern.test(s.name)) && (!status || s.status === status));
+  const page = paginate(req.query, servers);
+  return {
+    status: 200,
+    body: {
+      servers: page.map((s) =>
+        detail
+          ? serverView(ctx, req, s)
+          : {
+              id: s.id,
+              name: s.name,
+              links: [{ rel: 'self', href: `${req.baseUrl}/compute/v2.1/servers/${s.id}` }],
+            },
+      ),
+    },
+  };
+}
+
+/** The server routes: list, list with details, create, show, delete. */
+export function serverRoutes(ctx: SimContext): Route[] {
+  const v = NOVA_API_PATH;
+  return [
+    {
+      method: 'GET',
+      path: `${v}/servers`,
+      op: 'list_servers',
+      handler: (req) => listServers(ctx, req, false),
+    },
+    {
+      method: 'GET',
+      path: `${v}/servers/detail`,
+      op: 'list_servers',
+      handler: (req) => listServers(ctx, req, true),
+    },
+    { method: 'POST', path: `${v}/servers`, op: 'create_server', handler: (req) => createServer(ctx, req) },
+    {
+      method: 'GET',
+      path: `${v}/servers/:id`,
+      op: 'show_server',
+      handler: (req) => ({
+        status: 200,
+        body: { server: serverView(ctx, req, loadServer(ctx, req, req.params.id ?? '')) },
+      }),
+    },
+    {
+      method: 'DELETE',
+      path: `${v}/servers/:id`,
+      op: 'delete_server',
+      handler: (req) => deleteServer(ctx, req),
+    },
+  ];
+}
