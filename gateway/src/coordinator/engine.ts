@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { type Clock, systemClock } from '@protector/platform';
 import { errorJson, type Json, ProtectorError } from '@protector/schema';
 import {
   type OperationEvent,
@@ -42,6 +43,8 @@ export interface EngineDeps {
    * @default 30000
    */
   readonly leaseMs?: number;
+  /** The time of leases, lease renewals, sweeps and journal timestamps (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /** Operation statuses in which a gateway is (or should be) running the operation. */
@@ -50,6 +53,24 @@ const RESUMABLE: readonly OperationStatus[] = ['PENDING', 'RUNNING', 'CANCELLING
 /** A name for this gateway process, unique among gateways sharing a database: host, pid, random. */
 export function newGatewayId(): string {
   return `${hostname().slice(0, 40)}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Calls `tick` every `ms` of `clock` until `signal` aborts: a setInterval that a test's clock drives.
+ * No tick follows the abort, even one whose sleep was already over.
+ */
+function every(clock: Clock, ms: number, signal: AbortSignal, tick: () => void): void {
+  void (async () => {
+    for (;;) {
+      try {
+        await clock.sleep(ms, signal);
+      } catch {
+        return;
+      }
+      if (signal.aborted) return;
+      tick();
+    }
+  })();
 }
 
 /** A run's hold on its operation: `lost` once another gateway took the operation over. */
@@ -67,7 +88,9 @@ export class OperationEngine {
   private readonly running = new Map<string, Promise<void>>();
   readonly owner: string;
   private readonly leaseMs: number;
-  private sweeper: NodeJS.Timeout | null = null;
+  private readonly clock: Clock;
+  /** Stops the periodic sweep for abandoned operations (shared databases only). */
+  private sweeper: AbortController | null = null;
   private stopped = false;
 
   /** What the steps get: the sites, the journal, events and the log. */
@@ -76,6 +99,7 @@ export class OperationEngine {
   constructor(private readonly deps: EngineDeps) {
     this.owner = deps.owner ?? newGatewayId();
     this.leaseMs = deps.leaseMs ?? 30_000;
+    this.clock = deps.clock ?? systemClock;
     this.stepContext = {
       site: (name) => deps.site(name),
       store: deps.store,
@@ -125,19 +149,21 @@ export class OperationEngine {
   async recover(): Promise<void> {
     await this.sweep('recover');
     if (this.deps.store.shared && !this.sweeper && !this.stopped) {
-      this.sweeper = setInterval(
+      this.sweeper = new AbortController();
+      every(
+        this.clock,
+        Math.max(50, Math.floor(this.leaseMs / 2)),
+        this.sweeper.signal,
         () =>
           void this.sweep('recover').catch((err) =>
             this.deps.log('WARNING', `looking for abandoned operations failed: ${(err as Error).message}`),
           ),
-        Math.max(50, Math.floor(this.leaseMs / 2)),
       );
-      this.sweeper.unref();
     }
   }
 
   private async sweep(reason: 'recover'): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const ops = [
       ...(await this.deps.store.listOperations({ statuses: RESUMABLE })),
       // A cancellation of a failed operation that no gateway settled (its request lost the race
@@ -201,7 +227,7 @@ export class OperationEngine {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.abort();
     this.sweeper = null;
     await Promise.allSettled([...this.running.values()]);
   }
@@ -231,25 +257,22 @@ export class OperationEngine {
     const lease: Lease = { lost: false };
     // Renewals one at a time; the last one is awaited before the release, which it must not undo.
     let renewing = Promise.resolve();
-    const renew = setInterval(
-      () => {
-        renewing = renewing.then(() =>
-          this.deps.store.claimOperation(id, this.owner, this.leaseMs).then(
-            (held) => {
-              if (!held) lease.lost = true;
-            },
-            (err) =>
-              this.deps.log('WARNING', `renewing the lease of operation ${id}: ${(err as Error).message}`),
-          ),
-        );
-      },
-      Math.max(20, Math.floor(this.leaseMs / 3)),
-    );
-    renew.unref();
+    const renew = new AbortController();
+    every(this.clock, Math.max(20, Math.floor(this.leaseMs / 3)), renew.signal, () => {
+      renewing = renewing.then(() =>
+        this.deps.store.claimOperation(id, this.owner, this.leaseMs).then(
+          (held) => {
+            if (!held) lease.lost = true;
+          },
+          (err) =>
+            this.deps.log('WARNING', `renewing the lease of operation ${id}: ${(err as Error).message}`),
+        ),
+      );
+    });
     try {
       await this.run(id, lease);
     } finally {
-      clearInterval(renew);
+      renew.abort();
       await renewing;
       await this.deps.store
         .releaseOperation(id, this.owner)
@@ -270,6 +293,11 @@ export class OperationEngine {
     return false;
   }
 
+  /** The clock's time, as a Date for the journal. */
+  private now(): Date {
+    return new Date(this.clock.now());
+  }
+
   private async require(id: string): Promise<OperationRecord> {
     const op = await this.deps.store.getOperation(id);
     if (!op) throw new ProtectorError('NOT_FOUND', `Operation '${id}' does not exist.`);
@@ -284,8 +312,8 @@ export class OperationEngine {
     assertOperationTransition(op, to);
     const updated = await this.deps.store.updateOperation(op.id, {
       status: to,
-      ...(to === 'RUNNING' && !op.startedAt ? { startedAt: new Date() } : {}),
-      ...(TERMINAL_STATUSES.includes(to) ? { finishedAt: new Date() } : {}),
+      ...(to === 'RUNNING' && !op.startedAt ? { startedAt: this.now() } : {}),
+      ...(TERMINAL_STATUSES.includes(to) ? { finishedAt: this.now() } : {}),
       ...extra,
     });
     await this.emit(updated, 'STATUS_CHANGED', `Operation ${to.toLowerCase()}.`);
@@ -365,7 +393,7 @@ export class OperationEngine {
     await this.deps.store.updateStep(op.id, step.index, {
       status: 'RUNNING',
       attempt,
-      startedAt: new Date(),
+      startedAt: this.now(),
       finishedAt: null,
       error: null,
     });
@@ -384,7 +412,7 @@ export class OperationEngine {
       const skipped = result.skipped === true;
       await this.deps.store.updateStep(op.id, step.index, {
         status: skipped ? 'SKIPPED' : 'SUCCEEDED',
-        finishedAt: new Date(),
+        finishedAt: this.now(),
         result,
       });
       const after = await this.require(op.id);
@@ -399,7 +427,7 @@ export class OperationEngine {
       const error = errorJson(err);
       await this.deps.store.updateStep(op.id, step.index, {
         status: 'FAILED',
-        finishedAt: new Date(),
+        finishedAt: this.now(),
         error,
       });
       const failed = await this.require(op.id);
@@ -426,7 +454,7 @@ export class OperationEngine {
     stepIndex: number | null = null,
     memberId: string | null = null,
   ) {
-    const occurredAt = new Date().toISOString();
+    const occurredAt = this.now().toISOString();
     // The status is the journal's when the event is numbered (see `nextSequence`).
     const event = (sequence: number, status: OperationStatus): OperationEvent => {
       const operation = { ...op, sequence, status };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Clock, ManualClock } from '@protector/platform';
 import { generateSecretKey } from '@protector/platform/db';
 import { needs, startTestPostgres, type TestPostgres, testPostgres } from '@protector/platform/testing';
 import { ProtectorError } from '@protector/schema';
@@ -70,18 +71,24 @@ needs(testPostgres).describe('coordinator database shared by several gateways (P
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   let url: string;
 
-  const gatewayDb = async () => {
+  const gatewayDb = async (clock?: Clock) => {
     const ds = await openCoordinatorDataSource(url);
     open.push(ds);
-    return new CoordinatorStore(ds, key);
+    return new CoordinatorStore(ds, key, clock);
   };
 
   /** A gateway's operation machinery: store (own connection pool), bus, fan-out and engine. */
   async function gateway(
     name: string,
-    opts: { leaseMs?: number; site?: (name: string) => Promise<SiteClient>; fanout?: boolean } = {},
+    opts: {
+      leaseMs?: number;
+      site?: (name: string) => Promise<SiteClient>;
+      fanout?: boolean;
+      /** The time of the gateway's leases and sweeps (default: the system clock). */
+      clock?: Clock;
+    } = {},
   ) {
-    const store = await gatewayDb();
+    const store = await gatewayDb(opts.clock);
     const bus = new OperationEventBus();
     const logs: string[] = [];
     const log = (level: string, message: string) => logs.push(`${level} ${message}`);
@@ -106,6 +113,7 @@ needs(testPostgres).describe('coordinator database shared by several gateways (P
       events: bus,
       owner: name,
       leaseMs: opts.leaseMs ?? 30_000,
+      clock: opts.clock,
       log,
       site:
         opts.site ??
@@ -299,18 +307,26 @@ needs(testPostgres).describe('coordinator database shared by several gateways (P
   });
 
   it('lets one gateway run an operation; another resumes it once the lease of a dead gateway ran out', async () => {
+    // Leases, renewals and sweeps run on a clock the test moves on: no waiting for a lease to run out.
+    // Leases last 300 ms: renewed every 100 ms, sweeps every 150 ms.
+    const clock = new ManualClock();
+    // Should the test fail half-way, the cleanup wakes a step still waiting on the clock.
+    const parked = new AbortController();
     let calls = 0;
     const site = async (name: string): Promise<SiteClient> => {
       // Once per run of this operation (a run reads the group on both sites; the sweep also
-      // resumes operations other tests left behind, on other sites).
+      // resumes operations other tests left behind, on other sites: those fail at once).
       if (name === 'lease-source') calls++;
-      await sleep(300);
+      // This operation's step takes 500 ms of the clock, outlasting the lease it started with.
+      if (name.startsWith('lease-')) await clock.sleep(500, parked.signal).catch(() => undefined);
       throw new ProtectorError('SITE_UNREACHABLE', `site ${name} is down (test)`);
     };
-    const b = await gateway('gw-b3', { leaseMs: 300, site, fanout: false });
-    const c = await gateway('gw-c3', { leaseMs: 300, site, fanout: false });
+    const b = await gateway('gw-b3', { leaseMs: 300, site, fanout: false, clock });
+    const c = await gateway('gw-c3', { leaseMs: 300, site, fanout: false, clock });
+    cleanups.push(() => parked.abort()); // before the engines stop (cleanups run last first)
     const store = b.store;
-    // A gateway died while running this operation: its lease (owner gw-dead) runs for 1.5 s more.
+    const start = clock.now();
+    // A gateway died while running this operation: its lease (owner gw-dead) runs for 1 s more.
     const op = await store.createOperation({
       type: 'TEST_FAILOVER',
       protectionGroupId: 'pg-lease',
@@ -320,15 +336,32 @@ needs(testPostgres).describe('coordinator database shared by several gateways (P
       params: {},
       requestedBy: null,
       steps: [{ key: 'status:TEST_FAILING_OVER', name: 'setGroupStatus', site: null }],
-      lease: { owner: 'gw-dead', ms: 1500 },
+      lease: { owner: 'gw-dead', ms: 1000 },
     });
-    await store.updateOperation(op.id, { status: 'RUNNING', startedAt: new Date() });
+    await store.updateOperation(op.id, { status: 'RUNNING', startedAt: new Date(start) });
     // Both look for abandoned operations at once, and keep looking: the lease is still held.
     await Promise.all([b.engine.recover(), c.engine.recover()]);
     expect(calls).toBe(0);
     expect(await store.getOperation(op.id)).toMatchObject({ status: 'RUNNING', owner: 'gw-dead' });
-    // Once it ran out, exactly one of them takes the operation over and runs it.
-    await until('the operation to be resumed and fail', async () => {
+    await clock.advance(900); // six sweeps by each gateway, the last at 900 ms
+    expect(calls).toBe(0);
+    expect(await store.getOperation(op.id)).toMatchObject({ status: 'RUNNING', owner: 'gw-dead' });
+    // Once it ran out (the sweeps at 1050 ms), exactly one of them takes the operation over and runs it.
+    await clock.advance(150);
+    await until('the operation to be resumed', () => calls === 1);
+    expect((await store.getOperation(op.id))?.owner).not.toBe('gw-dead');
+    // The step runs past the lease it was claimed with (until 1350 ms): a renewal every 100 ms
+    // extends it, and the other gateway's sweeps (at 1200, 1350 and 1500 ms) leave the operation be.
+    for (let renewal = 1; renewal <= 4; renewal++) {
+      await clock.advance(100);
+      const now = clock.now();
+      await until(`renewal ${renewal} of the lease`, async () => {
+        const o = await store.getOperation(op.id);
+        return (o?.leaseUntil?.getTime() ?? 0) >= now + 300;
+      });
+    }
+    await clock.advance(100); // at 1550 ms, the step's 500 ms are over: it fails
+    await until('the operation to fail', async () => {
       const o = await store.getOperation(op.id);
       return o?.status === 'FAILED' && o;
     });
@@ -401,8 +434,10 @@ needs(testPostgres).describe('coordinator database shared by several gateways (P
   });
 
   it('refuses a second runner while the lease is renewed, and hands over after the run', async () => {
-    const one = await gatewayDb();
-    const two = await gatewayDb();
+    // A clock that stands still: the 400 ms leases cannot run out between the claims, however slow the machine.
+    const clock = new ManualClock();
+    const one = await gatewayDb(clock);
+    const two = await gatewayDb(clock);
     const op = await newOperation(one, 'pg-claim');
     const claims = await Promise.all([
       one.claimOperation(op.id, 'gw-1', 400),

@@ -1,6 +1,28 @@
-/** Test helpers shared by the gateway server tests (not part of the build). */
-import type { FormattedExecutionResult } from 'graphql';
+/**
+ * Test helpers shared by the gateway server tests (not part of the build): promises and event sources
+ * the tests drive, a graphql-ws collector, and the gateway over a stub coordinator and real and fake sites.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { sendJson } from '@protector/platform/server';
+import { coordinatorSubgraphSdl, ProtectorError } from '@protector/schema';
+import { type FormattedExecutionResult, type GraphQLSchema, parse } from 'graphql';
 import type { Client } from 'graphql-ws';
+import { fetch } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  type GraphQLErrorShape,
+  type SiteProcess,
+  type SiteTokens,
+  siteTokens,
+  startSiteProcess,
+  tempDir,
+  writeSiteConfig,
+} from '../../../subgraph-site/test-support/site-process.js';
+import { type GatewayContext, type GatewaySite, type RunningGateway, startGateway } from './index.js';
 
 export interface Deferred<T> {
   readonly promise: Promise<T>;
@@ -97,4 +119,288 @@ export function subscribe(client: Client, query: string, variables: Record<strin
     },
     dispose,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stub coordinator: the real coordinator SDL with a few in-memory resolvers, and subscription
+// sources the test drives event by event.
+
+export interface StubOperation {
+  id: string;
+  status: string;
+  percentComplete: number;
+  protectionGroupId: string;
+}
+
+/** The stub coordinator: schema, registry, operations, and what it saw. */
+export interface StubCoordinator {
+  readonly schema: GraphQLSchema;
+  readonly registry: GatewaySite[];
+  readonly operations: Map<string, StubOperation>;
+  /** Contexts the coordinator's resolvers were called with. */
+  readonly contexts: GatewayContext[];
+  /** One channel per operation id; created on first use. */
+  channel(operationId: string): EventChannel<Record<string, unknown>>;
+  /** Resolves on each coordinatorSubscribe call (renewed after each). */
+  subscribed(): Promise<{ field: string; args: Record<string, unknown> }>;
+  coordinatorSubscribe(
+    field: string,
+    args: Record<string, unknown>,
+    ctx: GatewayContext,
+  ): AsyncIterable<Record<string, unknown>>;
+}
+
+export function createStubCoordinator(): StubCoordinator {
+  const registry: GatewaySite[] = [];
+  const operations = new Map<string, StubOperation>();
+  const contexts: GatewayContext[] = [];
+  const channels = new Map<string, EventChannel<Record<string, unknown>>>();
+  let nextSubscribe = deferred<{ field: string; args: Record<string, unknown> }>();
+
+  const site = (s: GatewaySite) => ({
+    name: s.name,
+    key: s.key,
+    url: s.url,
+    authUrl: 'http://keystone.invalid/v3',
+    status: 'ACTIVE',
+    role: 'IDLE',
+    registeredAt: '2025-01-01T00:00:00.000Z',
+  });
+  const protectionGroup = (id: string) => ({ id, name: `pg-${id}`, status: 'ACTIVE', metadataVersion: 1 });
+  const operation = (id: string) => {
+    const op = operations.get(id);
+    return op ? { ...op, type: 'FAILOVER' } : null;
+  };
+
+  const resolvers = {
+    Query: {
+      sites: (_: unknown, __: unknown, ctx: GatewayContext) => {
+        contexts.push(ctx);
+        return registry.map(site);
+      },
+      site: (_: unknown, args: { name: string }) => {
+        const s = registry.find((r) => r.name === args.name);
+        return s ? site(s) : null;
+      },
+      protectionGroup: (_: unknown, args: { id?: string }, ctx: GatewayContext) => {
+        contexts.push(ctx);
+        if (args.id === 'missing') {
+          throw new ProtectorError('NOT_FOUND', "Protection Group 'missing' does not exist.", {
+            id: 'missing',
+          });
+        }
+        return args.id ? protectionGroup(args.id) : null;
+      },
+      operation: (_: unknown, args: { id: string }, ctx: GatewayContext) => {
+        contexts.push(ctx);
+        return operation(args.id);
+      },
+    },
+    ProtectionGroup: { __resolveReference: (ref: { id: string }) => protectionGroup(ref.id) },
+    Site: {
+      __resolveReference: (ref: { name: string }) => {
+        const s = registry.find((r) => r.name === ref.name);
+        return s ? site(s) : null;
+      },
+    },
+    Operation: {
+      __resolveReference: (ref: { id: string }) => operation(ref.id),
+      protectionGroup: (op: StubOperation) => protectionGroup(op.protectionGroupId),
+    },
+    // A coordinator resolver on an event field: the gateway must use it for fields it takes from events.
+    OperationEvent: {
+      message: (event: { message?: string; sequence: number }) => event.message ?? `event ${event.sequence}`,
+    },
+  };
+
+  const schema = buildSubgraphSchema([
+    { typeDefs: parse(coordinatorSubgraphSdl), resolvers: resolvers as never },
+  ]);
+  const channel = (id: string) => {
+    let c = channels.get(id);
+    if (!c) {
+      c = new EventChannel();
+      channels.set(id, c);
+    }
+    return c;
+  };
+
+  return {
+    schema,
+    registry,
+    operations,
+    contexts,
+    channel,
+    subscribed: () => nextSubscribe.promise,
+    coordinatorSubscribe(field, args) {
+      const done = nextSubscribe;
+      nextSubscribe = deferred();
+      done.resolve({ field, args });
+      if (field !== 'operationProgress') {
+        throw new ProtectorError('BAD_USER_INPUT', `The stub coordinator has no events for ${field}.`);
+      }
+      const id = String(args['id']);
+      if (!operations.has(id)) throw new ProtectorError('NOT_FOUND', `Operation '${id}' does not exist.`);
+      return channel(id);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fake sites: a spy and a site that never answers.
+
+/** A fake site that records the headers it gets and answers every entity with a null replica. */
+export interface SpySite {
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+/** A fake site that accepts connections and never answers. */
+export interface HangingSite {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+async function startSpy(): Promise<SpySite> {
+  const headers: IncomingHttpHeaders[] = [];
+  const server = createHttpServer((req, res) => {
+    headers.push(req.headers);
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: { _entities: [{ spy: null }] } }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    headers,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+async function startHang(): Promise<HangingSite> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway against the stub coordinator, two REAL site services started as child processes
+// (boston and seattle), the spy site and the site that never answers.
+
+/** The gateway's subgraph timeout in these tests. */
+export const TIMEOUT_MS = 1500;
+
+export const siteEntry = (name: string, url: string): GatewaySite => ({ name, key: name, url });
+
+/** What a test file's tests use; the fields are set once the file's `beforeAll` has run. */
+export class GatewayTestEnv {
+  readonly coordinator = createStubCoordinator();
+  readonly logs: string[] = [];
+  gw!: RunningGateway;
+  boston!: SiteProcess;
+  seattle!: SiteProcess;
+  bostonTokens!: SiteTokens;
+  seattleTokens!: SiteTokens;
+  spy!: SpySite;
+  hang!: HangingSite;
+  private readonly sitesDir = tempDir('protector-gw-test');
+
+  /** Starts the sites and the gateway, with `registered` in the coordinator's registry. */
+  async start(registered: readonly ('boston' | 'seattle')[]): Promise<void> {
+    const mockDir = join(this.sitesDir.path, 'mock-storage');
+    mkdirSync(mockDir, { recursive: true });
+    const dir = this.sitesDir.path;
+    const [b, s] = await Promise.all([
+      startSiteProcess(
+        writeSiteConfig({ name: 'boston', dir, mockDir, arrays: ['gw-array-a', 'gw-array-b'] }),
+      ),
+      startSiteProcess(
+        writeSiteConfig({ name: 'seattle', dir, mockDir, arrays: ['gw-array-b', 'gw-array-a'] }),
+      ),
+    ]);
+    this.boston = b;
+    this.seattle = s;
+    [this.bostonTokens, this.seattleTokens] = await Promise.all([
+      siteTokens(b.keystoneUrl),
+      siteTokens(s.keystoneUrl),
+    ]);
+    [this.spy, this.hang] = await Promise.all([startSpy(), startHang()]);
+    for (const name of registered) this.coordinator.registry.push(siteEntry(name, this[name].url));
+    this.gw = await startGateway({
+      port: 0,
+      coordinatorSchema: this.coordinator.schema,
+      coordinatorSubscribe: (field, args, ctx) => this.coordinator.coordinatorSubscribe(field, args, ctx),
+      sites: () => this.coordinator.registry,
+      subgraphTimeoutMs: TIMEOUT_MS,
+      routes: { '/hello/*': (_req, res) => sendJson(res, 200, { hello: true }) },
+      log: (level, message) => this.logs.push(`${level} ${message}`),
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.gw?.stop();
+    await Promise.all([this.boston?.kill(), this.seattle?.kill(), this.spy?.close(), this.hang?.close()]);
+    this.sitesDir.cleanup();
+  }
+
+  /** POSTs to the gateway with the given headers. */
+  readonly post = async (
+    query: string,
+    headers: Record<string, string>,
+    variables: Record<string, unknown> = {},
+  ): Promise<{ status: number; data: Record<string, unknown> | null; errors: GraphQLErrorShape[] }> => {
+    const res = await fetch(this.gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as {
+      data?: Record<string, unknown> | null;
+      errors?: GraphQLErrorShape[];
+    };
+    return { status: res.status, data: body.data ?? null, errors: body.errors ?? [] };
+  };
+
+  /** Each real site's own tenant token. */
+  readonly ownTokens = () => ({
+    'X-Site-Token-boston': this.bostonTokens.tenant,
+    'X-Site-Token-seattle': this.seattleTokens.tenant,
+  });
+
+  readonly register = async (site: GatewaySite): Promise<void> => {
+    this.coordinator.registry.push(site);
+    await this.gw.recompose();
+  };
+
+  readonly unregister = async (key: string): Promise<void> => {
+    const i = this.coordinator.registry.findIndex((s) => s.key === key);
+    if (i >= 0) this.coordinator.registry.splice(i, 1);
+    await this.gw.recompose();
+  };
+}
+
+/**
+ * The gateway environment of one test file: started before its tests with the `registered` sites
+ * in the registry, stopped after them.
+ */
+export function setupGatewayEnv(registered: readonly ('boston' | 'seattle')[]): GatewayTestEnv {
+  const env = new GatewayTestEnv();
+  beforeAll(() => env.start(registered), 90_000);
+  afterAll(() => env.stop());
+  return env;
 }

@@ -1,0 +1,238 @@
+/**
+ * Subscriptions through the gateway: events of the stub coordinator resolved across the sites with
+ * the subscriber's tokens, errors, and queries over the socket. The environment is `setupGatewayEnv`.
+ */
+
+import { type Client, createClient } from 'graphql-ws';
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import type { GraphQLErrorShape } from '../../../subgraph-site/test-support/site-process.js';
+import { setupGatewayEnv, subscribe } from './test-helpers.js';
+
+const env = setupGatewayEnv(['boston', 'seattle']);
+
+const wsUrl = () => env.gw.url.replace(/^http/, 'ws');
+
+function connect(connectionParams: Record<string, unknown>): Client {
+  return createClient({
+    url: wsUrl(),
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: true,
+  });
+}
+
+describe('subscriptions through the gateway', () => {
+  const progressQuery = /* GraphQL */ `
+    subscription Progress($id: ID!, $withGroup: Boolean!) {
+      progress: operationProgress(id: $id) {
+        sequence
+        status
+        message
+        ...OperationPart
+      }
+    }
+    fragment OperationPart on OperationEvent {
+      op: operation {
+        id
+        st: status
+        percentComplete
+        ... on Operation {
+          protectionGroup @include(if: $withGroup) { id name b: boston { id } seattle { id } }
+        }
+      }
+    }`;
+
+  it("resolves each event across subgraphs with the subscriber's tokens, and completes when the source ends", async () => {
+    env.coordinator.operations.set('op-1', {
+      id: 'op-1',
+      status: 'RUNNING',
+      percentComplete: 10,
+      protectionGroupId: 'pg-7',
+    });
+    const client = connect({
+      siteTokens: { boston: env.bostonTokens.tenant, seattle: env.seattleTokens.tenant },
+    });
+    try {
+      const subscribed = env.coordinator.subscribed();
+      const sub = subscribe(client, progressQuery, { id: 'op-1', withGroup: true });
+      expect(await subscribed).toEqual({ field: 'operationProgress', args: { id: 'op-1' } });
+      const channel = env.coordinator.channel('op-1');
+
+      channel.push({
+        sequence: 1,
+        kind: 'STEP_STARTED',
+        status: 'RUNNING',
+        percentComplete: 10,
+        operation: { id: 'op-1' },
+      });
+      expect(await sub.next()).toEqual({
+        data: {
+          progress: {
+            sequence: 1,
+            status: 'RUNNING',
+            message: 'event 1',
+            op: {
+              id: 'op-1',
+              st: 'RUNNING',
+              percentComplete: 10,
+              protectionGroup: { id: 'pg-7', name: 'pg-pg-7', b: null, seattle: null },
+            },
+          },
+        },
+      });
+
+      // Each event is refetched: the operation's state now, not the state at subscribe time.
+      env.coordinator.operations.set('op-1', {
+        id: 'op-1',
+        status: 'SUCCEEDED',
+        percentComplete: 100,
+        protectionGroupId: 'pg-7',
+      });
+      channel.push({
+        sequence: 2,
+        kind: 'STATUS_CHANGED',
+        status: 'SUCCEEDED',
+        percentComplete: 100,
+        operation: { id: 'op-1' },
+        message: 'done',
+      });
+      const second = await sub.next();
+      expect(second.errors).toBeUndefined();
+      expect(second.data?.['progress']).toMatchObject({
+        sequence: 2,
+        message: 'done',
+        op: { st: 'SUCCEEDED', percentComplete: 100 },
+      });
+
+      channel.end();
+      await sub.completed;
+      expect(sub.results).toHaveLength(2);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('puts a site error of a refetched field at its path in the event', async () => {
+    env.coordinator.operations.set('op-2', {
+      id: 'op-2',
+      status: 'RUNNING',
+      percentComplete: 50,
+      protectionGroupId: 'pg-8',
+    });
+    // Boston gets seattle's token (wrong there); seattle gets its own.
+    const client = connect({
+      siteTokens: { seattle: env.seattleTokens.tenant },
+      token: env.seattleTokens.tenant,
+    });
+    try {
+      const subscribed = env.coordinator.subscribed();
+      const sub = subscribe(client, progressQuery, { id: 'op-2', withGroup: true });
+      await subscribed;
+      env.coordinator.channel('op-2').push({
+        sequence: 1,
+        kind: 'CREATED',
+        status: 'RUNNING',
+        percentComplete: 50,
+        operation: { id: 'op-2' },
+      });
+      const event = await sub.next();
+      expect(event.data?.['progress']).toMatchObject({
+        op: { st: 'RUNNING', protectionGroup: { id: 'pg-8', b: null, seattle: null } },
+      });
+      expect(event.errors).toHaveLength(1);
+      expect(event.errors?.[0]).toMatchObject({
+        path: ['progress', 'op', 'protectionGroup', 'b'],
+        extensions: { code: 'UNAUTHENTICATED', site: 'boston' },
+      });
+      // The subscriber leaves: the coordinator's source is ended at once.
+      sub.dispose();
+      await env.coordinator.channel('op-2').returned.promise;
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('takes key-only selections from the event without refetching', async () => {
+    env.coordinator.operations.set('op-3', {
+      id: 'op-3',
+      status: 'RUNNING',
+      percentComplete: 0,
+      protectionGroupId: 'pg-9',
+    });
+    const client = connect({ token: env.bostonTokens.tenant });
+    try {
+      const subscribed = env.coordinator.subscribed();
+      const sub = subscribe(
+        client,
+        'subscription { operationProgress(id: "op-3") { sequence operation { id __typename } } }',
+      );
+      await subscribed;
+      const before = env.coordinator.contexts.length;
+      env.coordinator
+        .channel('op-3')
+        .push({ sequence: 7, status: 'RUNNING', percentComplete: 0, operation: { id: 'op-3' } });
+      expect(await sub.next()).toEqual({
+        data: { operationProgress: { sequence: 7, operation: { id: 'op-3', __typename: 'Operation' } } },
+      });
+      expect(env.coordinator.contexts.length).toBe(before);
+      env.coordinator.channel('op-3').end();
+      await sub.completed;
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('answers an invalid document with the protocol error message', async () => {
+    const client = connect({ token: env.bostonTokens.tenant });
+    try {
+      const sub = subscribe(client, 'subscription { operationProgress(id: "op-1") { nope } }');
+      const errors = (await sub.failed) as GraphQLErrorShape[];
+      expect(errors[0]?.message).toMatch(/Cannot query field "nope" on type "OperationEvent"/);
+      // A field of a site not in the supergraph is refused the same way (validated against the current schema).
+      const sub2 = subscribe(
+        client,
+        'subscription { operationProgress(id: "op-1") { operation { id denver { id } } } }',
+      );
+      expect(((await sub2.failed) as GraphQLErrorShape[])[0]?.message).toMatch(/Cannot query field "denver"/);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('passes a coordinator error of the source as a result with its code', async () => {
+    const client = connect({ token: env.bostonTokens.tenant });
+    try {
+      const sub = subscribe(client, 'subscription { operationProgress(id: "nope") { sequence } }');
+      const result = await sub.next();
+      expect(result.errors?.[0]).toMatchObject({
+        message: "Operation 'nope' does not exist.",
+        extensions: { code: 'NOT_FOUND' },
+      });
+      await sub.completed;
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('closes a connection without any token with 4403 Forbidden', async () => {
+    const ws = new WebSocket(wsUrl(), 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { siteTokens: {} } })));
+    expect(await closed).toBe(4403);
+  });
+
+  it('runs queries sent over the socket through the gateway', async () => {
+    const client = connect({ siteTokens: { seattle: env.seattleTokens.tenant } });
+    try {
+      const sub = subscribe(client, '{ seattle { key } sites { name } }');
+      expect(await sub.next()).toEqual({
+        data: { seattle: { key: 'seattle' }, sites: [{ name: 'boston' }, { name: 'seattle' }] },
+      });
+      await sub.completed;
+    } finally {
+      await client.dispose();
+    }
+  });
+});
