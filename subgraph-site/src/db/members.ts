@@ -1,0 +1,166 @@
+/**
+ * Members of a Protection Group and their volumes: reads in name order, site-local member state, the
+ * wholesale replacement a metadata write makes, and the checks on member input.
+ */
+import { randomUUID } from 'node:crypto';
+import { ProtectorError } from '@protector/schema';
+import type { EntityManager } from 'typeorm';
+import { ENTITY, type MemberRow, type MemberVolumeRow } from './entities.js';
+import type { SiteDb } from './site-db.js';
+import {
+  MEMBER_STATUSES,
+  type MemberInput,
+  type MemberStatus,
+  type MemberVolumeRecord,
+  type ProtectionGroupMember,
+  type SiteResourceIds,
+} from './types.js';
+import { badInput, oneOf, requireText, requireUuid } from './validation.js';
+
+/** The site-local state of a member that `updateMemberState` may change. */
+export interface MemberState {
+  status?: MemberStatus;
+  errorReason?: string | null;
+  serverId?: string | null;
+  siteServerIds?: SiteResourceIds;
+}
+
+/** Members of a PG with their volumes, in name order. */
+export async function listMembers(db: SiteDb, protectionGroupId: string): Promise<ProtectionGroupMember[]> {
+  return db.read(async (m) => {
+    const members = await m
+      .getRepository<MemberRow>(ENTITY.member)
+      .find({ where: { protectionGroupId }, order: { name: 'ASC', id: 'ASC' } });
+    if (members.length === 0) return [];
+    const volumes = await m
+      .getRepository<MemberVolumeRow>(ENTITY.memberVolume)
+      .createQueryBuilder('v')
+      .where('v.memberId IN (:...ids)', { ids: members.map((row) => row.id) })
+      .orderBy('v.position', 'ASC')
+      .addOrderBy('v.id', 'ASC')
+      .getMany();
+    return members.map((row) => toMember(row, volumes.filter((v) => v.memberId === row.id).map(toVolume)));
+  });
+}
+
+/**
+ * Records site-local state of one member during an operation (its server here, its status, the
+ * error). Does not change the PG's `metadataVersion`: the coordinator writes the final metadata.
+ */
+export async function updateMemberState(db: SiteDb, memberId: string, state: MemberState): Promise<void> {
+  if (state.status !== undefined) oneOf('status', state.status, MEMBER_STATUSES);
+  const changes: Partial<MemberRow> = { updatedAt: new Date() };
+  if (state.status !== undefined) changes.status = state.status;
+  if (state.errorReason !== undefined) changes.errorReason = state.errorReason;
+  if (state.serverId !== undefined) changes.serverId = state.serverId;
+  if (state.siteServerIds !== undefined) changes.siteServerIds = { ...state.siteServerIds };
+  const result = await db.tx((m) =>
+    m.getRepository<MemberRow>(ENTITY.member).update({ id: memberId }, changes),
+  );
+  if (!result.affected)
+    throw new ProtectorError('NOT_FOUND', `Member ${memberId} does not exist`, { memberId });
+}
+
+/** Replaces every member (and volume) of a PG, inside the caller's metadata transaction. */
+export async function replaceMembers(
+  m: EntityManager,
+  pgId: string,
+  members: readonly MemberInput[],
+  now: Date,
+) {
+  const memberRepo = m.getRepository<MemberRow>(ENTITY.member);
+  // volumes go with their members (ON DELETE CASCADE)
+  await memberRepo.delete({ protectionGroupId: pgId });
+  const memberRows: MemberRow[] = [];
+  const volumeRows: MemberVolumeRow[] = [];
+  for (const member of members) {
+    const memberId = member.id ?? randomUUID();
+    memberRows.push({
+      id: memberId,
+      protectionGroupId: pgId,
+      serverId: member.serverId ?? null,
+      name: member.name,
+      status: member.status ?? 'protected',
+      siteServerIds: { ...member.siteServerIds },
+      sitePlacements: member.sitePlacements ? { ...member.sitePlacements } : null,
+      bootPriority: member.bootPriority ?? 3,
+      errorReason: member.errorReason ?? null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    for (const [position, volume] of (member.volumes ?? []).entries()) {
+      volumeRows.push({
+        id: volume.id ?? randomUUID(),
+        memberId,
+        position,
+        volumeId: volume.volumeId ?? null,
+        arrayVolumeName: volume.arrayVolumeName ?? null,
+        sizeGb: volume.sizeGb,
+        bootIndex: volume.bootIndex ?? null,
+        deviceName: volume.deviceName ?? null,
+        volumeType: volume.volumeType ?? null,
+        siteVolumeIds: { ...volume.siteVolumeIds },
+      });
+    }
+  }
+  if (memberRows.length > 0) await memberRepo.insert(memberRows);
+  if (volumeRows.length > 0) await m.getRepository<MemberVolumeRow>(ENTITY.memberVolume).insert(volumeRows);
+}
+
+/** Checks the `members` of a metadata write: ids, names, statuses, boot priorities, one entry per server. */
+export function validateMembers(members: readonly MemberInput[]): void {
+  const serverIds = new Set<string>();
+  members.forEach((member, i) => {
+    const at = `members[${i}]`;
+    if (member.id !== undefined) requireUuid(`${at}.id`, member.id);
+    requireText(`${at}.name`, member.name, 255);
+    if (member.status !== undefined) oneOf(`${at}.status`, member.status, MEMBER_STATUSES);
+    if (
+      member.bootPriority !== undefined &&
+      !(Number.isInteger(member.bootPriority) && member.bootPriority >= 1 && member.bootPriority <= 5)
+    ) {
+      throw badInput(`${at}.bootPriority`, `must be a whole number from 1 to 5, got ${member.bootPriority}`);
+    }
+    if (member.serverId != null) {
+      if (serverIds.has(member.serverId))
+        throw badInput(`${at}.serverId`, `server ${member.serverId} is listed twice`);
+      serverIds.add(member.serverId);
+    }
+    member.volumes?.forEach((volume, j) => {
+      if (volume.id !== undefined) requireUuid(`${at}.volumes[${j}].id`, volume.id);
+      if (!Number.isInteger(volume.sizeGb) || volume.sizeGb <= 0) {
+        throw badInput(
+          `${at}.volumes[${j}].sizeGb`,
+          `must be a positive whole number of GiB, got ${volume.sizeGb}`,
+        );
+      }
+    });
+  });
+}
+
+const toMember = (row: MemberRow, volumes: MemberVolumeRecord[]): ProtectionGroupMember => ({
+  id: row.id,
+  protectionGroupId: row.protectionGroupId,
+  serverId: row.serverId,
+  name: row.name,
+  status: row.status as MemberStatus,
+  siteServerIds: row.siteServerIds ?? {},
+  sitePlacements: row.sitePlacements ?? {},
+  bootPriority: row.bootPriority ?? 3,
+  errorReason: row.errorReason,
+  volumes,
+  createdAt: row.createdAt,
+  updatedAt: row.updatedAt,
+});
+
+const toVolume = (row: MemberVolumeRow): MemberVolumeRecord => ({
+  id: row.id,
+  memberId: row.memberId,
+  volumeId: row.volumeId,
+  arrayVolumeName: row.arrayVolumeName,
+  sizeGb: row.sizeGb,
+  bootIndex: row.bootIndex,
+  deviceName: row.deviceName,
+  volumeType: row.volumeType,
+  siteVolumeIds: row.siteVolumeIds ?? {},
+});
