@@ -1,10 +1,12 @@
 /**
  * One contract suite over both drivers (STYLE.md, Tests): the mock in process, and the pure driver over
- * real HTTPS against fa-sim. Both must keep the same rules and fail the same way.
+ * real HTTPS against fa-sim. Both must keep the same rules and fail the same way. Array time, retry
+ * backoff and the simulators' tick run on a ManualClock: the tests advance it instead of sleeping.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManualClock } from '@protector/platform';
 import { isProtectorError } from '@protector/schema';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FlashArrayStore } from './array/store.js';
@@ -18,6 +20,7 @@ const FAST_RETRY = { maxRetries: 3, baseDelayMs: 2, maxDelayMs: 10 };
 const MiB = 1024 * 1024;
 
 interface Harness {
+  clock: ManualClock;
   driver: StorageDriver;
   sim: FlashArrayStore;
   a: string;
@@ -30,8 +33,8 @@ interface Harness {
   stop(): Promise<void>;
 }
 
-const harnesses: Record<'mock' | 'pure', (dir: string) => Promise<Harness>> = {
-  async mock(dir) {
+const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Promise<Harness>> = {
+  async mock(dir, clock) {
     const logs: string[] = [];
     const driver = MockStorageDriver.create({
       dataDir: dir,
@@ -39,9 +42,11 @@ const harnesses: Record<'mock' | 'pure', (dir: string) => Promise<Harness>> = {
       transferMs: TRANSFER_MS,
       retry: FAST_RETRY,
       log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
+      clock,
     });
     await driver.initialize();
     return {
+      clock,
       driver,
       sim: driver.simulator,
       a: 'mock-array-a',
@@ -52,7 +57,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string) => Promise<Harness>> = {
       stop: () => driver.close(),
     };
   },
-  async pure(dir) {
+  async pure(dir, clock) {
     const logs: string[] = [];
     const fa = await startFlashArraySimulator({
       dataDir: dir,
@@ -62,6 +67,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string) => Promise<Harness>> = {
       ],
       apiToken: 'T-contract',
       transferMs: TRANSFER_MS,
+      clock,
     });
     const make = (token: string) =>
       new PureStorageDriver({
@@ -73,10 +79,12 @@ const harnesses: Record<'mock' | 'pure', (dir: string) => Promise<Harness>> = {
         retry: FAST_RETRY,
         timeoutMs: 5000,
         log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
+        clock,
       });
     const driver = make('T-contract');
     await driver.initialize();
     return {
+      clock,
       driver,
       sim: fa.store,
       a: 'fa-a',
@@ -103,17 +111,35 @@ async function expectCode(promise: Promise<unknown>, code: string, message?: Reg
   if (message) expect(err.message).toMatch(message);
 }
 
-async function waitForComplete(
-  driver: StorageDriver,
-  ref: ReplicationGroupRef,
-  name: string,
-): Promise<RecoveryPoint> {
+/** Moves array time on in 20 ms steps until the recovery point has replicated. */
+async function waitForComplete(h: Harness, ref: ReplicationGroupRef, name: string): Promise<RecoveryPoint> {
   for (let i = 0; i < 200; i++) {
-    const point = (await driver.listRecoveryPoints(ref)).find((p) => p.name === name);
+    const point = (await h.driver.listRecoveryPoints(ref)).find((p) => p.name === name);
     if (point?.complete) return point;
-    await new Promise((r) => setTimeout(r, 20));
+    await h.clock.advance(20);
   }
   throw new Error(`recovery point ${name} never completed`);
+}
+
+/**
+ * Settles `op`, moving the clock on while it is pending so the driver's retry backoff (which waits
+ * on the clock) passes. Yields to the event loop between steps, so the pure driver's HTTP gets through.
+ */
+async function whileRetrying<T>(clock: ManualClock, op: Promise<T>): Promise<T> {
+  let pending = true;
+  op.then(
+    () => {
+      pending = false;
+    },
+    () => {
+      pending = false;
+    },
+  );
+  while (pending) {
+    await clock.advance(FAST_RETRY.maxDelayMs);
+    await new Promise((r) => setImmediate(r));
+  }
+  return op;
 }
 
 describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) => {
@@ -123,7 +149,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), `protector-${kind}-`));
-    h = await harnesses[kind](dir);
+    h = await harnesses[kind](dir, new ManualClock());
     ref = { name: 'pg-web', mode: 'async', sourceArray: h.a, targetArray: h.b };
   });
 
@@ -248,7 +274,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     );
     expect((await h.driver.getVolumes(h.b, [])).length).toBe(0);
     h.sim.setFaults(h.a, { slowFactor: 1 });
-    const done = await waitForComplete(h.driver, ref, point.name);
+    const done = await waitForComplete(h, ref, point.name);
     expect(done.progress).toBe(1);
     // Writes after the point are not in it: loss is bounded by the last replicated point.
     h.sim.simulateWrite(h.a, 'web-1-root');
@@ -269,7 +295,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     expect(again[0]!.serial).toBe(vols[0]!.serial);
     // A final replication loses nothing.
     const last = await h.driver.replicateNow(ref, { suffix: 'final' });
-    await waitForComplete(h.driver, ref, last.name);
+    await waitForComplete(h, ref, last.name);
     const [latest] = await h.driver.materialize(
       ref,
       last.name,
@@ -288,8 +314,8 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
   it('lists recovery points newest first and reports replication status and lag', async () => {
     await protectedGroup();
     const p1 = await h.driver.replicateNow(ref, { suffix: 's1' });
-    await waitForComplete(h.driver, ref, p1.name);
-    await new Promise((r) => setTimeout(r, 5));
+    await waitForComplete(h, ref, p1.name);
+    await h.clock.advance(5);
     const p2 = await h.driver.replicateNow(ref, { suffix: 's2' });
     const points = await h.driver.listRecoveryPoints(ref);
     expect(points.map((p) => p.name)).toEqual([p2.name, p1.name]);
@@ -313,7 +339,7 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     });
     let points: RecoveryPoint[] = [];
     for (let i = 0; i < 100 && !points.some((p) => p.complete); i++) {
-      await new Promise((r) => setTimeout(r, 50));
+      await h.clock.advance(50);
       points = await h.driver.listRecoveryPoints(ref);
     }
     expect(points.some((p) => p.complete)).toBe(true);
@@ -323,14 +349,14 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     await protectedGroup();
     h.sim.simulateWrite(h.a, 'web-1-root');
     const p = await h.driver.replicateNow(ref, { suffix: 'fo' });
-    await waitForComplete(h.driver, ref, p.name);
+    await waitForComplete(h, ref, p.name);
     await h.driver.materialize(ref, p.name, [{ sourceVolume: 'web-1-root', targetVolume: 'web-1-root-b' }]);
     h.sim.simulateWrite(h.b, 'web-1-root-b'); // the workload runs on b now
     const reversed = await h.driver.reverseReplication(ref, ['web-1-root-b']);
     expect(reversed).toMatchObject({ sourceArray: h.b, targetArray: h.a, volumes: ['web-1-root-b'] });
     expect((await h.driver.getReplicationGroup(ref))!.schedule.enabled).toBe(false);
     const back = await h.driver.replicateNow(reversed, { suffix: 'fb' });
-    await waitForComplete(h.driver, reversed, back.name);
+    await waitForComplete(h, reversed, back.name);
     const [restored] = await h.driver.materialize(
       reversed,
       back.name,
@@ -373,11 +399,11 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
   it('reports an array that is down as unreachable, and recovers when it returns', async () => {
     h.sim.setFaults(h.b, { down: true });
     await expectCode(
-      h.driver.createVolumes(h.b, [{ name: 'v-down', sizeBytes: MiB }]),
+      whileRetrying(h.clock, h.driver.createVolumes(h.b, [{ name: 'v-down', sizeBytes: MiB }])),
       'STORAGE_UNREACHABLE',
       /unreachable/,
     );
-    const v = await h.driver.validate();
+    const v = await whileRetrying(h.clock, h.driver.validate());
     expect(v.ok).toBe(false);
     expect(v.arrays.find((a) => a.role === 'secondary')).toMatchObject({
       reachable: false,
@@ -389,10 +415,14 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
 
   it('retries rate-limited requests with backoff and gives up with STORAGE_RATE_LIMITED', async () => {
     h.sim.setFaults(h.a, { rateLimit: 2 });
-    await h.driver.createVolumes(h.a, [{ name: 'after-429', sizeBytes: MiB }]);
+    await whileRetrying(h.clock, h.driver.createVolumes(h.a, [{ name: 'after-429', sizeBytes: MiB }]));
     expect(h.sim.faults(h.a).rateLimit).toBe(0);
     h.sim.setFaults(h.a, { rateLimit: 50 });
-    await expectCode(h.driver.getVolumes(h.a, ['after-429']), 'STORAGE_RATE_LIMITED', /rate limiting/);
+    await expectCode(
+      whileRetrying(h.clock, h.driver.getVolumes(h.a, ['after-429'])),
+      'STORAGE_RATE_LIMITED',
+      /rate limiting/,
+    );
     h.sim.setFaults(h.a, { rateLimit: 0 });
   });
 

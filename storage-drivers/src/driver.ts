@@ -2,18 +2,24 @@
  * The storage driver logic shared by `mock` and `pure`: DR operations expressed as FlashArray REST
  * calls on two arrays. The two drivers differ only in how a request reaches an array (in process to
  * the SQLite model, or over HTTPS to a FlashArray), so both enforce the same rules and fail the same way.
+ * What each replication mode does on the arrays is in `driver/async-replication.ts` (protection
+ * groups) and `driver/sync-replication.ts` (pods); the input checks are in `driver/validation.ts`.
  */
 
-import { mapLimit } from '@protector/platform';
-import {
-  flashArrayNameProblem,
-  type Json,
-  ProtectorError,
-  sizeProblem,
-  suffixProblem,
-  volumeNameProblem,
-} from '@protector/schema';
+import { type Clock, mapLimit, systemClock } from '@protector/platform';
+import { type Json, ProtectorError } from '@protector/schema';
 import type { ArrayClient } from './client/array-client.js';
+import { protectionGroups } from './driver/async-replication.js';
+import { pickRef, toVolume } from './driver/mapping.js';
+import { DEFAULT_SCHEDULE, type GroupArrays, type ReplicationMechanism } from './driver/mechanism.js';
+import { pods } from './driver/sync-replication.js';
+import {
+  checkGroupRef,
+  checkInterval,
+  checkMaterialize,
+  checkSuffix,
+  checkVolumeSpecs,
+} from './driver/validation.js';
 import type {
   ArrayCheck,
   ArrayInfo,
@@ -23,6 +29,7 @@ import type {
   RecoveryPoint,
   ReplicationGroup,
   ReplicationGroupRef,
+  ReplicationMode,
   ReplicationSchedule,
   ReplicationStatus,
   StorageDriver,
@@ -46,11 +53,19 @@ export interface DriverArrays {
 /** How many requests a bulk operation keeps in flight per array. */
 const CONCURRENCY = 16;
 
-export const DEFAULT_SCHEDULE: ReplicationSchedule = {
-  enabled: true,
-  intervalSeconds: 300,
-  retention: { allForSeconds: 86_400, perDay: 4, days: 7 },
-};
+/** The arrays-side implementation of a replication mode. */
+function mechanismFor(mode: ReplicationMode): ReplicationMechanism {
+  switch (mode) {
+    case 'async':
+      return protectionGroups;
+    case 'sync':
+      return pods;
+    default: {
+      const unreachable: never = mode;
+      throw new ProtectorError('BAD_USER_INPUT', `Unknown replication mode '${String(unreachable)}'.`);
+    }
+  }
+}
 
 export abstract class FlashArrayDriver implements StorageDriver {
   abstract readonly name: 'mock' | 'pure';
@@ -60,6 +75,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
   protected constructor(
     protected readonly clients: DriverArrays,
     protected readonly log: StorageLog,
+    /** Names default snapshot suffixes and measures replication lag. */
+    protected readonly clock: Clock = systemClock,
   ) {}
 
   /** The line logged once both arrays answered, as in the product docs. */
@@ -165,14 +182,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
 
   async createVolumes(array: string, specs: readonly VolumeSpec[]): Promise<Volume[]> {
     const client = this.client(array);
-    for (const s of specs) {
-      const problem = volumeNameProblem(s.name) ?? sizeProblem(s.sizeBytes);
-      if (problem) {
-        throw new ProtectorError(volumeNameProblem(s.name) ? 'INVALID_NAME' : 'INVALID_SIZE', problem, {
-          volume: s.name,
-        });
-      }
-    }
+    checkVolumeSpecs(specs);
     return mapLimit(specs, CONCURRENCY, async (s) => {
       const res = await client.request<{ items: Json[] }>({
         method: 'POST',
@@ -214,202 +224,56 @@ export abstract class FlashArrayDriver implements StorageDriver {
 
   // ---- replication groups ----
 
+  /** Checks the ref and picks its arrays' clients and its mode's mechanism. */
+  private group(ref: ReplicationGroupRef): GroupArrays & { readonly mechanism: ReplicationMechanism } {
+    this.checkRef(ref);
+    return {
+      ref,
+      src: this.client(ref.sourceArray),
+      dst: this.client(ref.targetArray),
+      mechanism: mechanismFor(ref.mode),
+    };
+  }
+
   async ensureReplicationGroup(
     ref: ReplicationGroupRef,
     schedule?: ReplicationSchedule,
   ): Promise<ReplicationGroup> {
-    this.checkRef(ref);
-    const src = this.client(ref.sourceArray);
-    const dst = this.client(ref.targetArray);
-    if (ref.mode === 'async') {
-      const [existing] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
-      if (!existing) {
-        await src.request({ method: 'POST', path: '/protection-groups', query: { names: ref.name } });
-      } else if (existing.destroyed) {
-        await src.request({
-          method: 'PATCH',
-          path: '/protection-groups',
-          query: { names: ref.name },
-          body: { destroyed: false },
-        });
-      }
-      const targets = await src.list<Json>('/protection-groups/targets', { group_names: ref.name });
-      if (!targets.some((t) => (t.member as Json).name === ref.targetArray)) {
-        await src.request({
-          method: 'POST',
-          path: '/protection-groups/targets',
-          query: { group_names: ref.name, member_names: ref.targetArray },
-        });
-      }
-      await dst.request({
-        method: 'PATCH',
-        path: '/protection-groups/targets',
-        query: { group_names: `${ref.sourceArray}:${ref.name}` },
-        body: { allowed: true },
-      });
-      if (schedule) await this.setSchedule(ref, schedule);
-    } else {
-      const [pod] = await src.listOrEmpty<Json>('/pods', { names: ref.name });
-      if (!pod) await src.request({ method: 'POST', path: '/pods', query: { names: ref.name } });
-      const arrays = ((pod?.arrays as Json[] | undefined) ?? []).map((a) => a.name);
-      if (!arrays.includes(ref.targetArray)) {
-        await src.request({
-          method: 'POST',
-          path: '/pods/arrays',
-          query: { group_names: ref.name, member_names: ref.targetArray },
-        });
-      }
-    }
+    const g = this.group(ref);
+    await g.mechanism.ensure(g);
+    if (schedule && g.mechanism.applySchedule) await this.setSchedule(ref, schedule);
     return (await this.getReplicationGroup(ref))!;
   }
 
   async getReplicationGroup(ref: ReplicationGroupRef): Promise<ReplicationGroup | null> {
-    this.checkRef(ref);
-    const src = this.client(ref.sourceArray);
-    if (ref.mode === 'async') {
-      const [group] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
-      if (!group || group.destroyed) return null;
-      const members = await src.list<Json>('/protection-groups/volumes', { group_names: ref.name });
-      const sched = group.replication_schedule as { enabled: boolean; frequency: number };
-      const ret = group.target_retention as { all_for_sec: number; per_day: number; days: number };
-      return {
-        ...pickRef(ref),
-        targetName: `${ref.sourceArray}:${ref.name}`,
-        volumes: members.map((m) => String((m.member as Json).name)),
-        schedule: {
-          enabled: sched.enabled,
-          intervalSeconds: Math.round(sched.frequency / 1000),
-          retention: { allForSeconds: ret.all_for_sec, perDay: ret.per_day, days: ret.days },
-        },
-        podArrays: [],
-      };
-    }
-    const [pod] = await src.listOrEmpty<Json>('/pods', { names: ref.name });
-    if (!pod) return null;
-    const vols = await src.list<Json>('/volumes', { filter: `name='${ref.name}::*'`, destroyed: 'false' });
-    return {
-      ...pickRef(ref),
-      targetName: ref.name,
-      volumes: vols.map((v) => String(v.name)),
-      schedule: { enabled: false, intervalSeconds: 0, retention: DEFAULT_SCHEDULE.retention },
-      podArrays: (pod.arrays as Json[]).map((a) => ({
-        array: String(a.name),
-        status: a.status as 'online',
-        promotionStatus: a.promotion_status as 'promoted',
-      })),
-    };
+    const g = this.group(ref);
+    return g.mechanism.get(g);
   }
 
   async deleteReplicationGroup(ref: ReplicationGroupRef): Promise<void> {
-    this.checkRef(ref);
-    const src = this.client(ref.sourceArray);
-    if (ref.mode === 'async') {
-      const [group] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
-      if (!group) return;
-      if (!group.destroyed) {
-        await src.request({
-          method: 'PATCH',
-          path: '/protection-groups',
-          query: { names: ref.name },
-          body: { destroyed: true },
-        });
-      }
-      await src.request({ method: 'DELETE', path: '/protection-groups', query: { names: ref.name } });
-      return;
-    }
-    const group = await this.getReplicationGroup(ref);
-    if (!group) return;
-    if (group.volumes.length) {
-      throw new ProtectorError(
-        'INVALID_STATE',
-        `Pod '${ref.name}' still holds ${group.volumes.length} volume(s); remove them from the group before deleting it.`,
-        { volumes: group.volumes },
-      );
-    }
-    for (const a of group.podArrays.filter((p) => p.array !== ref.sourceArray)) {
-      await src.request({
-        method: 'DELETE',
-        path: '/pods/arrays',
-        query: { group_names: ref.name, member_names: a.array },
-      });
-    }
-    await src.request({
-      method: 'PATCH',
-      path: '/pods',
-      query: { names: ref.name },
-      body: { destroyed: true },
-    });
-    await src.request({ method: 'DELETE', path: '/pods', query: { names: ref.name } });
+    const g = this.group(ref);
+    await g.mechanism.delete(g);
   }
 
   async addVolumes(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup> {
     const group = await this.requireGroup(ref);
-    const src = this.client(ref.sourceArray);
-    if (ref.mode === 'async') {
-      const missing = volumes.filter((v) => !group.volumes.includes(v));
-      if (missing.length) {
-        await src.request({
-          method: 'POST',
-          path: '/protection-groups/volumes',
-          query: { group_names: ref.name, member_names: missing.join(',') },
-        });
-      }
-    } else {
-      for (const v of volumes) {
-        if (group.volumes.includes(v) || group.volumes.includes(`${ref.name}::${v}`)) continue;
-        await src.request({
-          method: 'PATCH',
-          path: '/volumes',
-          query: { names: v },
-          body: { pod: { name: ref.name } },
-        });
-      }
-    }
+    const g = this.group(ref);
+    await g.mechanism.add(g, group, volumes);
     return (await this.getReplicationGroup(ref))!;
   }
 
   async removeVolumes(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup> {
     const group = await this.requireGroup(ref);
-    const src = this.client(ref.sourceArray);
+    const g = this.group(ref);
     const present = volumes.filter((v) => group.volumes.includes(v));
-    if (ref.mode === 'async') {
-      if (present.length) {
-        await src.request({
-          method: 'DELETE',
-          path: '/protection-groups/volumes',
-          query: { group_names: ref.name, member_names: present.join(',') },
-        });
-      }
-    } else {
-      for (const v of present) {
-        await src.request({ method: 'PATCH', path: '/volumes', query: { names: v }, body: { pod: null } });
-      }
-    }
+    await g.mechanism.remove(g, group, present);
     return (await this.getReplicationGroup(ref))!;
   }
 
   async setSchedule(ref: ReplicationGroupRef, schedule: ReplicationSchedule): Promise<ReplicationGroup> {
-    this.checkRef(ref);
-    if (!Number.isInteger(schedule.intervalSeconds) || schedule.intervalSeconds < 1) {
-      throw new ProtectorError(
-        'BAD_USER_INPUT',
-        `Replication interval ${schedule.intervalSeconds} is invalid: give a whole number of seconds, at least 1.`,
-      );
-    }
-    if (ref.mode === 'sync') return this.requireGroup(ref); // pods replicate every write; no schedule
-    await this.client(ref.sourceArray).request({
-      method: 'PATCH',
-      path: '/protection-groups',
-      query: { names: ref.name },
-      body: {
-        replication_schedule: { enabled: schedule.enabled, frequency: schedule.intervalSeconds * 1000 },
-        target_retention: {
-          all_for_sec: schedule.retention.allForSeconds,
-          per_day: schedule.retention.perDay,
-          days: schedule.retention.days,
-        },
-      },
-    });
+    const g = this.group(ref);
+    checkInterval(schedule);
+    if (g.mechanism.applySchedule) await g.mechanism.applySchedule(g, schedule);
     return this.requireGroup(ref);
   }
 
@@ -417,9 +281,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
 
   async replicateNow(ref: ReplicationGroupRef, opts: { suffix?: string } = {}): Promise<RecoveryPoint> {
     const group = await this.requireGroup(ref);
-    const suffix = opts.suffix ?? `dr${Date.now()}`;
-    const problem = suffixProblem(suffix);
-    if (problem) throw new ProtectorError('INVALID_NAME', problem, { suffix });
+    const suffix = opts.suffix ?? `dr${this.clock.now()}`;
+    checkSuffix(suffix);
     const link = await this.linkBetween(ref.sourceArray, ref.targetArray);
     if (link !== 'connected') {
       throw new ProtectorError(
@@ -428,66 +291,13 @@ export abstract class FlashArrayDriver implements StorageDriver {
         { group: ref.name, link },
       );
     }
-    if (ref.mode === 'async') {
-      await this.client(ref.sourceArray).request({
-        method: 'POST',
-        path: '/protection-group-snapshots',
-        query: { source_names: ref.name, replicate_now: 'true' },
-        body: { suffix },
-      });
-      const [item] = await this.client(ref.targetArray).list<Json>('/protection-group-snapshots', {
-        names: `${ref.sourceArray}:${ref.name}.${suffix}`,
-      });
-      return toAsyncPoint(ref, item!);
-    }
-    if (!group.volumes.length) {
-      throw new ProtectorError(
-        'INVALID_STATE',
-        `Pod '${ref.name}' holds no volumes; there is nothing to snapshot.`,
-      );
-    }
-    await this.client(ref.targetArray).request({
-      method: 'POST',
-      path: '/volume-snapshots',
-      query: { source_names: group.volumes.join(',') },
-      body: { suffix },
-    });
-    const points = await this.listRecoveryPoints(ref);
-    return points.find((p) => p.name === `${ref.name}.${suffix}`)!;
+    const g = this.group(ref);
+    return g.mechanism.snapshot(g, group, suffix);
   }
 
   async listRecoveryPoints(ref: ReplicationGroupRef): Promise<RecoveryPoint[]> {
-    this.checkRef(ref);
-    const dst = this.client(ref.targetArray);
-    if (ref.mode === 'async') {
-      const items = await dst.listOrEmpty<Json>('/protection-group-snapshots', {
-        source_names: `${ref.sourceArray}:${ref.name}`,
-        sort: 'created-,name-',
-      });
-      return items.map((i) => toAsyncPoint(ref, i));
-    }
-    const snaps = await dst.list<Json>('/volume-snapshots', { filter: `name='${ref.name}::*'` });
-    const bySuffix = new Map<string, Json[]>();
-    for (const s of snaps) {
-      const suffix = String(s.suffix);
-      bySuffix.set(suffix, [...(bySuffix.get(suffix) ?? []), s]);
-    }
-    return [...bySuffix.entries()]
-      .map(([suffix, list]): RecoveryPoint => {
-        const created = new Date(Math.min(...list.map((s) => Number(s.created))));
-        return {
-          name: `${ref.name}.${suffix}`,
-          group: ref.name,
-          sourceArray: ref.sourceArray,
-          targetArray: ref.targetArray,
-          createdAt: created,
-          completedAt: created,
-          progress: 1,
-          complete: true,
-          volumes: list.map((s) => String((s.source as Json).name)),
-        };
-      })
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.name.localeCompare(a.name));
+    const g = this.group(ref);
+    return g.mechanism.points(g);
   }
 
   async materialize(
@@ -496,40 +306,12 @@ export abstract class FlashArrayDriver implements StorageDriver {
     requests: readonly MaterializeRequest[],
     opts: MaterializeOptions = {},
   ): Promise<Volume[]> {
-    const rp = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
-    if (!rp) {
-      throw new ProtectorError(
-        'NOT_FOUND',
-        `Recovery point '${point}' does not exist on array '${ref.targetArray}'.`,
-        { point },
-      );
-    }
-    if (!rp.complete) {
-      throw new ProtectorError(
-        'RECOVERY_POINT_INCOMPLETE',
-        `Recovery point '${point}' is still replicating (progress ${rp.progress.toFixed(2)}); wait for it to complete or choose a complete recovery point.`,
-        { point, progress: rp.progress },
-      );
-    }
-    for (const r of requests) {
-      if (!rp.volumes.includes(r.sourceVolume)) {
-        throw new ProtectorError(
-          'NOT_FOUND',
-          `Recovery point '${point}' holds no snapshot of volume '${r.sourceVolume}'.`,
-          {
-            point,
-            volume: r.sourceVolume,
-          },
-        );
-      }
-      const problem = volumeNameProblem(r.targetVolume);
-      if (problem) throw new ProtectorError('INVALID_NAME', problem, { volume: r.targetVolume });
-    }
+    const listed = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
+    checkMaterialize(ref, point, listed, requests);
     const dst = this.client(ref.targetArray);
-    const suffix = point.slice(point.lastIndexOf('.') + 1);
-    const snapshotName = (v: string) => (ref.mode === 'async' ? `${point}.${v}` : `${v}.${suffix}`);
+    const mechanism = mechanismFor(ref.mode);
     return mapLimit(requests, CONCURRENCY, async (r) => {
-      const source = snapshotName(r.sourceVolume);
+      const source = mechanism.volumeSnapshot(point, r.sourceVolume);
       try {
         const res = await dst.request<{ items: Json[] }>({
           method: 'POST',
@@ -563,18 +345,14 @@ export abstract class FlashArrayDriver implements StorageDriver {
 
   private async setPromotion(ref: ReplicationGroupRef, array: string, state: 'promoted' | 'demoted') {
     this.checkRef(ref);
-    if (ref.mode !== 'sync') {
+    const mechanism = mechanismFor(ref.mode);
+    if (!mechanism.setPromotion) {
       throw new ProtectorError(
         'INVALID_STATE',
         `Group '${ref.name}' replicates asynchronously; only sync (pod) groups are promoted or demoted. Materialize a recovery point instead.`,
       );
     }
-    await this.client(array).request({
-      method: 'PATCH',
-      path: '/pods',
-      query: { names: ref.name },
-      body: { requested_promotion_state: state },
-    });
+    await mechanism.setPromotion(this.client(array), ref, state);
     return (await this.getReplicationGroup({
       ...ref,
       sourceArray: array,
@@ -631,7 +409,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
       ref.mode === 'sync' && link === 'connected'
         ? 0
         : lastPoint
-          ? Math.max(0, Math.round((Date.now() - lastPoint.createdAt.getTime()) / 1000))
+          ? Math.max(0, Math.round((this.clock.now() - lastPoint.createdAt.getTime()) / 1000))
           : null;
     return { group: ref.name, link, lagSeconds, lastPoint, inProgress };
   }
@@ -639,10 +417,9 @@ export abstract class FlashArrayDriver implements StorageDriver {
   private async requireGroup(ref: ReplicationGroupRef): Promise<ReplicationGroup> {
     const group = await this.getReplicationGroup(ref);
     if (!group) {
-      const kind = ref.mode === 'async' ? 'Protection group' : 'Pod';
       throw new ProtectorError(
         'NOT_FOUND',
-        `${kind} '${ref.name}' does not exist on array '${ref.sourceArray}'.`,
+        `${mechanismFor(ref.mode).kind} '${ref.name}' does not exist on array '${ref.sourceArray}'.`,
         {
           group: ref.name,
         },
@@ -651,53 +428,10 @@ export abstract class FlashArrayDriver implements StorageDriver {
     return group;
   }
 
+  /** A valid ref between this driver's two arrays. */
   private checkRef(ref: ReplicationGroupRef): void {
-    const problem = flashArrayNameProblem(ref.name);
-    if (problem) throw new ProtectorError('INVALID_NAME', problem, { group: ref.name });
-    if (ref.sourceArray === ref.targetArray) {
-      throw new ProtectorError(
-        'BAD_USER_INPUT',
-        `Group '${ref.name}' must replicate to a different array than '${ref.sourceArray}'.`,
-      );
-    }
+    checkGroupRef(ref);
     this.client(ref.sourceArray);
     this.client(ref.targetArray);
   }
-}
-
-const pickRef = (ref: ReplicationGroupRef): ReplicationGroupRef => ({
-  name: ref.name,
-  mode: ref.mode,
-  sourceArray: ref.sourceArray,
-  targetArray: ref.targetArray,
-});
-
-function toVolume(array: string, item: Json): Volume {
-  const content = item.content as { origin: string; version: number } | null | undefined;
-  return {
-    name: String(item.name),
-    array,
-    serial: String(item.serial ?? item.id),
-    sizeBytes: Number(item.provisioned),
-    destroyed: Boolean(item.destroyed),
-    createdAt: new Date(Number(item.created)),
-    source: ((item.source as Json | null)?.name as string | undefined) ?? null,
-    content: content ? { origin: content.origin, version: content.version } : null,
-  };
-}
-
-function toAsyncPoint(ref: ReplicationGroupRef, item: Json): RecoveryPoint {
-  const progress = Number(item.progress ?? 0);
-  const prefix = `${String(item.name)}.`;
-  return {
-    name: String(item.name),
-    group: ref.name,
-    sourceArray: ref.sourceArray,
-    targetArray: ref.targetArray,
-    createdAt: new Date(Number(item.created)),
-    completedAt: item.completed ? new Date(Number(item.completed)) : null,
-    progress,
-    complete: progress >= 1,
-    volumes: ((item.volumes as Json[] | undefined) ?? []).map((v) => String(v.name).replace(prefix, '')),
-  };
 }

@@ -5,7 +5,8 @@
  */
 
 export { DEFAULT_RETRY, type RetryPolicy } from './client/array-client.js';
-export { DEFAULT_SCHEDULE, type StorageLog, stderrLog } from './driver.js';
+export { DEFAULT_SCHEDULE } from './driver/mechanism.js';
+export { type StorageLog, stderrLog } from './driver.js';
 export type {
   ArrayCheck,
   ArrayInfo,

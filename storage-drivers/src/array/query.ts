@@ -19,6 +19,9 @@ function pick(item: Item, path: string): unknown {
   return value;
 }
 
+/** The comparison operators of a filter clause (CLAUSE_RE matches exactly these). */
+type FilterOp = '=' | '!=' | '>=' | '<=' | '>' | '<';
+
 const CLAUSE_RE = /^\s*([a-z_.]+)\s*(=|!=|>=|<=|>|<)\s*(?:'([^']*)'|"([^"]*)"|([^\s]+))\s*$/;
 
 /** A predicate for a FlashArray `filter` expression: clauses `field op value` joined by `and`. */
@@ -29,7 +32,7 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
     if (!m) throw new Error(`Invalid filter '${expr}'.`);
     const [, field, op, q1, q2, bare] = m;
     const raw = q1 ?? q2 ?? bare ?? '';
-    return { field: field!, op: op!, raw };
+    return { field: field!, op: op as FilterOp, raw };
   });
   return (item) =>
     clauses.every(({ field, op, raw }) => {
@@ -52,8 +55,10 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
           return a >= b;
         case '<=':
           return a <= b;
-        default:
-          return false;
+        default: {
+          const unreachable: never = op;
+          throw new Error(`Invalid filter operator '${String(unreachable)}'.`);
+        }
       }
     });
 }

@@ -3,6 +3,7 @@
  * in-process for `mock`), with one retry table, pagination and the mapping of array answers to
  * registered error codes. Array messages reach the caller intact.
  */
+import { type Clock, systemClock } from '@protector/platform';
 import { type ErrorCode, ProtectorError } from '@protector/schema';
 import type { ArrayRequest, ArrayResponse } from './wire.js';
 
@@ -80,20 +81,21 @@ export interface ListResult<T> {
 
 export interface ArrayClientOptions {
   readonly retry?: Partial<RetryPolicy>;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Backoff between retries waits on this clock. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** REST calls to one array. */
 export class ArrayClient {
   private readonly retry: RetryPolicy;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(
     readonly transport: ArrayTransport,
     opts: ArrayClientOptions = {},
   ) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.clock = opts.clock ?? systemClock;
   }
 
   get endpoint(): string {
@@ -114,7 +116,7 @@ export class ArrayClient {
       if (attempt >= this.retry.maxRetries || retryVerdict(req.method, outcome) === 'fatal') {
         throw this.toError(req, outcome, attempt + 1);
       }
-      await this.sleep(this.backoff(attempt, outcome));
+      await this.clock.sleep(this.backoff(attempt, outcome));
     }
   }
 

@@ -15,7 +15,9 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { type Clock, systemClock } from '@protector/platform';
 import { FlashArrayStore } from '../array/store.js';
+import { startTicker } from '../array/ticker.js';
 import type { ArrayRequest } from '../client/wire.js';
 
 /** REST versions fa-sim advertises at `/api/api_version`. */
@@ -36,6 +38,8 @@ export interface FlashArraySimulatorOptions {
   readonly sessionTtlMs?: number;
   /** How often schedules and transfers advance with no requests. @default 250 */
   readonly tickMs?: number;
+  /** Simulated array time, session expiry and the tick timer run on it. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface RunningSimulator {
@@ -105,10 +109,12 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 
 export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions): Promise<RunningSimulator> {
   mkdirSync(opts.dataDir, { recursive: true });
+  const clock = opts.clock ?? systemClock;
   const store = FlashArrayStore.open({
     file: join(opts.dataDir, 'flasharray.sqlite'),
     arrays: opts.arrays.map((a) => a.name),
     transferMs: opts.transferMs,
+    now: () => clock.now(),
   });
   const tls = opts.http ? null : ensureCertificate(opts.dataDir);
   const ttl = opts.sessionTtlMs ?? 30 * 60_000;
@@ -138,13 +144,13 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
           return;
         }
         const token = randomBytes(24).toString('hex');
-        sessions.set(token, { array, expires: Date.now() + ttl });
+        sessions.set(token, { array, expires: clock.now() + ttl });
         json(res, 200, { items: [{ username: 'pureuser' }] }, { 'x-auth-token': token });
         return;
       }
       const token = String(req.headers['x-auth-token'] ?? '');
       const session = sessions.get(token);
-      if (!session || session.array !== array || session.expires < Date.now()) {
+      if (!session || session.array !== array || session.expires < clock.now()) {
         sessions.delete(token);
         json(
           res,
@@ -195,8 +201,7 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
       url: `${tls ? 'https' : 'http'}://${host === '127.0.0.1' ? '127.0.0.1' : host}:${port}`,
     });
   }
-  const timer = setInterval(() => store.tick(), opts.tickMs ?? 250);
-  timer.unref();
+  const stopTicker = startTicker(clock, opts.tickMs ?? 250, () => store.tick());
 
   return {
     arrays: urls,
@@ -204,7 +209,7 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
     store,
     expireSessions: () => sessions.clear(),
     async stop() {
-      clearInterval(timer);
+      stopTicker();
       await Promise.all(
         servers.map(
           (s) =>

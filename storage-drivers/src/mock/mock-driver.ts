@@ -4,8 +4,10 @@
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Clock, systemClock } from '@protector/platform';
 import { ProtectorError } from '@protector/schema';
 import { FlashArrayStore } from '../array/store.js';
+import { startTicker } from '../array/ticker.js';
 import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
 import { LocalArrayTransport } from '../client/local-transport.js';
 import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
@@ -26,6 +28,8 @@ export interface MockStorageDriverOptions {
   readonly tickMs?: number;
   readonly retry?: Partial<RetryPolicy>;
   readonly log?: StorageLog;
+  /** Simulated array time, retry backoff and the tick timer run on it. @default systemClock */
+  readonly clock?: Clock;
 }
 
 /** Fails at start, with the product's advice, when the data dir is missing or not writable. */
@@ -52,7 +56,7 @@ export function checkMockDataDir(dataDir: string): void {
 
 export class MockStorageDriver extends FlashArrayDriver {
   readonly name = 'mock' as const;
-  private timer: NodeJS.Timeout | null = null;
+  private stopTicker: (() => void) | null = null;
 
   private constructor(
     /** The simulated arrays: faults, link state and host writes for labs and tests. */
@@ -62,13 +66,15 @@ export class MockStorageDriver extends FlashArrayDriver {
     private readonly tickMs: number,
     retry: Partial<RetryPolicy> | undefined,
     log: StorageLog,
+    clock: Clock,
   ) {
     super(
       {
-        primary: new ArrayClient(new LocalArrayTransport(simulator, arrays[0]), { retry }),
-        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrays[1]), { retry }),
+        primary: new ArrayClient(new LocalArrayTransport(simulator, arrays[0]), { retry, clock }),
+        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrays[1]), { retry, clock }),
       },
       log,
+      clock,
     );
   }
 
@@ -77,12 +83,22 @@ export class MockStorageDriver extends FlashArrayDriver {
     const dataDir = opts.dataDir ?? DEFAULT_MOCK_DATA_DIR;
     checkMockDataDir(dataDir);
     const arrays = opts.arrays ?? DEFAULT_MOCK_ARRAYS;
+    const clock = opts.clock ?? systemClock;
     const store = FlashArrayStore.open({
       file: join(dataDir, MOCK_DB_FILE),
       arrays,
       transferMs: opts.transferMs,
+      now: () => clock.now(),
     });
-    return new MockStorageDriver(store, dataDir, arrays, opts.tickMs ?? 0, opts.retry, opts.log ?? stderrLog);
+    return new MockStorageDriver(
+      store,
+      dataDir,
+      arrays,
+      opts.tickMs ?? 0,
+      opts.retry,
+      opts.log ?? stderrLog,
+      clock,
+    );
   }
 
   override async initialize(): Promise<void> {
@@ -92,9 +108,8 @@ export class MockStorageDriver extends FlashArrayDriver {
       'protector.engine.storage.mock',
       'Mock storage driver active — not suitable for production use',
     );
-    if (this.tickMs > 0 && !this.timer) {
-      this.timer = setInterval(() => this.simulator.tick(), this.tickMs);
-      this.timer.unref();
+    if (this.tickMs > 0 && !this.stopTicker) {
+      this.stopTicker = startTicker(this.clock, this.tickMs, () => this.simulator.tick());
     }
   }
 
@@ -103,8 +118,8 @@ export class MockStorageDriver extends FlashArrayDriver {
   }
 
   override async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTicker?.();
+    this.stopTicker = null;
     await super.close();
     this.simulator.close();
   }

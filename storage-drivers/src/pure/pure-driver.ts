@@ -1,4 +1,5 @@
 /** PureStorageDriver: real FlashArrays over REST 2.x (HTTPS, undici). */
+import { type Clock, systemClock } from '@protector/platform';
 import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
 import { HttpArrayTransport } from '../client/http-transport.js';
 import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
@@ -19,6 +20,8 @@ export interface PureStorageDriverOptions {
   readonly log?: StorageLog;
   /** Debugging only: allow `http://` URLs (fa-sim --http). Production configs refuse them. */
   readonly allowInsecureHttp?: boolean;
+  /** Retry backoff waits on it; it names default snapshot suffixes and measures lag. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export class PureStorageDriver extends FlashArrayDriver {
@@ -34,16 +37,20 @@ export class PureStorageDriver extends FlashArrayDriver {
         timeoutMs: opts.timeoutMs,
         allowInsecureHttp: opts.allowInsecureHttp,
       });
+    const clock = opts.clock ?? systemClock;
     super(
       {
         primary: new ArrayClient(transport(opts.primaryArrayUrl, opts.primaryArrayApiToken), {
           retry: opts.retry,
+          clock,
         }),
         secondary: new ArrayClient(transport(opts.secondaryArrayUrl, opts.secondaryArrayApiToken), {
           retry: opts.retry,
+          clock,
         }),
       },
       opts.log ?? stderrLog,
+      clock,
     );
   }
 

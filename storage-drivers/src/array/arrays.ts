@@ -1,0 +1,96 @@
+/**
+ * Arrays and the replication connections between them: identity, injected faults and link state,
+ * and the `GET /arrays` and `GET /array-connections` items.
+ */
+import { randomUUID } from 'node:crypto';
+import { flashArrayNameProblem } from '@protector/schema';
+import type { ArrayModel, ArrayRow } from './model.js';
+import type { Item } from './query.js';
+import { ArrayError } from './rest.js';
+
+/** Faults an array can be given; they survive in the database so every process sees them. */
+export interface ArrayFaults {
+  /** The array answers nothing (connections refused or dropped). */
+  readonly down: boolean;
+  /** The next N requests are answered 429. */
+  readonly rateLimit: number;
+  /** Multiplies snapshot transfer time for groups replicating from this array. */
+  readonly slowFactor: number;
+}
+
+export type ConnectionStatus = 'connected' | 'disconnected';
+
+/** Creates the arrays that are absent and connects every pair for replication. */
+export function seedArrays(m: ArrayModel, arrays: readonly string[]): void {
+  for (const name of arrays) {
+    const problem = flashArrayNameProblem(name);
+    if (problem) throw new Error(problem);
+    m.db
+      .prepare('INSERT OR IGNORE INTO arrays (name, id, created) VALUES (?, ?, ?)')
+      .run(name, randomUUID(), m.now());
+  }
+  for (const a of arrays) {
+    for (const b of arrays) {
+      if (a < b) m.db.prepare("INSERT OR IGNORE INTO links VALUES (?, ?, 'connected')").run(a, b);
+    }
+  }
+}
+
+export function arrayRow(m: ArrayModel, name: string): ArrayRow {
+  const row = m.db.prepare('SELECT * FROM arrays WHERE name = ?').get(name) as ArrayRow | undefined;
+  if (!row) throw new ArrayError(404, `Array '${name}' does not exist.`, name);
+  return row;
+}
+
+export function arrayNames(m: ArrayModel): string[] {
+  return (m.db.prepare('SELECT name FROM arrays ORDER BY name').all() as { name: string }[]).map(
+    (r) => r.name,
+  );
+}
+
+export function arrayFaults(m: ArrayModel, array: string): ArrayFaults {
+  const row = arrayRow(m, array);
+  return { down: row.down === 1, rateLimit: row.rate_limit, slowFactor: row.slow_factor };
+}
+
+export function setArrayFaults(m: ArrayModel, array: string, faults: Partial<ArrayFaults>): void {
+  const next = { ...arrayFaults(m, array), ...faults };
+  m.db
+    .prepare('UPDATE arrays SET down = ?, rate_limit = ?, slow_factor = ? WHERE name = ?')
+    .run(next.down ? 1 : 0, next.rateLimit, next.slowFactor, array);
+}
+
+/** Links are stored once per pair, the names in order. */
+const pair = (a: string, b: string): [string, string] => (a < b ? [a, b] : [b, a]);
+
+export function setLinkStatus(m: ArrayModel, a: string, b: string, status: ConnectionStatus): void {
+  const [x, y] = pair(a, b);
+  m.db.prepare('UPDATE links SET status = ? WHERE a = ? AND b = ?').run(status, x, y);
+}
+
+export function linkStatus(m: ArrayModel, a: string, b: string): ConnectionStatus {
+  const [x, y] = pair(a, b);
+  const row = m.db.prepare('SELECT status FROM links WHERE a = ? AND b = ?').get(x, y) as
+    | { status: ConnectionStatus }
+    | undefined;
+  if (!row) return 'disconnected';
+  // A link to an array that is down carries nothing.
+  if (arrayRow(m, a).down || arrayRow(m, b).down) return 'disconnected';
+  return row.status;
+}
+
+export function arrayItem(m: ArrayModel, name: string): Item {
+  const row = arrayRow(m, name);
+  return { name: row.name, id: row.id, os: 'Purity//FA', version: '6.5.0', _as_of: m.now() };
+}
+
+export function connectionItems(m: ArrayModel, array: string): Item[] {
+  return arrayNames(m)
+    .filter((n) => n !== array)
+    .map((remote) => ({
+      remote: { name: remote, id: arrayRow(m, remote).id },
+      status: linkStatus(m, array, remote),
+      type: 'async-replication',
+      replication_transport: 'ip',
+    }));
+}

@@ -1,0 +1,91 @@
+/**
+ * Volume snapshots: `GET`/`POST /volume-snapshots` (a pod volume's snapshot exists on every online
+ * pod array), and the per-volume snapshots a protection group snapshot is made of.
+ */
+
+import { suffixProblem } from '@protector/schema';
+import type { ArrayModel, VolumeRow, VolumeSnapRow } from './model.js';
+import { podArrays, podOf } from './pod-members.js';
+import type { Item } from './query.js';
+import { type Body, bad, names, type Query, required } from './rest.js';
+import { liveVolume, serial, volumeRow } from './volumes.js';
+
+const volumeSnapItem = (s: VolumeSnapRow): Item => ({
+  name: s.name,
+  id: s.serial,
+  serial: s.serial,
+  source: { name: s.volume },
+  provisioned: s.provisioned,
+  created: s.created,
+  destroyed: s.destroyed === 1,
+  suffix: s.name.slice(s.name.lastIndexOf('.') + 1),
+  content: s.content_origin ? { origin: s.content_origin, version: s.content_version } : null,
+});
+
+/** `GET /volume-snapshots`: live snapshots, oldest first, optionally by `names` and `source_names`. */
+export function selectVolumeSnaps(m: ArrayModel, array: string, q: Query): Item[] {
+  const rows = m.db
+    .prepare('SELECT * FROM volume_snaps WHERE array = ? AND destroyed = 0 ORDER BY created, name')
+    .all(array) as VolumeSnapRow[];
+  const wanted = names(q.names);
+  const sources = names(q.source_names);
+  return rows
+    .filter(
+      (r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.volume)),
+    )
+    .map(volumeSnapItem);
+}
+
+/** `POST /volume-snapshots?source_names=V,..`: `V.<suffix>` for each source volume. */
+export function postVolumeSnaps(m: ArrayModel, array: string, q: Query, body: Body): Item[] {
+  const sources = required(q, 'source_names');
+  const suffix = typeof body.suffix === 'string' ? body.suffix : String(m.now());
+  const problem = suffixProblem(suffix);
+  if (problem) throw bad(problem, suffix);
+  return sources.map((volume) => {
+    const vol = liveVolume(m, array, volume);
+    const name = `${volume}.${suffix}`;
+    const snap = insertVolumeSnap(m, array, name, vol, null);
+    // A snapshot of a pod volume exists on every pod array (the pod is one object stretched across them).
+    const pod = podOf(volume);
+    if (pod) {
+      for (const peer of podArrays(m, pod)) {
+        const peerVol = peer.array !== array && volumeRow(m, peer.array, volume);
+        if (peerVol && peer.status === 'online') insertVolumeSnap(m, peer.array, name, peerVol, null);
+      }
+    }
+    return volumeSnapItem(snap);
+  });
+}
+
+/** Snapshots `vol` as `name` on `array`, as part of group snapshot `pgroupSnap` when given. */
+export function insertVolumeSnap(
+  m: ArrayModel,
+  array: string,
+  name: string,
+  vol: VolumeRow,
+  pgroupSnap: string | null,
+): VolumeSnapRow {
+  if (m.db.prepare('SELECT 1 FROM volume_snaps WHERE array = ? AND name = ?').get(array, name)) {
+    throw bad(`Snapshot '${name}' already exists.`, name);
+  }
+  const row: VolumeSnapRow = {
+    array,
+    name,
+    volume: vol.name,
+    pgroup_snap: pgroupSnap,
+    provisioned: vol.provisioned,
+    created: m.now(),
+    serial: serial(),
+    content_origin: vol.content_origin,
+    content_version: vol.content_version,
+    destroyed: 0,
+  };
+  m.db
+    .prepare(
+      `INSERT INTO volume_snaps VALUES (@array, @name, @volume, @pgroup_snap, @provisioned, @created, @serial,
+       @content_origin, @content_version, @destroyed)`,
+    )
+    .run(row);
+  return row;
+}

@@ -1,0 +1,135 @@
+/**
+ * Async replication as FlashArray protection groups: the group on the source with the target allowed
+ * on the other array, member volumes, schedule and retention, and group snapshots replicated to the
+ * target (`SOURCE:GROUP.<suffix>`), which are the recovery points.
+ */
+import type { Json } from '@protector/schema';
+import { pickRef, replicaName, toAsyncPoint } from './mapping.js';
+import type { GroupArrays, ReplicationMechanism } from './mechanism.js';
+
+export const protectionGroups: ReplicationMechanism = {
+  kind: 'Protection group',
+
+  async ensure({ ref, src, dst }) {
+    const [existing] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
+    if (!existing) {
+      await src.request({ method: 'POST', path: '/protection-groups', query: { names: ref.name } });
+    } else if (existing.destroyed) {
+      await src.request({
+        method: 'PATCH',
+        path: '/protection-groups',
+        query: { names: ref.name },
+        body: { destroyed: false },
+      });
+    }
+    const targets = await src.list<Json>('/protection-groups/targets', { group_names: ref.name });
+    if (!targets.some((t) => (t.member as Json).name === ref.targetArray)) {
+      await src.request({
+        method: 'POST',
+        path: '/protection-groups/targets',
+        query: { group_names: ref.name, member_names: ref.targetArray },
+      });
+    }
+    await dst.request({
+      method: 'PATCH',
+      path: '/protection-groups/targets',
+      query: { group_names: replicaName(ref) },
+      body: { allowed: true },
+    });
+  },
+
+  async get({ ref, src }) {
+    const [group] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
+    if (!group || group.destroyed) return null;
+    const members = await src.list<Json>('/protection-groups/volumes', { group_names: ref.name });
+    const sched = group.replication_schedule as { enabled: boolean; frequency: number };
+    const ret = group.target_retention as { all_for_sec: number; per_day: number; days: number };
+    return {
+      ...pickRef(ref),
+      targetName: replicaName(ref),
+      volumes: members.map((m) => String((m.member as Json).name)),
+      schedule: {
+        enabled: sched.enabled,
+        intervalSeconds: Math.round(sched.frequency / 1000),
+        retention: { allForSeconds: ret.all_for_sec, perDay: ret.per_day, days: ret.days },
+      },
+      podArrays: [],
+    };
+  },
+
+  async delete({ ref, src }) {
+    const [group] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
+    if (!group) return;
+    if (!group.destroyed) {
+      await src.request({
+        method: 'PATCH',
+        path: '/protection-groups',
+        query: { names: ref.name },
+        body: { destroyed: true },
+      });
+    }
+    await src.request({ method: 'DELETE', path: '/protection-groups', query: { names: ref.name } });
+  },
+
+  async add({ ref, src }, group, volumes) {
+    const missing = volumes.filter((v) => !group.volumes.includes(v));
+    if (missing.length) {
+      await src.request({
+        method: 'POST',
+        path: '/protection-groups/volumes',
+        query: { group_names: ref.name, member_names: missing.join(',') },
+      });
+    }
+  },
+
+  async remove({ ref, src }, _group, present) {
+    if (present.length) {
+      await src.request({
+        method: 'DELETE',
+        path: '/protection-groups/volumes',
+        query: { group_names: ref.name, member_names: present.join(',') },
+      });
+    }
+  },
+
+  async applySchedule({ ref, src }, schedule) {
+    await src.request({
+      method: 'PATCH',
+      path: '/protection-groups',
+      query: { names: ref.name },
+      body: {
+        replication_schedule: { enabled: schedule.enabled, frequency: schedule.intervalSeconds * 1000 },
+        target_retention: {
+          all_for_sec: schedule.retention.allForSeconds,
+          per_day: schedule.retention.perDay,
+          days: schedule.retention.days,
+        },
+      },
+    });
+  },
+
+  async snapshot({ ref, src, dst }, _group, suffix) {
+    await src.request({
+      method: 'POST',
+      path: '/protection-group-snapshots',
+      query: { source_names: ref.name, replicate_now: 'true' },
+      body: { suffix },
+    });
+    const [item] = await dst.list<Json>('/protection-group-snapshots', {
+      names: `${replicaName(ref)}.${suffix}`,
+    });
+    return toAsyncPoint(ref, item!);
+  },
+
+  async points(g: GroupArrays) {
+    const items = await g.dst.listOrEmpty<Json>('/protection-group-snapshots', {
+      source_names: replicaName(g.ref),
+      sort: 'created-,name-',
+    });
+    return items.map((i) => toAsyncPoint(g.ref, i));
+  },
+
+  volumeSnapshot: (point, volume) => `${point}.${volume}`,
+
+  setPromotion: null,
+};

@@ -1,0 +1,124 @@
+/**
+ * Sync replication as ActiveCluster pods: the pod stretched to the target array, volumes moved into
+ * it (`POD::VOL`, mirrored on every write), promotion state per array, and volume snapshots on the
+ * target (`POD::VOL.<suffix>`), one recovery point per suffix.
+ */
+import { type Json, ProtectorError } from '@protector/schema';
+import { pickRef, podVolumeFilter, podVolumeName, toSyncPoints } from './mapping.js';
+import { DEFAULT_SCHEDULE, type GroupArrays, type ReplicationMechanism } from './mechanism.js';
+
+export const pods: ReplicationMechanism = {
+  kind: 'Pod',
+
+  async ensure({ ref, src }) {
+    const [pod] = await src.listOrEmpty<Json>('/pods', { names: ref.name });
+    if (!pod) await src.request({ method: 'POST', path: '/pods', query: { names: ref.name } });
+    const arrays = ((pod?.arrays as Json[] | undefined) ?? []).map((a) => a.name);
+    if (!arrays.includes(ref.targetArray)) {
+      await src.request({
+        method: 'POST',
+        path: '/pods/arrays',
+        query: { group_names: ref.name, member_names: ref.targetArray },
+      });
+    }
+  },
+
+  async get({ ref, src }) {
+    const [pod] = await src.listOrEmpty<Json>('/pods', { names: ref.name });
+    if (!pod) return null;
+    const vols = await src.list<Json>('/volumes', { filter: podVolumeFilter(ref.name), destroyed: 'false' });
+    return {
+      ...pickRef(ref),
+      targetName: ref.name,
+      volumes: vols.map((v) => String(v.name)),
+      schedule: { enabled: false, intervalSeconds: 0, retention: DEFAULT_SCHEDULE.retention },
+      podArrays: (pod.arrays as Json[]).map((a) => ({
+        array: String(a.name),
+        status: a.status as 'online',
+        promotionStatus: a.promotion_status as 'promoted',
+      })),
+    };
+  },
+
+  async delete(g: GroupArrays) {
+    const { ref, src } = g;
+    const group = await pods.get(g);
+    if (!group) return;
+    if (group.volumes.length) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Pod '${ref.name}' still holds ${group.volumes.length} volume(s); remove them from the group before deleting it.`,
+        { volumes: group.volumes },
+      );
+    }
+    for (const a of group.podArrays.filter((p) => p.array !== ref.sourceArray)) {
+      await src.request({
+        method: 'DELETE',
+        path: '/pods/arrays',
+        query: { group_names: ref.name, member_names: a.array },
+      });
+    }
+    await src.request({
+      method: 'PATCH',
+      path: '/pods',
+      query: { names: ref.name },
+      body: { destroyed: true },
+    });
+    await src.request({ method: 'DELETE', path: '/pods', query: { names: ref.name } });
+  },
+
+  async add({ ref, src }, group, volumes) {
+    for (const v of volumes) {
+      if (group.volumes.includes(v) || group.volumes.includes(podVolumeName(ref.name, v))) continue;
+      await src.request({
+        method: 'PATCH',
+        path: '/volumes',
+        query: { names: v },
+        body: { pod: { name: ref.name } },
+      });
+    }
+  },
+
+  async remove({ src }, _group, present) {
+    for (const v of present) {
+      await src.request({ method: 'PATCH', path: '/volumes', query: { names: v }, body: { pod: null } });
+    }
+  },
+
+  // Pods replicate every write; they take no schedule.
+  applySchedule: null,
+
+  async snapshot(g: GroupArrays, group, suffix) {
+    const { ref, dst } = g;
+    if (!group.volumes.length) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Pod '${ref.name}' holds no volumes; there is nothing to snapshot.`,
+      );
+    }
+    await dst.request({
+      method: 'POST',
+      path: '/volume-snapshots',
+      query: { source_names: group.volumes.join(',') },
+      body: { suffix },
+    });
+    const points = await pods.points(g);
+    return points.find((p) => p.name === `${ref.name}.${suffix}`)!;
+  },
+
+  async points({ ref, dst }) {
+    const snaps = await dst.list<Json>('/volume-snapshots', { filter: podVolumeFilter(ref.name) });
+    return toSyncPoints(ref, snaps);
+  },
+
+  volumeSnapshot: (point, volume) => `${volume}.${point.slice(point.lastIndexOf('.') + 1)}`,
+
+  async setPromotion(client, ref, state) {
+    await client.request({
+      method: 'PATCH',
+      path: '/pods',
+      query: { names: ref.name },
+      body: { requested_promotion_state: state },
+    });
+  },
+};
