@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Clock, systemClock } from '@protector/platform';
+import { type Clock, every, systemClock } from '@protector/platform';
 import { errorJson, type Json, ProtectorError } from '@protector/schema';
 import {
   type OperationEvent,
@@ -53,24 +53,6 @@ const RESUMABLE: readonly OperationStatus[] = ['PENDING', 'RUNNING', 'CANCELLING
 /** A name for this gateway process, unique among gateways sharing a database: host, pid, random. */
 export function newGatewayId(): string {
   return `${hostname().slice(0, 40)}:${process.pid}:${randomBytes(4).toString('hex')}`;
-}
-
-/**
- * Calls `tick` every `ms` of `clock` until `signal` aborts: a setInterval that a test's clock drives.
- * No tick follows the abort, even one whose sleep was already over.
- */
-function every(clock: Clock, ms: number, signal: AbortSignal, tick: () => void): void {
-  void (async () => {
-    for (;;) {
-      try {
-        await clock.sleep(ms, signal);
-      } catch {
-        return;
-      }
-      if (signal.aborted) return;
-      tick();
-    }
-  })();
 }
 
 /** A run's hold on its operation: `lost` once another gateway took the operation over. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, systemClock } from './clock.js';
+import { every, ManualClock, systemClock } from './clock.js';
 
 describe('ManualClock', () => {
   it('wakes sleepers in due order when time is advanced, including sleeps started meanwhile', async () => {
@@ -39,5 +39,21 @@ describe('systemClock', () => {
     const slept = systemClock.sleep(60_000, ac.signal);
     ac.abort();
     await expect(slept).rejects.toThrow();
+  });
+});
+
+describe('every', () => {
+  it('ticks once per interval of clock time, never after the abort', async () => {
+    const clock = new ManualClock(0);
+    const ac = new AbortController();
+    const ticks: number[] = [];
+    every(clock, 10, ac.signal, () => {
+      ticks.push(clock.now());
+    });
+    await clock.advance(35);
+    expect(ticks).toEqual([10, 20, 30]);
+    ac.abort();
+    await clock.advance(50);
+    expect(ticks).toEqual([10, 20, 30]);
   });
 });

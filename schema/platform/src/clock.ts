@@ -6,8 +6,11 @@
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
-  /** Resolves after `ms` of this clock's time; rejects with the signal's reason when it aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves after `ms` of this clock's time; rejects with the signal's reason when it aborts.
+   * `background: true` is for background loops: the wait alone does not keep the process alive.
+   */
+  sleep(ms: number, signal?: AbortSignal, opts?: { background?: boolean }): Promise<void>;
 }
 
 const aborted = (signal: AbortSignal): Error =>
@@ -16,7 +19,7 @@ const aborted = (signal: AbortSignal): Error =>
 /** The wall clock and real timers. */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms, signal) =>
+  sleep: (ms, signal, opts) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(aborted(signal));
       const done = () => {
@@ -24,6 +27,7 @@ export const systemClock: Clock = {
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
+      if (opts?.background) timer.unref();
       const stop = () => {
         clearTimeout(timer);
         reject(aborted(signal!));
@@ -90,4 +94,27 @@ export class ManualClock implements Clock {
     }
     this.current = until;
   }
+}
+
+/**
+ * Runs `tick` every `ms` of `clock` time until `signal` aborts, as a background loop (it does not keep
+ * the process alive). A tick never runs after the abort, and ticks never overlap: the next wait starts
+ * when the tick returned.
+ */
+export function every(clock: Clock, ms: number, signal: AbortSignal, tick: () => void | Promise<void>): void {
+  void (async () => {
+    for (;;) {
+      try {
+        await clock.sleep(ms, signal, { background: true });
+      } catch {
+        return;
+      }
+      if (signal.aborted) return;
+      try {
+        await tick();
+      } catch {
+        // A tick reports its own failures; the loop goes on.
+      }
+    }
+  })();
 }

@@ -5,7 +5,7 @@
  * `/testing`), so a package loads better-sqlite3 or TypeORM only when it asks for them.
  */
 
-export { type Clock, ManualClock, systemClock } from './clock.js';
+export { type Clock, every, ManualClock, systemClock } from './clock.js';
 export { type ComposedSupergraph, type ComposeSupergraphOptions, composeSupergraph } from './compose.js';
 export { mapLimit } from './concurrency.js';
 export * from './config/index.js';
