@@ -1,22 +1,13 @@
 /**
  * Drives the model's time-based work (schedules, transfers, pod resync) between requests: calls
- * `tick` every `everyMs` of the given clock's time until stopped.
+ * `tick` every `everyMs` of the given clock's time until stopped, as a background loop (it does not
+ * keep the process alive on its own).
  */
-import type { Clock } from '@protector/platform';
+import { type Clock, every } from '@protector/platform';
 
 /** Starts ticking; the returned function stops it (no tick runs after it returns). */
 export function startTicker(clock: Clock, everyMs: number, tick: () => void): () => void {
   const stop = new AbortController();
-  void (async () => {
-    for (;;) {
-      try {
-        await clock.sleep(everyMs, stop.signal);
-      } catch {
-        return; // stopped while waiting
-      }
-      if (stop.signal.aborted) return; // stopped just as the wait ended
-      tick();
-    }
-  })();
+  every(clock, everyMs, stop.signal, tick);
   return () => stop.abort();
 }
