@@ -7,6 +7,7 @@ export {
   type ProtectionGroupRef,
   type ProtectorClient,
   type ResultWithErrors,
+  type TypedGraphQLDocument,
   type Variables,
 } from './sdk/client.js';
 export { documents, siteVolumeTypesDocument } from './sdk/documents.js';

@@ -1,5 +1,6 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { OperationStatus } from '@protector/schema';
-import type { DocumentNode } from 'graphql';
+import { type DocumentNode, print } from 'graphql';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createChannel } from './channel.js';
@@ -37,6 +38,7 @@ import type {
   ProtectionGroupFilterInput,
   ProtectionGroupSummary,
   ProtectionGroupSyncState,
+  ReadonlyInput,
   RecoveryPoint,
   RegisterSiteInput,
   RemoveMemberInput,
@@ -51,8 +53,14 @@ import type {
   VolumeType,
 } from './types.js';
 
-/** A GraphQL document: source text, or a parsed `DocumentNode` (printed with `graphql` on demand). */
+/**
+ * A GraphQL document: source text, or a parsed `DocumentNode` (printed with `graphql` when sent). A
+ * `TypedDocumentNode` (each of {@link documents}) also gives a request its result and variable types.
+ */
 export type GraphQLDocument = string | DocumentNode;
+
+/** A document, typed when it is a `TypedDocumentNode` (the result `T`, the variables `V`). */
+export type TypedGraphQLDocument<T, V> = GraphQLDocument | TypedDocumentNode<T, V>;
 
 /** Variables of a request. */
 export type Variables = Readonly<Record<string, unknown>>;
@@ -77,15 +85,24 @@ export type OperationWatchEvent = OperationEvent & {
 export interface ProtectorClient {
   /** The compiled options (tokens included: do not log this object). */
   readonly options: CompiledClientOptions;
-  /** Runs a query or mutation; returns its data or throws {@link ProtectorClientError} (with partial data). */
-  request<T = Record<string, unknown>>(document: GraphQLDocument, variables?: Variables): Promise<T>;
+  /**
+   * Runs a query or mutation; returns its data or throws {@link ProtectorClientError} (with partial data).
+   * A typed document (e.g. `documents.site`) types the data and the variables.
+   */
+  request<T = Record<string, unknown>, V extends Variables = Variables>(
+    document: TypedGraphQLDocument<T, V>,
+    variables?: V,
+  ): Promise<T>;
   /** Runs a query or mutation and returns data and errors together; throws only when no GraphQL answer came. */
-  requestWithErrors<T = Record<string, unknown>>(
-    document: GraphQLDocument,
-    variables?: Variables,
+  requestWithErrors<T = Record<string, unknown>, V extends Variables = Variables>(
+    document: TypedGraphQLDocument<T, V>,
+    variables?: V,
   ): Promise<ResultWithErrors<T>>;
   /** Runs a subscription over graphql-ws; each item is one event's data. */
-  subscribe<T = Record<string, unknown>>(document: GraphQLDocument, variables?: Variables): AsyncIterable<T>;
+  subscribe<T = Record<string, unknown>, V extends Variables = Variables>(
+    document: TypedGraphQLDocument<T, V>,
+    variables?: V,
+  ): AsyncIterable<T>;
   /**
    * Events of one operation until it finishes (SUCCEEDED, FAILED, PARTIAL, CANCELLED, ROLLED_BACK).
    * Starts with a snapshot of the current state, and refetches the operation periodically, so an
@@ -147,11 +164,17 @@ export const isTerminalOperationStatus = (status: OperationStatus): boolean =>
 
 const OPERATION_NAME = /\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/;
 
-const toSource = async (document: GraphQLDocument): Promise<string> => {
+/** Printed documents (the SDK's own are printed once each). */
+const printed = new WeakMap<DocumentNode, string>();
+
+const toSource = (document: GraphQLDocument): string => {
   if (typeof document === 'string') return document;
-  // Loaded on demand: string documents (all of the SDK's) never pay for loading graphql.
-  const { print } = await import('graphql');
-  return print(document);
+  let text = printed.get(document);
+  if (text === undefined) {
+    text = print(document);
+    printed.set(document, text);
+  }
+  return text;
 };
 
 const describeCause = (error: unknown): string => {
@@ -212,8 +235,11 @@ export function createProtectorClient(rawOptions: ProtectorClientOptions = {}): 
     return wsClient;
   };
 
-  async function requestWithErrors<T>(document: GraphQLDocument, variables: Variables = {}) {
-    const query = await toSource(document);
+  async function requestWithErrors<T, V extends Variables = Variables>(
+    document: TypedGraphQLDocument<T, V>,
+    variables: V | Variables = {},
+  ) {
+    const query = toSource(document);
     const operationName = OPERATION_NAME.exec(query)?.[1];
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -278,17 +304,26 @@ export function createProtectorClient(rawOptions: ProtectorClientOptions = {}): 
     return { data: (record['data'] ?? null) as T | null, errors } satisfies ResultWithErrors<T>;
   }
 
-  async function request<T>(document: GraphQLDocument, variables?: Variables): Promise<T> {
+  async function request<T, V extends Variables = Variables>(
+    document: TypedGraphQLDocument<T, V>,
+    variables?: V,
+  ): Promise<T> {
     const { data, errors } = await requestWithErrors<T>(document, variables);
     if (errors.length > 0 || data === null) throw new ProtectorClientError(errors, data);
     return data;
   }
 
-  /** Runs a document and returns one root field of its data. */
-  const field = async <T>(name: string, document: string, variables?: Variables): Promise<T> =>
-    (await request<Record<string, T>>(document, variables))[name] as T;
+  /** Runs one of the SDK's typed documents and returns one root field of its data. */
+  const field = async <R, V, K extends keyof R>(
+    name: K,
+    document: TypedDocumentNode<R, V>,
+    variables?: ReadonlyInput<V>,
+  ): Promise<R[K]> => (await request<R>(document, variables as Variables | undefined))[name];
 
-  function subscribe<T>(document: GraphQLDocument, variables: Variables = {}): AsyncIterable<T> {
+  function subscribe<T, V extends Variables = Variables>(
+    document: TypedGraphQLDocument<T, V>,
+    variables: V | Variables = {},
+  ): AsyncIterable<T> {
     return {
       // A hand-written iterator rather than a generator: return() must cancel a pending next() at once
       // (graphql-ws's iterator does), where a generator would wait for the next event first.
@@ -305,7 +340,7 @@ export function createProtectorClient(rawOptions: ProtectorClientOptions = {}): 
           async next() {
             if (finished) return done();
             if (!inner) {
-              const query = await toSource(document);
+              const query = toSource(document);
               inner = getWsClient().iterate<T>({ query, variables: { ...variables } });
               if (finished) {
                 await stop();
@@ -343,7 +378,7 @@ export function createProtectorClient(rawOptions: ProtectorClientOptions = {}): 
 
   async function* watchOperation(id: string): AsyncGenerator<OperationWatchEvent> {
     const channel = createChannel<OperationWatchEvent>();
-    const events = subscribe<{ operationProgress: OperationEvent }>(documents.operationProgress, { id });
+    const events = subscribe(documents.operationProgress, { id });
     const iterator = events[Symbol.asyncIterator]();
     let closed = false;
     let seen = 0;
@@ -446,10 +481,10 @@ export function createProtectorClient(rawOptions: ProtectorClientOptions = {}): 
     protectionGroups: (args = {}) => field('protectionGroups', documents.protectionGroups, { ...args }),
     protectionGroup: (ref) => field('protectionGroup', documents.protectionGroup, { ...ref }),
     async findProtectionGroup(idOrName) {
-      const { data, errors } = await requestWithErrors<{
-        byId: ProtectionGroup | null;
-        byName: ProtectionGroup | null;
-      }>(documents.findProtectionGroup, { ref: idOrName, name: idOrName });
+      const { data, errors } = await requestWithErrors(documents.findProtectionGroup, {
+        ref: idOrName,
+        name: idOrName,
+      });
       // A name that is not a well-formed id may make the byId lookup fail; the other lookup decides then.
       const found = data?.byName ?? data?.byId ?? null;
       if (found) return found;

@@ -1,47 +1,95 @@
 /**
- * Result and input types of the SDK, written by hand to match the selections in `documents.ts` (and the
- * contract's input types). Enum types come from `@protector/schema`, so a value cannot drift.
+ * Result and input types of the SDK, by the names the SDK and CLI use. Each one is (part of) a type
+ * GraphQL Code Generator derives from the SDK's documents (`documents/*.graphql`) and the public API
+ * SDL (`generated/operations.ts`), so a selection and its type cannot drift: renaming a field in the
+ * SDL fails the build. Enum types are the same unions as `@protector/schema`'s.
  */
 import type {
-  CheckStatus,
-  FailoverReadiness,
-  FailoverType,
-  IssueSeverity,
-  MemberStatus,
-  OperationEventKind,
-  OperationStatus,
-  OperationType,
-  ProtectionGroupStatus,
-  ReplicaRole,
-  ReplicationLinkState,
-  ReplicationType,
-  ResourceKind,
-  RpoCompliance,
-  SiteRole,
-  SiteStatus,
-  StepStatus,
-  StorageDriverKind,
-  SyncStatus,
-} from '@protector/schema';
+  AddMemberInput as AddMemberInputType,
+  CancelOperationInput as CancelOperationInputType,
+  CreateProtectionGroupInput as CreateProtectionGroupInputType,
+  CreateReplicationPolicyInput as CreateReplicationPolicyInputType,
+  DeleteProtectionGroupInput as DeleteProtectionGroupInputType,
+  DeleteProtectionGroupMutation,
+  ErrorFieldsFragment,
+  FailbackInput as FailbackInputType,
+  FailoverInput as FailoverInputType,
+  OperationEventFieldsFragment,
+  OperationFieldsFragment,
+  OperationFilterInput as OperationFilterInputType,
+  OperationSummaryFieldsFragment,
+  ProtectionGroupFieldsFragment,
+  ProtectionGroupFilterInput as ProtectionGroupFilterInputType,
+  ProtectionGroupSummaryFieldsFragment,
+  ProtectionGroupSyncStateQuery,
+  ProtectionGroupsQuery,
+  RecoveryPointsQuery,
+  RegisterSiteInput as RegisterSiteInputType,
+  RemoveMemberInput as RemoveMemberInputType,
+  ReplicationPolicyInput as ReplicationPolicyInputType,
+  ResourceMappingInput as ResourceMappingInputType,
+  ResumeOperationInput as ResumeOperationInputType,
+  ServiceCredentialsInput as ServiceCredentialsInputType,
+  SetResourceMappingsInput as SetResourceMappingsInputType,
+  SiteFieldsFragment,
+  SiteHealthFieldsFragment,
+  SitesHealthQuery,
+  SiteVolumeTypesQuery,
+  StepFieldsFragment,
+  SyncProtectionGroupInput as SyncProtectionGroupInputType,
+  TestCleanupInput as TestCleanupInputType,
+  TestFailoverInput as TestFailoverInputType,
+  ValidateSiteMutation,
+} from './generated/operations.js';
 
 /** RFC 3339 date-time string in UTC (the contract's `DateTime`). */
 export type DateTime = string;
 
+/** A generated input type, read-only all the way down (so callers may pass read-only arrays). */
+export type ReadonlyInput<T> = T extends readonly (infer E)[]
+  ? readonly ReadonlyInput<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: ReadonlyInput<T[K]> }
+    : T;
+
+// Results: the fragments of documents/fragments.graphql, and parts of them.
+
+export type Site = SiteFieldsFragment;
+export type SiteHealth = SiteHealthFieldsFragment;
+export type HealthIssue = SiteHealth['issues'][number];
+export type SiteWithHealth = SitesHealthQuery['sites'][number];
+export type SiteValidation = ValidateSiteMutation['validateSite'];
+export type SiteValidationCheck = SiteValidation['checks'][number];
+/** A Cinder volume type of one site (`<siteKey> { volumeTypes }`). */
+export type VolumeType = SiteVolumeTypesQuery['here']['volumeTypes'][number];
+
+export type ErrorDetail = ErrorFieldsFragment;
+
+/** What `protectionGroups` lists. */
+export type ProtectionGroupSummary = ProtectionGroupSummaryFieldsFragment;
+export type ProtectionGroup = ProtectionGroupFieldsFragment;
 /** A reference to a site by name (what nested `Site` selections fetch). */
-export interface SiteRef {
-  readonly name: string;
-}
+export type SiteRef = ProtectionGroup['currentPrimarySite'];
+/** Replication policy; array tokens are write-only, only whether one is set is returned. */
+export type ReplicationPolicy = NonNullable<ProtectionGroup['policy']>;
+export type ProtectionGroupMember = ProtectionGroup['members'][number];
+export type MemberVolume = ProtectionGroupMember['volumes'][number];
+export type ResourceMapping = ProtectionGroup['resourceMappings'][number];
+export type ProtectionGroupSyncState = NonNullable<ProtectionGroupSyncStateQuery['protectionGroup']>;
+/** One site's copy of a group, as `sync-status` shows it. */
+export type ProtectionGroupReplicaState = ProtectionGroupSyncState['replicas'][number];
+export type DeletedProtectionGroup = DeleteProtectionGroupMutation['deleteProtectionGroup'];
+export type RecoveryPoint = RecoveryPointsQuery['recoveryPoints'][number];
 
-export interface ErrorDetail {
-  readonly code: string;
-  readonly message: string;
-  readonly retryable: boolean;
-}
+/** An operation as nested in other results (a group's active operation, an event). */
+export type OperationSummary = OperationSummaryFieldsFragment;
+export type Operation = OperationFieldsFragment;
+export type OperationStep = StepFieldsFragment;
+export type MemberOperationResult = Operation['members'][number];
+/** One `operationProgress` / `operationEvents` event. */
+export type OperationEvent = OperationEventFieldsFragment;
 
-export interface PageInfo {
-  readonly hasNextPage: boolean;
-  readonly endCursor: string | null;
-}
+export type PageInfo = ProtectionGroupsQuery['protectionGroups']['pageInfo'];
 
 /** A page of a connection (`nodes` selection). */
 export interface Connection<T> {
@@ -58,366 +106,24 @@ export interface ListArgs<F> {
   readonly after?: string;
 }
 
-export interface Site {
-  readonly name: string;
-  readonly key: string;
-  readonly description: string | null;
-  readonly url: string;
-  readonly authUrl: string;
-  readonly status: SiteStatus;
-  readonly role: SiteRole;
-  readonly version: string | null;
-  readonly storageDriver: StorageDriverKind | null;
-  readonly registeredAt: DateTime;
-}
+// Inputs: the contract's input types (fields with server defaults are optional).
 
-export interface HealthIssue {
-  readonly code: string;
-  readonly severity: IssueSeverity;
-  readonly message: string;
-  readonly protectionGroup: { readonly id: string; readonly name: string } | null;
-}
-
-export interface SiteHealth {
-  readonly reachable: boolean;
-  readonly checkedAt: DateTime | null;
-  readonly latencyMs: number | null;
-  readonly storageReachable: boolean | null;
-  readonly replicationLinkState: ReplicationLinkState;
-  readonly maxReplicationLagSeconds: number | null;
-  readonly rpoCompliance: RpoCompliance;
-  readonly failoverReadiness: FailoverReadiness;
-  readonly issues: readonly HealthIssue[];
-}
-
-export interface SiteWithHealth extends Site {
-  readonly health: SiteHealth;
-}
-
-export interface SiteValidationCheck {
-  readonly name: string;
-  readonly status: CheckStatus;
-  readonly message: string;
-  readonly durationMs: number | null;
-}
-
-export interface SiteValidation {
-  readonly site: SiteRef;
-  readonly valid: boolean;
-  readonly checkedAt: DateTime;
-  readonly checks: readonly SiteValidationCheck[];
-}
-
-/** A Cinder volume type of one site (`<siteKey> { volumeTypes }`). */
-export interface VolumeType {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string | null;
-  readonly replicationEnabled: boolean;
-  readonly replicationType: ReplicationType | null;
-  readonly isPublic: boolean;
-}
-
-/** Replication policy; array tokens are write-only, only whether one is set is returned. */
-export interface ReplicationPolicy {
-  readonly primaryArrayUrl: string | null;
-  readonly secondaryArrayUrl: string | null;
-  readonly primaryArrayTokenSet: boolean;
-  readonly secondaryArrayTokenSet: boolean;
-  readonly purePgName: string;
-  readonly replicationIntervalSeconds: number;
-  readonly rpoMinutes: number;
-  readonly updatedAt: DateTime;
-}
-
-export interface MemberVolume {
-  readonly id: string;
-  readonly name: string;
-  readonly sizeGb: number;
-  readonly volumeType: string;
-  readonly bootable: boolean;
-}
-
-export interface ProtectionGroupMember {
-  readonly id: string;
-  readonly name: string;
-  readonly status: MemberStatus;
-  readonly volumes: readonly MemberVolume[];
-  readonly addedAt: DateTime;
-}
-
-/** What `protectionGroups` lists. */
-export interface ProtectionGroupSummary {
-  readonly id: string;
-  readonly name: string;
-  readonly status: ProtectionGroupStatus;
-  readonly syncStatus: SyncStatus;
-  readonly replicationType: ReplicationType;
-  readonly currentPrimarySite: SiteRef;
-  readonly secondarySite: SiteRef;
-  readonly volumeType: string;
-  readonly members: readonly { readonly id: string }[];
-}
-
-export interface ResourceMapping {
-  readonly kind: ResourceKind;
-  readonly sourceSite: SiteRef;
-  readonly sourceId: string;
-  readonly targetSite: SiteRef;
-  readonly targetId: string;
-}
-
-/** An operation as nested in other results (a group's active operation, an event). */
-export interface OperationSummary {
-  readonly id: string;
-  readonly type: OperationType;
-  readonly status: OperationStatus;
-  readonly protectionGroup: { readonly id: string; readonly name: string };
-  readonly percentComplete: number;
-  readonly stepsCompleted: number;
-  readonly stepsTotal: number;
-  readonly error: ErrorDetail | null;
-  readonly createdAt: DateTime;
-  readonly finishedAt: DateTime | null;
-}
-
-export interface ProtectionGroup {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string | null;
-  readonly projectId: string;
-  readonly replicationType: ReplicationType;
-  readonly status: ProtectionGroupStatus;
-  readonly syncStatus: SyncStatus;
-  readonly currentPrimarySite: SiteRef;
-  readonly secondarySite: SiteRef;
-  readonly metadataVersion: number;
-  readonly lastSyncedAt: DateTime | null;
-  readonly lastReplicationAt: DateTime | null;
-  readonly volumeType: string;
-  readonly storageGroupName: string | null;
-  readonly policy: ReplicationPolicy | null;
-  readonly members: readonly ProtectionGroupMember[];
-  readonly resourceMappings: readonly ResourceMapping[];
-  readonly activeOperation: OperationSummary | null;
-  readonly createdAt: DateTime;
-  readonly updatedAt: DateTime;
-}
-
-/** One site's copy of a group, as `sync-status` shows it. */
-export interface ProtectionGroupReplicaState {
-  readonly site: SiteRef;
-  readonly role: ReplicaRole;
-  readonly reachable: boolean;
-  readonly replica: {
-    readonly metadataVersion: number;
-    readonly syncStatus: SyncStatus;
-    readonly status: ProtectionGroupStatus;
-    readonly lastSyncedAt: DateTime | null;
-  } | null;
-  readonly error: ErrorDetail | null;
-}
-
-export interface ProtectionGroupSyncState {
-  readonly id: string;
-  readonly name: string;
-  readonly syncStatus: SyncStatus;
-  readonly metadataVersion: number;
-  readonly lastSyncedAt: DateTime | null;
-  readonly replicas: readonly ProtectionGroupReplicaState[];
-}
-
-export interface DeletedProtectionGroup {
-  readonly id: string;
-  readonly name: string;
-}
-
-export interface RecoveryPoint {
-  readonly name: string;
-  readonly createdAt: DateTime;
-  readonly completedAt: DateTime | null;
-  readonly progress: number;
-  readonly complete: boolean;
-}
-
-export interface OperationStep {
-  readonly key: string;
-  readonly name: string;
-  readonly site: SiteRef | null;
-  readonly status: StepStatus;
-  readonly attempt: number;
-  readonly startedAt: DateTime | null;
-  readonly finishedAt: DateTime | null;
-  readonly error: ErrorDetail | null;
-}
-
-export interface MemberOperationResult {
-  readonly memberId: string;
-  readonly memberName: string;
-  readonly status: StepStatus;
-  readonly site: SiteRef | null;
-  readonly serverId: string | null;
-  readonly error: ErrorDetail | null;
-}
-
-export interface Operation extends OperationSummary {
-  readonly sourceSite: SiteRef | null;
-  readonly targetSite: SiteRef | null;
-  readonly recoveryPoint: { readonly name: string; readonly createdAt: DateTime } | null;
-  readonly currentStep: OperationStep | null;
-  readonly steps: readonly OperationStep[];
-  readonly stepsFailed: number;
-  readonly members: readonly MemberOperationResult[];
-  readonly requestedBy: string | null;
-  readonly startedAt: DateTime | null;
-}
-
-/** One `operationProgress` / `operationEvents` event. */
-export interface OperationEvent {
-  readonly sequence: number;
-  readonly kind: OperationEventKind;
-  readonly occurredAt: DateTime;
-  readonly status: OperationStatus;
-  readonly percentComplete: number;
-  readonly message: string | null;
-  readonly step: OperationStep | null;
-  readonly member: {
-    readonly memberId: string;
-    readonly memberName: string;
-    readonly status: StepStatus;
-  } | null;
-  readonly operation: OperationSummary;
-}
-
-// Inputs (the contract's input types; fields with server defaults are optional).
-
-export interface ProtectionGroupFilterInput {
-  readonly status?: readonly ProtectionGroupStatus[];
-  readonly syncStatus?: readonly SyncStatus[];
-  readonly name?: string;
-  readonly projectId?: string;
-  readonly primarySite?: string;
-}
-
-export interface OperationFilterInput {
-  /** Id or name. */
-  readonly protectionGroup?: string;
-  readonly type?: readonly OperationType[];
-  readonly status?: readonly OperationStatus[];
-  readonly since?: DateTime;
-}
-
-export interface ServiceCredentialsInput {
-  readonly username: string;
-  /** Secret: sent once, never returned. */
-  readonly password: string;
-  readonly projectName: string;
-  readonly userDomainName?: string;
-  readonly projectDomainName?: string;
-}
-
-export interface RegisterSiteInput {
-  readonly name: string;
-  readonly key: string;
-  readonly description?: string;
-  readonly url: string;
-  readonly authUrl: string;
-  readonly serviceCredentials?: ServiceCredentialsInput;
-}
-
-export interface CreateProtectionGroupInput {
-  readonly name: string;
-  readonly description?: string;
-  readonly replicationType: ReplicationType;
-  readonly primarySite: string;
-  readonly secondarySite: string;
-  readonly volumeType: string;
-  readonly projectId?: string;
-}
-
-export interface DeleteProtectionGroupInput {
-  readonly protectionGroup: string;
-  readonly force?: boolean;
-}
-
-export interface AddMemberInput {
-  readonly protectionGroup: string;
-  readonly server: string;
-  /** Recovery order, 1 (first) to 5. @default 3 */
-  readonly bootPriority?: number;
-}
-
-export interface RemoveMemberInput {
-  readonly protectionGroup: string;
-  readonly member: string;
-}
-
-export interface ReplicationPolicyInput {
-  readonly primaryArrayUrl?: string;
-  /** Secret: stored encrypted, never returned. */
-  readonly primaryArrayToken?: string;
-  readonly secondaryArrayUrl?: string;
-  /** Secret: stored encrypted, never returned. */
-  readonly secondaryArrayToken?: string;
-  readonly purePgName?: string;
-  readonly replicationIntervalSeconds?: number;
-  readonly rpoMinutes?: number;
-}
-
-export interface CreateReplicationPolicyInput {
-  readonly protectionGroup: string;
-  readonly policy: ReplicationPolicyInput;
-}
-
-export interface ResourceMappingInput {
-  readonly kind: ResourceKind;
-  readonly sourceSite: string;
-  readonly sourceId: string;
-  readonly targetSite: string;
-  readonly targetId: string;
-}
-
-export interface SetResourceMappingsInput {
-  readonly protectionGroup: string;
-  readonly mappings: readonly ResourceMappingInput[];
-}
-
-export interface SyncProtectionGroupInput {
-  readonly protectionGroup: string;
-  readonly force?: boolean;
-}
-
-export interface FailoverInput {
-  readonly protectionGroup: string;
-  readonly type: FailoverType;
-  /** Point-in-time failover (UNPLANNED only). */
-  readonly recoveryPoint?: string;
-  readonly resourceMappings?: readonly ResourceMappingInput[];
-}
-
-export interface TestFailoverInput {
-  readonly protectionGroup: string;
-  readonly recoveryPoint?: string;
-  readonly resourceMappings?: readonly ResourceMappingInput[];
-  readonly testNetworkCidr?: string;
-}
-
-export interface TestCleanupInput {
-  readonly protectionGroup: string;
-  readonly force?: boolean;
-}
-
-export interface FailbackInput {
-  readonly protectionGroup: string;
-  readonly resourceMappings?: readonly ResourceMappingInput[];
-  readonly forceSync?: boolean;
-}
-
-export interface CancelOperationInput {
-  readonly operation: string;
-  readonly rollback?: boolean;
-}
-
-export interface ResumeOperationInput {
-  readonly operation: string;
-}
+export type ProtectionGroupFilterInput = ReadonlyInput<ProtectionGroupFilterInputType>;
+export type OperationFilterInput = ReadonlyInput<OperationFilterInputType>;
+export type ServiceCredentialsInput = ReadonlyInput<ServiceCredentialsInputType>;
+export type RegisterSiteInput = ReadonlyInput<RegisterSiteInputType>;
+export type CreateProtectionGroupInput = ReadonlyInput<CreateProtectionGroupInputType>;
+export type DeleteProtectionGroupInput = ReadonlyInput<DeleteProtectionGroupInputType>;
+export type AddMemberInput = ReadonlyInput<AddMemberInputType>;
+export type RemoveMemberInput = ReadonlyInput<RemoveMemberInputType>;
+export type ReplicationPolicyInput = ReadonlyInput<ReplicationPolicyInputType>;
+export type CreateReplicationPolicyInput = ReadonlyInput<CreateReplicationPolicyInputType>;
+export type ResourceMappingInput = ReadonlyInput<ResourceMappingInputType>;
+export type SetResourceMappingsInput = ReadonlyInput<SetResourceMappingsInputType>;
+export type SyncProtectionGroupInput = ReadonlyInput<SyncProtectionGroupInputType>;
+export type FailoverInput = ReadonlyInput<FailoverInputType>;
+export type TestFailoverInput = ReadonlyInput<TestFailoverInputType>;
+export type TestCleanupInput = ReadonlyInput<TestCleanupInputType>;
+export type FailbackInput = ReadonlyInput<FailbackInputType>;
+export type CancelOperationInput = ReadonlyInput<CancelOperationInputType>;
+export type ResumeOperationInput = ReadonlyInput<ResumeOperationInputType>;

@@ -1,77 +1,13 @@
 /**
- * The public API as a plain graphql-js schema, for tests: the coordinator SDL plus the site template for
- * each site key, as the gateway composes them, with the federation directives stripped and the
- * `@inaccessible` parts removed. A test server built on it rejects any selection the real API would.
+ * The public API as a plain graphql-js schema, for tests: `publicApiSdl` of `@protector/schema` (the
+ * coordinator SDL plus the site template for each site key, as the gateway composes them, without
+ * federation directives and `@inaccessible` parts). A test server built on it rejects any selection
+ * the real API would.
  */
-import { coordinatorSubgraphSdl, siteSubgraphSdl } from '@protector/schema';
-import {
-  buildASTSchema,
-  type DefinitionNode,
-  type DirectiveNode,
-  type DocumentNode,
-  type GraphQLSchema,
-  Kind,
-  parse,
-  visit,
-} from 'graphql';
-
-const isInaccessible = (node: { directives?: readonly DirectiveNode[] }) =>
-  (node.directives ?? []).some((d) => d.name.value === 'inaccessible');
-
-const hasName = (def: DefinitionNode): def is DefinitionNode & { name: { value: string } } =>
-  'name' in def && def.name !== undefined;
-
-/** Drops `@inaccessible` types and fields, schema extensions, and every directive. */
-function publicDefinitions(sdl: string): DefinitionNode[] {
-  const document = visit(parse(sdl), {
-    FieldDefinition: (node) => (isInaccessible(node) ? null : undefined),
-    InputValueDefinition: (node) => (isInaccessible(node) ? null : undefined),
-  }) as DocumentNode;
-  return visit(
-    {
-      ...document,
-      definitions: document.definitions.filter(
-        (def) =>
-          def.kind !== Kind.SCHEMA_EXTENSION &&
-          def.kind !== Kind.SCHEMA_DEFINITION &&
-          !isInaccessible(def as never),
-      ),
-    },
-    { Directive: () => null },
-  ).definitions.slice();
-}
+import { publicApiSdl } from '@protector/schema';
+import { buildSchema, type GraphQLSchema } from 'graphql';
 
 /** Builds the public API schema for the given site keys. */
 export function buildContractSchema(siteKeys: readonly string[] = ['boston', 'seattle']): GraphQLSchema {
-  const definitions = publicDefinitions(coordinatorSubgraphSdl);
-  const fieldsOf = new Map<string, Set<string>>();
-  for (const def of definitions) {
-    if (def.kind === Kind.OBJECT_TYPE_DEFINITION) {
-      fieldsOf.set(def.name.value, new Set((def.fields ?? []).map((f) => f.name.value)));
-    } else if (hasName(def)) {
-      fieldsOf.set(def.name.value, new Set());
-    }
-  }
-  for (const key of siteKeys) {
-    for (const def of publicDefinitions(siteSubgraphSdl(key))) {
-      if (!hasName(def)) continue;
-      const known = fieldsOf.get(def.name.value);
-      if (def.kind === Kind.OBJECT_TYPE_DEFINITION && known && known.size > 0) {
-        // An entity or root type the coordinator owns: the site adds its own fields (its key).
-        const fields = (def.fields ?? []).filter((f) => !known.has(f.name.value));
-        if (fields.length === 0) continue;
-        for (const f of fields) known.add(f.name.value);
-        definitions.push({ kind: Kind.OBJECT_TYPE_EXTENSION, name: def.name, fields });
-      } else if (!known) {
-        fieldsOf.set(
-          def.name.value,
-          new Set(
-            def.kind === Kind.OBJECT_TYPE_DEFINITION ? (def.fields ?? []).map((f) => f.name.value) : [],
-          ),
-        );
-        definitions.push(def);
-      }
-    }
-  }
-  return buildASTSchema({ kind: Kind.DOCUMENT, definitions });
+  return buildSchema(publicApiSdl(siteKeys));
 }

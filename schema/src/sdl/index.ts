@@ -52,6 +52,7 @@ export {
   SYNC_STATUSES,
   type SyncStatus,
 } from './enums.js';
+export { publicApiSdl } from './public-api.js';
 export { DateTimeScalar, type DateTimeString, isDateTimeString, toDateTimeString } from './scalars.js';
 export { FEDERATION_LINK } from './shared.js';
 export {
