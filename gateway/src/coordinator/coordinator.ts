@@ -12,6 +12,7 @@ import { RecoveryPointsDocument } from './generated/site-documents.js';
 import { FORCED_CLEANUP_STATUSES, type GroupStatus, type OperationSites, START_STATUSES } from './plans.js';
 import { ProtectionGroups } from './protection-groups.js';
 import { authoritative, listReplicas, peerUnreachable, readReplica, syncState } from './replicas.js';
+import { SERVICE } from './site-client.js';
 import type { CallerTokens, CoordinatorOptions, GroupView } from './site-registry.js';
 import type { OperationRecord, OperationType, SiteRecord } from './store.js';
 
@@ -61,6 +62,10 @@ export class Coordinator extends ProtectionGroups {
     params: Json,
     extra: { requireBoth: boolean; extraSteps?: { key: string; name: string; site: string | null }[] },
   ): Promise<OperationRecord> {
+    // The caller acts on the group at both of its sites; an unplanned failover, which runs with the
+    // primary site gone, at the surviving (target) site.
+    this.authorize(view, type, type === 'UNPLANNED_FAILOVER' ? [sites.target] : undefined);
+    const who = await this.caller(ctx, (await this.client(sites.target)).site);
     const reads = await this.serviceReads(view.group);
     const target = reads.find((r) => r.site === sites.target)!;
     if (target.error) throw peerUnreachable(target);
@@ -75,13 +80,12 @@ export class Coordinator extends ProtectionGroups {
         { status: best.status },
       );
     }
-    const who = await this.caller(ctx, await this.client(sites.target).then((c) => c.site)).catch(() => null);
     return this.engine.start({
       type,
       group: best,
       sites,
       params,
-      requestedBy: who ? `${who.userName}@${sites.target}` : null,
+      requestedBy: `${who.userName}@${sites.target}`,
       extraSteps: extra.extraSteps,
     });
   }
@@ -233,6 +237,10 @@ export class Coordinator extends ProtectionGroups {
     const view = ctx
       ? await this.getGroup(ctx, input.protectionGroup)
       : await this.serviceGroup(input.protectionGroup);
+    if (ctx) this.authorize(view, 'Syncing a Protection Group');
+    const who = ctx
+      ? await this.caller(ctx, (await this.client(view.group.currentPrimarySite.name)).site)
+      : null;
     const reads = await this.serviceReads(view.group);
     const down = reads.find((r) => r.error);
     if (down) throw peerUnreachable(down);
@@ -242,13 +250,15 @@ export class Coordinator extends ProtectionGroups {
       group: best,
       sites: { source: best.currentPrimarySite.name, target: best.secondarySite.name },
       params: { force: input.force },
-      requestedBy: ctx ? null : 'coordinator (site returned)',
+      requestedBy: who
+        ? `${who.userName}@${view.group.currentPrimarySite.name}`
+        : 'coordinator (site returned)',
     });
   }
 
   protected async serviceGroup(id: string): Promise<GroupView> {
     const reads = await Promise.all(
-      this.sites().map(async (s) => readReplica(await this.client(s.name), id)),
+      this.sites().map(async (s) => readReplica(await this.client(s.name), id, SERVICE)),
     );
     const group = authoritative(reads);
     if (!group) throw new ProtectorError('NOT_FOUND', `Protection Group '${id}' does not exist.`);
@@ -261,9 +271,28 @@ export class Coordinator extends ProtectionGroups {
     const here = await c.query(
       RecoveryPointsDocument,
       { protectionGroupId: view.id },
-      this.tokenFor(ctx, c.site),
+      this.credential(ctx, c.site),
     );
     return here.recoveryPoints;
+  }
+
+  /**
+   * The caller may act on an operation (cancel, resume): as on its group when it was started (both
+   * sites; the target site for an unplanned failover), or as an admin once the group is gone.
+   */
+  async authorizeOperation(ctx: CallerTokens, op: OperationRecord): Promise<void> {
+    let view: GroupView;
+    try {
+      view = await this.getGroup(ctx, op.protectionGroupId);
+    } catch (err) {
+      if (isProtectorError(err, 'NOT_FOUND') && (await this.operationVisible(ctx, op))) return;
+      throw err;
+    }
+    this.authorize(
+      view,
+      `Acting on operation ${op.id}`,
+      op.type === 'UNPLANNED_FAILOVER' && op.targetSite ? [op.targetSite] : undefined,
+    );
   }
 
   async operationVisible(ctx: CallerTokens, op: OperationRecord): Promise<boolean> {
@@ -289,7 +318,7 @@ export class Coordinator extends ProtectionGroups {
   async resyncSite(site: SiteRecord): Promise<string[]> {
     const started: string[] = [];
     try {
-      const groups = await listReplicas(await this.client(site.name), null);
+      const groups = await listReplicas(await this.client(site.name), SERVICE);
       for (const g of groups) {
         const reads = await this.serviceReads(g);
         if (syncState(reads) !== 'OUT_OF_SYNC') continue;

@@ -45,7 +45,7 @@ import {
   readReplica,
   syncState,
 } from './replicas.js';
-import type { SiteClient } from './site-client.js';
+import { type CallerCredential, SERVICE, type SiteClient } from './site-client.js';
 import { type CallerTokens, type GroupView, SiteRegistry } from './site-registry.js';
 import type { OperationRecord } from './store.js';
 
@@ -55,21 +55,33 @@ export abstract class ProtectionGroups extends SiteRegistry {
   /** Every group the caller may see, merged by id across the sites. */
   async listGroups(ctx: CallerTokens, filter: Json = {}): Promise<GroupView[]> {
     const byId = new Map<string, ReplicaRead[]>();
+    const failed = new Map<string, ProtectorError>();
     await Promise.all(
       this.sites().map(async (s) => {
         try {
-          for (const r of await listReplicas(await this.client(s.name), this.tokenFor(ctx, s), filter)) {
+          for (const r of await listReplicas(await this.client(s.name), this.credential(ctx, s), filter)) {
             byId.set(r.id, [...(byId.get(r.id) ?? []), { site: s.name, replica: r, error: null }]);
           }
         } catch (err) {
           if (!isProtectorError(err)) throw err;
+          failed.set(s.name, err);
         }
       }),
     );
-    return this.views(byId);
+    // A caller who could not list at any site learns why instead of getting an empty list.
+    const refused = [...failed.values()].find((e) => e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN');
+    if (refused && failed.size === this.sites().length) throw refused;
+    return this.views(byId, failed);
   }
 
-  protected views(byId: Map<string, ReplicaRead[]>): GroupView[] {
+  /**
+   * Groups from what each site listed. A group's site that did not list it either lacks it, did not
+   * answer, or refused the caller: its read says which (`failed` holds each site's listing error).
+   */
+  protected views(
+    byId: Map<string, ReplicaRead[]>,
+    failed: ReadonlyMap<string, ProtectorError>,
+  ): GroupView[] {
     const out: GroupView[] = [];
     for (const [id, found] of byId) {
       const group = authoritative(found)!;
@@ -80,9 +92,10 @@ export abstract class ProtectionGroups extends SiteRegistry {
             site,
             replica: null,
             error:
-              this.siteHealth(site).status === 'UNREACHABLE'
+              failed.get(site) ??
+              (this.siteHealth(site).status === 'UNREACHABLE'
                 ? new ProtectorError('SITE_UNREACHABLE', `Site '${site}' is unreachable.`)
-                : null,
+                : null),
           },
       );
       out.push({ id, group, reads });
@@ -93,13 +106,18 @@ export abstract class ProtectionGroups extends SiteRegistry {
   /** One group by id or name, as the caller may see it; NOT_FOUND otherwise. */
   async getGroup(ctx: CallerTokens, idOrName: string): Promise<GroupView> {
     const reads = await Promise.all(
-      this.sites().map(async (s) => {
+      this.sites().map(async (s): Promise<ReplicaRead> => {
         const client = await this.client(s.name);
-        const token = this.tokenFor(ctx, s);
-        const byId = await readReplica(client, idOrName, token);
+        let as: CallerCredential;
+        try {
+          as = this.credential(ctx, s);
+        } catch (err) {
+          return { site: s.name, replica: null, error: err as ProtectorError };
+        }
+        const byId = await readReplica(client, idOrName, as);
         if (byId.replica || byId.error) return byId;
         try {
-          const [byName] = await listReplicas(client, token, { name: idOrName });
+          const [byName] = await listReplicas(client, as, { name: idOrName });
           return { site: s.name, replica: byName ?? null, error: null };
         } catch (err) {
           if (isProtectorError(err)) return { site: s.name, replica: null, error: err };
@@ -123,13 +141,37 @@ export abstract class ProtectionGroups extends SiteRegistry {
     return { id: group.id, group, reads: mine };
   }
 
-  /** Re-reads a group with the service identity (both sites), for changes. */
+  /**
+   * Re-reads a group with the service identity (both sites), for the preconditions of a change or an
+   * operation: only after the caller was authorized for the group (`authorize`).
+   */
   protected async serviceReads(group: Replica): Promise<ReplicaRead[]> {
     return Promise.all(
       [group.currentPrimarySite.name, group.secondarySite.name].map(async (n) =>
-        readReplica(await this.client(n), group.id),
+        readReplica(await this.client(n), group.id, SERVICE),
       ),
     );
+  }
+
+  /**
+   * The caller may act on the group at `sites` (default: both of its sites): each of those sites
+   * showed the group to the caller's own credential (through the tenant mapping on the peer). A site
+   * that did not answer is left to the change's own reachability rule.
+   */
+  protected authorize(view: GroupView, what: string, sites?: readonly string[]): void {
+    for (const site of sites ?? [view.group.currentPrimarySite.name, view.group.secondarySite.name]) {
+      const read = view.reads.find((r) => r.site === site);
+      if (read?.error && (read.error.code === 'UNAUTHENTICATED' || read.error.code === 'FORBIDDEN'))
+        throw read.error;
+      if (read?.error) continue;
+      if (!read?.replica) {
+        throw new ProtectorError(
+          'FORBIDDEN',
+          `${what} needs access to Protection Group '${view.group.name}' on site '${site}', where your token does not see it; use a token of the project mapped to yours there (tenant mappings).`,
+          { site },
+        );
+      }
+    }
   }
 
   /** Both sites answer and hold the same version: the precondition of every metadata change. */
@@ -208,7 +250,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
     const reachability = await Promise.all(
       [primary, secondary].map(async (c) => {
         try {
-          return { client: c, types: await this.volumeTypes(c), error: null };
+          return { client: c, types: await this.volumeTypes(c, this.credential(ctx, c.site)), error: null };
         } catch (err) {
           if (isProtectorError(err)) return { client: c, types: [], error: err };
           throw err;
@@ -217,6 +259,17 @@ export abstract class ProtectionGroups extends SiteRegistry {
     );
     const down = reachability.find((r) => r.error);
     if (down) throw peerUnreachable({ site: down.client.site.name, replica: null, error: down.error });
+    // The group lives on both sites: the caller must be someone there too (its own project, mapped
+    // by the tenant mappings, or an admin of that site).
+    const peerProject = await this.peerProject(primary, secondary, projectId);
+    const atPeer = await this.caller(ctx, secondary.site);
+    if (atPeer.projectId !== peerProject && !atPeer.roles.includes('admin')) {
+      throw new ProtectorError(
+        'FORBIDDEN',
+        `On site '${secondary.site.name}' the group belongs to project ${peerProject} (tenant mappings), but your token there is scoped to ${atPeer.projectId ?? 'no project'}; send a token of that project in X-Site-Token-${secondary.site.key}.`,
+        { site: secondary.site.name },
+      );
+    }
     for (const r of reachability) {
       const vt = r.types.find((t) => t.name === input.volumeType);
       if (!vt) {
@@ -233,13 +286,15 @@ export abstract class ProtectionGroups extends SiteRegistry {
         );
       }
     }
-    const existing = await listReplicas(primary, null, { name: input.name, projectId });
+    const existing = await listReplicas(primary, this.credential(ctx, primary.site), {
+      name: input.name,
+      projectId,
+    });
     if (existing.length)
       throw new ProtectorError(
         'ALREADY_EXISTS',
         `Protection Group '${input.name}' already exists in project ${projectId}.`,
       );
-    const peerProject = await this.peerProject(primary, secondary, projectId);
     const id = randomUUID();
     const storageGroupName = defaultStorageGroupName(input.name);
     const metadata: ProtectionGroupMetadataInput = {
@@ -294,7 +349,8 @@ export abstract class ProtectionGroups extends SiteRegistry {
     secondary: SiteClient,
     projectId: string,
   ): Promise<string> {
-    const { tenantMappings } = await primary.query(TenantMappingsDocument, {});
+    // The gateway's own lookup (tenant mappings are shown to site admins only).
+    const { tenantMappings } = await primary.query(TenantMappingsDocument, {}, SERVICE);
     const m = tenantMappings.find(
       (t) => t.sourceProjectId === projectId && t.targetSite.name === secondary.site.name,
     );
@@ -303,8 +359,9 @@ export abstract class ProtectionGroups extends SiteRegistry {
 
   protected async volumeTypes(
     c: SiteClient,
+    as: CallerCredential,
   ): Promise<{ name: string; replicationEnabled: boolean; replicationType: string | null }[]> {
-    return (await c.query(VolumeTypesDocument, {})).volumeTypes;
+    return (await c.query(VolumeTypesDocument, {}, as)).volumeTypes;
   }
 
   /**
@@ -324,6 +381,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
     opts: { statuses?: readonly string[] } = {},
   ): Promise<GroupView> {
     const view = await this.getGroup(ctx, idOrName);
+    this.authorize(view, what);
     await this.refuseWhileBusy(view.group);
     const { reads, best } = await this.requireBothInSync(view.group, what);
     if (opts.statuses && !opts.statuses.includes(best.status)) {
@@ -356,8 +414,11 @@ export abstract class ProtectionGroups extends SiteRegistry {
     const requestId = randomUUID();
     const view = await this.getGroup(ctx, input.protectionGroup);
     const primary = await this.client(view.group.currentPrimarySite.name);
-    const token = this.tokenFor(ctx, primary.site);
-    const { servers: visible } = await primary.query(ServersDocument, { filter: {} }, token);
+    const { servers: visible } = await primary.query(
+      ServersDocument,
+      { filter: {} },
+      this.credential(ctx, primary.site),
+    );
     const servers = visible.filter((s) => s.id === input.server || s.name === input.server);
     if (!servers.length) {
       throw new ProtectorError(
@@ -518,8 +579,11 @@ export abstract class ProtectionGroups extends SiteRegistry {
           );
       }
     }
+    // The caller is an admin: the gateway checks with its own identity that every site answers.
     const down = await Promise.all(
-      sites.map(async (s) => readReplica(await this.client(s.name), '00000000-0000-0000-0000-000000000000')),
+      sites.map(async (s) =>
+        readReplica(await this.client(s.name), '00000000-0000-0000-0000-000000000000', SERVICE),
+      ),
     );
     const unreachable = down.find((r) => r.error?.code === 'SITE_UNREACHABLE');
     if (unreachable) throw peerUnreachable(unreachable);
@@ -540,6 +604,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
     input: { protectionGroup: string; force: boolean },
   ): Promise<{ id: string; name: string }> {
     const view = await this.getGroup(ctx, input.protectionGroup);
+    this.authorize(view, 'Deleting a Protection Group');
     await this.refuseWhileBusy(view.group);
     const { reads, best } = await this.requireBothInSync(view.group, 'Deleting a Protection Group');
     if (best.members.length && !input.force) {

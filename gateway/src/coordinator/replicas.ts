@@ -12,7 +12,7 @@ import {
   type ReplicaFieldsFragment,
   ReplicasDocument,
 } from './generated/site-documents.js';
-import type { SiteClient } from './site-client.js';
+import type { Identity, SiteClient } from './site-client.js';
 
 /** A group's replica on one site, as `ReplicaFields` in `documents/site-queries.graphql` selects it. */
 export type Replica = ReplicaFieldsFragment;
@@ -28,14 +28,10 @@ export interface ReplicaRead {
   readonly error: ProtectorError | null;
 }
 
-/** Reads a group's replica from one site (with `token`, or the service identity when null). */
-export async function readReplica(
-  client: SiteClient,
-  id: string,
-  token: string | null = null,
-): Promise<ReplicaRead> {
+/** Reads a group's replica from one site, as `as`. */
+export async function readReplica(client: SiteClient, id: string, as: Identity): Promise<ReplicaRead> {
   try {
-    const here = await client.query(ReplicaDocument, { id }, token);
+    const here = await client.query(ReplicaDocument, { id }, as);
     return { site: client.site.name, replica: here.protectionGroupReplica, error: null };
   } catch (err) {
     if (err instanceof ProtectorError) return { site: client.site.name, replica: null, error: err };
@@ -43,13 +39,13 @@ export async function readReplica(
   }
 }
 
-/** Lists the replicas a token may see on one site. */
+/** Lists the replicas `as` may see on one site. */
 export async function listReplicas(
   client: SiteClient,
-  token: string | null,
+  as: Identity,
   filter: ProtectionGroupReplicaFilterInput = {},
 ): Promise<Replica[]> {
-  const here = await client.query(ReplicasDocument, { filter }, token);
+  const here = await client.query(ReplicasDocument, { filter }, as);
   return here.protectionGroupReplicas.nodes;
 }
 

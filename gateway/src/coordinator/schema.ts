@@ -3,7 +3,7 @@
  * the Coordinator, and the event sources of its subscriptions.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { mapEvents } from '@protector/platform';
+import { mapEvents, SKIP_EVENT } from '@protector/platform';
 import {
   coordinatorSubgraphSdl,
   DateTimeScalar,
@@ -382,11 +382,12 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         args: { protectionGroup: string; site?: string | null },
         ctx: CallerTokens,
       ) => c.recoveryPoints(ctx, args.protectionGroup, args.site),
-      async tenantMappings(_: unknown, __: unknown) {
+      async tenantMappings(_: unknown, __: unknown, ctx: CallerTokens) {
         const [first] = c.sites();
         if (!first) return [];
+        // Read with the caller's own credential: the site shows them to its admins only.
         const client = await c.client(first.name);
-        return (await client.query(TenantMappingsDocument, {})).tenantMappings;
+        return (await client.query(TenantMappingsDocument, {}, c.credential(ctx, first))).tenantMappings;
       },
     },
     Mutation: {
@@ -394,10 +395,10 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         siteJson(c, await c.registerSite(ctx, input as never)),
       unregisterSite: async (_: unknown, { name }: { name: string }, ctx: CallerTokens) =>
         siteJson(c, await c.unregisterSite(ctx, name)),
-      async validateSite(_: unknown, { name }: { name: string }) {
+      async validateSite(_: unknown, { name }: { name: string }, ctx: CallerTokens) {
         const s = c.sites().find((x) => x.name === name);
         if (!s) throw new ProtectorError('NOT_FOUND', `Site '${name}' is not registered.`);
-        const res = await c.validateSite(name);
+        const res = await c.validateSite(ctx, name);
         return { site: siteJson(c, s), valid: res.valid, checkedAt: new Date(), checks: res.checks };
       },
       createProtectionGroup: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
@@ -432,13 +433,15 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         { input }: { input: { operation: string; rollback: boolean } },
         ctx: CallerTokens,
       ) {
-        if (!(await operation(ctx, input.operation)))
-          throw new ProtectorError('NOT_FOUND', `Operation '${input.operation}' does not exist.`);
+        const op = await operation(ctx, input.operation);
+        if (!op) throw new ProtectorError('NOT_FOUND', `Operation '${input.operation}' does not exist.`);
+        await c.authorizeOperation(ctx, op);
         return operationJson(await c.engine.cancel(input.operation, input.rollback));
       },
       async resumeOperation(_: unknown, { input }: { input: { operation: string } }, ctx: CallerTokens) {
-        if (!(await operation(ctx, input.operation)))
-          throw new ProtectorError('NOT_FOUND', `Operation '${input.operation}' does not exist.`);
+        const op = await operation(ctx, input.operation);
+        if (!op) throw new ProtectorError('NOT_FOUND', `Operation '${input.operation}' does not exist.`);
+        await c.authorizeOperation(ctx, op);
         return operationJson(await c.engine.resume(input.operation));
       },
     },
@@ -512,7 +515,10 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           await read; // its error, if it failed
           throw new ProtectorError('NOT_FOUND', `Operation '${id}' does not exist or is not visible to you.`);
         }
-        return mapEvents(source, operationEventJson);
+        return mapEvents(source, async (e) => {
+          await c.authenticate(ctx); // a token revoked or expired since ends the stream
+          return operationEventJson(e);
+        });
       }
       case 'operationEvents': {
         // Listening starts at once; events wait until the group is known, then only its own pass.
@@ -532,7 +538,17 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           void source.return(undefined);
           throw err;
         });
-        return mapEvents(source, operationEventJson);
+        // Every event passes only if the subscriber may see its operation (asked once per group).
+        const visible = new Map<string, Promise<boolean>>();
+        return mapEvents(source, async (e) => {
+          await c.authenticate(ctx); // a token revoked or expired since ends the stream
+          let allowed = visible.get(e.protectionGroupId);
+          if (!allowed) {
+            allowed = store.getOperation(e.operationId).then((op) => !!op && c.operationVisible(ctx, op));
+            visible.set(e.protectionGroupId, allowed);
+          }
+          return (await allowed) ? operationEventJson(e) : SKIP_EVENT;
+        });
       }
       case 'siteHealth': {
         const wanted = args.site ? String(args.site) : null;

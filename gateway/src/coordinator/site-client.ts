@@ -1,8 +1,12 @@
 /**
  * How the coordinator talks to one site: GraphQL over HTTP with a token of that site only, a timeout,
- * and errors mapped to registered codes (a site that does not answer is SITE_UNREACHABLE). For steps
- * and background work it uses the service credentials registered for the site, through the site's
- * own Keystone.
+ * and errors mapped to registered codes (a site that does not answer is SITE_UNREACHABLE).
+ *
+ * Every request names who it acts as (`Identity`): a caller's own credential for that site, or the
+ * gateway's service identity. They are different types and there is no default, so a request handler
+ * never falls back to the service identity when a caller sent no token. The service identity serves
+ * the gateway's own work: health checks, re-sync after an outage, and the steps of a change or an
+ * operation that an authorized caller started.
  */
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
 import { ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
@@ -10,6 +14,27 @@ import { type DocumentNode, Kind, print, visit } from 'graphql';
 import { request } from 'undici';
 import type { SiteStepInput } from './generated/site-documents.js';
 import type { ServiceCredentials, SiteRecord } from './store.js';
+
+/** A caller's own Keystone token for one site: what a request handler acts with at that site. */
+export class CallerCredential {
+  readonly kind = 'caller';
+  constructor(
+    /** The site (name) whose Keystone issued the token. */
+    readonly site: string,
+    readonly token: string,
+  ) {}
+}
+
+/** The gateway's own identity at a site (the service credentials registered for it). */
+export interface ServiceIdentity {
+  readonly kind: 'service';
+}
+
+/** The gateway's service identity; see the module comment for when it may be used. */
+export const SERVICE: ServiceIdentity = Object.freeze({ kind: 'service' as const });
+
+/** Who a request to a site acts as. */
+export type Identity = CallerCredential | ServiceIdentity;
 
 export interface TokenInfo {
   readonly userId: string;
@@ -147,17 +172,16 @@ export class SiteClient {
   }
 
   /**
-   * Runs one of the coordinator's site documents (`documents/*.graphql`, typed from the site SDL) with
-   * `token` (the caller's, or the service's when omitted) and returns what the site answered under
-   * its root field.
+   * Runs one of the coordinator's site documents (`documents/*.graphql`, typed from the site SDL) as
+   * `as` and returns what the site answered under its root field.
    */
   async query<R, V>(
     document: TypedDocumentNode<{ here: R }, V>,
     variables: V,
-    token?: string | null,
+    as: Identity,
     timeoutMs = this.timeoutMs,
   ): Promise<R> {
-    const data = await this.send<{ here: R }>(this.source(document), variables as Json, token, timeoutMs);
+    const data = await this.send<{ here: R }>(this.source(document), variables as Json, as, timeoutMs);
     return data.here;
   }
 
@@ -171,7 +195,7 @@ export class SiteClient {
     const here = await this.query(
       document as StepDocument,
       { step: { operationId: key.operationId, stepKey: key.stepKey, attempt: key.attempt ?? 1 }, input },
-      null,
+      SERVICE,
       timeoutMs ?? Math.max(this.timeoutMs, 600_000),
     );
     return Object.values(here)[0] as StepResultOf<D>;
@@ -208,13 +232,14 @@ export class SiteClient {
     return text;
   }
 
-  private async send<T>(
-    query: string,
-    variables: Json,
-    token: string | null | undefined,
-    timeoutMs: number,
-  ): Promise<T> {
-    const auth = token ?? (await this.keystone.serviceToken());
+  private async send<T>(query: string, variables: Json, as: Identity, timeoutMs: number): Promise<T> {
+    if (as.kind === 'caller' && as.site !== this.site.name) {
+      throw new ProtectorError(
+        'INTERNAL',
+        `A credential of site '${as.site}' was about to be sent to site '${this.site.name}'; refused.`,
+      );
+    }
+    const auth = as.kind === 'caller' ? as.token : await this.keystone.serviceToken();
     let status: number;
     let text: string;
     try {

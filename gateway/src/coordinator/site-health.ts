@@ -6,7 +6,7 @@
 import { EventHub } from '@protector/platform';
 import { type HealthIssue, healthIssue, ProtectorError, type SiteStatus } from '@protector/schema';
 import { HealthDocument } from './generated/site-documents.js';
-import type { SiteClient } from './site-client.js';
+import { SERVICE, type SiteClient } from './site-client.js';
 import type { SiteRecord } from './store.js';
 
 export type { SiteStatus };
@@ -95,7 +95,7 @@ export class SiteHealthMonitor {
     const t0 = Date.now();
     let next: SiteHealth;
     try {
-      const state = await client.query(HealthDocument, {}, null, Math.min(this.opts.siteTimeoutMs, 5000));
+      const state = await client.query(HealthDocument, {}, SERVICE, Math.min(this.opts.siteTimeoutMs, 5000));
       const storage = state.storage;
       if (!storage)
         throw new ProtectorError('SITE_UNREACHABLE', `Site '${site.name}' did not report its storage.`);

@@ -16,7 +16,7 @@ import {
 import { request } from 'undici';
 import { StorageCheckDocument } from './generated/site-documents.js';
 import { listReplicas, type Replica, type ReplicaRead } from './replicas.js';
-import { SiteClient, type TokenInfo } from './site-client.js';
+import { CallerCredential, SERVICE, SiteClient, type TokenInfo } from './site-client.js';
 import { type SiteHealth, SiteHealthMonitor } from './site-health.js';
 import type { CoordinatorStore, ServiceCredentials, SiteRecord } from './store.js';
 
@@ -121,13 +121,12 @@ export abstract class SiteRegistry {
     return this.monitor.events;
   }
 
-  tokenFor(ctx: CallerTokens, site: SiteRecord): string | null {
-    return ctx.siteTokens[site.key] ?? ctx.defaultToken;
-  }
-
-  /** Who the caller is at `site` (validated by that site's Keystone). */
-  async caller(ctx: CallerTokens, site: SiteRecord): Promise<TokenInfo> {
-    const token = this.tokenFor(ctx, site);
+  /**
+   * The caller's own credential for `site`: its token for that site, else the token it sent for
+   * every site. Without one, the caller cannot act at that site: UNAUTHENTICATED naming the site.
+   */
+  credential(ctx: CallerTokens, site: SiteRecord): CallerCredential {
+    const token = ctx.siteTokens[site.key] ?? ctx.defaultToken;
     if (!token) {
       throw new ProtectorError(
         'UNAUTHENTICATED',
@@ -135,7 +134,50 @@ export abstract class SiteRegistry {
         { site: site.name },
       );
     }
-    return (await this.client(site.name)).keystone.validate(token);
+    return new CallerCredential(site.name, token);
+  }
+
+  /** Who the caller is at `site` (validated by that site's Keystone). */
+  async caller(ctx: CallerTokens, site: SiteRecord): Promise<TokenInfo> {
+    return (await this.client(site.name)).keystone.validate(this.credential(ctx, site).token);
+  }
+
+  /**
+   * Checks the tokens a subscriber sent in `connection_init`: each site token at the Keystone of the
+   * site it names (an unknown site key is refused), a token for every site at one site at least.
+   * A site whose Keystone does not answer cannot refuse its token now; its own service still will.
+   * @throws ProtectorError UNAUTHENTICATED naming what was refused.
+   */
+  async authenticate(ctx: CallerTokens): Promise<void> {
+    const sites = this.sites();
+    const entries = Object.entries(ctx.siteTokens);
+    if (!entries.length && !ctx.defaultToken)
+      throw new ProtectorError('UNAUTHENTICATED', 'No token: send siteTokens or token in connection_init.');
+    const check = async (site: SiteRecord, token: string) => {
+      try {
+        await (await this.client(site.name)).keystone.validate(token);
+        return true;
+      } catch (err) {
+        if (isProtectorError(err, 'SITE_UNREACHABLE')) return null;
+        throw err;
+      }
+    };
+    for (const [key, token] of entries) {
+      const site = sites.find((s) => s.key === key);
+      if (!site)
+        throw new ProtectorError(
+          'UNAUTHENTICATED',
+          `A token was sent for site key '${key}', which is not registered (registered: ${sites.map((s) => s.key).join(', ') || 'none'}).`,
+        );
+      await check(site, token);
+    }
+    if (ctx.defaultToken) {
+      const results = await Promise.all(
+        sites.map((s) => check(s, ctx.defaultToken!).catch((err: unknown) => err as Error)),
+      );
+      if (!results.some((r) => r === true || r === null))
+        throw new ProtectorError('UNAUTHENTICATED', 'The token is not valid at any registered site.');
+    }
   }
 
   protected async requireAdmin(ctx: CallerTokens, what: string): Promise<void> {
@@ -183,7 +225,24 @@ export abstract class SiteRegistry {
         `Two sites are registered already (${existing.map((s) => s.name).join(', ')}); unregister one first.`,
       );
     }
-    // The caller must be an admin of the site being registered (checked at its own Keystone).
+    // Re-registering a site (a new URL, Keystone or credentials) needs the admin role at the Keystone
+    // registered for it now, checked before anything is sent to the new endpoints.
+    const registered = this.clients.get(input.name);
+    if (registered) {
+      const who = await this.caller(ctx, registered.site);
+      if (!who.roles.includes('admin'))
+        throw new ProtectorError(
+          'FORBIDDEN',
+          `Re-registering site '${input.name}' needs the admin role at its registered Keystone (${registered.site.authUrl}).`,
+        );
+      if (registered.site.key !== input.key)
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `Site '${input.name}' is registered with key '${registered.site.key}'; a site keeps its key (unregister it to change the key).`,
+        );
+    }
+    // Stored service credentials go to the new Keystone only after the caller proved to be its admin.
+    let proven = false;
     const probe = new SiteClient(
       {
         ...input,
@@ -191,7 +250,8 @@ export abstract class SiteRegistry {
         registeredAt: new Date(),
         hasServiceCredentials: !!input.serviceCredentials,
       },
-      async () => input.serviceCredentials ?? (await this.opts.store.serviceCredentials(input.name)),
+      async () =>
+        input.serviceCredentials ?? (proven ? await this.opts.store.serviceCredentials(input.name) : null),
       this.opts.siteTimeoutMs,
     );
     const token = ctx.siteTokens[input.key] ?? ctx.defaultToken;
@@ -204,6 +264,7 @@ export abstract class SiteRegistry {
     const who = await probe.keystone.validate(token);
     if (!who.roles.includes('admin'))
       throw new ProtectorError('FORBIDDEN', `Registering a site needs the admin role at '${input.name}'.`);
+    proven = true;
     await probe.keystone.serviceToken();
     const site = await this.opts.store.registerSite({
       name: input.name,
@@ -224,7 +285,8 @@ export abstract class SiteRegistry {
   async unregisterSite(ctx: CallerTokens, name: string): Promise<SiteRecord> {
     await this.requireAdmin(ctx, 'Unregistering a site');
     const client = await this.client(name);
-    const held = await listReplicas(client, null).catch((err) => {
+    // The gateway's own check (the caller is an admin): every group the site holds, of any project.
+    const held = await listReplicas(client, SERVICE).catch((err) => {
       if (isProtectorError(err, 'SITE_UNREACHABLE')) return [];
       throw err;
     });
@@ -241,8 +303,12 @@ export abstract class SiteRegistry {
     return client.site;
   }
 
-  async validateSite(name: string): Promise<{ valid: boolean; checks: Json[] }> {
+  async validateSite(ctx: CallerTokens, name: string): Promise<{ valid: boolean; checks: Json[] }> {
     const client = await this.client(name);
+    // The checks run with the gateway's service identity, so only an admin of the site may ask.
+    const who = await this.caller(ctx, client.site);
+    if (!who.roles.includes('admin'))
+      throw new ProtectorError('FORBIDDEN', `Validating site '${name}' needs the admin role at that site.`);
     const checks: Json[] = [];
     const check = async (check: string, fn: () => Promise<string>) => {
       const t0 = Date.now();
@@ -270,7 +336,7 @@ export abstract class SiteRegistry {
       return 'service credentials accepted';
     });
     await check('storage', async () => {
-      const { storage } = await client.query(StorageCheckDocument, {});
+      const { storage } = await client.query(StorageCheckDocument, {}, SERVICE);
       if (!storage) throw new Error('the site did not report its storage');
       const arrays = storage.arrays;
       const bad = arrays.filter((a) => !a.reachable);

@@ -27,7 +27,7 @@ import {
   toMetadataInput,
   writeMetadata,
 } from './replicas.js';
-import type { SiteClient } from './site-client.js';
+import { SERVICE, type SiteClient } from './site-client.js';
 import type { CoordinatorStore, MemberResult, OperationRecord, StepRecord } from './store.js';
 
 /** What a step function gets from the engine. */
@@ -236,7 +236,7 @@ async function readGroup(ctx: StepContext, op: OperationRecord, requireBoth: boo
 
 async function readBoth(ctx: StepContext, op: OperationRecord): Promise<ReplicaRead[]> {
   const names = [op.sourceSite, op.targetSite].filter((n): n is string => !!n);
-  return Promise.all(names.map(async (n) => readReplica(await ctx.site(n), op.protectionGroupId)));
+  return Promise.all(names.map(async (n) => readReplica(await ctx.site(n), op.protectionGroupId, SERVICE)));
 }
 
 /** The sites' clients with the version each expects, for a compare-and-set metadata write. */

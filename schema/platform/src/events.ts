@@ -66,10 +66,19 @@ export class EventHub<T> {
   }
 }
 
-/** `source` with `fn` applied to each event; closing the result closes `source` at once. */
-export function mapEvents<A, B>(source: AsyncGenerator<A>, fn: (event: A) => B): AsyncGenerator<B> {
+/**
+ * `source` with `fn` applied to each event (it may be async, and may return `SKIP_EVENT` to leave an
+ * event out, or throw to end the stream with its error); closing the result closes `source` at once.
+ */
+export function mapEvents<A, B>(
+  source: AsyncGenerator<A>,
+  fn: (event: A) => B | typeof SKIP_EVENT | Promise<B | typeof SKIP_EVENT>,
+): AsyncGenerator<B> {
   const mapped = (async function* () {
-    for await (const event of source) yield fn(event);
+    for await (const event of source) {
+      const out = await fn(event);
+      if (out !== SKIP_EVENT) yield out;
+    }
   })();
   const close = mapped.return.bind(mapped);
   mapped.return = (value) => {
@@ -78,3 +87,6 @@ export function mapEvents<A, B>(source: AsyncGenerator<A>, fn: (event: A) => B):
   };
   return mapped;
 }
+
+/** What a `mapEvents` function returns for an event the subscriber does not get. */
+export const SKIP_EVENT: unique symbol = Symbol('skip event');

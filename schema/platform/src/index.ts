@@ -9,4 +9,4 @@ export { type Clock, every, ManualClock, systemClock } from './clock.js';
 export { type ComposedSupergraph, type ComposeSupergraphOptions, composeSupergraph } from './compose.js';
 export { mapLimit } from './concurrency.js';
 export * from './config/index.js';
-export { EventHub, mapEvents, type SubscribeOptions } from './events.js';
+export { EventHub, mapEvents, SKIP_EVENT, type SubscribeOptions } from './events.js';
