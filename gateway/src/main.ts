@@ -91,6 +91,7 @@ export async function startProtectorGateway(
       port: config.api.bind_port,
       coordinatorSchema: schema,
       coordinatorSubscribe: (field, args, ctx) => subscribe(field, args, ctx),
+      authenticateConnection: (ctx) => coordinator.authenticate(ctx),
       sites: () => coordinator.sites().map((s) => ({ name: s.name, key: s.key, url: s.url })),
       supergraphFile: config.gateway.supergraph_file,
       subgraphTimeoutMs: config.gateway.subgraph_timeout * 1000,

@@ -42,6 +42,12 @@ export interface StartGatewayOptions {
     args: Record<string, unknown>,
     ctx: GatewayContext,
   ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
+  /**
+   * Checks the tokens of a subscriber's `connection_init` (each at the site it names); a rejection
+   * closes the connection with 4403. Without it, any connection that sent a token is accepted and
+   * only the sites check the tokens.
+   */
+  authenticateConnection?(ctx: GatewayContext): Promise<void>;
   /** The site registry now; read at start-up and by every `recompose()`. */
   sites(): readonly GatewaySite[];
   /** Static supergraph SDL (production) instead of composing; `recompose()` re-reads it. */
@@ -195,6 +201,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         apiSchema: () => subscriptionSchema,
         coordinatorSchema: opts.coordinatorSchema,
         coordinatorSubscribe: (field, args, ctx) => opts.coordinatorSubscribe(field, args, ctx),
+        authenticate: (ctx) => opts.authenticateConnection?.(ctx) ?? Promise.resolve(),
         site: (key) => {
           if (!source.siteKeys().includes(key)) return null;
           const url = siteUrls.get(key) ?? opts.sites().find((s) => s.key === key)?.url;

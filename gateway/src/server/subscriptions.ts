@@ -80,6 +80,8 @@ export interface SubscriptionDeps {
     args: Record<string, unknown>,
     ctx: GatewayContext,
   ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
+  /** Checks a connection's tokens; rejects (with UNAUTHENTICATED) when one is refused. */
+  authenticate(ctx: GatewayContext): Promise<void>;
   /** Runs a query through the gateway (planner, every subgraph) with a client's context. */
   execute(
     document: DocumentNode,
@@ -409,11 +411,17 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
 
   return {
     connectionInitWaitTimeout: 10_000,
-    onConnect(wsCtx) {
+    async onConnect(wsCtx) {
       const ctx = contextFromConnectionParams(wsCtx.connectionParams);
       // 4403 Forbidden: every field needs a site's or the coordinator's token, so a connection
-      // without any token can do nothing; the sites check the tokens themselves.
+      // without any token can do nothing; a token for an unknown site or one its Keystone refuses
+      // is refused here too.
       if (!hasAnyToken(ctx)) return false;
+      try {
+        await deps.authenticate(ctx);
+      } catch {
+        return false;
+      }
       contexts.set(wsCtx, ctx);
       return true;
     },
