@@ -296,7 +296,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
         `Protection Group '${input.name}' already exists in project ${projectId}.`,
       );
     const id = randomUUID();
-    const storageGroupName = defaultStorageGroupName(input.name);
+    const storageGroupName = defaultStorageGroupName(input.name, id);
     const metadata: ProtectionGroupMetadataInput = {
       id,
       name: input.name,
@@ -518,18 +518,37 @@ export abstract class ProtectionGroups extends SiteRegistry {
     }
     const badPgName = typeof p.purePgName === 'string' ? flashArrayNameProblem(p.purePgName) : null;
     if (badPgName) throw new ProtectorError('INVALID_NAME', `purePgName: ${badPgName}`);
+    const view = await this.getGroup(ctx, input.protectionGroup);
+    if (typeof p.purePgName === 'string') await this.refuseSharedArrayName(view.id, p.purePgName);
     const requestId = randomUUID();
-    return this.change(
-      ctx,
-      input.protectionGroup,
-      'Changing the replication policy',
-      (c, expectedVersion, group) =>
-        c.step(
-          SetReplicationPolicyDocument,
-          { operationId: requestId, stepKey: `policy@${c.site.name}` },
-          { protectionGroupId: group.id, expectedVersion, policy: p },
-        ),
+    return this.change(ctx, view.id, 'Changing the replication policy', (c, expectedVersion, group) =>
+      c.step(
+        SetReplicationPolicyDocument,
+        { operationId: requestId, stepKey: `policy@${c.site.name}` },
+        { protectionGroupId: group.id, expectedVersion, policy: p },
+      ),
     );
+  }
+
+  /**
+   * An array group name belongs to one Protection Group: refused when another group (of any tenant,
+   * on either site) uses it, without saying whose it is. The gateway's own check, for an authorized
+   * caller, so it reads with the service identity.
+   */
+  protected async refuseSharedArrayName(groupId: string, name: string): Promise<void> {
+    const taken = await Promise.all(
+      this.sites().map(async (s) => listReplicas(await this.client(s.name), SERVICE).catch(() => [])),
+    );
+    const other = taken
+      .flat()
+      .find((r) => r.id !== groupId && (r.storageGroupName === name || r.policy?.purePgName === name));
+    if (other) {
+      throw new ProtectorError(
+        'ALREADY_EXISTS',
+        `purePgName '${name}' is the array group of another Protection Group; choose another name.`,
+        { purePgName: name },
+      );
+    }
   }
 
   async setResourceMappings(

@@ -121,14 +121,22 @@ describe('shared rules', () => {
     else expect(problem).toMatch(expected);
   });
 
+  const id = '6f1c2a9e-0b7d-4c55-9a10-3e2f4d5c6b7a';
   it.each([
-    ['prod-web-app', 'pg-prod-web-app'],
-    ['Web tier 1.0', 'pg-Web-tier-1-0'],
-    ['...', 'pg-group'],
-    ['x'.repeat(80), `pg-${'x'.repeat(60)}`],
+    ['prod-web-app', 'pg-prod-web-app-6f1c2a9e'],
+    ['Web tier 1.0', 'pg-Web-tier-1-0-6f1c2a9e'],
+    ['...', 'pg-group-6f1c2a9e'],
+    ['x'.repeat(80), `pg-${'x'.repeat(50)}-6f1c2a9e`],
   ])('default storage group name of %j is %j (FlashArray-legal)', (pgName, expected) => {
-    expect(defaultStorageGroupName(pgName)).toBe(expected);
-    expect(flashArrayNameProblem(defaultStorageGroupName(pgName))).toBeNull();
+    expect(defaultStorageGroupName(pgName, id)).toBe(expected);
+    expect(flashArrayNameProblem(defaultStorageGroupName(pgName, id))).toBeNull();
+  });
+
+  it('gives two groups whose names differ only in punctuation, or that two tenants own, two array groups', () => {
+    const a = defaultStorageGroupName('a', '11111111-0000-0000-0000-000000000000');
+    const b = defaultStorageGroupName('a..', '22222222-0000-0000-0000-000000000000');
+    const c = defaultStorageGroupName('a', '33333333-0000-0000-0000-000000000000');
+    expect(new Set([a, b, c]).size).toBe(3);
   });
 
   it.each([

@@ -51,7 +51,7 @@ export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): 
  */
 export function groupRef(
   arrays: Pick<SiteContext, 'localArray' | 'peerArray'>,
-  pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name' | 'replicationType'>,
+  pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name' | 'id' | 'replicationType'>,
   direction: 'from-here' | 'to-here',
 ): ReplicationGroupRef {
   const fromHere = direction === 'from-here';
@@ -64,5 +64,6 @@ export function groupRef(
 }
 
 /** The array group (protection group or pod) of a Protection Group: its stored name, or the default. */
-export const storageGroupNameOf = (pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name'>): string =>
-  pg.storageGroupName ?? defaultStorageGroupName(pg.name);
+export const storageGroupNameOf = (
+  pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name' | 'id'>,
+): string => pg.storageGroupName ?? defaultStorageGroupName(pg.name, pg.id);
