@@ -21,6 +21,41 @@ export const ERROR_CODES = define({
     httpStatus: 400,
     retryable: false,
   },
+  QUERY_TOO_COMPLEX: {
+    description:
+      'The GraphQL document exceeds a configured limit (depth, aliases, directives, tokens or cost); the message names the limit. Split the request or raise the limit in `[api]`.',
+    httpStatus: 400,
+    retryable: false,
+  },
+  INTROSPECTION_DISABLED: {
+    description:
+      'Schema introspection is off for this caller (`[api] introspection`); send a valid Keystone token, or read the SDL from the documentation.',
+    httpStatus: 403,
+    retryable: false,
+  },
+  BAD_REQUEST: {
+    description:
+      'The HTTP request is not a GraphQL request this server reads (e.g. a body that is not JSON); the message says what was expected.',
+    httpStatus: 400,
+    retryable: false,
+  },
+  PAYLOAD_TOO_LARGE: {
+    description:
+      'The request body is larger than the server accepts; send a smaller document or fewer variables.',
+    httpStatus: 413,
+    retryable: false,
+  },
+  METHOD_NOT_ALLOWED: {
+    description: 'The HTTP method is not served at this path (GraphQL takes GET and POST).',
+    httpStatus: 405,
+    retryable: false,
+  },
+  RATE_LIMITED: {
+    description:
+      'This caller sent more requests than `[api] rate_limit` allows; wait the seconds in Retry-After.',
+    httpStatus: 429,
+    retryable: true,
+  },
   INVALID_NAME: {
     description:
       'A storage object name breaks FlashArray naming rules (1-63 letters, digits, "-"; starts with a letter or digit; not all digits).',

@@ -11,6 +11,7 @@ import {
   redactConfig,
   renderConfigReference,
 } from '@protector/platform';
+import { queryLimitOptions } from '@protector/platform/server';
 
 const DATABASE_URL = /^(sqlite:\/\/\/(\/.+|:memory:)|postgres(?:ql)?:\/\/[^/]+\/[^/?#]+)$/;
 
@@ -53,6 +54,7 @@ Regenerate this file with \`npx vitest run src/config -u\` in \`gateway/\`.`,
         description: 'Serve the GraphiQL playground at `/` (bundled, works offline).',
         default: true,
       }),
+      ...queryLimitOptions,
     },
     database: {
       connection: option.string({

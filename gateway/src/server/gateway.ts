@@ -6,11 +6,21 @@
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { type RouteHandler, sendJson, startGraphQLHttpServer } from '@protector/platform/server';
+import {
+  DEFAULT_QUERY_LIMITS,
+  introspectionGuard,
+  parseLimits,
+  type QueryLimits,
+  queryLimitRules,
+  type RouteHandler,
+  recodeLimitErrors,
+  sendJson,
+  startGraphQLHttpServer,
+} from '@protector/platform/server';
 import { COORDINATOR_SUBGRAPH_NAME } from '@protector/schema';
 import { buildASTSchema, type DocumentNode, type GraphQLSchema, parse, printSchema } from 'graphql';
 import { Agent } from 'undici';
-import { contextFromHeaders, type GatewayContext } from './context.js';
+import { contextFromHeaders, type GatewayContext, hasAnyToken } from './context.js';
 import { CoordinatorDataSource, SiteDataSource } from './data-sources.js';
 import { formatGatewayError } from './errors.js';
 import { relaySiteSubscription, type SiteRelay } from './site-relay.js';
@@ -58,6 +68,8 @@ export interface StartGatewayOptions {
   readonly routes?: Readonly<Record<string, RouteHandler>>;
   /** @default writes warn and error lines to stderr */
   readonly log?: (level: GatewayLogLevel, message: string) => void;
+  /** Limits on documents (depth, aliases, directives, tokens, cost) and who may introspect. */
+  readonly limits?: QueryLimits;
 }
 
 /** A result of {@link RunningGateway.execute}: errors formatted as clients get them. */
@@ -142,14 +154,30 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
     subscriptionSchema = buildASTSchema(parse(printSchema(schema)));
   });
 
+  const limits = opts.limits ?? DEFAULT_QUERY_LIMITS;
+  // A caller is authenticated when the sites' Keystones accept its tokens (without a check
+  // configured, when it sent any token).
+  const authenticated = (ctx: GatewayContext) =>
+    hasAnyToken(ctx)
+      ? (opts.authenticateConnection?.(ctx) ?? Promise.resolve()).then(
+          () => true,
+          () => false,
+        )
+      : Promise.resolve(false);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: formatGatewayError,
-    introspection: true,
+    formatError: (formatted, error) => formatGatewayError(recodeLimitErrors(formatted, error), error),
+    introspection: limits.introspection !== 'never',
+    validationRules: queryLimitRules(limits),
+    parseOptions: parseLimits(limits),
+    hideSchemaDetailsFromClientErrors: true,
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false,
-    // Apollo's default landing page loads from a CDN; the product serves its own offline playground.
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      // Apollo's default landing page loads from a CDN; the product serves its own offline playground.
+      ApolloServerPluginLandingPageDisabled(),
+      introspectionGuard(limits.introspection, authenticated),
+    ],
     logger,
   });
   try {
@@ -201,6 +229,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         apiSchema: () => subscriptionSchema,
         coordinatorSchema: opts.coordinatorSchema,
         coordinatorSubscribe: (field, args, ctx) => opts.coordinatorSubscribe(field, args, ctx),
+        limits,
         authenticate: (ctx) => opts.authenticateConnection?.(ctx) ?? Promise.resolve(),
         site: (key) => {
           if (!source.siteKeys().includes(key)) return null;

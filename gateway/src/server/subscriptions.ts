@@ -19,6 +19,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  parseLimits,
+  type QueryLimits,
+  queryLimitRules,
+  recodeLimitErrors,
+} from '@protector/platform/server';
+import {
   type DocumentNode,
   defaultFieldResolver,
   type ExecutionArgs,
@@ -42,6 +48,7 @@ import {
   print,
   responsePathAsArray,
   type SelectionSetNode,
+  specifiedRules,
   validate,
 } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
@@ -80,6 +87,8 @@ export interface SubscriptionDeps {
     args: Record<string, unknown>,
     ctx: GatewayContext,
   ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
+  /** Limits on subscription documents (the same as on queries). */
+  readonly limits: QueryLimits;
   /** Checks a connection's tokens; rejects (with UNAUTHENTICATED) when one is refused. */
   authenticate(ctx: GatewayContext): Promise<void>;
   /** Runs a query through the gateway (planner, every subgraph) with a client's context. */
@@ -431,19 +440,19 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         return [gatewayError('The supergraph is not loaded yet; retry in a moment.', 'INTERNAL', true)];
       let document: DocumentNode;
       try {
-        document = parse(payload.query);
+        document = parse(payload.query, parseLimits(deps.limits));
       } catch (err) {
-        return [
-          err instanceof GraphQLError ? err : gatewayError((err as Error).message, 'GRAPHQL_PARSE_FAILED'),
-        ];
+        const message = (err as Error).message;
+        const formatted = recodeLimitErrors({ message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+        return [gatewayError(formatted.message, String(formatted.extensions?.['code']))];
       }
-      const errors = validate(schema, document);
+      const errors = validate(schema, document, [...specifiedRules, ...queryLimitRules(deps.limits)]);
       if (errors.length > 0) {
         return errors.map(
           (e) =>
             new GraphQLError(e.message, {
               nodes: e.nodes,
-              extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+              extensions: { code: e.extensions['code'] ?? 'GRAPHQL_VALIDATION_FAILED' },
             }),
         );
       }

@@ -103,7 +103,17 @@ describe('protector.conf', () => {
       sim_boot_seconds: 2,
       sim_data_file: '/var/lib/protector/cloud-sim.sqlite',
     });
-    expect(config.api).toEqual({ bind_host: '0.0.0.0', bind_port: 8788, public_url: undefined });
+    expect(config.api).toEqual({
+      introspection: 'authenticated',
+      max_query_aliases: 30,
+      max_query_cost: 20000,
+      max_query_depth: 15,
+      max_query_directives: 20,
+      max_query_tokens: 5000,
+      bind_host: '0.0.0.0',
+      bind_port: 8788,
+      public_url: undefined,
+    });
     expect(parseDatabaseConnection(config.database.connection)).toEqual({
       kind: 'sqlite',
       path: '/var/lib/protector/protector-site.sqlite',

@@ -10,6 +10,7 @@ import {
   option,
   type PartialConfigView,
 } from '@protector/platform';
+import { queryLimitOptions } from '@protector/platform/server';
 import { redactUrlPassword } from '@protector/schema';
 
 /** True when the Mock storage driver is on: [storage] array credentials are then ignored entirely (seed). */
@@ -294,6 +295,7 @@ services do; use 127.0.0.1 behind a local proxy.`,
         description: `URL of this service's GraphQL endpoint as the gateway and the peer site reach it, e.g.
 \`https://protector-a.example.com:8788/graphql\`. Set it when the service is behind a proxy or bound to 0.0.0.0.`,
       }),
+      ...queryLimitOptions,
     },
   },
   validate(config, { isSet }) {

@@ -8,7 +8,14 @@ import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type { SimulatedCloud } from '@protector/cloud-sim';
-import { sendJson, startGraphQLHttpServer } from '@protector/platform/server';
+import {
+  parseLimits,
+  queryLimitRules,
+  queryLimitsOf,
+  recodeLimitErrors,
+  sendJson,
+  startGraphQLHttpServer,
+} from '@protector/platform/server';
 import { ProtectorError } from '@protector/schema';
 import type { StorageDriver } from '@protector/storage-drivers';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
@@ -42,7 +49,9 @@ export const consoleLog: SiteLog = (level, logger, message) => {
 };
 
 /** Turns any error into the registry's shape: code, message, retryable (and nothing internal). */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatError(given: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const formatted = recodeLimitErrors(given, error);
+  if (formatted !== given) return formatted;
   const original = unwrapResolverError(error);
   if (original instanceof ProtectorError) {
     return { ...formatted, message: original.message, extensions: original.toExtensions() };
@@ -203,10 +212,16 @@ export async function startSiteService(
     const schema = buildSiteSchema(ctx, steps);
     const validator = createTokenValidator(cloud, ks.token_cache_time);
 
+    const limits = queryLimitsOf(config.api);
     const apollo = new ApolloServer<RequestContext>({
       schema,
       formatError,
-      introspection: true,
+      // Every request carries a token the site's Keystone accepted (see `authenticate`), so the
+      // introspection policy only has `never` left to apply.
+      introspection: limits.introspection !== 'never',
+      validationRules: queryLimitRules(limits),
+      parseOptions: parseLimits(limits),
+      hideSchemaDetailsFromClientErrors: true,
       includeStacktraceInErrorResponses: false,
       plugins: [metrics.apolloPlugin(), ApolloServerPluginInlineTraceDisabled()],
     });

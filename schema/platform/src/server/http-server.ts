@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { ERROR_CODES, type ErrorCode, ProtectorError } from '@protector/schema';
 import type { GraphQLSchema } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -41,13 +42,17 @@ export interface RunningHttpServer {
   stop(): Promise<void>;
 }
 
-/** Reads a request body up to `limit` bytes; larger bodies are refused with 413. */
+/** Reads a request body up to `limit` bytes; larger bodies are refused with 413 PAYLOAD_TOO_LARGE. */
 export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error(`Request body exceeds ${limit} bytes.`), { status: 413 });
+    if (size > limit)
+      throw new ProtectorError(
+        'PAYLOAD_TOO_LARGE',
+        `Request body exceeds ${limit} bytes; send a smaller request.`,
+      );
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -63,6 +68,21 @@ export function sendJson(
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(text);
+}
+
+/** Refuses a request at the HTTP level: the registered code's status, and a GraphQL-shaped error body. */
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+) {
+  sendJson(
+    res,
+    ERROR_CODES[code].httpStatus,
+    { errors: [{ message, extensions: { code, retryable: ERROR_CODES[code].retryable } }] },
+    headers,
+  );
 }
 
 /** The handler of the longest `/prefix/*` route that `pathname` falls under, if any. */
@@ -96,7 +116,13 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         return;
       }
       if (url.pathname !== path) {
-        sendJson(res, 404, { error: `No route for ${url.pathname}; GraphQL is served at ${path}.` });
+        sendError(res, 'NOT_FOUND', `No route for ${url.pathname}; GraphQL is served at ${path}.`);
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not served at ${path}; use GET or POST.`, {
+          allow: 'GET, POST',
+        });
         return;
       }
       // A browser asking for the GraphQL path itself gets the page at `/` when one is served there.
@@ -119,9 +145,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         try {
           body = JSON.parse(text);
         } catch {
-          sendJson(res, 400, {
-            errors: [{ message: 'Request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }],
-          });
+          sendError(res, 'BAD_REQUEST', 'Request body is not valid JSON.');
           return;
         }
       }
@@ -138,9 +162,9 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         res.end();
       }
     } catch (err) {
-      const status = (err as { status?: number }).status ?? 500;
-      if (!res.headersSent) sendJson(res, status, { errors: [{ message: (err as Error).message }] });
-      else res.end();
+      if (res.headersSent) res.end();
+      else if (err instanceof ProtectorError) sendError(res, err.code, err.message);
+      else sendError(res, 'INTERNAL', 'The request failed inside the server; see its log.');
     }
   });
   server.keepAliveTimeout = 10_000;

@@ -4,7 +4,21 @@ export {
   type RouteHandler,
   type RunningHttpServer,
   readBody,
+  sendError,
   sendJson,
   startGraphQLHttpServer,
 } from './http-server.js';
+export {
+  checkIntrospection,
+  DEFAULT_QUERY_LIMITS,
+  type IntrospectionPolicy,
+  introspectionGuard,
+  isIntrospection,
+  parseLimits,
+  type QueryLimits,
+  queryLimitOptions,
+  queryLimitRules,
+  queryLimitsOf,
+  recodeLimitErrors,
+} from './limits.js';
 export { runServiceMain, type ServiceMainOptions } from './service-main.js';

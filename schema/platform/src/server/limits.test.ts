@@ -1,0 +1,133 @@
+import { createRequire } from 'node:module';
+import { ApolloServer } from '@apollo/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGraphQLHttpServer } from './http-server.js';
+import {
+  DEFAULT_QUERY_LIMITS,
+  introspectionGuard,
+  parseLimits,
+  type QueryLimits,
+  queryLimitRules,
+  recodeLimitErrors,
+} from './limits.js';
+
+// Apollo Server runs graphql's CommonJS build while vite resolves `import 'graphql'` to the ESM one:
+// build the schema with the same (CJS) instance.
+const { buildSchema } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+
+const schema = buildSchema(`
+  type Node { id: ID! child: Node name: String }
+  type Query { node: Node sites: [Node!]! }
+`);
+const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, maxDepth: 6, maxAliases: 5, maxTokens: 400 };
+
+interface Ctx {
+  readonly token: string | null;
+}
+
+let url = '';
+let stop: () => Promise<void> = async () => {};
+
+beforeAll(async () => {
+  const apollo = new ApolloServer<Ctx>({
+    schema,
+    rootValue: { node: { id: '1', name: 'n' }, sites: [] },
+    validationRules: queryLimitRules(limits),
+    parseOptions: parseLimits(limits),
+    hideSchemaDetailsFromClientErrors: true,
+    formatError: (formatted, error) => recodeLimitErrors(formatted, error),
+    plugins: [introspectionGuard<Ctx>(limits.introspection, async (ctx) => ctx.token === 'good')],
+  });
+  await apollo.start();
+  const server = await startGraphQLHttpServer<Ctx>({
+    apollo,
+    port: 0,
+    context: async (req) => ({ token: (req.headers['x-auth-token'] as string | undefined) ?? null }),
+  });
+  url = server.url;
+  stop = async () => {
+    await server.stop();
+    await apollo.stop();
+  };
+});
+afterAll(() => stop());
+
+async function post(query: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      data?: unknown;
+      errors?: { message: string; extensions: { code: string } }[];
+    },
+  };
+}
+
+const nested = (levels: number) =>
+  `{ ${'node { child { '.repeat(levels / 2)}id${' } }'.repeat(levels / 2)} }`;
+
+describe('query limits', () => {
+  it('answers a document within every limit', async () => {
+    const { status, body } = await post('{ a: node { id } b: node { name } }');
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+  });
+
+  it.each([
+    ['depth', nested(20), /depth limit of 6/],
+    [
+      'aliases',
+      `{ ${Array.from({ length: 8 }, (_, i) => `a${i}: sites { id }`).join(' ')} }`,
+      /aliases limit of 5/i,
+    ],
+    ['tokens', `{ ${Array.from({ length: 200 }, (_, i) => `a${i}: sites { id }`).join(' ')} }`, /400 tokens/],
+    ['nesting far beyond the stack', nested(2000), /limit|tokens/i],
+  ])('refuses too many %s with HTTP 400 QUERY_TOO_COMPLEX naming the limit', async (_what, query, message) => {
+    const { status, body } = await post(query);
+    expect(status).toBe(400);
+    expect(body.errors?.[0]?.extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect(body.errors?.[0]?.message).toMatch(message);
+  });
+
+  it('gives no field suggestions', async () => {
+    const { body } = await post('{ nod { id } }');
+    expect(body.errors?.[0]?.message).not.toMatch(/Did you mean/);
+  });
+
+  it('lets only an authenticated caller introspect (introspection = authenticated)', async () => {
+    const anonymous = await post('{ __schema { queryType { name } } }');
+    expect(anonymous.status).toBe(403);
+    expect(anonymous.body.errors?.[0]?.extensions.code).toBe('INTROSPECTION_DISABLED');
+    const known = await post('{ __schema { queryType { name } } }', { 'x-auth-token': 'good' });
+    expect(known.status).toBe(200);
+    expect(known.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
+
+describe('HTTP refusals carry registered codes', () => {
+  it.each([
+    [
+      'a body that is not JSON',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' },
+      400,
+      'BAD_REQUEST',
+    ],
+    ['a method GraphQL does not take', { method: 'DELETE' }, 405, 'METHOD_NOT_ALLOWED'],
+    [
+      'a body over the size limit',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(2 * 1024 * 1024) },
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+  ])('%s', async (_what, init, status, code) => {
+    const res = await fetch(url, init as RequestInit);
+    expect(res.status).toBe(status);
+    expect(
+      ((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+    ).toBe(code);
+  });
+});
