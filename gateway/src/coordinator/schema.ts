@@ -323,8 +323,13 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
     HealthIssue: withGroup,
     ProtectionGroupReplica: withGroup,
     Query: {
-      sites: () => c.sites().map((s) => siteJson(c, s)),
-      site: (_: unknown, { name }: { name: string }) => {
+      // The registry shows internal endpoints: only to callers a site's Keystone accepts.
+      async sites(_: unknown, __: unknown, ctx: CallerTokens) {
+        await c.authenticate(ctx);
+        return c.sites().map((s) => siteJson(c, s));
+      },
+      async site(_: unknown, { name }: { name: string }, ctx: CallerTokens) {
+        await c.authenticate(ctx);
         const s = c.sites().find((x) => x.name === name);
         return s ? siteJson(c, s) : null;
       },

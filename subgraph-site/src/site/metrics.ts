@@ -27,15 +27,18 @@ export class Metrics {
     return `${lines.join('\n')}\n`;
   }
 
-  /** Counts GraphQL operations and errors by operation name. */
+  /**
+   * Counts GraphQL operations and errors by operation type (query, mutation, subscription, or
+   * `invalid` for a document that did not validate). No label takes a value a client chooses (such as
+   * an operation name), so a client cannot grow the metrics without bound.
+   */
   apolloPlugin(): ApolloServerPlugin {
     return {
       requestDidStart: async () => ({
-        willSendResponse: async ({ request, operationName, errors }) => {
-          // The resolved name: clients rarely send operationName beside a named query.
-          const operation = operationName ?? request.operationName ?? 'anonymous';
-          this.inc('protector_graphql_requests_total', { operation });
-          if (errors?.length) this.inc('protector_graphql_errors_total', { operation });
+        willSendResponse: async ({ operation, errors }) => {
+          const type = operation?.operation ?? 'invalid';
+          this.inc('protector_graphql_requests_total', { type });
+          if (errors?.length) this.inc('protector_graphql_errors_total', { type });
         },
       }),
     };

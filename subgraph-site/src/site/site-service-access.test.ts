@@ -1,14 +1,14 @@
 /**
  * The site service over HTTP, at its edges: health endpoints, identity checks (tokens, roles, tenant
- * scoping) and bad input, on two real `protector-site` processes (see `.site-service.fixture.ts`).
+ * scoping) and bad input, on two real `protector-site` processes (see `site-service.fixture.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import type { Json } from '@protector/schema';
+import { gql } from '@protector/test-kit';
 import { fetch } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { callStep, groupMetadata, RECEIPT, readSite, stepOk } from '../../test-support/lab.js';
-import { gql } from '../../test-support/site-process.js';
-import { lab, op, useLab } from './.site-service.fixture.js';
+import { callStep, groupMetadata, RECEIPT, readSite, stepOk } from '../../test-support/site-pair.js';
+import { lab, op, useLab } from './site-service.fixture.js';
 
 useLab();
 
@@ -25,9 +25,14 @@ describe('health endpoints', () => {
       checks: { database: { ok: true }, cloud: { ok: true }, storage: { ok: true } },
     });
     await gql(lab.boston.proc.url, lab.boston.tokens.admin, 'query Probe { boston { name } }');
+    // A client-chosen operation name never becomes a label value (no unbounded label growth).
+    for (let i = 0; i < 5; i++)
+      await gql(lab.boston.proc.url, lab.boston.tokens.admin, `query Made${i} { boston { name } }`);
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.status).toBe(200);
-    expect(await metrics.text()).toMatch(/protector_graphql_requests_total\{operation="Probe"\} \d+/);
+    const text = await metrics.text();
+    expect(text).toMatch(/protector_graphql_requests_total\{type="query"\} \d+/);
+    expect(text).not.toMatch(/Probe|Made\d/);
   });
 });
 
