@@ -1,22 +1,17 @@
 /**
- * Starts site services as real child processes (`node dist/bin.js --config <file>`) for integration
- * tests, and talks to them over HTTP: GraphQL, Keystone tokens of each site's simulated cloud.
+ * One site service as a real child process for integration tests (`node dist/bin.js --config <file>`):
+ * its config file, `protector-site` run to its exit, a started site whose URL and Keystone URL come
+ * from what it prints (it binds port 0), and Keystone tokens of its simulated cloud. Processes, waits,
+ * temp folders and GraphQL requests are `@protector/test-kit`'s.
  * The tests do not build: `dist/` must be current (turbo builds before tests).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type RunningProcess, type RunResult, runProcess, startProcess } from '@protector/test-kit/processes';
 import { fetch } from 'undici';
 
 export const SITE_BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-
-/** A temp folder removed by `cleanup()`. */
-export function tempDir(prefix: string): { path: string; cleanup(): void } {
-  const path = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
-}
 
 export interface SiteConfigOptions {
   readonly name: string;
@@ -25,13 +20,15 @@ export interface SiteConfigOptions {
   readonly arrays: readonly [string, string];
   readonly transferMs?: number;
   readonly monitorInterval?: number;
-  readonly simPort?: number;
   readonly bootSeconds?: number;
   /** Extra `[section]` -> lines appended. */
   readonly extra?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** Writes `<dir>/<name>/protector.conf` for a mock-storage, simulated-cloud site; returns its path. */
+/**
+ * Writes `<dir>/<name>/protector.conf` for a mock-storage, simulated-cloud site, the service and its
+ * cloud on port 0; returns its path.
+ */
 export function writeSiteConfig(o: SiteConfigOptions): string {
   const state = join(o.dir, o.name);
   mkdirSync(state, { recursive: true });
@@ -47,7 +44,7 @@ export function writeSiteConfig(o: SiteConfigOptions): string {
       `replication_monitor_interval = ${o.monitorInterval ?? 1}`,
       'use_simulated_cloud = True',
     ],
-    openstack: [`sim_port = ${o.simPort ?? 0}`, `sim_boot_seconds = ${o.bootSeconds ?? 0}`],
+    openstack: ['sim_port = 0', `sim_boot_seconds = ${o.bootSeconds ?? 0}`],
     api: ['bind_host = 127.0.0.1', 'bind_port = 0'],
   };
   for (const [section, lines] of Object.entries(o.extra ?? {})) {
@@ -62,28 +59,12 @@ export function writeSiteConfig(o: SiteConfigOptions): string {
 }
 
 /** Runs `protector-site` to completion (e.g. `--check-config`) and returns its exit code and output. */
-export function runSiteCommand(
-  args: readonly string[],
-  timeoutMs = 20_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SITE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`protector-site ${args.join(' ')} did not exit within ${timeoutMs} ms\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+export function runSiteCommand(args: readonly string[], timeoutMs = 20_000): Promise<RunResult> {
+  return runProcess({
+    command: process.execPath,
+    args: [SITE_BIN, ...args],
+    name: 'protector-site',
+    timeoutMs,
   });
 }
 
@@ -94,74 +75,48 @@ export interface SiteProcess {
   readonly url: string;
   /** Base URL of the service (the GraphQL URL without /graphql). */
   readonly baseUrl: string;
-  /** Keystone v3 URL of the site's simulated cloud. */
+  /** Keystone v3 URL of the site's simulated cloud, from the line announcing it. */
   readonly keystoneUrl: string;
-  readonly child: ChildProcess;
-  /** Everything the process wrote so far. */
-  output(): string;
+  readonly process: RunningProcess;
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>;
   /** SIGTERM (graceful), then SIGKILL after 5 s. */
   stop(): Promise<void>;
 }
 
-/** Starts `protector-site --config <file>` and waits for its ready line. */
-export function startSiteProcess(configPath: string, timeoutMs = 30_000): Promise<SiteProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SITE_BIN, '--config', configPath], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let exited = false;
-    const exit = new Promise<void>((r) =>
-      child.once('exit', () => {
-        exited = true;
-        r();
-      }),
-    );
-    const kill = async (signal: NodeJS.Signals) => {
-      if (!exited) child.kill(signal);
-      await exit;
-    };
-    const timer = setTimeout(() => {
-      void kill('SIGKILL');
-      reject(new Error(`protector-site did not become ready within ${timeoutMs} ms:\n${out}`));
-    }, timeoutMs);
-    const check = () => {
-      const ready = /protector-site (\S+) ready at (\S+)/.exec(out);
-      const ks = /simulated OpenStack cloud of site \S+ at \S+ \(Keystone (\S+)\)/.exec(out);
-      if (!ready || !ks) return;
-      clearTimeout(timer);
-      const url = ready[2]!;
-      resolve({
-        name: ready[1]!,
-        configPath,
-        url,
-        baseUrl: url.replace(/\/graphql$/, ''),
-        keystoneUrl: ks[1]!,
-        child,
-        output: () => out,
-        kill: () => kill('SIGKILL'),
-        async stop() {
-          if (exited) return;
-          child.kill('SIGTERM');
-          const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exit;
-          clearTimeout(t);
-        },
-      });
-    };
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      check();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`protector-site exited with ${code} before it was ready:\n${out}`));
-    });
+/**
+ * Starts `protector-site --config <file>` (a config binding port 0, as {@link writeSiteConfig} writes)
+ * and reads where it listens from its ready line and where its simulated cloud does from the line
+ * announcing it.
+ */
+export async function startSiteProcess(configPath: string, timeoutMs = 30_000): Promise<SiteProcess> {
+  const proc = await startProcess({
+    command: process.execPath,
+    args: [SITE_BIN, '--config', configPath],
+    name: 'protector-site',
+    ready: /protector-site (\S+) ready at (\S+)/,
+    timeoutMs,
   });
+  try {
+    const ks = await proc.waitForLine(/simulated OpenStack cloud of site \S+ at \S+ \(Keystone (\S+)\)/, {
+      timeoutMs: 5000,
+      what: "protector-site's simulated cloud line",
+    });
+    const url = proc.ready[2]!;
+    return {
+      name: proc.ready[1]!,
+      configPath,
+      url,
+      baseUrl: url.replace(/\/graphql$/, ''),
+      keystoneUrl: ks[1]!,
+      process: proc,
+      kill: () => proc.kill(),
+      stop: () => proc.stop(5000),
+    };
+  } catch (err) {
+    await proc.kill();
+    throw err;
+  }
 }
 
 /** A project-scoped Keystone token (password auth) from a site's Keystone. */
@@ -213,79 +168,4 @@ export async function siteTokens(keystoneUrl: string): Promise<SiteTokens> {
     tenantProjectId: tenant.projectId,
     adminProjectId: admin.projectId,
   };
-}
-
-export interface GraphQLErrorShape {
-  message: string;
-  path?: (string | number)[];
-  extensions?: { code?: string; [k: string]: unknown };
-}
-
-export interface GraphQLResult<T = Record<string, unknown>> {
-  status: number;
-  data: T | null;
-  errors: GraphQLErrorShape[];
-}
-
-/** POSTs a GraphQL request with `X-Auth-Token` (when a token is given). */
-export async function gql<T = Record<string, unknown>>(
-  url: string,
-  token: string | null,
-  query: string,
-  variables: Record<string, unknown> = {},
-): Promise<GraphQLResult<T>> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { 'x-auth-token': token } : {}) },
-    body: JSON.stringify({ query, variables }),
-  });
-  const text = await res.text();
-  let body: { data?: T | null; errors?: GraphQLErrorShape[] };
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    throw new Error(`not JSON (HTTP ${res.status}): ${text.slice(0, 500)}`);
-  }
-  return { status: res.status, data: body.data ?? null, errors: body.errors ?? [] };
-}
-
-/** Like `gql`, but any GraphQL error fails with its messages. */
-export async function gqlOk<T = Record<string, unknown>>(
-  url: string,
-  token: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-): Promise<T> {
-  const r = await gql<T>(url, token, query, variables);
-  if (r.errors.length || !r.data) {
-    throw new Error(
-      `GraphQL errors (HTTP ${r.status}): ${r.errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ')}`,
-    );
-  }
-  return r.data;
-}
-
-/** Polls `probe` until it returns a value other than undefined/false, or fails at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 15_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }

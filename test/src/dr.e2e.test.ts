@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { driveThePlayground } from '@protector/gateway/playground/browser';
-import { chromium, needs } from '@protector/test-kit';
 import type { Json } from '@protector/schema';
 import { FlashArrayStore } from '@protector/storage-drivers/mock';
+import { chromium, needs } from '@protector/test-kit';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -232,7 +232,9 @@ describe('a DR lifecycle across two sites', () => {
       `{ protectionGroup(name: "${PG}") { health { lastTestedAt lastTestedRecoveryPoint issues { code } } } }`,
     );
     expect(protectionGroup.health.lastTestedAt).toEqual(expect.any(String));
-    expect(protectionGroup.health.lastTestedRecoveryPoint).toMatch(/^mock-array-a:pg-prod-web-app-[0-9a-f]{8}\./);
+    expect(protectionGroup.health.lastTestedRecoveryPoint).toMatch(
+      /^mock-array-a:pg-prod-web-app-[0-9a-f]{8}\./,
+    );
     expect((protectionGroup.health.issues as Json[]).map((i) => i.code)).not.toContain('NEVER_TESTED');
 
     const { testCleanup } = await gql<{ testCleanup: Json }>(

@@ -1,15 +1,19 @@
 /**
  * The two-site lab: two protector-site processes (simulated clouds, mock arrays sharing one data dir)
  * and the gateway, all real processes on loopback, plus demo data. `npm start` runs it; end-to-end
- * tests start it on free ports with `startLab()` and drive it over HTTP and graphql-ws.
+ * tests start it with `startLab()` and drive it over HTTP and graphql-ws.
+ * Ports: on a lab dir's first start every site service and simulated cloud listens on port 0, and the
+ * lab reads the URLs they bound from their log lines and registers the sites with the gateway at those
+ * URLs. A site keeps them from then on (`ports.json` records what each bound; a restart asks for the
+ * same ports): the gateway has them registered, and re-registering a site needs its registered
+ * Keystone to answer. The gateway listens on `gatewayPort` (`npm start`: 4000), else on port 0.
  * State lives under one folder, so a second start carries on where the first stopped.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@protector/platform/testing/ports';
 import type { Json } from '@protector/schema';
+import { type RunningProcess, startProcess } from '@protector/test-kit/processes';
 import { fetch } from 'undici';
 
 const SITE_BIN = fileURLToPath(new URL('../../subgraph-site/dist/bin.js', import.meta.url));
@@ -29,9 +33,8 @@ export const LAB_SITES: readonly LabSiteSpec[] = [
 export interface LabOptions {
   /** State folder (configs, databases, mock arrays, logs). */
   readonly dir: string;
-  /** Gateway port; 0 = free port. */
+  /** Gateway port; absent or 0: a port the kernel picks (see `Lab.gatewayUrl`). */
   readonly gatewayPort?: number;
-  /** Ports of the two site services and their simulated clouds; chosen and remembered under `dir` when absent. */
   readonly replicationIntervalSeconds?: number;
   readonly transferMs?: number;
   readonly bootSeconds?: number;
@@ -44,10 +47,12 @@ export interface LabOptions {
 
 export interface LabSite {
   readonly name: string;
+  /** GraphQL URL of the site service, as it reported it. */
   url: string;
-  readonly keystoneUrl: string;
+  /** Keystone URL of the site's simulated cloud, as the site reported it. */
+  keystoneUrl: string;
   readonly config: string;
-  process: ChildProcess | null;
+  process: RunningProcess | null;
 }
 
 export interface Lab {
@@ -56,6 +61,7 @@ export interface Lab {
   readonly replicationIntervalSeconds: number;
   /** When this start added members to the demo group (null: it was complete already, or no demo). */
   demoChangedAt: Date | null;
+  /** The gateway's GraphQL URL, as it reported it (with port 0, a restart gets a new one). */
   readonly gatewayUrl: string;
   readonly sites: Readonly<Record<string, LabSite>>;
   /** Tokens of the demo tenant (member of project `demo`) per site key. */
@@ -70,36 +76,27 @@ export interface Lab {
   ): Promise<{ data: T | null; errors?: { message: string; extensions?: Json; path?: unknown[] }[] }>;
   /** Kills a site's process (SIGKILL) as a datacenter loss would. */
   killSite(name: string): Promise<void>;
-  /** Starts a killed site again with the same state. */
+  /** Starts a killed site again with the same state, on the ports it had. */
   startSite(name: string): Promise<void>;
   killGateway(): Promise<void>;
   startGateway(): Promise<void>;
   stop(): Promise<void>;
 }
 
-interface Ports {
-  gateway: number;
-  sites: Record<string, { api: number; sim: number }>;
+/** The ports a site service and its simulated cloud bound on the lab dir's first start. */
+interface SitePorts {
+  readonly api: number;
+  readonly sim: number;
 }
 
-async function labPorts(dir: string, gatewayPort: number | undefined): Promise<Ports> {
-  const file = join(dir, 'ports.json');
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as Ports;
-    return { ...saved, gateway: gatewayPort ?? saved.gateway };
-  }
-  const ports: Ports = { gateway: gatewayPort ?? (await freePort()), sites: {} };
-  for (const s of LAB_SITES) ports.sites[s.name] = { api: await freePort(), sim: await freePort() };
-  writeFileSync(file, JSON.stringify(ports, null, 2));
-  return ports;
+/** What `ports.json` holds (labs from before port 0 wrote the same `sites`, and a gateway port). */
+interface PortsFile {
+  sites: Record<string, SitePorts>;
 }
 
-function writeSiteConf(
-  dir: string,
-  spec: LabSiteSpec,
-  ports: { api: number; sim: number },
-  o: LabOptions,
-): string {
+const portOf = (url: string): number => Number(new URL(url).port);
+
+function writeSiteConf(dir: string, spec: LabSiteSpec, ports: SitePorts, o: LabOptions): string {
   const state = join(dir, spec.name);
   mkdirSync(state, { recursive: true });
   const path = join(state, 'protector.conf');
@@ -155,71 +152,32 @@ health_interval = ${o.healthIntervalSeconds ?? 2}
   return path;
 }
 
-/** Spawns a process and resolves with the first stdout line matching `ready` (its match). */
-function spawnUntil(
+/**
+ * Starts a service of the lab and waits for its ready line, `<name> ready at <url>` with the URL it
+ * bound; its output goes to its log file (and `echo`).
+ */
+function startService(
+  name: string,
   bin: string,
-  args: string[],
-  ready: RegExp,
+  config: string,
   logFile: string,
   echo?: NodeJS.WritableStream,
-) {
-  mkdirSync(join(logFile, '..'), { recursive: true });
-  const child = spawn(process.execPath, [bin, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+): Promise<RunningProcess> {
+  return startProcess({
+    command: process.execPath,
+    args: [bin, '--config', config],
+    name,
     env: cleanEnv(),
+    ready: new RegExp(`^${name} ready at (\\S+)`),
+    timeoutMs: 60_000,
+    logFile,
+    echo,
   });
-  let out = '';
-  let err = '';
-  const log = (chunk: Buffer) => {
-    writeFileSync(logFile, chunk, { flag: 'a' });
-    echo?.write(chunk);
-  };
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    log(d);
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-    log(d);
-  });
-  const matched = new Promise<{ child: ChildProcess; match: RegExpMatchArray; stderr: () => string }>(
-    (resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${bin} did not become ready in 60 s:\n${err.slice(-2000)}`)),
-        60_000,
-      );
-      const check = () => {
-        const m = out.match(ready);
-        if (m) {
-          clearTimeout(timer);
-          resolve({ child, match: m, stderr: () => err });
-        }
-      };
-      child.stdout!.on('data', check);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${bin} exited with ${code} before it was ready:\n${err.slice(-2000)}`));
-      });
-    },
-  );
-  return matched;
 }
 
 /** The environment without PROTECTOR_* overrides from the caller's shell. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROTECTOR_')));
-}
-
-function stopChild(child: ChildProcess | null, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
 }
 
 /** A Keystone token from a lab site's simulated cloud. */
@@ -250,37 +208,79 @@ export async function keystoneToken(
 export async function startLab(o: LabOptions): Promise<Lab> {
   mkdirSync(o.dir, { recursive: true });
   mkdirSync(join(o.dir, 'mock_storage'), { recursive: true });
-  const ports = await labPorts(o.dir, o.gatewayPort);
+  const portsFile = join(o.dir, 'ports.json');
+  const bound: PortsFile = existsSync(portsFile)
+    ? { sites: (JSON.parse(readFileSync(portsFile, 'utf8')) as Partial<PortsFile>).sites ?? {} }
+    : { sites: {} };
   const sites: Record<string, LabSite> = {};
   const startSite = async (spec: LabSiteSpec) => {
-    const config = writeSiteConf(o.dir, spec, ports.sites[spec.name]!, o);
-    const { child, match, stderr } = await spawnUntil(
+    // Port 0 on the first start; the ports it bound then on every later one.
+    const had = bound.sites[spec.name];
+    const config = writeSiteConf(o.dir, spec, had ?? { api: 0, sim: 0 }, o);
+    const proc = await startService(
+      `protector-site ${spec.name}`,
       SITE_BIN,
-      ['--config', config],
-      /ready at (\S+)/,
+      config,
       join(o.dir, spec.name, 'site.log'),
       o.echo,
-    );
-    const keystone = /\(Keystone (\S+)\)/.exec(stderr())?.[1];
-    if (!keystone) throw new Error(`site ${spec.name} did not report its Keystone URL`);
-    sites[spec.name] = { name: spec.name, url: match[1]!, keystoneUrl: keystone, config, process: child };
+    ).catch((err: Error) => {
+      if (!had) throw err;
+      throw new Error(
+        `${err.message}\nSite ${spec.name} listens on the ports it bound on its first start (API ${had.api}, ` +
+          `cloud ${had.sim}; ${portsFile}), which the gateway has registered: if another program took one, ` +
+          `stop it, or delete ${o.dir} for a fresh lab.`,
+      );
+    });
+    try {
+      const keystone = await proc.waitForLine(
+        /simulated OpenStack cloud of site \S+ at \S+ \(Keystone (\S+)\)/,
+        {
+          timeoutMs: 10_000,
+          what: `site ${spec.name}'s Keystone URL`,
+        },
+      );
+      const site: LabSite = {
+        name: spec.name,
+        url: proc.ready[1]!,
+        keystoneUrl: keystone[1]!,
+        config,
+        process: proc,
+      };
+      sites[spec.name] = site;
+      if (!had) {
+        bound.sites[spec.name] = { api: portOf(site.url), sim: portOf(site.keystoneUrl) };
+        writeFileSync(portsFile, `${JSON.stringify(bound, null, 2)}\n`);
+      }
+    } catch (err) {
+      await proc.kill();
+      throw err;
+    }
   };
-  await Promise.all(LAB_SITES.map(startSite));
-  const gatewayConf = writeGatewayConf(o.dir, ports.gateway, o);
-  let gatewayProcess: ChildProcess | null = null;
+  const gatewayConf = writeGatewayConf(o.dir, o.gatewayPort ?? 0, o);
+  let gatewayProcess: RunningProcess | null = null;
   let gatewayUrl = '';
   const startGateway = async () => {
-    const { child, match } = await spawnUntil(
+    const proc = await startService(
+      'protector-gateway',
       GATEWAY_BIN,
-      ['--config', gatewayConf],
-      /ready at (\S+)/,
+      gatewayConf,
       join(o.dir, 'gateway', 'gateway.log'),
       o.echo,
     );
-    gatewayProcess = child;
-    gatewayUrl = match[1]!;
+    gatewayProcess = proc;
+    gatewayUrl = proc.ready[1]!;
   };
-  await startGateway();
+  const stop = async () => {
+    await gatewayProcess?.stop(10_000);
+    await Promise.all(Object.values(sites).map((s) => s.process?.stop(10_000)));
+  };
+  try {
+    await Promise.all(LAB_SITES.map(startSite));
+    await startGateway();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 
   const tokens = (user: string, password: string, project: string) => async () => {
     const out: Record<string, string> = {};
@@ -314,21 +314,18 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     adminTokens,
     gql,
     async killSite(name) {
-      await stopChild(sites[name]!.process, 'SIGKILL');
+      await sites[name]!.process?.kill();
       sites[name]!.process = null;
     },
     async startSite(name) {
       await startSite(LAB_SITES.find((s) => s.name === name)!);
     },
     async killGateway() {
-      await stopChild(gatewayProcess, 'SIGKILL');
+      await gatewayProcess?.kill();
       gatewayProcess = null;
     },
     startGateway,
-    async stop() {
-      await stopChild(gatewayProcess);
-      await Promise.all(Object.values(sites).map((s) => stopChild(s.process)));
-    },
+    stop,
   };
   try {
     await registerSites(lab);

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium, needs, requirement } from '@protector/platform/testing';
+import { chromium, needs, requirement } from '@protector/test-kit';
 import { useServer } from 'graphql-ws/use/ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
-import { needs, requirement } from '@protector/platform/testing';
+import { needs, requirement } from '@protector/test-kit';
 import { expect, it } from 'vitest';
 import { DEFAULT_PLAYGROUND_DIST_DIR, PLAYGROUND_BUILD_COMMAND } from './index.js';
 

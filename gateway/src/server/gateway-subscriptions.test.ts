@@ -3,11 +3,11 @@
  * the subscriber's tokens, errors, and queries over the socket. The environment is `setupGatewayEnv`.
  */
 
+import { type GraphQLErrorShape, subscribe } from '@protector/test-kit';
 import { type Client, createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { GraphQLErrorShape } from '../../../subgraph-site/test-support/site-process.js';
-import { setupGatewayEnv, subscribe } from './test-helpers.js';
+import { setupGatewayEnv } from './test-helpers.js';
 
 const env = setupGatewayEnv(['boston', 'seattle']);
 

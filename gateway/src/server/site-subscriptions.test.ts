@@ -9,35 +9,29 @@ import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { freePort } from '@protector/platform/testing';
 import { coordinatorSubgraphSdl, ProtectorError, siteSubgraphSdl } from '@protector/schema';
 import { FlashArrayStore } from '@protector/storage-drivers/mock';
+import {
+  EventChannel,
+  type GraphQLErrorShape,
+  subscribe,
+  tempDir,
+  waitFor,
+  within,
+} from '@protector/test-kit';
 import { GraphQLError, parse } from 'graphql';
 import { type Client, createClient } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
-  type GraphQLErrorShape,
   type SiteProcess,
   type SiteTokens,
   siteTokens,
   startSiteProcess,
-  tempDir,
-  waitFor,
   writeSiteConfig,
 } from '../../../subgraph-site/test-support/site-process.js';
 import { type GatewaySite, type RunningGateway, startGateway } from './index.js';
-import { EventChannel, subscribe } from './test-helpers.js';
-
-// ---------------------------------------------------------------------------------------------
-// Helpers: a pushable event source, and a graphql-ws subscriber that collects results.
-
-const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)),
-  ]);
 
 // ---------------------------------------------------------------------------------------------
 // The stub coordinator: just enough to resolve `Site` and `ProtectionGroup` refetched per event.
@@ -141,6 +135,18 @@ async function startFakeSite(key: string): Promise<FakeSite> {
   });
 }
 
+/**
+ * Where a site that is down would be: a loopback port a server bound and closed again, so connecting
+ * is refused (ECONNREFUSED), as for a site host whose service is not running.
+ */
+async function downSiteUrl(): Promise<string> {
+  const server = createHttpServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return `http://127.0.0.1:${port}/graphql`;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const dir = tempDir('protector-gw-sitesub');
@@ -180,7 +186,7 @@ beforeAll(async () => {
     { name: 'seattle', key: 'seattle', url: seattle.url },
     { name: 'fake-site', key: 'fake', url: fake.url },
     // Registered, never running.
-    { name: 'denver', key: 'denver', url: `http://127.0.0.1:${await freePort()}/graphql` },
+    { name: 'denver', key: 'denver', url: await downSiteUrl() },
   );
   gw = await startGateway({
     port: 0,

@@ -1,6 +1,8 @@
 /**
- * Test helpers shared by the gateway server tests (not part of the build): promises and event sources
- * the tests drive, a graphql-ws collector, and the gateway over a stub coordinator and real and fake sites.
+ * Test helpers shared by the gateway server tests (not part of the build): the gateway over a stub
+ * coordinator whose subscription sources the tests drive, two real sites and two fake ones (a spy,
+ * and one that never answers). Promises, event channels and the graphql-ws collector are
+ * `@protector/test-kit`'s.
  */
 import { mkdirSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
@@ -9,117 +11,17 @@ import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { sendJson } from '@protector/platform/server';
 import { coordinatorSubgraphSdl, ProtectorError } from '@protector/schema';
-import { type FormattedExecutionResult, type GraphQLSchema, parse } from 'graphql';
-import type { Client } from 'graphql-ws';
-import { fetch } from 'undici';
+import { deferred, EventChannel, type GraphQLResult, gql, tempDir } from '@protector/test-kit';
+import { type GraphQLSchema, parse } from 'graphql';
 import { afterAll, beforeAll } from 'vitest';
 import {
-  type GraphQLErrorShape,
   type SiteProcess,
   type SiteTokens,
   siteTokens,
   startSiteProcess,
-  tempDir,
   writeSiteConfig,
 } from '../../../subgraph-site/test-support/site-process.js';
 import { type GatewayContext, type GatewaySite, type RunningGateway, startGateway } from './index.js';
-
-export interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** An event source the test pushes into; `returned` resolves when the subscriber leaves. */
-export class EventChannel<T> implements AsyncIterable<T> {
-  private readonly items: T[] = [];
-  private waiting: ((r: IteratorResult<T>) => void) | null = null;
-  private ended = false;
-  readonly returned = deferred<void>();
-
-  push(value: T): void {
-    if (this.waiting) {
-      const wake = this.waiting;
-      this.waiting = null;
-      wake({ done: false, value });
-    } else this.items.push(value);
-  }
-
-  end(): void {
-    this.ended = true;
-    if (this.waiting) {
-      const wake = this.waiting;
-      this.waiting = null;
-      wake({ done: true, value: undefined });
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<T> {
-    return {
-      next: () => {
-        if (this.items.length > 0) return Promise.resolve({ done: false, value: this.items.shift()! });
-        if (this.ended) return Promise.resolve({ done: true, value: undefined });
-        return new Promise((resolve) => {
-          this.waiting = resolve;
-        });
-      },
-      return: async () => {
-        this.returned.resolve();
-        this.end();
-        return { done: true, value: undefined };
-      },
-    };
-  }
-}
-
-export interface Collected {
-  readonly results: FormattedExecutionResult[];
-  readonly completed: Promise<void>;
-  readonly failed: Promise<readonly unknown[]>;
-  next(): Promise<FormattedExecutionResult>;
-  dispose(): void;
-}
-
-/** Subscribes with graphql-ws and collects results; `next()` waits for the next one. */
-export function subscribe(client: Client, query: string, variables: Record<string, unknown> = {}): Collected {
-  const results: FormattedExecutionResult[] = [];
-  const waiters: ((r: FormattedExecutionResult) => void)[] = [];
-  let read = 0;
-  const completed = deferred<void>();
-  const failed = deferred<readonly unknown[]>();
-  const dispose = client.subscribe(
-    { query, variables },
-    {
-      next: (value) => {
-        results.push(value as FormattedExecutionResult);
-        waiters.shift()?.(value as FormattedExecutionResult);
-      },
-      error: (err) => failed.resolve(Array.isArray(err) ? err : [err]),
-      complete: () => completed.resolve(),
-    },
-  );
-  return {
-    results,
-    completed: completed.promise,
-    failed: failed.promise,
-    next: () => {
-      const i = read++;
-      if (results[i]) return Promise.resolve(results[i]!);
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-    dispose,
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The stub coordinator: the real coordinator SDL with a few in-memory resolvers, and subscription
@@ -359,22 +261,11 @@ export class GatewayTestEnv {
   }
 
   /** POSTs to the gateway with the given headers. */
-  readonly post = async (
+  readonly post = (
     query: string,
     headers: Record<string, string>,
     variables: Record<string, unknown> = {},
-  ): Promise<{ status: number; data: Record<string, unknown> | null; errors: GraphQLErrorShape[] }> => {
-    const res = await fetch(this.gw.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as {
-      data?: Record<string, unknown> | null;
-      errors?: GraphQLErrorShape[];
-    };
-    return { status: res.status, data: body.data ?? null, errors: body.errors ?? [] };
-  };
+  ): Promise<GraphQLResult> => gql(this.gw.url, headers, query, variables);
 
   /** Each real site's own tenant token. */
   readonly ownTokens = () => ({

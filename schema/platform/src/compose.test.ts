@@ -1,8 +1,8 @@
 import { isProtectorError } from '@protector/schema';
+import { needs, requirement } from '@protector/test-kit';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph } from './compose.js';
-import { needs, requirement } from './testing/index.js';
 
 // The planner packages are devDependencies of this package (npm ci installs them, @apollo/gateway
 // brings the same versions): nothing on the machine, but without them the plan test says what to run.

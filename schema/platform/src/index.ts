@@ -1,8 +1,8 @@
 /**
  * @protector/platform: what the services are built on, and clients never load: the configuration
  * compiler, the in-process event hub, bounded concurrency and supergraph composition. The HTTP/WebSocket
- * server kit, the databases and the test requirements are subpaths (`/server`, `/db`, `/sqlite`,
- * `/testing`), so a package loads better-sqlite3 or TypeORM only when it asks for them.
+ * server kit and the databases are subpaths (`/server`, `/db`, `/sqlite`), so a package loads
+ * better-sqlite3 or TypeORM only when it asks for them. Test tooling is `@protector/test-kit`.
  */
 
 export { type Clock, every, ManualClock, systemClock } from './clock.js';

@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { needs, type Requirement, requirement } from '@protector/platform/testing';
 import { isProtectorError } from '@protector/schema';
+import { needs, type Requirement, requirement } from '@protector/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MockStorageDriver } from './mock-driver.js';
 

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { needs, requirement } from '@protector/platform/testing';
+import { needs, requirement } from '@protector/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedCloud, type SeededUser, type SimulatedCloud } from './index.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { generateSecretKey } from '@protector/platform/db';
-import { needs, startTestPostgres, type TestPostgres, testPostgres } from '@protector/platform/testing';
+import { needs, startTestPostgres, type TestPostgres, testPostgres } from '@protector/test-kit';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSiteDataSource, SITE_MIGRATIONS } from './data-source.js';

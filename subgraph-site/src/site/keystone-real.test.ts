@@ -7,14 +7,14 @@
  * Needs `apt-get install -y --no-install-recommends python3-keystone python3-gunicorn` (CI's .ci/run does)
  * and a built `dist/` (`npx tsc -p tsconfig.json`).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort, needs, requirement } from '@protector/platform/testing';
+import { needs, type RunningProcess, requirement, startProcess } from '@protector/test-kit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
@@ -50,69 +50,9 @@ const ADMIN_PASSWORD = 'admin-secret';
 const PROTECTOR_PASSWORD = 'protector-secret';
 const DEMO_PASSWORD = 'demo-secret';
 
-/** A child process and the tail of what it wrote, for failure messages. */
-interface Child {
-  readonly proc: ChildProcess;
-  readonly output: string[];
-  exited: boolean;
-}
-
-function startChild(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  // Own process group: the Keystone script execs gunicorn, whose workers must die with it.
-  const proc = spawn(command, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { proc, output: [], exited: false };
-  const keep = (chunk: Buffer) => {
-    child.output.push(chunk.toString());
-    if (child.output.length > 400) child.output.splice(0, child.output.length - 400);
-  };
-  proc.stdout?.on('data', keep);
-  proc.stderr?.on('data', keep);
-  proc.once('exit', () => {
-    child.exited = true;
-  });
-  return child;
-}
-
-const tail = (child: Child, chars = 4000) => child.output.join('').slice(-chars);
-
-async function stopChild(child: Child | undefined): Promise<void> {
-  if (!child || child.exited || child.proc.pid === undefined) return;
-  const pid = child.proc.pid;
-  const exited = new Promise<void>((resolve) => child.proc.once('exit', () => resolve()));
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pid, sig);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-  signal('SIGKILL'); // stragglers of the group (gunicorn workers), if any
-}
-
-/** Polls `probe` until it returns a value; fails early when `child` exits. */
-async function waitFor<T>(
-  what: string,
-  child: Child,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exited) throw new Error(`${what}: the process exited.\n${tail(child)}`);
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await sleep(200);
-  }
-  throw new Error(`${what}: not ready after ${timeoutMs} ms.\n${tail(child)}`);
-}
-
 let workDir = '';
-let keystone: Child | undefined;
-let site: Child | undefined;
+let keystone: RunningProcess | undefined;
+let site: RunningProcess | undefined;
 let keystoneUrl = '';
 let siteUrl = '';
 let adminToken = '';
@@ -169,7 +109,10 @@ async function issueToken(user: string, password: string, scope: unknown): Promi
 
 const projectScope = (name: string) => ({ project: { name, domain: { id: 'default' } } });
 
-/** Creates the projects, users and role assignments the test needs, over Keystone's REST API. */
+/**
+ * Registers Keystone's identity endpoints and creates the projects, users and role assignments the test
+ * needs, over Keystone's REST API.
+ */
 async function seedKeystone(): Promise<void> {
   adminToken = await issueToken('admin', ADMIN_PASSWORD, { system: { all: true } });
   const roleId = async (name: string): Promise<string> => {
@@ -209,6 +152,28 @@ async function seedKeystone(): Promise<void> {
     if (status !== 204) throw new Error(`Keystone refused to grant ${role}: HTTP ${status}`);
   };
 
+  // Keystone's own catalog entry, now that the port it bound is known.
+  const identity = await created(
+    'the identity service',
+    keystoneApi<{ service: { id: string } }>('POST', '/services', {
+      service: { type: 'identity', name: 'keystone', enabled: true },
+    }),
+  );
+  for (const iface of ['public', 'internal', 'admin']) {
+    await created(
+      `the ${iface} identity endpoint`,
+      keystoneApi('POST', '/endpoints', {
+        endpoint: {
+          service_id: identity.service.id,
+          interface: iface,
+          url: keystoneUrl,
+          region_id: 'RegionOne',
+          enabled: true,
+        },
+      }),
+    );
+  }
+
   const service = await project('service');
   const demo = await project('demo');
   const protector = await user('protector', PROTECTOR_PASSWORD, service);
@@ -239,19 +204,29 @@ const SITE_QUERY = `{ ${SITE} { key name version } }`;
 needs(realKeystone, siteBuild).describe('protector-site against a real Keystone', () => {
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'protector-keystone-'));
-    const port = await freePort();
-    keystoneUrl = `http://127.0.0.1:${port}/v3`;
     const started = Date.now();
-    keystone = startChild('bash', [START_KEYSTONE, join(workDir, 'keystone'), String(port), ADMIN_PASSWORD], {
-      ...process.env,
+    // gunicorn binds port 0 and logs the address it got.
+    keystone = await startProcess({
+      command: 'bash',
+      args: [START_KEYSTONE, join(workDir, 'keystone'), ADMIN_PASSWORD],
+      name: 'keystone',
       // keystone-manage and gunicorn must run on the system Python, whatever python3 is on PATH.
-      PYTHONPATH: '',
+      env: { ...process.env, PYTHONPATH: '' },
+      // Own process group: the script execs gunicorn, whose workers must die with it.
+      group: true,
+      ready: /Listening at: (http:\/\/127\.0\.0\.1:\d+)/,
+      timeoutMs: 45_000,
     });
-    await waitFor('Keystone', keystone, 45_000, async () => {
-      const response = await fetch(keystoneUrl);
-      await response.body?.cancel();
-      return response.status === 200 ? true : undefined;
-    });
+    keystoneUrl = `${keystone.ready[1]}/v3`;
+    await keystone.waitFor(
+      'Keystone to answer',
+      async () => {
+        const response = await fetch(keystoneUrl);
+        await response.body?.cancel();
+        return response.status === 200;
+      },
+      45_000,
+    );
     keystoneStartSeconds = (Date.now() - started) / 1000;
     process.stderr.write(
       `real Keystone answering after ${keystoneStartSeconds.toFixed(1)} s at ${keystoneUrl}\n`,
@@ -293,16 +268,20 @@ bind_port = 0
     );
     // No PROTECTOR_* overrides from the caller's environment.
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROTECTOR_')));
-    site = startChild(process.execPath, [SITE_BIN, '--config', configPath], env);
-    siteUrl = await waitFor('protector-site', site, 20_000, async () => {
-      const match = /protector-site \S+ ready at (\S+)/.exec(site?.output.join('') ?? '');
-      return match?.[1];
+    site = await startProcess({
+      command: process.execPath,
+      args: [SITE_BIN, '--config', configPath],
+      name: 'protector-site',
+      env,
+      ready: /protector-site \S+ ready at (\S+)/,
+      timeoutMs: 20_000,
     });
+    siteUrl = site.ready[1]!;
   }, 75_000);
 
   afterAll(async () => {
-    await stopChild(site);
-    await stopChild(keystone);
+    await site?.stop();
+    await keystone?.stop();
     if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 

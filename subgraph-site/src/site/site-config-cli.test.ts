@@ -1,8 +1,9 @@
 /** `protector-site` as an operator runs it: --check-config, bad files, a missing mock storage dir. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '@protector/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSiteCommand, tempDir, writeSiteConfig } from '../../test-support/site-process.js';
+import { runSiteCommand, writeSiteConfig } from '../../test-support/site-process.js';
 
 let tmp: ReturnType<typeof tempDir>;
 beforeAll(() => {

@@ -4,23 +4,23 @@
  * without duplicates, and the step audit must show the second attempt.
  */
 import { randomUUID } from 'node:crypto';
+import { waitFor } from '@protector/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   bootTenantServer,
   groupMetadata,
-  type Lab,
   RECEIPT,
   REPLICA_FIELDS,
   readSite,
-  startLab,
+  type SitePair,
+  startSitePair,
   stepOk,
-} from '../../test-support/lab.js';
-import { waitFor } from '../../test-support/site-process.js';
+} from '../../test-support/site-pair.js';
 
-let lab: Lab;
+let lab: SitePair;
 beforeAll(async () => {
   // Seattle boots servers slowly, so a materialize is still running when we kill it.
-  lab = await startLab({ bootSeconds: { boston: 0, seattle: 5 } });
+  lab = await startSitePair({ bootSeconds: { boston: 0, seattle: 5 } });
 }, 60_000);
 afterAll(async () => {
   await lab?.stop();

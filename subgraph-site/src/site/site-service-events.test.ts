@@ -1,14 +1,14 @@
 /**
- * Site events over graphql-ws, on two real `protector-site` processes (see `.site-service.fixture.ts`):
+ * Site events over graphql-ws, on two real `protector-site` processes (see `site-service.fixture.ts`):
  * refused connections, REPLICATION_COMPLETED on the target site, LINK_STATE_CHANGED when the link drops.
  */
 import type { Json } from '@protector/schema';
+import { waitFor } from '@protector/test-kit';
 import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { groupMetadata, RECEIPT, stepOk } from '../../test-support/lab.js';
-import { waitFor } from '../../test-support/site-process.js';
-import { lab, type Point, useLab } from './.site-service.fixture.js';
+import { groupMetadata, RECEIPT, stepOk } from '../../test-support/site-pair.js';
+import { lab, type Point, useLab } from './site-service.fixture.js';
 
 useLab();
 

@@ -13,7 +13,7 @@ import {
   REPLICA_FIELDS,
   readSite,
   stepOk,
-} from '../../test-support/lab.js';
+} from '../../test-support/site-pair.js';
 import {
   addPrimaryMember,
   addSecondaryMember,
@@ -26,7 +26,7 @@ import {
   type Replica,
   replicateNow,
   useLab,
-} from './.site-service.fixture.js';
+} from './site-service.fixture.js';
 
 useLab();
 

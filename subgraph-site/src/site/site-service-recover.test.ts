@@ -4,9 +4,9 @@
  * `protectWebApp`), then drills, fails over to seattle, fences boston, reverses replication, deletes.
  */
 import type { Json } from '@protector/schema';
+import { gql } from '@protector/test-kit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { callStep, RECEIPT, REPLICA_FIELDS, readSite, stepOk } from '../../test-support/lab.js';
-import { gql } from '../../test-support/site-process.js';
+import { callStep, RECEIPT, REPLICA_FIELDS, readSite, stepOk } from '../../test-support/site-pair.js';
 import {
   type GroupMetadata,
   lab,
@@ -16,7 +16,7 @@ import {
   type Replica,
   type TenantServer,
   useLab,
-} from './.site-service.fixture.js';
+} from './site-service.fixture.js';
 
 useLab();
 

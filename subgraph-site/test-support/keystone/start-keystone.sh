@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Starts a throw-away Keystone (the Debian python3-keystone package) on 127.0.0.1:<port> with everything
-# (keystone.conf, SQLite database, fernet and credential keys, WSGI module, log) under <dir>.
+# Starts a throw-away Keystone (the Debian python3-keystone package) on 127.0.0.1, on a port the kernel
+# picks (port 0), with everything (keystone.conf, SQLite database, fernet and credential keys, WSGI
+# module, log) under <dir>.
 #
-#   start-keystone.sh <dir> <port> [admin-password]
+#   start-keystone.sh <dir> [admin-password]
 #
-# Sets up the database and keys, bootstraps the `admin` user (project `admin`, region RegionOne, identity
-# endpoints http://127.0.0.1:<port>/v3) and then execs gunicorn in the foreground: its pid is this
-# script's pid, so stop it with SIGTERM. Keystone is ready when GET http://127.0.0.1:<port>/v3 answers.
+# Sets up the database and keys, bootstraps the `admin` user (project `admin`, region RegionOne) and then
+# execs gunicorn in the foreground: its pid is this script's pid, so stop it with SIGTERM. gunicorn logs
+# the address it bound, `Listening at: http://127.0.0.1:<port>`: read the port there. Keystone answers
+# GET http://127.0.0.1:<port>/v3 once its workers have booted. The catalog has no identity endpoints
+# (their URL needs the port): register them over the API if a test needs them.
 # Needs: apt-get install -y --no-install-recommends python3-keystone python3-gunicorn
 set -euo pipefail
 
-dir=${1:?usage: start-keystone.sh <dir> <port> [admin-password]}
-port=${2:?usage: start-keystone.sh <dir> <port> [admin-password]}
-admin_password=${3:-admin}
+dir=${1:?usage: start-keystone.sh <dir> [admin-password]}
+admin_password=${2:-admin}
 # The system Python: keystone is installed for /usr/bin/python3 only (not for a pyenv python3 on PATH).
 python=/usr/bin/python3
 manage=/usr/bin/keystone-manage
@@ -58,12 +60,8 @@ db.close()
 PY
 "$manage" --config-file "$conf" fernet_setup --keystone-user "$user" --keystone-group "$group"
 "$manage" --config-file "$conf" credential_setup --keystone-user "$user" --keystone-group "$group"
-url="http://127.0.0.1:$port/v3"
 "$manage" --config-file "$conf" bootstrap \
   --bootstrap-password "$admin_password" \
-  --bootstrap-admin-url "$url" \
-  --bootstrap-public-url "$url" \
-  --bootstrap-internal-url "$url" \
   --bootstrap-region-id RegionOne
 
 cat >"$dir/keystone_wsgi.py" <<'PY'
@@ -80,7 +78,7 @@ PY
 export OS_KEYSTONE_CONFIG_FILES="$conf"
 cd "$dir"
 exec "$python" -m gunicorn \
-  --bind "127.0.0.1:$port" \
+  --bind 127.0.0.1:0 \
   --workers 2 \
   --timeout 60 \
   --graceful-timeout 2 \

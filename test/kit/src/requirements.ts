@@ -1,7 +1,8 @@
 /**
- * Test support shared by the packages' integration tests: what a suite needs from the machine
- * ({@link requirement} and {@link needs}), free loopback ports and a throwaway PostgreSQL cluster.
- * Not used by the services themselves.
+ * What a suite needs from the machine or the build, the one way every package's tests say so
+ * ({@link needs} and {@link requirement}: run where available, fail in CI, skip and say so elsewhere),
+ * and the requirements several suites share: Chromium, and PostgreSQL server binaries with a throwaway
+ * cluster on them ({@link startTestPostgres}). Loads vitest: tests only, never the lab.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, realpathSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { tmpdir, userInfo } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, it, type TestFunction } from 'vitest';
-import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -124,10 +124,6 @@ function isExecutable(file: string): boolean {
     return false;
   }
 }
-
-// ---- ports ----
-
-export { freePort };
 
 // ---- a throwaway PostgreSQL cluster ----
 
@@ -253,7 +249,7 @@ export const testPostgres: Requirement = requirement(
 );
 
 export interface TestPostgres {
-  /** URL of the `postgres` database. */
+  /** URL of the `postgres` database, over the cluster's Unix socket (its dir, encoded, as the host). */
   readonly url: string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(name: string): Promise<string>;
@@ -261,8 +257,12 @@ export interface TestPostgres {
 }
 
 /**
- * Starts a PostgreSQL cluster in a temp dir on a free loopback port (fsync off, trust auth, user
- * `protector`). initdb refuses to run as root, so as root the cluster runs as the `postgres` user.
+ * Starts a PostgreSQL cluster in a temp dir (fsync off, trust auth, user `protector`). PostgreSQL cannot
+ * listen on port 0 and say what it bound, so the cluster listens on no TCP port at all: only on a Unix
+ * socket in its own temp dir, which no other process can take. The URLs name that dir as the host,
+ * percent-encoded: `postgresql://protector:unused@%2Ftmp%2Fprotector-pg-XXXXXX/<db>` (node-postgres
+ * reads a host starting with `/` as a socket dir). initdb refuses to run as root, so as root the cluster
+ * runs as the `postgres` user.
  */
 export async function startTestPostgres(): Promise<TestPostgres> {
   if (PG_BIN === undefined) throw needsError([testPostgres], 'Gate the suite with needs(testPostgres).');
@@ -281,7 +281,6 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     await chown(dir, Number(uid.trim()), Number(gid.trim()));
   }
   const data = join(dir, 'data');
-  const port = await freePort();
   await exec('initdb', ['-D', data, '-U', 'protector', '--auth=trust', '--encoding=UTF8', '--no-sync']);
   await exec('pg_ctl', [
     '-D',
@@ -290,14 +289,14 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     join(dir, 'server.log'),
     '-w',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    `-k ${dir} -c listen_addresses='' -c fsync=off`,
     'start',
   ]);
-  const url = (db: string) => `postgresql://protector:unused@127.0.0.1:${port}/${db}`;
+  const url = (db: string) => `postgresql://protector:unused@${encodeURIComponent(dir)}/${db}`;
   return {
     url: url('postgres'),
     async createDatabase(name) {
-      await exec('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'protector', name]);
+      await exec('createdb', ['-h', dir, '-U', 'protector', name]);
       return url(name);
     },
     async stop() {

@@ -1,7 +1,8 @@
 /**
- * A two-site lab for integration tests: `boston` and `seattle` as real `protector-site` processes
- * sharing one mock storage data dir, each with its own simulated cloud; plus the GraphQL step calls
- * the coordinator would make, and tenant actions on a site's cloud.
+ * Two sites for the site service's integration tests (no gateway: the end-to-end lab with the gateway
+ * is `startLab()` of `@protector/e2e`): `boston` and `seattle` as real `protector-site` processes on
+ * port 0 sharing one mock storage data dir, each with its own simulated cloud; plus the GraphQL step
+ * calls the coordinator would make, and tenant actions on a site's cloud.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -9,15 +10,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type SiteStepName, siteStepInputTypesInSdl } from '@protector/schema';
 import { MockStorageDriver } from '@protector/storage-drivers/mock';
+import { type GraphQLResult, gql } from '@protector/test-kit/graphql';
+import { tempDir } from '@protector/test-kit/temp';
 import { createOpenStackClient, type OpenStackClient } from '../src/openstack/index.js';
 import {
-  type GraphQLResult,
-  gql,
   type SiteProcess,
   type SiteTokens,
   siteTokens,
   startSiteProcess,
-  tempDir,
   writeSiteConfig,
 } from './site-process.js';
 
@@ -32,7 +32,7 @@ export const REPLICA_FIELDS = `id name role status metadataVersion projectId sto
   resourceMappings { kind sourceSite { name } sourceId targetSite { name } targetId }`;
 
 /** One running site with its tokens and clouds. */
-export interface LabSite {
+export interface PairSite {
   readonly name: string;
   proc: SiteProcess;
   tokens: SiteTokens;
@@ -43,15 +43,15 @@ export interface LabSite {
   readonly configPath: string;
 }
 
-export interface Lab {
+export interface SitePair {
   readonly dir: string;
   readonly mockDir: string;
-  readonly boston: LabSite;
-  readonly seattle: LabSite;
+  readonly boston: PairSite;
+  readonly seattle: PairSite;
   /** The shared mock arrays, opened in this process (simulateWrite, setLink, volume contents). */
   readonly storage: MockStorageDriver;
   /** SIGKILLs a site, or stops it gracefully. */
-  restart(site: LabSite, how?: 'kill' | 'stop'): Promise<void>;
+  restart(site: PairSite, how?: 'kill' | 'stop'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ const cloudAs = (keystoneUrl: string, user: string, project: string): OpenStackC
     pollIntervalMs: 100,
   });
 
-async function connect(site: { name: string; configPath: string }, proc: SiteProcess): Promise<LabSite> {
+async function connect(site: { name: string; configPath: string }, proc: SiteProcess): Promise<PairSite> {
   return {
     name: site.name,
     configPath: site.configPath,
@@ -79,14 +79,14 @@ async function connect(site: { name: string; configPath: string }, proc: SitePro
 }
 
 /** Starts boston (arrays a,b) and seattle (arrays b,a) on one shared mock data dir. */
-export async function startLab(
+export async function startSitePair(
   opts: {
     bootSeconds?: { boston?: number; seattle?: number };
     transferMs?: number;
     extra?: Readonly<Record<string, readonly string[]>>;
   } = {},
-): Promise<Lab> {
-  const tmp = tempDir('protector-lab');
+): Promise<SitePair> {
+  const tmp = tempDir('protector-site-pair');
   const mockDir = join(tmp.path, 'mock_storage');
   mkdirSync(mockDir);
   const configs = {
@@ -125,7 +125,7 @@ export async function startLab(
       log: () => undefined,
     });
     await storage.initialize();
-    const lab: Lab = {
+    const pair: SitePair = {
       dir: tmp.path,
       mockDir,
       boston,
@@ -143,7 +143,7 @@ export async function startLab(
         tmp.cleanup();
       },
     };
-    return lab;
+    return pair;
   } catch (err) {
     await Promise.all(procs.map((p) => p.kill()));
     await storage?.close();
@@ -154,7 +154,7 @@ export async function startLab(
 
 /** Calls one step mutation on a site with the service token. */
 export function callStep<T = Record<string, unknown>>(
-  site: LabSite,
+  site: PairSite,
   name: StepName,
   key: { operationId: string; stepKey: string; attempt?: number },
   input: Record<string, unknown>,
@@ -173,7 +173,7 @@ export function callStep<T = Record<string, unknown>>(
 
 /** Like callStep, but fails on any error and returns the step's payload. */
 export async function stepOk<T = Record<string, unknown>>(
-  site: LabSite,
+  site: PairSite,
   name: StepName,
   key: { operationId: string; stepKey: string; attempt?: number },
   input: Record<string, unknown>,
@@ -190,7 +190,7 @@ export async function stepOk<T = Record<string, unknown>>(
 
 /** Reads `{ <site> { ... } }` with a token; fails on errors. */
 export async function readSite<T = Record<string, unknown>>(
-  site: LabSite,
+  site: PairSite,
   selection: string,
   token: string = site.tokens.service,
   variables: Record<string, unknown> = {},
@@ -231,7 +231,7 @@ export function groupMetadata(over: Record<string, unknown> = {}): Record<string
 
 /** As the tenant: a 1 GiB volume of `volumeType`, and a server booted from it on the `private` network. */
 export async function bootTenantServer(
-  site: LabSite,
+  site: PairSite,
   name: string,
   volumeType: string,
 ): Promise<{ serverId: string; volumeId: string; networkId: string }> {

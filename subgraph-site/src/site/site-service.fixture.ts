@@ -1,7 +1,7 @@
 /**
- * Shared setup of the site-service tests (`site-service-*.test.ts`): a two-site lab per test file, and
+ * Shared setup of the site-service tests (`site-service-*.test.ts`): two sites per test file, and
  * the protect steps of the step chain, which the protect tests assert on and the recovery tests replay.
- * A dot file so the package build (every non-test file under src/) leaves this test code out.
+ * Test code: `*.fixture.ts` is excluded from the package build (tsconfig.json) like `*.test.ts`.
  */
 import { randomUUID } from 'node:crypto';
 import type { Json } from '@protector/schema';
@@ -9,13 +9,13 @@ import { afterAll, beforeAll } from 'vitest';
 import {
   bootTenantServer,
   groupMetadata,
-  type Lab,
-  type LabSite,
+  type PairSite,
   RECEIPT,
   REPLICA_FIELDS,
-  startLab,
+  type SitePair,
+  startSitePair,
   stepOk,
-} from '../../test-support/lab.js';
+} from '../../test-support/site-pair.js';
 
 export interface Replica {
   id: string;
@@ -45,12 +45,12 @@ export type GroupMetadata = ReturnType<typeof groupMetadata>;
 export type TenantServer = Awaited<ReturnType<typeof bootTenantServer>>;
 
 /** The lab of the running test file, once `useLab`'s `beforeAll` has started it. */
-export let lab: Lab;
+export let lab: SitePair;
 
 /** Starts a fresh lab (boston and seattle) before the calling file's tests and stops it after them. */
 export function useLab(): void {
   beforeAll(async () => {
-    lab = await startLab();
+    lab = await startSitePair();
   }, 60_000);
   afterAll(async () => {
     await lab?.stop();
@@ -62,7 +62,7 @@ export const op = () => `op-${randomUUID()}`;
 // ------------------------------------------------------------------ the protect steps of the chain
 
 /** Writes the group's metadata on `site` from version 0. */
-export const applyGroup = (site: LabSite, md: GroupMetadata) =>
+export const applyGroup = (site: PairSite, md: GroupMetadata) =>
   stepOk<{ replica: Replica }>(
     site,
     'applyProtectionGroupMetadata',
@@ -72,7 +72,7 @@ export const applyGroup = (site: LabSite, md: GroupMetadata) =>
   );
 
 /** Maps the tenant's project on boston to the tenant's project on seattle, on `site`. */
-export function mapTenant(site: LabSite) {
+export function mapTenant(site: PairSite) {
   const mapping = {
     sourceSite: 'boston',
     sourceProjectId: lab.boston.tokens.tenantProjectId,
@@ -89,7 +89,7 @@ export function mapTenant(site: LabSite) {
 }
 
 /** Ensures the group's Cinder consistency group on `site`. */
-export const ensureConsistencyGroup = (site: LabSite, md: GroupMetadata) =>
+export const ensureConsistencyGroup = (site: PairSite, md: GroupMetadata) =>
   stepOk<{ consistencyGroupId: string; step: { replayed: boolean } }>(
     site,
     'ensureConsistencyGroup',
@@ -99,7 +99,7 @@ export const ensureConsistencyGroup = (site: LabSite, md: GroupMetadata) =>
   );
 
 /** Ensures the array protection group from `site`, its source or not. */
-export const ensureArrayGroup = (site: LabSite, md: GroupMetadata, source: boolean) =>
+export const ensureArrayGroup = (site: PairSite, md: GroupMetadata, source: boolean) =>
   stepOk<{ name: string; kind: string; source: boolean }>(
     site,
     'ensureStorageGroup',
