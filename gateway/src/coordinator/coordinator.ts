@@ -5,7 +5,7 @@
  * returns.
  */
 
-import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
+import { isProtectorError, type Json, ProtectorError, testNetworkCidrProblem } from '@protector/schema';
 import { OperationEngine } from './engine.js';
 import { OperationEventBus } from './events.js';
 import { RecoveryPointsDocument } from './generated/site-documents.js';
@@ -156,12 +156,8 @@ export class Coordinator extends ProtectionGroups {
         'INVALID_STATE',
         `'${view.group.name}' has no members; add a VM before a drill.`,
       );
-    if (input.testNetworkCidr && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(input.testNetworkCidr)) {
-      throw new ProtectorError(
-        'BAD_USER_INPUT',
-        `testNetworkCidr '${input.testNetworkCidr}' is not an IPv4 CIDR such as 192.168.250.0/24.`,
-      );
-    }
+    const cidrProblem = input.testNetworkCidr ? testNetworkCidrProblem(input.testNetworkCidr) : null;
+    if (cidrProblem) throw new ProtectorError('BAD_USER_INPUT', `testNetworkCidr: ${cidrProblem}.`);
     const points = await this.recoveryPoints(ctx, view.id, view.group.secondarySite.name);
     if (input.recoveryPoint) await this.requireRecoveryPoint(ctx, view, input.recoveryPoint);
     else if (!points.some((p) => p.complete)) {

@@ -11,6 +11,7 @@ import {
   isProtectorError,
   type Json,
   ProtectorError,
+  policyNumberProblem,
   protectionGroupNameProblem,
 } from '@protector/schema';
 import {
@@ -498,13 +499,9 @@ export abstract class ProtectionGroups extends SiteRegistry {
   ): Promise<GroupView> {
     const p = input.policy;
     for (const field of ['replicationIntervalSeconds', 'rpoMinutes'] as const) {
-      const v = p[field];
-      if (v !== undefined && v !== null && (!Number.isInteger(v) || (v as number) < 1)) {
-        throw new ProtectorError(
-          'BAD_USER_INPUT',
-          `${field} must be a whole number of at least 1, got ${v}.`,
-        );
-      }
+      const problem =
+        p[field] === undefined || p[field] === null ? null : policyNumberProblem(field, p[field]);
+      if (problem) throw new ProtectorError('BAD_USER_INPUT', `${problem}.`);
     }
     for (const field of ['primaryArrayUrl', 'secondaryArrayUrl'] as const) {
       const v = p[field];

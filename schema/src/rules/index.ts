@@ -17,6 +17,13 @@ export {
   rpoCompliance,
 } from './health.js';
 export { protectionGroupNameProblem, siteNameProblem } from './names.js';
+export {
+  POLICY_BOUNDS,
+  type PolicyNumber,
+  policyNumberProblem,
+  TEST_NETWORK_PREFIX,
+  testNetworkCidrProblem,
+} from './policy.js';
 export { isSecretKey, redactSecrets } from './secrets.js';
 export { defaultStorageGroupName } from './storage-group.js';
 export { arrayUrlProblem, redactUrlPassword, urlProblem } from './urls.js';

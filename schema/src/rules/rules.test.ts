@@ -4,12 +4,14 @@ import {
   defaultStorageGroupName,
   flashArrayNameProblem,
   isSecretKey,
+  policyNumberProblem,
   protectionGroupNameProblem,
   redactSecrets,
   redactUrlPassword,
   siteNameProblem,
   sizeProblem,
   suffixProblem,
+  testNetworkCidrProblem,
   urlProblem,
   volumeNameProblem,
 } from './index.js';
@@ -179,5 +181,36 @@ describe('shared rules', () => {
     ['not a url', 'not a url'],
   ])('redactUrlPassword(%j) is %j', (url, expected) => {
     expect(redactUrlPassword(url)).toBe(expected);
+  });
+
+  it.each([
+    ['192.168.250.0/24', null],
+    ['10.20.0.0/16', null],
+    ['172.16.5.8/29', null],
+    ['999.999.999.999/99', /octet/],
+    ['192.168.250.0/8', /prefix \/8/],
+    ['192.168.250.0/30', /prefix \/30/],
+    ['192.168.250.1/24', /host bits set; the network is 192\.168\.250\.0\/24/],
+    ['192.168.01.0/24', /leading zeros/],
+    ['fe80::/64', /not an IPv4 network/],
+    ['192.168.250.0', /not an IPv4 network/],
+  ])('drill network CIDR %j: %s', (cidr, expected) => {
+    const problem = testNetworkCidrProblem(cidr);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
+  });
+
+  it.each([
+    ['replicationIntervalSeconds', 30, null],
+    ['replicationIntervalSeconds', 86_400, null],
+    ['replicationIntervalSeconds', 2 ** 31 - 1, /from 1 to 86400/],
+    ['replicationIntervalSeconds', 0, /from 1 to 86400/],
+    ['rpoMinutes', 15, null],
+    ['rpoMinutes', 10_081, /from 1 to 10080/],
+    ['rpoMinutes', 1.5, /whole number/],
+  ] as const)('policy %s = %j: %s', (field, value, expected) => {
+    const problem = policyNumberProblem(field, value);
+    if (expected === null) expect(problem).toBeNull();
+    else expect(problem).toMatch(expected);
   });
 });

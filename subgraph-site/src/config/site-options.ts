@@ -11,7 +11,7 @@ import {
   type PartialConfigView,
 } from '@protector/platform';
 import { queryLimitOptions } from '@protector/platform/server';
-import { redactUrlPassword } from '@protector/schema';
+import { POLICY_BOUNDS, redactUrlPassword } from '@protector/schema';
 
 /** True when the Mock storage driver is on: [storage] array credentials are then ignored entirely (seed). */
 const mockStorageOn = (config: PartialConfigView): boolean =>
@@ -157,14 +157,16 @@ both arrays to orchestrate snapshot promotion during failover.`,
 replication policy is created without an explicit interval. Overridden per Protection Group by its policy;
 changing it does not alter existing policies.`,
         default: 300,
-        min: 1,
+        min: POLICY_BOUNDS.replicationIntervalSeconds.min,
+        max: POLICY_BOUNDS.replicationIntervalSeconds.max,
         unit: 'seconds',
       }),
       default_rpo_minutes: option.int({
         description: `Default Recovery Point Objective, used as the initial value for new replication policies.
 Overridden per Protection Group; changing it does not alter existing policies.`,
         default: 15,
-        min: 1,
+        min: POLICY_BOUNDS.rpoMinutes.min,
+        max: POLICY_BOUNDS.rpoMinutes.max,
         unit: 'minutes',
       }),
       ca_bundle: option.path({

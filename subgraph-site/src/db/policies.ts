@@ -3,7 +3,7 @@
  * sealed write a metadata change makes, and the checks on policy input.
  */
 import { decryptSecret, encryptSecret, type SecretKey } from '@protector/platform/db';
-import { arrayUrlProblem, ProtectorError } from '@protector/schema';
+import { arrayUrlProblem, ProtectorError, policyNumberProblem } from '@protector/schema';
 import type { EntityManager } from 'typeorm';
 import { ENTITY, type ReplicationPolicyRow } from './entities.js';
 import type { SiteDb } from './site-db.js';
@@ -97,10 +97,8 @@ export function validatePolicy(policy: ReplicationPolicyInput): void {
   }
   if (policy.purePgName != null) requireFlashArrayName('replicationPolicy.purePgName', policy.purePgName);
   for (const field of ['replicationIntervalSeconds', 'rpoMinutes'] as const) {
-    const value = policy[field];
-    if (!Number.isInteger(value) || value <= 0) {
-      throw badInput(`replicationPolicy.${field}`, `must be a positive whole number, got ${value}`);
-    }
+    const problem = policyNumberProblem(field, policy[field]);
+    if (problem) throw badInput(`replicationPolicy.${field}`, problem.replace(`${field} `, ''));
   }
   if (policy.status !== undefined)
     oneOf('replicationPolicy.status', policy.status, REPLICATION_POLICY_STATUSES);

@@ -334,7 +334,9 @@ describe('SiteRepository on SQLite', () => {
     it('validates policy fields', async () => {
       await expect(
         repo.applyProtectionGroupMetadata(newPg({ replicationPolicy: { ...policy, rpoMinutes: 0 } }), 0),
-      ).rejects.toThrow(/replicationPolicy.rpoMinutes must be a positive whole number, got 0/);
+      ).rejects.toThrow(
+        /replicationPolicy.rpoMinutes must be a whole number of minutes from 1 to 10080, got 0/,
+      );
       await expect(
         repo.applyProtectionGroupMetadata(
           newPg({ replicationPolicy: { ...policy, primaryArrayUrl: 'fa-a' } }),

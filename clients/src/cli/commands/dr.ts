@@ -1,5 +1,5 @@
 /** The DR operations (`failover`, `failback`, `test-failover`, `test-cleanup`) and `operation ...`. */
-import type { OperationStatus } from '@protector/schema';
+import { type OperationStatus, testNetworkCidrProblem } from '@protector/schema';
 import { lower } from '../format.js';
 import {
   CommandFailure,
@@ -94,11 +94,8 @@ export const drCommands: readonly CommandSpec[] = [
     async run(context) {
       const recoveryPoint = stringOption(context.values, 'recovery-point');
       const cidr = stringOption(context.values, 'test-network-cidr');
-      if (cidr !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr)) {
-        throw new UsageError(
-          `Option --test-network-cidr must be an IPv4 CIDR such as 192.168.250.0/24; got '${cidr}'`,
-        );
-      }
+      const cidrProblem = cidr === undefined ? null : testNetworkCidrProblem(cidr);
+      if (cidrProblem) throw new UsageError(`Option --test-network-cidr: ${cidrProblem}`);
       const op = await context.client().testFailover({
         protectionGroup: pgOf(context.args),
         ...(recoveryPoint === undefined ? {} : { recoveryPoint }),

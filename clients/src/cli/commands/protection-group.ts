@@ -1,4 +1,4 @@
-import { arrayUrlProblem, flashArrayNameProblem } from '@protector/schema';
+import { arrayUrlProblem, flashArrayNameProblem, POLICY_BOUNDS } from '@protector/schema';
 /** `protector protection-group ...` (alias `pg`), `member ...`, `policy ...` and `recovery-point list`. */
 import type { ProtectionGroup } from '../../sdk/types.js';
 import { lower } from '../format.js';
@@ -90,12 +90,12 @@ const policyCreate: CommandSpec = {
       secondaryArrayUrl: urlOption(values, 'secondary-fa-url', arrayUrlProblem),
       secondaryArrayToken: stringOption(values, 'secondary-fa-token'),
       purePgName,
-      replicationIntervalSeconds: integerOption(values, 'replication-interval', {
-        min: 1,
-        max: 86_400,
-        unit: 'seconds',
-      }),
-      rpoMinutes: integerOption(values, 'rpo-minutes', { min: 1, max: 10_080, unit: 'minutes' }),
+      replicationIntervalSeconds: integerOption(
+        values,
+        'replication-interval',
+        POLICY_BOUNDS.replicationIntervalSeconds,
+      ),
+      rpoMinutes: integerOption(values, 'rpo-minutes', POLICY_BOUNDS.rpoMinutes),
     };
     for (const [option, token] of [
       ['primary-fa-token', policy.primaryArrayToken],

@@ -1,5 +1,11 @@
 /** DR drill steps: the isolated test network and the cleanup of everything a drill created. */
-import { errorJson, isProtectorError, type Json } from '@protector/schema';
+import {
+  errorJson,
+  isProtectorError,
+  type Json,
+  ProtectorError,
+  testNetworkCidrProblem,
+} from '@protector/schema';
 
 import { networkJson, type StepKey, type StepKit, short, TAG } from './kit.js';
 
@@ -25,6 +31,8 @@ export function testNetworkSteps(kit: StepKit) {
       key: StepKey,
       input: { protectionGroupId: string; name: string; cidr?: string | null },
     ) {
+      const cidrProblem = input.cidr ? testNetworkCidrProblem(input.cidr) : null;
+      if (cidrProblem) throw new ProtectorError('BAD_USER_INPUT', `cidr: ${cidrProblem}.`, { field: 'cidr' });
       return once(key, 'createTestNetwork', input, async () => {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
         const tc = await tenantCloud(pg);
