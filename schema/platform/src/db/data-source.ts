@@ -119,7 +119,7 @@ export async function createDataSource(
   try {
     // WAL is switched on (a one-time change to the file) where a racing peer cannot make it fail.
     if (location.dialect === 'sqlite' && location.path !== ':memory:') {
-      mkdirSync(dirname(location.path), { recursive: true });
+      mkdirSync(dirname(location.path), { recursive: true, mode: 0o750 });
       openSqlite(location.path, { busyTimeoutMs: options.busyTimeoutMs ?? 5000 }).close();
     }
     await dataSource.initialize();

@@ -39,6 +39,9 @@ export async function runServiceMain<C>(o: ServiceMainOptions<C>): Promise<never
     process.stdout.write(`${usage}\n`);
     return exit(0);
   }
+  // Files the service creates (state, keys, logs) are never world-readable: 0640 at most, and 0600
+  // where they hold secrets or tenants' data (databases, key files).
+  process.umask(0o027);
   const path = values.config ?? process.env[o.configEnv] ?? o.defaultConfig;
   try {
     const config = o.load(path);

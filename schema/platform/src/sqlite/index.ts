@@ -3,6 +3,7 @@
  * site services of the lab share the mock arrays' file, and a service restarted while its previous
  * process is still stopping opens its own database twice. Only better-sqlite3 is loaded here.
  */
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export interface OpenSqliteOptions {
@@ -48,6 +49,9 @@ export function retrySqliteBusy<T>(work: () => T, timeoutMs: number): T {
  */
 export function openSqlite(file: string, options: OpenSqliteOptions = {}): Database.Database {
   const timeout = options.busyTimeoutMs ?? 10_000;
+  // State holds credentials and tenants' data: a new file is readable by its owner only (SQLite
+  // gives its -wal and -shm files the same mode).
+  if (file !== ':memory:' && !file.startsWith('file:')) closeSync(openSync(file, 'a', 0o600));
   // The constructor's `timeout` is SQLite's busy timeout, in force from the first statement on.
   const db = new Database(file, { timeout });
   try {
