@@ -291,6 +291,25 @@ export class Coordinator extends ProtectionGroups {
     );
   }
 
+  /**
+   * Which operations of the journal the caller may see, decided with one listing of its groups: those
+   * of the groups it sees; an admin also sees those of deleted groups.
+   */
+  async visibleOperations(ctx: CallerTokens): Promise<(op: OperationRecord) => boolean> {
+    const groups = new Set((await this.listGroups(ctx)).map((v) => v.id));
+    const admin = await this.isAdminAnywhere(ctx);
+    return (op) => admin || groups.has(op.protectionGroupId);
+  }
+
+  /** Whether the caller holds the admin role at any registered site. */
+  protected async isAdminAnywhere(ctx: CallerTokens): Promise<boolean> {
+    for (const s of this.sites()) {
+      const who = await this.caller(ctx, s).catch(() => null);
+      if (who?.roles.includes('admin')) return true;
+    }
+    return false;
+  }
+
   async operationVisible(ctx: CallerTokens, op: OperationRecord): Promise<boolean> {
     try {
       await this.getGroup(ctx, op.protectionGroupId);
@@ -298,11 +317,7 @@ export class Coordinator extends ProtectionGroups {
     } catch (err) {
       if (isProtectorError(err, 'NOT_FOUND')) {
         // A deleted group's operations stay visible to admins.
-        for (const s of this.sites()) {
-          const who = await this.caller(ctx, s).catch(() => null);
-          if (who?.roles.includes('admin')) return true;
-        }
-        return false;
+        return this.isAdminAnywhere(ctx);
       }
       throw err;
     }

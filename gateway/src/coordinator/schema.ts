@@ -374,9 +374,9 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           statuses: f.status as string[] | undefined,
           since: f.since ? new Date(String(f.since)) : undefined,
         });
-        const visible = [];
-        for (const op of all) if (await c.operationVisible(ctx, op)) visible.push(op);
-        return operationPage(visible, args.first ?? 50, args.after);
+        // Which groups the caller sees is asked once (not once per operation in the history).
+        const visible = await c.visibleOperations(ctx);
+        return operationPage(all.filter(visible), args.first ?? 50, args.after);
       },
       async operation(_: unknown, { id }: { id: string }, ctx: CallerTokens) {
         const op = await operation(ctx, id);
