@@ -9,11 +9,12 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import {
   DEFAULT_QUERY_LIMITS,
   introspectionGuard,
+  maskInternalError,
   parseLimits,
   type QueryLimits,
   queryLimitRules,
   type RouteHandler,
-  recodeLimitErrors,
+  sanitizeClientError,
   sendJson,
   startGraphQLHttpServer,
 } from '@protector/platform/server';
@@ -166,7 +167,10 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
       : Promise.resolve(false);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    formatError: (formatted, error) => formatGatewayError(recodeLimitErrors(formatted, error), error),
+    formatError: (formatted, error) =>
+      maskInternalError(formatGatewayError(sanitizeClientError(formatted, error), error), error, (m) =>
+        log('error', m),
+      ),
     introspection: limits.introspection !== 'never',
     validationRules: queryLimitRules(limits),
     parseOptions: parseLimits(limits),

@@ -22,7 +22,7 @@ import {
   parseLimits,
   type QueryLimits,
   queryLimitRules,
-  recodeLimitErrors,
+  sanitizeClientError,
 } from '@protector/platform/server';
 import {
   type DocumentNode,
@@ -443,7 +443,7 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         document = parse(payload.query, parseLimits(deps.limits));
       } catch (err) {
         const message = (err as Error).message;
-        const formatted = recodeLimitErrors({ message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+        const formatted = sanitizeClientError({ message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
         return [gatewayError(formatted.message, String(formatted.extensions?.['code']))];
       }
       const errors = validate(schema, document, [...specifiedRules, ...queryLimitRules(deps.limits)]);

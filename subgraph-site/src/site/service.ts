@@ -9,10 +9,11 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type { SimulatedCloud } from '@protector/cloud-sim';
 import {
+  maskInternalError,
   parseLimits,
   queryLimitRules,
   queryLimitsOf,
-  recodeLimitErrors,
+  sanitizeClientError,
   sendJson,
   startGraphQLHttpServer,
 } from '@protector/platform/server';
@@ -50,7 +51,7 @@ export const consoleLog: SiteLog = (level, logger, message) => {
 
 /** Turns any error into the registry's shape: code, message, retryable (and nothing internal). */
 export function formatError(given: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const formatted = recodeLimitErrors(given, error);
+  const formatted = sanitizeClientError(given, error);
   if (formatted !== given) return formatted;
   const original = unwrapResolverError(error);
   if (original instanceof ProtectorError) {
@@ -215,7 +216,8 @@ export async function startSiteService(
     const limits = queryLimitsOf(config.api);
     const apollo = new ApolloServer<RequestContext>({
       schema,
-      formatError,
+      formatError: (formatted, error) =>
+        maskInternalError(formatError(formatted, error), error, (m) => logSite('ERROR', m)),
       // Every request carries a token the site's Keystone accepted (see `authenticate`), so the
       // introspection policy only has `never` left to apply.
       introspection: limits.introspection !== 'never',

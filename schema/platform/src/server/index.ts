@@ -14,11 +14,13 @@ export {
   type IntrospectionPolicy,
   introspectionGuard,
   isIntrospection,
+  maskInternalError,
   parseLimits,
   type QueryLimits,
   queryLimitOptions,
   queryLimitRules,
   queryLimitsOf,
-  recodeLimitErrors,
+  sanitizeClientError,
+  withoutEchoedValues,
 } from './limits.js';
 export { runServiceMain, type ServiceMainOptions } from './service-main.js';

@@ -5,10 +5,12 @@ import { startGraphQLHttpServer } from './http-server.js';
 import {
   DEFAULT_QUERY_LIMITS,
   introspectionGuard,
+  maskInternalError,
   parseLimits,
   type QueryLimits,
   queryLimitRules,
-  recodeLimitErrors,
+  sanitizeClientError,
+  withoutEchoedValues,
 } from './limits.js';
 
 // Apollo Server runs graphql's CommonJS build while vite resolves `import 'graphql'` to the ESM one:
@@ -35,7 +37,7 @@ beforeAll(async () => {
     validationRules: queryLimitRules(limits),
     parseOptions: parseLimits(limits),
     hideSchemaDetailsFromClientErrors: true,
-    formatError: (formatted, error) => recodeLimitErrors(formatted, error),
+    formatError: (formatted, error) => sanitizeClientError(formatted, error),
     plugins: [introspectionGuard<Ctx>(limits.introspection, async (ctx) => ctx.token === 'good')],
   });
   await apollo.start();
@@ -105,6 +107,36 @@ describe('query limits', () => {
     const known = await post('{ __schema { queryType { name } } }', { 'x-auth-token': 'good' });
     expect(known.status).toBe(200);
     expect(known.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+  });
+});
+
+describe('error messages', () => {
+  it.each([
+    ['String cannot represent a non string value: 12345', 'String cannot represent a non string value.'],
+    [
+      'Variable "$p" got invalid value 98765 at "p.token"; String cannot represent a non string value: 98765',
+      'Variable "$p" got an invalid value at "p.token"; String cannot represent a non string value.',
+    ],
+    ['Int cannot represent non-integer value: "secret-abc"', 'Int cannot represent non-integer value.'],
+    ['Expected value of type "Int!", found "tok-123".', 'Expected value of type "Int!".'],
+  ])('never echo a value the client sent: %j', (message, expected) => {
+    expect(withoutEchoedValues(message)).toBe(expected);
+  });
+});
+
+describe('internal errors', () => {
+  it('reach the client as an id, and the log with the details under that id', () => {
+    const logged: string[] = [];
+    const out = maskInternalError(
+      { message: 'SQLITE_CORRUPT at /var/lib/protector/site.sqlite', extensions: { code: 'INTERNAL' } },
+      new Error('SQLITE_CORRUPT'),
+      (m) => logged.push(m),
+    );
+    const id = /id ([0-9a-f-]{36})/.exec(out.message)?.[1];
+    expect(out.message).not.toMatch(/SQLITE|var\/lib/);
+    expect(logged[0]).toContain(`internal error ${id}: SQLITE_CORRUPT at /var/lib/protector/site.sqlite`);
+    const coded = { message: 'No such group', extensions: { code: 'NOT_FOUND' } };
+    expect(maskInternalError(coded, null, () => {})).toBe(coded);
   });
 });
 

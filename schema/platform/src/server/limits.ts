@@ -5,6 +5,7 @@
  * code QUERY_TOO_COMPLEX naming the limit. The options are the same in `gateway.conf` and
  * `protector.conf` (`[api]`).
  */
+import { randomUUID } from 'node:crypto';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
@@ -133,22 +134,57 @@ export function queryLimitRules(limits: QueryLimits): ValidationRule[] {
 export const parseLimits = (limits: QueryLimits) => ({ maxTokens: limits.maxTokens });
 
 /**
- * A formatted error of a document refused by a limit, with the limit's code: the parser's token
- * limit (Apollo reports GRAPHQL_PARSE_FAILED) and the validation rules above (Apollo reports
- * GRAPHQL_VALIDATION_FAILED) both become QUERY_TOO_COMPLEX; any other error is returned as it is.
+ * An error as a client gets it, made safe: a document refused by a limit gets the limit's code (the
+ * parser's token limit, reported by Apollo as GRAPHQL_PARSE_FAILED, and the validation rules above,
+ * reported as GRAPHQL_VALIDATION_FAILED, both become QUERY_TOO_COMPLEX); and a value the client sent
+ * is never echoed back (a token given where a number belongs would otherwise be repeated in the
+ * message). Any other error is returned as it is.
  */
-export function recodeLimitErrors(formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError {
+export function sanitizeClientError(
+  formatted: GraphQLFormattedError,
+  error?: unknown,
+): GraphQLFormattedError {
   const code = formatted.extensions?.['code'];
   const limited =
     (code === 'GRAPHQL_PARSE_FAILED' && /more tha[nt] \d+ tokens/.test(formatted.message)) ||
     (code === 'GRAPHQL_VALIDATION_FAILED' && isLimitRefusal(error));
-  if (!limited) return formatted;
+  if (limited) {
+    return {
+      ...formatted,
+      message: formatted.message.replace(/^Syntax Error: /, ''),
+      extensions: { code: 'QUERY_TOO_COMPLEX', retryable: false },
+    };
+  }
+  const message = withoutEchoedValues(formatted.message);
+  return message === formatted.message ? formatted : { ...formatted, message };
+}
+
+/**
+ * An INTERNAL error's message replaced by an id that finds the full error in the service's log: a
+ * client never sees what failed inside (paths, SQL, stack), an operator finds it by the id.
+ */
+export function maskInternalError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  log: (message: string) => void,
+): GraphQLFormattedError {
+  if (formatted.extensions?.['code'] !== 'INTERNAL') return formatted;
+  const id = randomUUID();
+  const cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  log(`internal error ${id}: ${formatted.message}\n${cause}`);
   return {
     ...formatted,
-    message: formatted.message.replace(/^Syntax Error: /, ''),
-    extensions: { code: 'QUERY_TOO_COMPLEX', retryable: false },
+    message: `Internal error (id ${id}); the service log has the details under this id.`,
   };
 }
+
+/** graphql-js's coercion messages without the value the client sent. */
+export const withoutEchoedValues = (message: string): string =>
+  message
+    .replace(/got invalid value .*? at "([^"]*)";/, 'got an invalid value at "$1";')
+    .replace(/got invalid value .*?;/, 'got an invalid value;')
+    .replace(/(cannot represent (?:a )?non[- ][\w-]+ value): .*$/, '$1.')
+    .replace(/(Expected value of type "[^"]+"), found .*?([;.]|$)/, '$1$2');
 
 const isLimitRefusal = (error: unknown): boolean => {
   for (let e = error; e instanceof Error; e = (e as { originalError?: unknown }).originalError) {
