@@ -3,7 +3,7 @@
  * and the federated GraphQL endpoint with subscriptions and the offline playground.
  */
 import { loadOrCreateKey, parseDatabaseUrl, parseSecretKey } from '@protector/platform/db';
-import { queryLimitsOf } from '@protector/platform/server';
+import { queryLimitsOf, rateLimitOf } from '@protector/platform/server';
 import type { GatewayConfig } from './config/index.js';
 import { Coordinator } from './coordinator/coordinator.js';
 import { newGatewayId } from './coordinator/engine.js';
@@ -94,6 +94,7 @@ export async function startProtectorGateway(
       coordinatorSubscribe: (field, args, ctx) => subscribe(field, args, ctx),
       authenticateConnection: (ctx) => coordinator.authenticate(ctx),
       limits: queryLimitsOf(config.api),
+      rateLimit: rateLimitOf(config.api),
       sites: () => coordinator.sites().map((s) => ({ name: s.name, key: s.key, url: s.url })),
       supergraphFile: config.gateway.supergraph_file,
       subgraphTimeoutMs: config.gateway.subgraph_timeout * 1000,

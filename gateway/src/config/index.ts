@@ -11,7 +11,7 @@ import {
   redactConfig,
   renderConfigReference,
 } from '@protector/platform';
-import { queryLimitOptions } from '@protector/platform/server';
+import { queryLimitOptions, rateLimitOptions } from '@protector/platform/server';
 
 const DATABASE_URL = /^(sqlite:\/\/\/(\/.+|:memory:)|postgres(?:ql)?:\/\/[^/]+\/[^/?#]+)$/;
 
@@ -55,6 +55,7 @@ Regenerate this file with \`npx vitest run src/config -u\` in \`gateway/\`.`,
         default: true,
       }),
       ...queryLimitOptions,
+      ...rateLimitOptions,
     },
     database: {
       connection: option.string({

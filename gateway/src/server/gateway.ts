@@ -13,6 +13,7 @@ import {
   parseLimits,
   type QueryLimits,
   queryLimitRules,
+  type RateLimit,
   type RouteHandler,
   sanitizeClientError,
   sendJson,
@@ -71,6 +72,8 @@ export interface StartGatewayOptions {
   readonly log?: (level: GatewayLogLevel, message: string) => void;
   /** Limits on documents (depth, aliases, directives, tokens, cost) and who may introspect. */
   readonly limits?: QueryLimits;
+  /** Per-caller rate limit. @default off */
+  readonly rateLimit?: RateLimit;
 }
 
 /** A result of {@link RunningGateway.execute}: errors formatted as clients get them. */
@@ -228,6 +231,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   try {
     http = await startGraphQLHttpServer<GatewayContext>({
       apollo,
+      ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
       context: async (req) => contextFromHeaders(req.headers),
       subscriptions: createSubscriptionOptions({
         apiSchema: () => subscriptionSchema,

@@ -110,6 +110,8 @@ describe('protector.conf', () => {
       max_query_depth: 15,
       max_query_directives: 20,
       max_query_tokens: 5000,
+      rate_limit: 100,
+      rate_limit_burst: 200,
       bind_host: '0.0.0.0',
       bind_port: 8788,
       public_url: undefined,

@@ -10,7 +10,7 @@ import {
   option,
   type PartialConfigView,
 } from '@protector/platform';
-import { queryLimitOptions } from '@protector/platform/server';
+import { queryLimitOptions, rateLimitOptions } from '@protector/platform/server';
 import { POLICY_BOUNDS, redactUrlPassword } from '@protector/schema';
 
 /** True when the Mock storage driver is on: [storage] array credentials are then ignored entirely (seed). */
@@ -298,6 +298,7 @@ services do; use 127.0.0.1 behind a local proxy.`,
 \`https://protector-a.example.com:8788/graphql\`. Set it when the service is behind a proxy or bound to 0.0.0.0.`,
       }),
       ...queryLimitOptions,
+      ...rateLimitOptions,
     },
   },
   validate(config, { isSet }) {

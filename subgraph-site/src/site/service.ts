@@ -13,6 +13,7 @@ import {
   parseLimits,
   queryLimitRules,
   queryLimitsOf,
+  rateLimitOf,
   sanitizeClientError,
   sendJson,
   startGraphQLHttpServer,
@@ -301,6 +302,7 @@ export async function startSiteService(
 
     const http = await startGraphQLHttpServer<RequestContext>({
       apollo,
+      rateLimit: rateLimitOf(config.api),
       context: async (req) => ({ caller: await authenticate(tokenFromHeaders(req.headers)) }),
       subscriptions: {
         schema,

@@ -11,6 +11,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { callerKey, type RateLimit, RateLimiter } from './rate-limit.js';
 
 /** A plain route: gets the request, writes the response. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -33,6 +34,8 @@ export interface GraphQLHttpServerOptions<TContext extends BaseContext> {
   readonly port: number;
   /** Largest request body accepted. @default 1 MiB */
   readonly maxBodyBytes?: number;
+  /** Per-caller rate limit on the GraphQL path (HTTP and new WebSocket connections). @default off */
+  readonly rateLimit?: RateLimit;
 }
 
 export interface RunningHttpServer {
@@ -106,6 +109,16 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
 ): Promise<RunningHttpServer> {
   const path = opts.path ?? '/graphql';
   const limit = opts.maxBodyBytes ?? 1024 * 1024;
+  const limiter = new RateLimiter(opts.rateLimit ?? { perSecond: 0, burst: 1 });
+  /** Refuses a caller over its rate limit; true when the request was refused. */
+  const overLimit = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const wait = limiter.take(callerKey(req));
+    if (!wait) return false;
+    sendError(res, 'RATE_LIMITED', `Too many requests from this caller; retry in ${wait} s.`, {
+      'retry-after': String(wait),
+    });
+    return true;
+  };
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -119,6 +132,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         sendError(res, 'NOT_FOUND', `No route for ${url.pathname}; GraphQL is served at ${path}.`);
         return;
       }
+      if (overLimit(req, res)) return;
       if (req.method !== 'GET' && req.method !== 'POST') {
         sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not served at ${path}; use GET or POST.`, {
           allow: 'GET, POST',
@@ -177,7 +191,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
     disposeWs = () => handle.dispose();
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== path) {
+      if (url.pathname !== path || limiter.take(callerKey(req))) {
         socket.destroy();
         return;
       }

@@ -23,4 +23,5 @@ export {
   sanitizeClientError,
   withoutEchoedValues,
 } from './limits.js';
+export { callerKey, type RateLimit, RateLimiter, rateLimitOf, rateLimitOptions } from './rate-limit.js';
 export { runServiceMain, type ServiceMainOptions } from './service-main.js';

@@ -44,6 +44,7 @@ beforeAll(async () => {
   const server = await startGraphQLHttpServer<Ctx>({
     apollo,
     port: 0,
+    rateLimit: { perSecond: 1, burst: 40 },
     context: async (req) => ({ token: (req.headers['x-auth-token'] as string | undefined) ?? null }),
   });
   url = server.url;
@@ -141,6 +142,27 @@ describe('internal errors', () => {
 });
 
 describe('HTTP refusals carry registered codes', () => {
+  it('a caller over its rate limit gets 429 RATE_LIMITED with Retry-After; another caller does not', async () => {
+    const statuses: number[] = [];
+    let last: Response | null = null;
+    for (let i = 0; i < 60; i++) {
+      last = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-auth-token': 'flood' },
+        body: JSON.stringify({ query: '{ sites { id } }' }),
+      });
+      statuses.push(last.status);
+      if (last.status === 429) break;
+    }
+    expect(statuses.at(-1)).toBe(429);
+    expect(last?.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(
+      ((await last!.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
+    ).toBe('RATE_LIMITED');
+    const other = await post('{ sites { id } }', { 'x-auth-token': 'calm' });
+    expect(other.status).toBe(200);
+  });
+
   it.each([
     [
       'a body that is not JSON',
