@@ -297,6 +297,11 @@ services do; use 127.0.0.1 behind a local proxy.`,
         description: `URL of this service's GraphQL endpoint as the gateway and the peer site reach it, e.g.
 \`https://protector-a.example.com:8788/graphql\`. Set it when the service is behind a proxy or bound to 0.0.0.0.`,
       }),
+      metrics_token: option.string({
+        description:
+          'When set, `/metrics` answers only requests with `Authorization: Bearer <metrics_token>` (for the Prometheus scraper).',
+        secret: true,
+      }),
       ...queryLimitOptions,
       ...rateLimitOptions,
     },

@@ -2,6 +2,7 @@
  * protector-site: one site's service. Reads protector.conf, opens its database, starts its storage
  * driver and (in the lab) its simulated cloud, and serves the site subgraph over HTTP and graphql-ws.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
@@ -15,6 +16,7 @@ import {
   queryLimitsOf,
   rateLimitOf,
   sanitizeClientError,
+  sendError,
   sendJson,
   startGraphQLHttpServer,
 } from '@protector/platform/server';
@@ -62,6 +64,13 @@ export function formatError(given: GraphQLFormattedError, error: unknown): Graph
   const code = formatted.extensions?.code;
   if (code && code !== 'INTERNAL_SERVER_ERROR') return formatted;
   return { ...formatted, extensions: { code: 'INTERNAL', retryable: false } };
+}
+
+/** Compares two secrets in constant time. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Starts a site service from a compiled config. */
@@ -294,7 +303,12 @@ export async function startSiteService(
         const ok = Object.values(checks).every((c) => c.ok);
         sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', site: siteName, checks });
       },
-      '/metrics': (_req: IncomingMessage, res: ServerResponse) => {
+      '/metrics': (req: IncomingMessage, res: ServerResponse) => {
+        const expected = config.api.metrics_token;
+        if (expected && !sameSecret(String(req.headers.authorization ?? ''), `Bearer ${expected}`)) {
+          sendError(res, 'UNAUTHENTICATED', '/metrics needs Authorization: Bearer <[api] metrics_token>.');
+          return;
+        }
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(metrics.render());
       },
