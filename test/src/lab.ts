@@ -143,6 +143,9 @@ state_path = ${state}
 [api]
 bind_host = 127.0.0.1
 bind_port = ${port}
+# The lab's playground loads the schema before a token is pasted; production keeps the default
+# (authenticated: introspection needs a valid Keystone token).
+introspection = always
 
 [gateway]
 subgraph_timeout = 5

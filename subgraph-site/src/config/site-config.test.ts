@@ -106,7 +106,7 @@ describe('protector.conf', () => {
     expect(config.api).toEqual({
       introspection: 'authenticated',
       max_query_aliases: 30,
-      max_query_cost: 20000,
+      max_query_cost: 1000000,
       max_query_depth: 15,
       max_query_directives: 20,
       max_query_tokens: 5000,
