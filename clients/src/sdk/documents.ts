@@ -4,7 +4,8 @@
  * (`scripts/codegen.mjs` writes `generated/operations.ts`). Their result types are what `types.ts`
  * names.
  */
-import { Kind, print, visit } from 'graphql';
+import { documentForSite } from '@protector/schema';
+import { print } from 'graphql';
 import {
   AddMemberDocument,
   CancelOperationDocument,
@@ -81,22 +82,5 @@ export const documents = {
  * before it becomes part of the document.
  */
 export function siteVolumeTypesDocument(siteKey: string): string {
-  if (!/^[a-z][a-z0-9_]{0,30}$/.test(siteKey)) {
-    throw new TypeError(`Site key ${JSON.stringify(siteKey)} is not a valid site key (e.g. "boston")`);
-  }
-  return print(
-    visit(SiteVolumeTypesDocument, {
-      OperationDefinition: (op) => ({
-        ...op,
-        selectionSet: {
-          ...op.selectionSet,
-          selections: op.selectionSet.selections.map((sel) =>
-            sel.kind === Kind.FIELD && sel.name.value === 'here'
-              ? { ...sel, name: { kind: Kind.NAME, value: siteKey } }
-              : sel,
-          ),
-        },
-      }),
-    }),
-  );
+  return print(documentForSite(SiteVolumeTypesDocument, siteKey, { keepResponseKey: false }));
 }

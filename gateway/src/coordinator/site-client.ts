@@ -9,8 +9,8 @@
  * operation that an authorized caller started.
  */
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
-import { ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
-import { type DocumentNode, Kind, print, visit } from 'graphql';
+import { documentForSite, ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
+import { type DocumentNode, print } from 'graphql';
 import { request } from 'undici';
 import type { SiteStepInput } from './generated/site-documents.js';
 import type { ServiceCredentials, SiteRecord } from './store.js';
@@ -207,26 +207,7 @@ export class SiteClient {
   private source(document: DocumentNode): string {
     let text = this.sources.get(document);
     if (text === undefined) {
-      const key = this.site.key;
-      text = print(
-        visit(document, {
-          OperationDefinition: (op) => ({
-            ...op,
-            selectionSet: {
-              ...op.selectionSet,
-              selections: op.selectionSet.selections.map((sel) =>
-                sel.kind === Kind.FIELD && sel.name.value === 'here'
-                  ? {
-                      ...sel,
-                      alias: { kind: Kind.NAME, value: 'here' },
-                      name: { kind: Kind.NAME, value: key },
-                    }
-                  : sel,
-              ),
-            },
-          }),
-        }),
-      );
+      text = print(documentForSite(document, this.site.key, { keepResponseKey: true }));
       this.sources.set(document, text);
     }
     return text;

@@ -57,9 +57,11 @@ export { DateTimeScalar, type DateTimeString, isDateTimeString, toDateTimeString
 export { FEDERATION_LINK } from './shared.js';
 export {
   assertSiteKey,
+  documentForSite,
   isSiteKey,
   SITE_KEY_PATTERN,
   SITE_STEP_NAMES,
+  SITE_TEMPLATE_FIELD,
   type SiteStepName,
   siteStepInputTypesInSdl,
   siteSubgraphSdl,

@@ -1,4 +1,4 @@
-import { Kind, parse } from 'graphql';
+import { type DocumentNode, Kind, parse, visit } from 'graphql';
 import { ProtectorError } from '../errors.js';
 import { RESERVED_SITE_KEYS } from './coordinator.js';
 import { renderEnum, SITE_ENUMS } from './enums.js';
@@ -704,3 +704,40 @@ export const siteStepInputTypesInSdl = (): Record<string, string> =>
         : [],
     ),
   );
+
+/**
+ * The root field that documents written against the site subgraph template use for "this site":
+ * `query { here { ... } }`. {@link documentForSite} points it at a real site's key.
+ */
+export const SITE_TEMPLATE_FIELD = 'here';
+
+/**
+ * A document written against the template's root field `here`, pointed at the site `siteKey`. With
+ * `keepResponseKey` the field is aliased (`here: boston`), so the answer still comes back under
+ * `here`; without it, under the key.
+ * @throws ProtectorError BAD_USER_INPUT when the key is malformed or reserved.
+ */
+export function documentForSite(
+  document: DocumentNode,
+  siteKey: string,
+  opts: { keepResponseKey: boolean },
+): DocumentNode {
+  assertSiteKey(siteKey);
+  return visit(document, {
+    OperationDefinition: (op) => ({
+      ...op,
+      selectionSet: {
+        ...op.selectionSet,
+        selections: op.selectionSet.selections.map((sel) =>
+          sel.kind === Kind.FIELD && sel.name.value === SITE_TEMPLATE_FIELD
+            ? {
+                ...sel,
+                ...(opts.keepResponseKey ? { alias: { kind: Kind.NAME, value: SITE_TEMPLATE_FIELD } } : {}),
+                name: { kind: Kind.NAME, value: siteKey },
+              }
+            : sel,
+        ),
+      },
+    }),
+  });
+}
