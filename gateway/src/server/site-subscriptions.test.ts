@@ -32,6 +32,7 @@ import {
   writeSiteConfig,
 } from '../../../subgraph-site/test-support/site-process.js';
 import { type GatewaySite, type RunningGateway, startGateway } from './index.js';
+import { stubSiteJson } from './test-helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // The stub coordinator: just enough to resolve `Site` and `ProtectionGroup` refetched per event.
@@ -39,17 +40,7 @@ import { type GatewaySite, type RunningGateway, startGateway } from './index.js'
 function stubCoordinatorSchema(registry: readonly GatewaySite[]) {
   const site = (name: string) => {
     const s = registry.find((r) => r.name === name);
-    return s
-      ? {
-          name: s.name,
-          key: s.key,
-          url: s.url,
-          authUrl: 'http://keystone.invalid/v3',
-          status: 'ACTIVE',
-          role: 'IDLE',
-          registeredAt: '2025-01-01T00:00:00.000Z',
-        }
-      : null;
+    return s ? stubSiteJson(s) : null;
   };
   const protectionGroup = (id: string) => ({ id, name: `pg-${id}`, status: 'ACTIVE', metadataVersion: 1 });
   const resolvers = {

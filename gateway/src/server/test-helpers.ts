@@ -27,6 +27,17 @@ import { type GatewayContext, type GatewaySite, type RunningGateway, startGatewa
 // The stub coordinator: the real coordinator SDL with a few in-memory resolvers, and subscription
 // sources the test drives event by event.
 
+/** A registered site as a stub coordinator answers for `Site`. */
+export const stubSiteJson = (s: GatewaySite) => ({
+  name: s.name,
+  key: s.key,
+  url: s.url,
+  authUrl: 'http://keystone.invalid/v3',
+  status: 'ACTIVE',
+  role: 'IDLE',
+  registeredAt: '2025-01-01T00:00:00.000Z',
+});
+
 export interface StubOperation {
   id: string;
   status: string;
@@ -59,15 +70,7 @@ export function createStubCoordinator(): StubCoordinator {
   const channels = new Map<string, EventChannel<Record<string, unknown>>>();
   let nextSubscribe = deferred<{ field: string; args: Record<string, unknown> }>();
 
-  const site = (s: GatewaySite) => ({
-    name: s.name,
-    key: s.key,
-    url: s.url,
-    authUrl: 'http://keystone.invalid/v3',
-    status: 'ACTIVE',
-    role: 'IDLE',
-    registeredAt: '2025-01-01T00:00:00.000Z',
-  });
+  const site = stubSiteJson;
   const protectionGroup = (id: string) => ({ id, name: `pg-${id}`, status: 'ACTIVE', metadataVersion: 1 });
   const operation = (id: string) => {
     const op = operations.get(id);
