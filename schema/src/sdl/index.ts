@@ -55,14 +55,12 @@ export {
 export { publicApiSdl } from './public-api.js';
 export { DateTimeScalar, type DateTimeString, isDateTimeString, toDateTimeString } from './scalars.js';
 export { FEDERATION_LINK } from './shared.js';
+export { siteSubgraphSdl } from './site.js';
 export {
   assertSiteKey,
   documentForSite,
   isSiteKey,
   SITE_KEY_PATTERN,
-  SITE_STEP_NAMES,
   SITE_TEMPLATE_FIELD,
-  type SiteStepName,
-  siteStepInputTypesInSdl,
-  siteSubgraphSdl,
-} from './site.js';
+} from './site-keys.js';
+export { SITE_STEP_NAMES, type SiteStepName, siteStepInputTypesInSdl } from './site-steps.js';
