@@ -9,8 +9,8 @@ import { isProtectorError, type Json, ProtectorError, testNetworkCidrProblem } f
 import { OperationEngine } from './engine.js';
 import { OperationEventBus } from './events.js';
 import { RecoveryPointsDocument } from './generated/site-documents.js';
+import { GroupChanges } from './group-changes.js';
 import { FORCED_CLEANUP_STATUSES, type GroupStatus, type OperationSites, START_STATUSES } from './plans.js';
-import { ProtectionGroups } from './protection-groups.js';
 import { authoritative, listReplicas, peerUnreachable, readReplica, syncState } from './replicas.js';
 import { SERVICE } from './site-client.js';
 import type { CallerTokens, CoordinatorOptions, GroupView } from './site-registry.js';
@@ -25,7 +25,7 @@ export type {
   SiteStatus,
 } from './site-registry.js';
 
-export class Coordinator extends ProtectionGroups {
+export class Coordinator extends GroupChanges {
   readonly events = new OperationEventBus();
   readonly engine: OperationEngine;
 
