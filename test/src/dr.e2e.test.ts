@@ -100,7 +100,7 @@ async function group(): Promise<Json> {
       protectionGroup: Json;
     }>(`{ protectionGroup(name: "${PG}") { id status syncStatus metadataVersion
       currentPrimarySite { name } secondarySite { name }
-      members { id name volumes { id storageVolumeName } placements { site { name } serverId flavorId networkIds volumes { memberVolumeId volumeId } } }
+      members { id name status volumes { id storageVolumeName } placements { site { name } serverId flavorId networkIds volumes { memberVolumeId volumeId } } }
       boston { status metadataVersion } seattle { status metadataVersion } } }`)
   ).protectionGroup;
 }
@@ -327,11 +327,16 @@ describe('a DR lifecycle across two sites', () => {
       'reverseReplication@boston',
       'syncMetadata',
     ]);
-    expect(await group()).toMatchObject({
+    const back0 = await group();
+    expect(back0).toMatchObject({
       status: 'ACTIVE',
       syncStatus: 'IN_SYNC',
       currentPrimarySite: { name: 'boston' },
     });
+    // The members say where their workload is: protected again, not failed over.
+    expect((back0.members as Json[]).map((m) => m.status)).toEqual(
+      (back0.members as Json[]).map(() => 'PROTECTED'),
+    );
     // Back on boston with nothing lost from seattle, in the original volumes of the original VMs (recovered
     // in place, as SRM does: no second copy of each VM on boston).
     const back = copiesOf('mock-array-a', dataOrigin);

@@ -10,6 +10,7 @@ import {
   CreateTestNetworkDocument,
   FenceServersDocument,
   MaterializeRecoveryPointDocument,
+  type ProtectionGroupMetadataInput,
   ReplicateNowDocument,
   type ResourceMappingInput,
   ReverseReplicationDocument,
@@ -254,7 +255,7 @@ async function writeGroup(
   ctx: StepContext,
   op: OperationRecord,
   stepKey: string,
-  change: (r: Replica) => Json,
+  change: (r: Replica) => Partial<ProtectionGroupMetadataInput>,
 ): Promise<Replica> {
   const reads = await readBoth(ctx, op);
   const tolerant = op.type === 'UNPLANNED_FAILOVER';
@@ -270,7 +271,7 @@ async function writeGroup(
   const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
   const [written] = await writeMetadata(
     await writesTo(ctx, live),
-    toMetadataInput(best, change(best)),
+    withMemberStatuses(toMetadataInput(best, change(best))),
     newVersion,
     {
       operationId: op.id,
@@ -278,6 +279,20 @@ async function writeGroup(
     },
   );
   return written!;
+}
+
+/**
+ * Members say where their workload is: a group back to ACTIVE (failback done, or a failover rolled
+ * back) has its members PROTECTED again, whatever the recovery left them as.
+ */
+function withMemberStatuses(metadata: ProtectionGroupMetadataInput): ProtectionGroupMetadataInput {
+  if (metadata.status !== 'ACTIVE') return metadata;
+  return {
+    ...metadata,
+    members: metadata.members.map((m) =>
+      m.status === 'FAILED_OVER' || m.status === 'FAILOVER_FAILED' ? { ...m, status: 'PROTECTED' } : m,
+    ),
+  };
 }
 
 async function setGroupStatus(ctx: StepContext, op: OperationRecord, to: GroupStatus): Promise<Json> {
@@ -297,10 +312,10 @@ async function swapRoles(ctx: StepContext, op: OperationRecord): Promise<Json> {
   if (group.currentPrimarySite.name === op.targetSite && group.status === to)
     return { primary: op.targetSite, status: to };
   assertGroupTransition(group.status, to, `Completing ${op.type.toLowerCase()}`);
-  const written = await writeGroup(ctx, op, 'swap', () => ({
+  const written = await writeGroup(ctx, op, 'swap', (r) => ({
     status: to,
-    currentPrimarySite: op.targetSite,
-    secondarySite: op.sourceSite,
+    currentPrimarySite: op.targetSite ?? r.currentPrimarySite.name,
+    secondarySite: op.sourceSite ?? r.secondarySite.name,
   }));
   return {
     primary: written.currentPrimarySite.name,
