@@ -43,6 +43,11 @@ export interface LabOptions {
   /** Mirror child output to this stream (npm start), else only to log files. */
   readonly echo?: NodeJS.WritableStream;
   readonly healthIntervalSeconds?: number;
+  /**
+   * The gateway's `[api] introspection`. @default 'always' (the lab's playground loads the schema
+   * before a token is pasted); the security suite runs the product default, 'authenticated'.
+   */
+  readonly introspection?: 'always' | 'authenticated' | 'never';
 }
 
 export interface LabSite {
@@ -145,7 +150,7 @@ bind_host = 127.0.0.1
 bind_port = ${port}
 # The lab's playground loads the schema before a token is pasted; production keeps the default
 # (authenticated: introspection needs a valid Keystone token).
-introspection = always
+introspection = ${o.introspection ?? 'always'}
 
 [gateway]
 subgraph_timeout = 5
