@@ -81,12 +81,15 @@ export abstract class GroupChanges extends ProtectionGroups {
         'Your token is not scoped to a project; give projectId or use a project-scoped token.',
       );
     // Both sites must answer before anything is written (the product refuses changes with a site down).
+    // A missing token is the caller's problem (UNAUTHENTICATED), not a site outage.
+    const credentials = new Map([primary, secondary].map((c) => [c, this.credential(ctx, c.site)] as const));
     const reachability = await Promise.all(
       [primary, secondary].map(async (c) => {
         try {
-          return { client: c, types: await this.volumeTypes(c, this.credential(ctx, c.site)), error: null };
+          return { client: c, types: await this.volumeTypes(c, credentials.get(c)!), error: null };
         } catch (err) {
-          if (isProtectorError(err)) return { client: c, types: [], error: err };
+          // Only a site that did not answer is down; a refused token is the caller's to fix.
+          if (isProtectorError(err, 'SITE_UNREACHABLE')) return { client: c, types: [], error: err };
           throw err;
         }
       }),

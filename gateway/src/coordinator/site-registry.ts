@@ -180,15 +180,27 @@ export abstract class SiteRegistry {
     }
   }
 
+  /**
+   * The caller holds the admin role at a registered site. A caller no site's Keystone accepts is
+   * UNAUTHENTICATED (not FORBIDDEN): it has not said who it is.
+   */
   protected async requireAdmin(ctx: CallerTokens, what: string): Promise<void> {
-    const sites = this.sites();
-    for (const s of sites) {
+    let known = false;
+    let refusal: ProtectorError | null = null;
+    for (const s of this.sites()) {
       try {
-        if ((await this.caller(ctx, s)).roles.includes('admin')) return;
+        const who = await this.caller(ctx, s);
+        known = true;
+        if (who.roles.includes('admin')) return;
       } catch (err) {
         if (!isProtectorError(err)) throw err;
+        refusal ??= err;
       }
     }
+    if (!known)
+      throw refusal?.code === 'UNAUTHENTICATED'
+        ? refusal
+        : new ProtectorError('UNAUTHENTICATED', `${what} needs a valid Keystone token of a registered site.`);
     throw new ProtectorError('FORBIDDEN', `${what} needs the admin role on a registered site.`);
   }
 
@@ -219,7 +231,9 @@ export abstract class SiteRegistry {
     const badName = siteNameProblem(input.name);
     if (badName) throw new ProtectorError('BAD_USER_INPUT', badName);
     const existing = this.sites();
+    // Only an admin of a registered site learns that the registry is full, and of which sites.
     if (existing.length >= 2 && !existing.some((s) => s.name === input.name)) {
+      await this.requireAdmin(ctx, 'Registering a third site');
       throw new ProtectorError(
         'INVALID_STATE',
         `Two sites are registered already (${existing.map((s) => s.name).join(', ')}); unregister one first.`,

@@ -23,6 +23,7 @@ import {
   type QueryLimits,
   queryLimitRules,
   sanitizeClientError,
+  withoutEchoedValues,
 } from '@protector/platform/server';
 import {
   type DocumentNode,
@@ -450,7 +451,7 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       if (errors.length > 0) {
         return errors.map(
           (e) =>
-            new GraphQLError(e.message, {
+            new GraphQLError(withoutEchoedValues(e.message), {
               nodes: e.nodes,
               extensions: { code: e.extensions['code'] ?? 'GRAPHQL_VALIDATION_FAILED' },
             }),
@@ -470,7 +471,11 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       );
       if (variables.errors) {
         return variables.errors.map(
-          (e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }),
+          (e) =>
+            new GraphQLError(withoutEchoedValues(e.message), {
+              nodes: e.nodes,
+              extensions: { code: 'BAD_USER_INPUT' },
+            }),
         );
       }
       const base = contexts.get(wsCtx) ?? contextFromConnectionParams(wsCtx.connectionParams);

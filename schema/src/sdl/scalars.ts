@@ -27,7 +27,8 @@ export function toDateTimeString(value: unknown): DateTimeString {
 const parseInput = (value: unknown): DateTimeString => {
   if (!isDateTimeString(value)) {
     throw new GraphQLError(
-      `DateTime expects an ISO-8601 date-time with an offset such as "2025-01-31T12:00:00Z", got ${JSON.stringify(value)}`,
+      // The value is not repeated: it may be a secret sent in the wrong place.
+      'DateTime expects an ISO-8601 date-time with an offset such as "2025-01-31T12:00:00Z"',
       { extensions: { code: 'BAD_USER_INPUT' } },
     );
   }

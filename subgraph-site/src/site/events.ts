@@ -16,6 +16,8 @@ export interface SiteEvent {
   readonly kind: SiteEventKind;
   readonly occurredAt: string;
   readonly protectionGroupId: string | null;
+  /** The group's project (not part of the GraphQL event): who may receive the event. */
+  readonly projectId: string | null;
   readonly storageGroupName: string | null;
   readonly recoveryPoint: {
     name: string;
@@ -70,6 +72,7 @@ export function startReplicationMonitor(deps: {
         deps.events.publish({
           kind: 'LINK_STATE_CHANGED',
           protectionGroupId: null,
+          projectId: null,
           storageGroupName: null,
           recoveryPoint: null,
           lagSeconds: null,
@@ -102,6 +105,7 @@ export function startReplicationMonitor(deps: {
             deps.events.publish({
               kind: 'REPLICATION_COMPLETED',
               protectionGroupId: pg.id,
+              projectId: pg.projectId,
               storageGroupName: name,
               recoveryPoint: pointJson(p),
               lagSeconds: status.lagSeconds,
@@ -121,6 +125,7 @@ export function startReplicationMonitor(deps: {
             deps.events.publish({
               kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',
               protectionGroupId: pg.id,
+              projectId: pg.projectId,
               storageGroupName: name,
               recoveryPoint: p ? pointJson(p) : null,
               lagSeconds: status.lagSeconds,

@@ -123,6 +123,12 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     };
   }
 
+  /** Every group held here whose project the caller may see. */
+  const visibleGroups = async (caller: Caller) =>
+    (await repo.listProtectionGroups({}, { first: 500 })).nodes.filter((p) =>
+      canSeeProject(caller, p.projectId),
+    );
+
   const siteState = {
     key: () => key,
     name: () => key,
@@ -130,21 +136,18 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     status: () => 'ACTIVE',
     authUrl: () => ctx.authUrl,
     startedAt: () => ctx.startedAt,
-    async role() {
-      const page = await repo.listProtectionGroups({}, { first: 500 });
-      const primary = page.nodes.filter((p) => p.currentPrimarySite === key).length;
-      const secondary = page.nodes.length - primary;
+    // The site's role and counts over the groups the caller may see (a tenant learns nothing of others).
+    async role(_: unknown, __: unknown, { caller }: RequestContext) {
+      const groups = await visibleGroups(caller);
+      const primary = groups.filter((p) => p.currentPrimarySite === key).length;
+      const secondary = groups.length - primary;
       return primary && secondary ? 'MIXED' : primary ? 'PRIMARY' : secondary ? 'SECONDARY' : 'IDLE';
     },
-    async primaryProtectionGroupCount() {
-      return (await repo.listProtectionGroups({}, { first: 500 })).nodes.filter(
-        (p) => p.currentPrimarySite === key,
-      ).length;
+    async primaryProtectionGroupCount(_: unknown, __: unknown, { caller }: RequestContext) {
+      return (await visibleGroups(caller)).filter((p) => p.currentPrimarySite === key).length;
     },
-    async secondaryProtectionGroupCount() {
-      return (await repo.listProtectionGroups({}, { first: 500 })).nodes.filter(
-        (p) => p.secondarySite === key,
-      ).length;
+    async secondaryProtectionGroupCount(_: unknown, __: unknown, { caller }: RequestContext) {
+      return (await visibleGroups(caller)).filter((p) => p.secondarySite === key).length;
     },
     async storage(_: unknown, __: unknown, { caller }: RequestContext) {
       requireAdmin(caller, 'Storage state');
@@ -362,9 +365,12 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
         subscribe: (
           _: unknown,
           { filter }: { filter?: { kinds?: string[]; protectionGroupId?: string } | null },
+          { caller }: RequestContext,
         ) =>
           ctx.events.subscribe(
             (e) =>
+              // A group's events reach only those who may see the group's project.
+              (e.projectId === null || canSeeProject(caller, e.projectId)) &&
               (!filter?.kinds?.length || filter.kinds.includes(e.kind)) &&
               (!filter?.protectionGroupId || e.protectionGroupId === filter.protectionGroupId),
           ),

@@ -177,7 +177,15 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
       }
     } catch (err) {
       if (res.headersSent) res.end();
-      else if (err instanceof ProtectorError) sendError(res, err.code, err.message);
+      else if (err instanceof ProtectorError)
+        // The rest of an oversized body is never read: close the connection rather than leave the
+        // next request on it waiting behind that body.
+        sendError(
+          res,
+          err.code,
+          err.message,
+          err.code === 'PAYLOAD_TOO_LARGE' ? { connection: 'close' } : {},
+        );
       else sendError(res, 'INTERNAL', 'The request failed inside the server; see its log.');
     }
   });

@@ -120,6 +120,14 @@ describe('error messages', () => {
     ],
     ['Int cannot represent non-integer value: "secret-abc"', 'Int cannot represent non-integer value.'],
     ['Expected value of type "Int!", found "tok-123".', 'Expected value of type "Int!".'],
+    [
+      'Variable "$t" got invalid value "tok-9" at "t[0]"; Value "tok-9" does not exist in "OperationType" enum.',
+      'Variable "$t" got an invalid value at "t[0]"; The value does not exist in "OperationType" enum.',
+    ],
+    [
+      'Enum "OperationType" cannot represent non-enum value: "tok-8".',
+      'Enum "OperationType" cannot represent non-enum value.',
+    ],
   ])('never echo a value the client sent: %j', (message, expected) => {
     expect(withoutEchoedValues(message)).toBe(expected);
   });
@@ -142,6 +150,32 @@ describe('internal errors', () => {
 });
 
 describe('HTTP refusals carry registered codes', () => {
+  it('a connection that sent an oversized body is closed, so the next request does not wait behind it', async () => {
+    const { Agent, request } = await import('undici');
+    const agent = new Agent({ connections: 1 });
+    try {
+      const big = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: 'x'.repeat(2 * 1024 * 1024),
+        dispatcher: agent,
+      }).catch((err: Error) => ({ statusCode: 0, error: err }));
+      if ('body' in big) await big.body.dump();
+      const next = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-auth-token': 'after-413' },
+        body: JSON.stringify({ query: '{ sites { id } }' }),
+        dispatcher: agent,
+        // A request stuck behind the unread body would wait out the server's keep-alive instead.
+        headersTimeout: 5000,
+      });
+      expect(next.statusCode).toBe(200);
+      await next.body.dump();
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('a caller over its rate limit gets 429 RATE_LIMITED with Retry-After; another caller does not', async () => {
     const statuses: number[] = [];
     let last: Response | null = null;
