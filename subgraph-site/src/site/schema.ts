@@ -362,18 +362,28 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     Mutation: { [key]: () => ({}) },
     Subscription: {
       [key]: {
-        subscribe: (
+        subscribe: async (
           _: unknown,
           { filter }: { filter?: { kinds?: string[]; protectionGroupId?: string } | null },
           { caller }: RequestContext,
-        ) =>
-          ctx.events.subscribe(
+        ) => {
+          // A filter on a group the caller may not see is refused as if the group did not exist.
+          if (filter?.protectionGroupId) {
+            const pg = await repo.getProtectionGroup(filter.protectionGroupId);
+            if (!pg || !canSeeProject(caller, pg.projectId))
+              throw new ProtectorError(
+                'NOT_FOUND',
+                `Protection Group '${filter.protectionGroupId}' does not exist or is not visible to you.`,
+              );
+          }
+          return ctx.events.subscribe(
             (e) =>
               // A group's events reach only those who may see the group's project.
               (e.projectId === null || canSeeProject(caller, e.projectId)) &&
               (!filter?.kinds?.length || filter.kinds.includes(e.kind)) &&
               (!filter?.protectionGroupId || e.protectionGroupId === filter.protectionGroupId),
-          ),
+          );
+        },
         resolve: (e: SiteEvent) => siteEvent(e),
       },
     },

@@ -115,6 +115,10 @@ describe('error messages', () => {
   it.each([
     ['String cannot represent a non string value: 12345', 'String cannot represent a non string value.'],
     [
+      'Variable "$id" got invalid value { token: "tok-7" }; ID cannot represent value: { token: "tok-7" }',
+      'Variable "$id" got an invalid value; ID cannot represent value.',
+    ],
+    [
       'Variable "$p" got invalid value 98765 at "p.token"; String cannot represent a non string value: 98765',
       'Variable "$p" got an invalid value at "p.token"; String cannot represent a non string value.',
     ],

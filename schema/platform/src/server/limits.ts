@@ -187,7 +187,7 @@ export const withoutEchoedValues = (message: string): string =>
   message
     .replace(/got invalid value .*? at "([^"]*)";/, 'got an invalid value at "$1";')
     .replace(/got invalid value .*?;/, 'got an invalid value;')
-    .replace(/(cannot represent (?:a )?non[- ][\w-]+ value): .*$/, '$1.')
+    .replace(/(cannot represent (?:a )?(?:non[- ][\w-]+ )?value): .*$/, '$1.')
     .replace(/(Expected value of type "[^"]+"), found .*?([;.]|$)/, '$1$2')
     .replace(/Value .*? does not exist in ("[^"]+" enum)/, 'The value does not exist in $1');
 
