@@ -6,9 +6,6 @@
  * operation of A's. Every identity of the matrix is a set of headers (HTTP) and a `connection_init`
  * payload (graphql-ws).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { CloudStore } from '@protector/cloud-sim';
 import type { Json } from '@protector/schema';
 import { fetch } from 'undici';
 import { bootVm, cloudCall, keystoneToken, type Lab, type LabSite, startLab } from './lab.js';
@@ -49,8 +46,6 @@ export interface Fixture {
     readonly admin: Record<string, string>;
   };
   readonly targets: Targets;
-  /** How tenant B came to exist on each site: over the Keystone v3 API, or written into the simulator's store. */
-  readonly tenantBCreatedBy: 'keystone-api' | 'simulator-store';
   /** The headers an identity sends. */
   headers(who: IdentityKey): Record<string, string>;
   /** The `connection_init` payload an identity sends (null: none). */
@@ -84,95 +79,56 @@ export async function projectOf(site: LabSite, token: string): Promise<string> {
 }
 
 /**
- * Creates project, user and member role assignment of `TENANT_B` on a lab site: over the Keystone v3
- * API (`POST /v3/projects`, `POST /v3/users`, `PUT /v3/projects/{p}/users/{u}/roles/{r}`) when the
- * site's Keystone serves it; otherwise (the simulator serves only the read side of the identity API
- * today) written into the simulator's store, as `openstack project create` would have left it.
+ * Creates project, user and member role assignment of `TENANT_B` on a lab site over the Keystone v3
+ * API, as an admin does against a real cloud (`POST /v3/projects`, `POST /v3/users`,
+ * `PUT /v3/projects/{p}/users/{u}/roles/{r}`), and, as for the demo project, gives the DR service user
+ * (`protector`) the admin role in it: the service acts in a tenant's project to recover its VMs there.
+ * Any refusal fails the lab.
  */
-async function createTenantB(
-  lab: Lab,
-  site: LabSite,
-  adminToken: string,
-): Promise<Fixture['tenantBCreatedBy']> {
-  const api = async (method: string, path: string, body?: unknown) =>
-    fetch(`${site.keystoneUrl}${path}`, {
+async function createTenantB(site: LabSite, adminToken: string): Promise<void> {
+  const api = async <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    want = 200,
+  ) => {
+    const res = await fetch(`${site.keystoneUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json', 'x-auth-token': adminToken },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  const probe = await api('POST', '/projects', {
-    project: { name: TENANT_B.project, domain_id: 'default', enabled: true, description: 'Tenant B' },
-  });
-  if (probe.status === 201 || probe.status === 409) {
-    const projects = (await (await api('GET', `/projects?name=${TENANT_B.project}`)).json()) as {
-      projects: { id: string }[];
-    };
-    const projectId = projects.projects[0]!.id;
-    const user = await api('POST', '/users', {
+    const text = await res.text();
+    if (res.status !== want)
+      throw new Error(`${method} ${site.keystoneUrl}${path} at ${site.name}: HTTP ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  };
+  const { project } = await api<{ project: { id: string } }>(
+    'POST',
+    '/projects',
+    { project: { name: TENANT_B.project, domain_id: 'default', enabled: true, description: 'Tenant B' } },
+    201,
+  );
+  const { user } = await api<{ user: { id: string } }>(
+    'POST',
+    '/users',
+    {
       user: {
         name: TENANT_B.user,
         password: TENANT_B.password,
         domain_id: 'default',
-        default_project_id: projectId,
+        default_project_id: project.id,
       },
-    });
-    const users = (await (await api('GET', `/users?name=${TENANT_B.user}`)).json()) as {
-      users: { id: string }[];
-    };
-    if (user.status !== 201 && user.status !== 409) throw new Error(`POST /v3/users: HTTP ${user.status}`);
-    const roles = (await (await api('GET', '/roles?name=member')).json()) as { roles: { id: string }[] };
-    const grant = await api(
-      'PUT',
-      `/projects/${projectId}/users/${users.users[0]!.id}/roles/${roles.roles[0]!.id}`,
-    );
-    if (grant.status >= 300) throw new Error(`role assignment: HTTP ${grant.status}`);
-    return 'keystone-api';
-  }
-  if (probe.status !== 404 && probe.status !== 405) {
-    throw new Error(`POST /v3/projects at ${site.name}: HTTP ${probe.status} ${await probe.text()}`);
-  }
-  const store = new CloudStore(join(lab.dir, site.name, 'cloud-sim.sqlite'));
-  try {
-    store.transaction(() => {
-      const id = () => randomUUID().replaceAll('-', '');
-      const project =
-        store.list<{ id: string; name: string }>('project', (p) => p.name === TENANT_B.project)[0] ??
-        store.put('project', {
-          id: id(),
-          name: TENANT_B.project,
-          domain_id: 'default',
-          description: 'Tenant B',
-          enabled: true,
-        });
-      const salt = randomBytes(16).toString('hex');
-      const user =
-        store.list<{ id: string; name: string }>('user', (u) => u.name === TENANT_B.user)[0] ??
-        store.put('user', {
-          id: id(),
-          name: TENANT_B.user,
-          domain_id: 'default',
-          enabled: true,
-          default_project_id: project.id,
-          password: { salt, hash: createHash('sha256').update(salt).update(TENANT_B.password).digest('hex') },
-        });
-      const roles = store.list<{ id: string; name: string }>('role');
-      const roleId = (name: string) => roles.find((r) => r.name === name)!.id;
-      const grant = (userId: string, role: string) =>
-        store.put('assignment', {
-          id: `${userId}:${project.id}:${roleId(role)}`,
-          user_id: userId,
-          project_id: project.id,
-          role_id: roleId(role),
-        });
-      grant(user.id, 'member');
-      // As for the demo project: the DR service user acts in the tenant's project.
-      const service = store.list<{ id: string; name: string }>('user', (u) => u.name === 'protector')[0];
-      if (service) grant(service.id, 'admin');
-    });
-  } finally {
-    store.close();
-  }
-  return 'simulator-store';
+    },
+    201,
+  );
+  const roleId = async (name: string) =>
+    (await api<{ roles: { id: string }[] }>('GET', `/roles?name=${name}`)).roles[0]!.id;
+  const serviceUser = async () =>
+    (await api<{ users: { id: string }[] }>('GET', '/users?name=protector')).users[0]!.id;
+  const grant = (userId: string, role: string) =>
+    api('PUT', `/projects/${project.id}/users/${userId}/roles/${role}`, undefined, 204);
+  await grant(user.id, await roleId('member'));
+  await grant(await serviceUser(), await roleId('admin'));
 }
 
 export async function startSecurityLab(dir: string): Promise<Fixture> {
@@ -198,9 +154,7 @@ async function prepare(lab: Lab): Promise<Fixture> {
   const admin = await lab.adminTokens();
   const tenant = await lab.tenantTokens();
   const sites = Object.values(lab.sites);
-  let createdBy: Fixture['tenantBCreatedBy'] = 'keystone-api';
-  for (const s of sites)
-    if ((await createTenantB(lab, s, admin[s.name]!)) === 'simulator-store') createdBy = 'simulator-store';
+  for (const s of sites) await createTenantB(s, admin[s.name]!);
   const other: Record<string, string> = {};
   for (const s of sites)
     other[s.name] = await keystoneToken(s.keystoneUrl, TENANT_B.user, TENANT_B.password, TENANT_B.project);
@@ -417,7 +371,6 @@ async function prepare(lab: Lab): Promise<Fixture> {
     lab,
     url,
     tokens,
-    tenantBCreatedBy: createdBy,
     targets: {
       group,
       reverseGroup,

@@ -125,7 +125,7 @@ function microversionHeaders(spec: Microversions | undefined, version: string): 
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, service: CloudService): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
@@ -133,7 +133,12 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, 'Malformed request body');
+    throw new ApiError(
+      400,
+      service === 'identity'
+        ? 'Expecting to find valid JSON in request body. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.'
+        : 'Malformed request body',
+    );
   }
 }
 
@@ -218,7 +223,7 @@ export async function createSimulatedCloud(options: SimulatedCloudOptions = {}):
       if (candidates.length === 0) throw new ApiError(404, 'The resource could not be found.');
       const match = candidates.find((m) => m.route.method === method);
       if (!match) throw new ApiError(405, `The method ${method} is not allowed for this resource.`);
-      const body = await readBody(req);
+      const body = await readBody(req, service);
       const fault = faults.take(service, match.route.op);
       const wait = timing.latencyMs + (fault?.delayMs ?? 0);
       if (wait > 0) await delay(wait);
@@ -258,6 +263,7 @@ export async function createSimulatedCloud(options: SimulatedCloudOptions = {}):
         auth,
         microversion,
         baseUrl,
+        url: req.url ?? '/',
       };
       send(res, method, await match.route.handler(request), headers);
     } catch (err) {

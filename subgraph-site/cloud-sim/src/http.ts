@@ -36,6 +36,8 @@ export interface ApiRequest {
   microversion: string;
   /** Scheme://host:port the catalog and links point at. */
   baseUrl: string;
+  /** The request's path and query as sent (`/v3/projects?name=demo`), for Keystone's collection links. */
+  url: string;
 }
 
 /** What a handler returns; `text` replaces the JSON body. */
@@ -48,7 +50,7 @@ export interface ApiResponse {
 
 /** One REST route of a service; `path` is relative to the service prefix, `:name` captures. */
 export interface Route {
-  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   /** Operation name used by fault injection (`create_server`, `list_volumes`, ...). */
   op: string;

@@ -1,71 +1,198 @@
-/** The Keystone identity read API: the caller's projects, projects, users, roles, role assignments. */
+/**
+ * The Keystone identity API: projects here (list, show, create, update, delete), users in
+ * keystone-users.ts, roles, grants and role assignments in keystone-assignments.ts. Status codes,
+ * bodies and messages are Keystone's (checked against a real Keystone 22 by keystone-contract.test.ts).
+ */
+import { randomUUID } from 'node:crypto';
 import type { SimContext } from './context.js';
-import { ApiError, matchesQuery, type Route } from './http.js';
+import { ApiError, type ApiRequest, type Route } from './http.js';
+import { assignmentRoutes } from './keystone-assignments.js';
 import {
+  type AppCredentialDoc,
   type AssignmentDoc,
+  collectionLinks,
+  type DomainDoc,
+  extrasOf,
+  matchesFilters,
+  notImplemented,
   type ProjectDoc,
-  type RoleDoc,
+  projectAncestors,
+  projectSubtree,
+  projectView,
   requireAdmin,
-  requireSelfOrAdmin,
-  type UserDoc,
+  revokeTokens,
 } from './keystone-model.js';
+import { PROJECT_CREATE, PROJECT_UPDATE, validateBody } from './keystone-schema.js';
+import { userRoutes } from './keystone-users.js';
 
-function projectView(p: ProjectDoc, baseUrl: string): Record<string, unknown> {
-  return {
-    id: p.id,
-    name: p.name,
-    domain_id: p.domain_id,
-    description: p.description,
-    enabled: p.enabled,
-    is_domain: false,
-    parent_id: p.domain_id,
-    tags: [],
-    options: {},
-    links: { self: `${baseUrl}/v3/projects/${p.id}` },
-  };
+/** Keystone's own project attributes; any other key of a request body is kept as an extra attribute. */
+const PROJECT_ATTRIBUTES = new Set([
+  'id',
+  'name',
+  'domain_id',
+  'description',
+  'enabled',
+  'parent_id',
+  'is_domain',
+  'tags',
+  'options',
+  'links',
+]);
+
+/** Keystone's 'max_project_tree_depth' default: projects below a domain, the new one included. */
+const MAX_PROJECT_DEPTH = 5;
+
+const conflict = (name: string, id: string) =>
+  new ApiError(
+    409,
+    'Conflict occurred attempting to store project - it is not permitted to have two projects with either ' +
+      `the same name or same id in the same domain: name is ${name}, project id ${id}.`,
+  );
+
+function assertNameFree(ctx: SimContext, name: string, domainId: string, id: string, self?: string): void {
+  const taken = ctx.store.list<ProjectDoc>(
+    'project',
+    (p) => p.name === name && p.domain_id === domainId && p.id !== self,
+  );
+  if (taken.length > 0) throw conflict(name, id);
 }
 
-function userView(u: UserDoc, baseUrl: string): Record<string, unknown> {
-  return {
-    id: u.id,
-    name: u.name,
-    domain_id: u.domain_id,
-    enabled: u.enabled,
-    ...(u.default_project_id ? { default_project_id: u.default_project_id } : {}),
-    password_expires_at: null,
-    options: {},
-    links: { self: `${baseUrl}/v3/users/${u.id}` },
-  };
+/** Options (`immutable`) and projects acting as domains are not simulated: Keystone's 501. */
+function refuseUnsimulated(body: Record<string, unknown>): void {
+  const options = body.options as Record<string, unknown> | undefined;
+  if (body.is_domain === true || (options && Object.keys(options).length > 0)) throw notImplemented();
 }
 
-/** The identity routes: `/v3/auth/projects`, `/v3/projects`, `/v3/users`, `/v3/roles`, `/v3/role_assignments`. */
-export function identityRoutes(ctx: SimContext): Route[] {
-  return [
-    {
-      method: 'GET',
-      path: '/v3/auth/projects',
-      op: 'list_auth_projects',
-      handler: (req) => {
-        const ids = new Set(
-          ctx.store
-            .list<AssignmentDoc>('assignment', (a) => a.user_id === req.auth.userId)
-            .map((a) => a.project_id),
+function createProject(ctx: SimContext, req: ApiRequest): Record<string, unknown> {
+  requireAdmin(req, 'create_project');
+  const body = validateBody(req.body, 'project', PROJECT_CREATE);
+  refuseUnsimulated(body);
+  const id = randomUUID().replaceAll('-', '');
+  const domainId = (body.domain_id as string | null | undefined) || 'default';
+  const parentId = (body.parent_id as string | null | undefined) || domainId;
+  const name = (body.name as string).trim();
+  // Keystone answers the parent's and domain's absence with 400 here, not 404.
+  if (!ctx.store.get<DomainDoc>('domain', domainId))
+    throw new ApiError(400, `Could not find domain: ${domainId}.`);
+  let parent: ProjectDoc | undefined;
+  if (parentId !== domainId) {
+    parent = ctx.store.get<ProjectDoc>('project', parentId);
+    if (!parent) {
+      if (ctx.store.get<DomainDoc>('domain', parentId)) {
+        throw new ApiError(
+          400,
+          `Cannot create project, the parent (${parentId}) is acting as a domain, but this project's domain id (${domainId}) does not match the parent's id.`,
         );
-        const projects = ctx.store.list<ProjectDoc>('project', (p) => ids.has(p.id));
-        return { status: 200, body: { projects: projects.map((p) => projectView(p, req.baseUrl)) } };
-      },
-    },
+      }
+      throw new ApiError(400, `Could not find project: ${parentId}.`);
+    }
+    if (parent.domain_id !== domainId) {
+      throw new ApiError(
+        400,
+        `Cannot create project, since it specifies its domain_id ${domainId}, but specifies a parent in a different domain (${parent.domain_id}).`,
+      );
+    }
+    const branch = [...projectAncestors(ctx, parent).reverse(), parent];
+    const disabled = branch.find((p) => !p.enabled);
+    if (disabled) {
+      throw new ApiError(
+        400,
+        `cannot create a project in a branch containing a disabled project: ${disabled.id}`,
+      );
+    }
+    if (branch.length + 1 > MAX_PROJECT_DEPTH) {
+      throw new ApiError(403, `Max hierarchy depth reached for ${parentId} branch.`);
+    }
+  }
+  assertNameFree(ctx, name, domainId, id);
+  const project: ProjectDoc = {
+    id,
+    name,
+    domain_id: domainId,
+    description: body.description === undefined ? '' : (body.description as string | null),
+    enabled: body.enabled !== false,
+    ...(parent ? { parent_id: parent.id } : {}),
+    tags: (body.tags as string[] | undefined) ?? [],
+    extra: extrasOf(body, PROJECT_ATTRIBUTES),
+  };
+  ctx.store.put('project', project);
+  return { project: projectView(project, req.baseUrl) };
+}
+
+function updateProject(ctx: SimContext, req: ApiRequest): Record<string, unknown> {
+  requireAdmin(req, 'update_project');
+  const body = validateBody(req.body, 'project', PROJECT_UPDATE);
+  const id = req.params.id ?? '';
+  if (body.id !== undefined && body.id !== null && body.id !== id)
+    throw new ApiError(400, 'Cannot change ID');
+  const project = ctx.store.get<ProjectDoc>('project', id);
+  if (!project) throw new ApiError(404, `Could not find project: ${id}.`);
+  if ('domain_id' in body && body.domain_id !== project.domain_id) {
+    throw new ApiError(400, 'Cannot change Domain ID');
+  }
+  if ('parent_id' in body && body.parent_id !== (project.parent_id ?? project.domain_id)) {
+    throw new ApiError(403, 'Update of `parent_id` is not allowed.');
+  }
+  if ('is_domain' in body && body.is_domain !== false) {
+    throw new ApiError(400, 'Update of `is_domain` is not allowed.');
+  }
+  refuseUnsimulated({ options: body.options });
+  const enabled = body.enabled === undefined ? project.enabled : body.enabled === true;
+  if (!project.enabled && enabled && projectAncestors(ctx, project).some((p) => !p.enabled)) {
+    throw new ApiError(403, `Cannot enable project ${id} since it has disabled parents`);
+  }
+  if (project.enabled && !enabled && projectSubtree(ctx, id).some((p) => p.enabled)) {
+    throw new ApiError(403, `Cannot disable project ${id} since its subtree contains enabled projects.`);
+  }
+  const name = typeof body.name === 'string' ? body.name.trim() : project.name;
+  // Keystone itself fails with a 500 here unless the body repeats the id; the conflict is what it means.
+  if (name !== project.name) assertNameFree(ctx, name, project.domain_id, id, id);
+  const updated: ProjectDoc = {
+    ...project,
+    name,
+    enabled,
+    ...('description' in body ? { description: body.description as string | null } : {}),
+    ...(Array.isArray(body.tags) ? { tags: body.tags as string[] } : {}),
+    extra: { ...project.extra, ...extrasOf(body, PROJECT_ATTRIBUTES) },
+  };
+  ctx.store.put('project', updated);
+  if (project.enabled && !enabled) revokeTokens(ctx, { projectId: id });
+  return { project: projectView(updated, req.baseUrl, true) };
+}
+
+function deleteProject(ctx: SimContext, req: ApiRequest): void {
+  requireAdmin(req, 'delete_project');
+  const id = req.params.id ?? '';
+  if (!ctx.store.get<ProjectDoc>('project', id)) throw new ApiError(404, `Could not find project: ${id}.`);
+  if (ctx.store.list<ProjectDoc>('project', (p) => p.parent_id === id).length > 0) {
+    throw new ApiError(
+      403,
+      `Cannot delete the project ${id} since it is not a leaf in the hierarchy. Use the cascade option if you want to delete a whole subtree.`,
+    );
+  }
+  ctx.store.transaction(() => {
+    ctx.store.delete('project', id);
+    for (const a of ctx.store.list<AssignmentDoc>('assignment', (x) => x.project_id === id))
+      ctx.store.delete('assignment', a.id);
+    for (const c of ctx.store.list<AppCredentialDoc>('app_credential', (x) => x.project_id === id))
+      ctx.store.delete('app_credential', c.id);
+    revokeTokens(ctx, { projectId: id });
+  });
+}
+
+function projectRoutes(ctx: SimContext): Route[] {
+  return [
     {
       method: 'GET',
       path: '/v3/projects',
       op: 'list_projects',
       handler: (req) => {
         requireAdmin(req, 'list_projects');
-        const projects = ctx.store.list<ProjectDoc>('project').map((p) => projectView(p, req.baseUrl));
-        return {
-          status: 200,
-          body: { projects: projects.filter((p) => matchesQuery(req.query, p, ['name', 'domain_id'])) },
-        };
+        const projects = ctx.store
+          .list<ProjectDoc>('project')
+          .map((p) => projectView(p, req.baseUrl))
+          .filter((p) => matchesFilters(req, p, ['name', 'domain_id', 'parent_id', 'enabled']));
+        return { status: 200, body: { projects, links: collectionLinks(req) } };
       },
     },
     {
@@ -80,76 +207,30 @@ export function identityRoutes(ctx: SimContext): Route[] {
       },
     },
     {
-      method: 'GET',
-      path: '/v3/users',
-      op: 'list_users',
-      handler: (req) => {
-        requireAdmin(req, 'list_users');
-        const users = ctx.store.list<UserDoc>('user').map((u) => userView(u, req.baseUrl));
-        return {
-          status: 200,
-          body: { users: users.filter((u) => matchesQuery(req.query, u, ['name', 'domain_id'])) },
-        };
-      },
+      method: 'POST',
+      path: '/v3/projects',
+      op: 'create_project',
+      handler: (req) => ({ status: 201, body: ctx.store.transaction(() => createProject(ctx, req)) }),
     },
     {
-      method: 'GET',
-      path: '/v3/users/:id',
-      op: 'get_user',
-      handler: (req) => {
-        requireSelfOrAdmin(req, req.params.id, 'get_user');
-        const user = ctx.store.get<UserDoc>('user', req.params.id ?? '');
-        if (!user) throw new ApiError(404, `Could not find user: ${req.params.id}.`);
-        return { status: 200, body: { user: userView(user, req.baseUrl) } };
-      },
+      method: 'PATCH',
+      path: '/v3/projects/:id',
+      op: 'update_project',
+      handler: (req) => ({ status: 200, body: ctx.store.transaction(() => updateProject(ctx, req)) }),
     },
     {
-      method: 'GET',
-      path: '/v3/roles',
-      op: 'list_roles',
+      method: 'DELETE',
+      path: '/v3/projects/:id',
+      op: 'delete_project',
       handler: (req) => {
-        const roles = ctx.store
-          .list<RoleDoc>('role')
-          .map((r) => ({ ...r, domain_id: null, description: null }));
-        return { status: 200, body: { roles: roles.filter((r) => matchesQuery(req.query, r, ['name'])) } };
-      },
-    },
-    {
-      method: 'GET',
-      path: '/v3/role_assignments',
-      op: 'list_role_assignments',
-      handler: (req) => {
-        if (req.query.get('user.id') !== req.auth.userId) requireAdmin(req, 'list_role_assignments');
-        const names = req.query.has('include_names');
-        const assignments = ctx.store
-          .list<AssignmentDoc>('assignment')
-          .filter(
-            (a) =>
-              (!req.query.has('user.id') || a.user_id === req.query.get('user.id')) &&
-              (!req.query.has('scope.project.id') || a.project_id === req.query.get('scope.project.id')) &&
-              (!req.query.has('role.id') || a.role_id === req.query.get('role.id')),
-          )
-          .map((a) => ({
-            role: {
-              id: a.role_id,
-              ...(names ? { name: ctx.store.get<RoleDoc>('role', a.role_id)?.name } : {}),
-            },
-            user: {
-              id: a.user_id,
-              ...(names ? { name: ctx.store.get<UserDoc>('user', a.user_id)?.name } : {}),
-            },
-            scope: {
-              project: {
-                id: a.project_id,
-                ...(names ? { name: ctx.store.get<ProjectDoc>('project', a.project_id)?.name } : {}),
-              },
-            },
-            links: {
-              assignment: `${req.baseUrl}/v3/projects/${a.project_id}/users/${a.user_id}/roles/${a.role_id}`,
-            },
-          }));
-        return { status: 200, body: { role_assignments: assignments } };
+        deleteProject(ctx, req);
+        return { status: 204 };
       },
     },
   ];
+}
+
+/** The identity routes: `/v3/projects`, `/v3/users`, `/v3/roles`, grants, `/v3/role_assignments`, `/v3/auth/projects`. */
+export function identityRoutes(ctx: SimContext): Route[] {
+  return [...projectRoutes(ctx), ...userRoutes(ctx), ...assignmentRoutes(ctx)];
 }

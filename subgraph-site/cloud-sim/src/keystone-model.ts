@@ -19,23 +19,28 @@ export interface DomainDoc {
   name: string;
 }
 
-/** A stored Keystone project. */
+/** A stored Keystone project; `parent_id` absent means its domain, `extra` holds attributes Keystone has no column for. */
 export interface ProjectDoc {
   id: string;
   name: string;
   domain_id: string;
-  description: string;
+  description: string | null;
   enabled: boolean;
+  parent_id?: string;
+  tags?: string[];
+  extra?: Record<string, unknown>;
 }
 
-/** A stored Keystone user with its hashed password. */
+/** A stored Keystone user with its hashed password (null: the user cannot authenticate with one). */
 export interface UserDoc {
   id: string;
   name: string;
   domain_id: string;
   enabled: boolean;
   default_project_id?: string;
-  password: StoredSecret;
+  password: StoredSecret | null;
+  /** Attributes Keystone keeps in its `extra` column (`description`, `email`, ...), shown at the top level. */
+  extra?: Record<string, unknown>;
 }
 
 /** A stored Keystone role. */
@@ -74,7 +79,7 @@ export interface CatalogServiceDoc {
 }
 
 /** Roles implied by a role, as Keystone's default implied-role rules (admin > member > reader). */
-const IMPLIED_ROLES: Record<string, string[]> = { admin: ['member', 'reader'], member: ['reader'] };
+export const IMPLIED_ROLES: Record<string, string[]> = { admin: ['member', 'reader'], member: ['reader'] };
 
 /** Hashes a secret with a fresh salt. */
 export function hashSecret(secret: string): StoredSecret {
@@ -131,6 +136,102 @@ export function findProject(ctx: SimContext, ref: Record<string, unknown>): Proj
   if (typeof ref.id === 'string') return ctx.store.get<ProjectDoc>('project', ref.id);
   const domainId = findDomainId(ctx, ref.domain);
   return ctx.store.list<ProjectDoc>('project', (p) => p.name === ref.name && p.domain_id === domainId)[0];
+}
+
+/** The parent of a project: a project, or undefined when its parent is its domain. */
+export function parentProject(ctx: SimContext, project: ProjectDoc): ProjectDoc | undefined {
+  const parentId = project.parent_id ?? project.domain_id;
+  return parentId === project.domain_id ? undefined : ctx.store.get<ProjectDoc>('project', parentId);
+}
+
+/** A project's ancestors that are projects, its parent first (its domain is not among them). */
+export function projectAncestors(ctx: SimContext, project: ProjectDoc): ProjectDoc[] {
+  const out: ProjectDoc[] = [];
+  for (let p = parentProject(ctx, project); p && out.length < 64; p = parentProject(ctx, p)) out.push(p);
+  return out;
+}
+
+/** Every project below `projectId`, at any depth. */
+export function projectSubtree(ctx: SimContext, projectId: string): ProjectDoc[] {
+  const all = ctx.store.list<ProjectDoc>('project');
+  const out: ProjectDoc[] = [];
+  const walk = (id: string) => {
+    for (const child of all.filter((p) => p.parent_id === id && p.id !== id)) {
+      if (out.includes(child)) continue;
+      out.push(child);
+      walk(child.id);
+    }
+  };
+  walk(projectId);
+  return out;
+}
+
+/** Revokes the tokens of a user and/or scoped to a project, as Keystone does when either changes. */
+export function revokeTokens(ctx: SimContext, who: { userId?: string; projectId?: string }): void {
+  if (who.userId === undefined && who.projectId === undefined) return;
+  ctx.store.deleteTokens((body) => {
+    const user = (body.user as { id?: string } | undefined)?.id;
+    const project = (body.project as { id?: string } | undefined)?.id;
+    return (
+      (who.userId === undefined || user === who.userId) &&
+      (who.projectId === undefined || project === who.projectId)
+    );
+  });
+}
+
+/** Keystone's `links` of a collection: the request's own URL, no paging. */
+export const collectionLinks = (req: ApiRequest): Record<string, unknown> => ({
+  next: null,
+  self: `${req.baseUrl}${req.url}`,
+  previous: null,
+});
+
+/** Keystone's 501 for what the simulator does not implement. */
+export const notImplemented = (): ApiError =>
+  new ApiError(501, 'The action you have requested has not been implemented.');
+
+/** The attributes of a body Keystone stores in `extra` (`a-b` and `a:b` become `a_b`, as it normalizes them). */
+export function extrasOf(body: Record<string, unknown>, known: ReadonlySet<string>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(body)
+      .map(([k, v]) => [k.replace(/[:-]/g, '_'), v] as const)
+      .filter(([k]) => !known.has(k)),
+  );
+}
+
+/** A project as Keystone renders it; an update's answer also carries `extra` (Keystone does). */
+export function projectView(p: ProjectDoc, baseUrl: string, withExtra = false): Record<string, unknown> {
+  return {
+    ...p.extra,
+    id: p.id,
+    name: p.name,
+    domain_id: p.domain_id,
+    description: p.description,
+    enabled: p.enabled,
+    parent_id: p.parent_id ?? p.domain_id,
+    is_domain: false,
+    tags: p.tags ?? [],
+    ...(withExtra ? { extra: p.extra ?? {} } : {}),
+    options: {},
+    links: { self: `${baseUrl}/v3/projects/${p.id}` },
+  };
+}
+
+const BOOLEAN_FALSE = new Set(['0', 'false', 'f', 'no', 'n', 'off']);
+
+/** Keystone's list filters: equality on strings, `enabled=false`-style on booleans. */
+export function matchesFilters(
+  req: ApiRequest,
+  item: Record<string, unknown>,
+  keys: readonly string[],
+): boolean {
+  return keys.every((key) => {
+    if (!req.query.has(key)) return true;
+    const wanted = req.query.get(key) ?? '';
+    const actual = item[key];
+    if (typeof actual === 'boolean') return actual === !BOOLEAN_FALSE.has(wanted.toLowerCase());
+    return String(actual) === wanted;
+  });
 }
 
 export const requireAdmin = (req: ApiRequest, action: string): void => {

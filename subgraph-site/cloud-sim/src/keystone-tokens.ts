@@ -113,7 +113,9 @@ function authenticatePassword(ctx: SimContext, identity: Record<string, unknown>
   const userRef = requireObject(password, 'user');
   const user = findUser(ctx, userRef);
   const secret = optionalString(userRef, 'password') ?? '';
-  if (!user || !user.enabled || !checkSecret(user.password, secret)) throw new ApiError(401, UNAUTHORIZED);
+  if (!user?.enabled || !user.password || !checkSecret(user.password, secret)) {
+    throw new ApiError(401, UNAUTHORIZED);
+  }
   return user;
 }
 
@@ -143,7 +145,7 @@ function createToken(ctx: SimContext, req: ApiRequest): ApiResponse {
     const credential = authenticateAppCredential(ctx, identity);
     const user = ctx.store.get<UserDoc>('user', credential.user_id);
     const project = ctx.store.get<ProjectDoc>('project', credential.project_id);
-    if (!user || !project) throw new ApiError(401, UNAUTHORIZED);
+    if (!user?.enabled || !project?.enabled) throw new ApiError(401, UNAUTHORIZED);
     if (isRecord(auth.scope)) {
       throw new ApiError(401, 'Application credentials cannot request a scope.');
     }
@@ -164,15 +166,16 @@ function createToken(ctx: SimContext, req: ApiRequest): ApiResponse {
   if (isRecord(auth.scope)) {
     if (!isRecord(auth.scope.project)) throw new ApiError(400, 'Only project scope is supported.');
     project = findProject(ctx, auth.scope.project);
-    const ref = auth.scope.project;
-    if (!project) throw new ApiError(401, `Could not find project: ${String(ref.id ?? ref.name)}.`);
+    // An unknown or disabled project: Keystone's generic 401, which names neither.
+    if (!project?.enabled) throw new ApiError(401, UNAUTHORIZED);
   } else if (auth.scope !== 'unscoped' && user.default_project_id) {
-    project = ctx.store.get<ProjectDoc>('project', user.default_project_id);
+    // As Keystone: a default project that is gone, disabled or without a role gives an unscoped token.
+    const home = ctx.store.get<ProjectDoc>('project', user.default_project_id);
+    if (home?.enabled && assignedRoleIds(ctx, user.id, home.id).length > 0) project = home;
   }
   const roleIds = project ? assignedRoleIds(ctx, user.id, project.id) : [];
-  if (project && roleIds.length === 0) {
-    throw new ApiError(401, `User ${user.id} has no access to project ${project.id}.`);
-  }
+  // No role on the project: the same generic 401 (Keystone says which only in its log).
+  if (project && roleIds.length === 0) throw new ApiError(401, UNAUTHORIZED);
   const { id, body } = issueToken(ctx, { user, project, method: 'password', roleIds });
   return tokenResponse(ctx, req, 201, id, body);
 }

@@ -116,6 +116,15 @@ export class CloudStore {
     this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id);
   }
 
+  /** Drops every token whose body matches, as Keystone revokes them (a user disabled, a role removed); returns how many. */
+  deleteTokens(match: (body: Record<string, unknown>) => boolean): number {
+    const rows = this.db.prepare('SELECT id, body FROM tokens').all() as { id: string; body: string }[];
+    const doomed = rows.filter((row) => match(JSON.parse(row.body) as Record<string, unknown>));
+    const remove = this.db.prepare('DELETE FROM tokens WHERE id = ?');
+    for (const row of doomed) remove.run(row.id);
+    return doomed.length;
+  }
+
   /** Drops tokens that expired before `now` (ms since epoch). */
   purgeTokens(now: number): void {
     this.db.prepare('DELETE FROM tokens WHERE expires_at < ?').run(now);
