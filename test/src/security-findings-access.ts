@@ -49,12 +49,6 @@ async function startFakeKeystone() {
   };
 }
 
-/** Product bugs the findings below keep as failing expectations (`it.fails`), for the doc. */
-export const ACCESS_PRODUCT_BUGS = {
-  thirdSite:
-    'registerSite of a third site with no token answers INVALID_STATE "Two sites are registered already (boston, seattle)" before any token is checked (expected UNAUTHENTICATED; it names the registered sites to anyone)',
-} as const;
-
 export function registerAccessFindings(lab: () => Fixture): void {
   describe('finding 1: no token means no access', () => {
     const PG = 'prod-web-app';
@@ -180,7 +174,7 @@ export function registerAccessFindings(lab: () => Fixture): void {
       }
     });
 
-    it.fails(`registering a third site with no token is UNAUTHENTICATED (product bug: ${ACCESS_PRODUCT_BUGS.thirdSite})`, async () => {
+    it('registering a third site with no token is UNAUTHENTICATED', async () => {
       const fx = lab();
       const res = await post(
         fx.url,

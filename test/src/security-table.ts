@@ -111,11 +111,6 @@ const all = (
 
 const group = (t: Targets) => ({ pg: t.group.id });
 
-/** What the product answers today in the cells it gets wrong (see `Row.productBugs`). */
-const ADMIN_CHECK_BUG =
-  'FORBIDDEN "needs the admin role on a registered site": the admin check turns a missing or refused token into FORBIDDEN';
-const SITE_EVENTS_BUG =
-  "tenant A's REPLICATION_COMPLETED events (array group name, recovery point names), relayed from the site: site events are not filtered by project";
 const registeredSite = (t: Targets) => ({
   i: {
     name: 'boston',
@@ -256,7 +251,6 @@ const MUTATIONS: readonly Row[] = [
     document: 'mutation($n: String!) { unregisterSite(name: $n) { name } }',
     variables: () => ({ n: 'boston' }),
     expect: all({ anonymous: U, garbage: U, admin: state('INVALID_STATE'), default: F }),
-    productBugs: { anonymous: ADMIN_CHECK_BUG, garbage: ADMIN_CHECK_BUG },
     note: 'boston holds groups: the admin is refused for that, not for who it is',
   },
   {
@@ -266,7 +260,6 @@ const MUTATIONS: readonly Row[] = [
       'mutation($m: [TenantMappingInput!]!) { setTenantMappings(input: { mappings: $m }) { sourceProjectId targetProjectId } }',
     variables: (t) => ({ m: t.tenantMappings as Json[] }),
     expect: all({ anonymous: U, garbage: U, admin: ok, default: F }),
-    productBugs: { anonymous: ADMIN_CHECK_BUG, garbage: ADMIN_CHECK_BUG },
     note: 'the mappings as they are (the admin sets them unchanged)',
   },
   {
@@ -291,10 +284,6 @@ const MUTATIONS: readonly Row[] = [
       oneSite: U_SEATTLE,
       default: state('ALREADY_EXISTS'),
     }),
-    productBugs: {
-      oneSite:
-        "PEER_SITE_UNREACHABLE (retryable) saying seattle 'is unreachable (No token for site ...)': the missing token is reported as a site outage",
-    },
     note: "in tenant A's project, under the name of A's group: A and the admin get ALREADY_EXISTS",
   },
   {
@@ -482,7 +471,6 @@ const SUBSCRIPTIONS: readonly Row[] = [
     variables: (t) => ({ pg: t.reverseGroup.id }),
     expect: all({ anonymous: closed, garbage: closed, otherTenant: NF, default: ok }),
     trigger: 'replication',
-    productBugs: { otherTenant: SITE_EVENTS_BUG },
     note: "filtered on tenant A's group `sec-reverse` (seattle to boston: boston receives its points)",
   },
   {
@@ -493,7 +481,6 @@ const SUBSCRIPTIONS: readonly Row[] = [
     variables: group,
     expect: all({ anonymous: closed, garbage: closed, otherTenant: NF, oneSite: U_SEATTLE, default: ok }),
     trigger: 'replication',
-    productBugs: { otherTenant: SITE_EVENTS_BUG },
     note: "filtered on tenant A's group `sec-matrix` (boston to seattle: seattle receives its points)",
   },
 ];

@@ -335,6 +335,17 @@ export async function startSiteService(
           }
         },
         context: (wsCtx) => ({ caller: (wsCtx.extra as Record<string, unknown>).caller as Caller }),
+        // Subscription errors carry registered codes, as query errors do (a refused filter is
+        // NOT_FOUND, not an uncoded error the gateway would have to call INTERNAL).
+        onNext: (_ctx, _id, _payload, _args, result) =>
+          result.errors
+            ? {
+                ...result,
+                errors: result.errors.map((e) =>
+                  maskInternalError(formatError(e.toJSON(), e), e, (m) => logSite('ERROR', m)),
+                ),
+              }
+            : undefined,
       },
       routes,
       host: config.api.bind_host,
