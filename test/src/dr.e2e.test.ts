@@ -255,6 +255,17 @@ describe('a DR lifecycle across two sites', () => {
   let dataOrigin = '';
 
   it('fails over as planned with zero data loss', async () => {
+    // A bad mapping given with the operation is refused before the group's status changes.
+    const before = await group();
+    const badMapping = await lab.gql(
+      `mutation { failover(input: { protectionGroup: "${PG}", type: PLANNED, resourceMappings: [
+        { kind: NETWORK, sourceSite: "boston", sourceId: "n-1", targetSite: "nowhere", targetId: "n-2" }] }) { id } }`,
+      {},
+      tokens,
+    );
+    expect(badMapping.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(badMapping.errors?.[0]?.message).toMatch(/targetSite 'nowhere' is not one of the group's sites/);
+    expect(await group()).toMatchObject({ status: before.status, metadataVersion: before.metadataVersion });
     const pg = await group();
     const vol = String(((pg.members as Json[])[0]!.volumes as Json[])[0]!.storageVolumeName);
     for (let i = 0; i < 3; i++) store.simulateWrite('mock-array-a', vol);

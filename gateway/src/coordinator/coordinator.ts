@@ -100,6 +100,10 @@ export class Coordinator extends GroupChanges {
     },
   ) {
     const view = await this.getGroup(ctx, input.protectionGroup);
+    this.checkMappings(
+      view,
+      (input.resourceMappings ?? []) as { sourceSite?: unknown; targetSite?: unknown }[],
+    );
     const sites = { source: view.group.currentPrimarySite.name, target: view.group.secondarySite.name };
     if (input.type === 'PLANNED') {
       if (input.recoveryPoint) {
@@ -151,6 +155,10 @@ export class Coordinator extends GroupChanges {
     },
   ) {
     const view = await this.getGroup(ctx, input.protectionGroup);
+    this.checkMappings(
+      view,
+      (input.resourceMappings ?? []) as { sourceSite?: unknown; targetSite?: unknown }[],
+    );
     if (!view.group.members.length)
       throw new ProtectorError(
         'INVALID_STATE',
@@ -197,6 +205,10 @@ export class Coordinator extends GroupChanges {
     input: { protectionGroup: string; resourceMappings?: Json[] | null; forceSync: boolean },
   ) {
     const view = await this.getGroup(ctx, input.protectionGroup);
+    this.checkMappings(
+      view,
+      (input.resourceMappings ?? []) as { sourceSite?: unknown; targetSite?: unknown }[],
+    );
     const reads = await this.serviceReads(view.group);
     const down = reads.find((r) => r.error);
     if (down) throw peerUnreachable(down);

@@ -389,22 +389,7 @@ export abstract class GroupChanges extends ProtectionGroups {
     input: { protectionGroup: string; mappings: ResourceMappingInput[] },
   ): Promise<GroupView> {
     const view = await this.getGroup(ctx, input.protectionGroup);
-    const sites = [view.group.currentPrimarySite.name, view.group.secondarySite.name];
-    for (const m of input.mappings) {
-      for (const f of ['sourceSite', 'targetSite'] as const) {
-        if (!sites.includes(String(m[f]))) {
-          throw new ProtectorError(
-            'BAD_USER_INPUT',
-            `Mapping ${f} '${m[f]}' is not one of the group's sites (${sites.join(', ')}).`,
-          );
-        }
-      }
-      if (m.sourceSite === m.targetSite)
-        throw new ProtectorError(
-          'BAD_USER_INPUT',
-          'A mapping translates between the two sites: sourceSite and targetSite must differ.',
-        );
-    }
+    this.checkMappings(view, input.mappings);
     const requestId = randomUUID();
     return this.change(ctx, view.id, 'Changing resource mappings', (c, expectedVersion, group) =>
       c.step(

@@ -161,6 +161,33 @@ export abstract class ProtectionGroups extends SiteRegistry {
     return { reads, best: authoritative(reads)! };
   }
 
+  /**
+   * Resource mappings given for a group (stored, or for one operation) translate between its two
+   * sites. Checked before anything changes, so a bad mapping never leaves a group half way.
+   * @throws ProtectorError BAD_USER_INPUT naming the mapping's field
+   */
+  protected checkMappings(
+    view: GroupView,
+    mappings: readonly { sourceSite?: unknown; targetSite?: unknown }[],
+  ): void {
+    const sites = [view.group.currentPrimarySite.name, view.group.secondarySite.name];
+    for (const m of mappings) {
+      for (const f of ['sourceSite', 'targetSite'] as const) {
+        if (!sites.includes(String(m[f]))) {
+          throw new ProtectorError(
+            'BAD_USER_INPUT',
+            `Mapping ${f} '${String(m[f])}' is not one of the group's sites (${sites.join(', ')}).`,
+          );
+        }
+      }
+      if (m.sourceSite === m.targetSite)
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          'A mapping translates between the two sites: sourceSite and targetSite must differ.',
+        );
+    }
+  }
+
   protected async active(id: string): Promise<OperationRecord | null> {
     return (await this.opts.store.listOperations({ protectionGroupId: id, active: true }))[0] ?? null;
   }
