@@ -168,6 +168,14 @@ export class HttpArrayTransport implements ArrayTransport {
       return { status: res.statusCode, body: parsed, headers: flat };
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
+      if (UNTRUSTED_CERTIFICATE.has(code)) {
+        // The seed's troubleshooting: an array whose certificate this site does not trust.
+        throw new ArrayUnreachableError(
+          `the array's TLS certificate is not trusted (${code}: ${(err as Error).message}); set [storage] ca_bundle to the CA certificate that signs it`,
+          true,
+          { cause: err },
+        );
+      }
       const notSent = code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT';
       if (err instanceof undiciErrors.UndiciError || code.startsWith('E') || code.startsWith('UND_')) {
         throw new ArrayUnreachableError(`${code || 'error'}: ${(err as Error).message}`, notSent, {
@@ -178,3 +186,16 @@ export class HttpArrayTransport implements ArrayTransport {
     }
   }
 }
+
+/** Node's TLS verification failures: the request never left, and the fix is `ca_bundle` (or a valid certificate). */
+const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);

@@ -118,4 +118,25 @@ describe('fa-sim binary', () => {
     const other = await call('arrayB', 'GET', '/api/2.26/volumes', session);
     expect(other.status).toBe(401);
   });
+
+  it('a pure driver that does not trust its certificate fails with STORAGE_UNREACHABLE naming ca_bundle, not a stack trace', async () => {
+    const { PureStorageDriver } = await import('../pure.js');
+    const driver = new PureStorageDriver({
+      primaryArrayUrl: urls.arrayA!,
+      primaryArrayApiToken: 'T-sim',
+      secondaryArrayUrl: urls.arrayB!,
+      secondaryArrayApiToken: 'T-sim',
+      retry: { maxRetries: 0 },
+      timeoutMs: 5000,
+      log: () => {},
+    });
+    try {
+      await expect(driver.initialize()).rejects.toMatchObject({
+        code: 'STORAGE_UNREACHABLE',
+        message: expect.stringMatching(/certificate is not trusted .*set \[storage\] ca_bundle/),
+      });
+    } finally {
+      await driver.close();
+    }
+  });
 });
