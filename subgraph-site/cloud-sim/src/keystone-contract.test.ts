@@ -3,41 +3,18 @@
  * update and delete projects and users; grant, check and revoke roles; list role assignments; bad
  * bodies, duplicates, unknown ids, a member's refused calls; the tokens that follow) runs against the
  * simulator and against a REAL Keystone (Debian's python3-keystone under gunicorn, as
- * subgraph-site's keystone-real.test.ts starts it), and every answer's status and body must be the
+ * the test kit's startRealKeystone starts it), and every answer's status and body must be the
  * same, ids and base URLs aside. Keystone's 400 messages carry a dump of the failing JSON schema after
  * their first line; only that first line is compared.
  *
  * Needs `apt-get install -y --no-install-recommends python3-keystone python3-gunicorn` (CI's .ci/run does).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { needs, type RunningProcess, requirement, startProcess } from '@protector/test-kit';
+import { needs, type RunningProcess, realKeystone, startRealKeystone } from '@protector/test-kit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSimulatedCloud, type SimulatedCloud } from './index.js';
-
-const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
-const START_KEYSTONE = fileURLToPath(
-  new URL('../../test-support/keystone/start-keystone.sh', import.meta.url),
-);
-
-const realKeystone = requirement(
-  'Keystone (keystone-manage, gunicorn)',
-  existsSync(KEYSTONE_MANAGE) &&
-    spawnSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        'import importlib.util as u, sys; sys.exit(not (u.find_spec("keystone") and u.find_spec("gunicorn")))',
-      ],
-      { env: { ...process.env, PYTHONPATH: '' }, stdio: 'ignore' },
-    ).status === 0,
-  'apt-get install -y --no-install-recommends python3-keystone python3-gunicorn',
-  `${KEYSTONE_MANAGE}, or the keystone or gunicorn module of /usr/bin/python3, is missing`,
-);
 
 /** One recorded answer: what the script called it, its status and its body (or what the step keeps of it). */
 interface Entry {
@@ -317,25 +294,8 @@ let cloud: SimulatedCloud | undefined;
 needs(realKeystone).describe('the simulated Keystone against a real Keystone', () => {
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'cloud-sim-keystone-'));
-    keystone = await startProcess({
-      command: 'bash',
-      args: [START_KEYSTONE, join(workDir, 'keystone'), 'admin-secret'],
-      name: 'keystone',
-      env: { ...process.env, PYTHONPATH: '' },
-      group: true,
-      ready: /Listening at: (http:\/\/127\.0\.0\.1:\d+)/,
-      timeoutMs: 60_000,
-    });
-    const url = `${keystone.ready[1]}/v3`;
-    await keystone.waitFor(
-      'Keystone to answer',
-      async () => {
-        const response = await fetch(url);
-        await response.body?.cancel();
-        return response.status === 200;
-      },
-      60_000,
-    );
+    const started = await startRealKeystone({ workDir, adminPassword: 'admin-secret', timeoutMs: 60_000 });
+    keystone = started.process;
     cloud = await createSimulatedCloud({ seed: { adminPassword: 'admin-secret' } });
   }, 130_000);
 

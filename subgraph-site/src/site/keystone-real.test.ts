@@ -7,37 +7,24 @@
  * Needs `apt-get install -y --no-install-recommends python3-keystone python3-gunicorn` (CI's .ci/run does)
  * and a built `dist/` (`npx tsc -p tsconfig.json`).
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { needs, type RunningProcess, requirement, startProcess } from '@protector/test-kit';
+import {
+  needs,
+  type RunningProcess,
+  realKeystone,
+  requirement,
+  startProcess,
+  startRealKeystone,
+} from '@protector/test-kit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
-const KEYSTONE_MANAGE = '/usr/bin/keystone-manage';
-const START_KEYSTONE = fileURLToPath(
-  new URL('../../test-support/keystone/start-keystone.sh', import.meta.url),
-);
 const SITE_BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 
-/** keystone-manage, and the keystone and gunicorn modules of the system Python (start-keystone.sh runs both). */
-const realKeystone = requirement(
-  'Keystone (keystone-manage, gunicorn)',
-  existsSync(KEYSTONE_MANAGE) &&
-    spawnSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        'import importlib.util as u, sys; sys.exit(not (u.find_spec("keystone") and u.find_spec("gunicorn")))',
-      ],
-      { env: { ...process.env, PYTHONPATH: '' }, stdio: 'ignore' },
-    ).status === 0,
-  'apt-get install -y --no-install-recommends python3-keystone python3-gunicorn',
-  `${KEYSTONE_MANAGE}, or the keystone or gunicorn module of /usr/bin/python3, is missing`,
-);
 /** The site service this suite starts; turbo builds it before the tests. */
 const siteBuild = requirement(
   `the built protector-site (${SITE_BIN})`,
@@ -205,28 +192,9 @@ needs(realKeystone, siteBuild).describe('protector-site against a real Keystone'
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'protector-keystone-'));
     const started = Date.now();
-    // gunicorn binds port 0 and logs the address it got.
-    keystone = await startProcess({
-      command: 'bash',
-      args: [START_KEYSTONE, join(workDir, 'keystone'), ADMIN_PASSWORD],
-      name: 'keystone',
-      // keystone-manage and gunicorn must run on the system Python, whatever python3 is on PATH.
-      env: { ...process.env, PYTHONPATH: '' },
-      // Own process group: the script execs gunicorn, whose workers must die with it.
-      group: true,
-      ready: /Listening at: (http:\/\/127\.0\.0\.1:\d+)/,
-      timeoutMs: 45_000,
-    });
-    keystoneUrl = `${keystone.ready[1]}/v3`;
-    await keystone.waitFor(
-      'Keystone to answer',
-      async () => {
-        const response = await fetch(keystoneUrl);
-        await response.body?.cancel();
-        return response.status === 200;
-      },
-      45_000,
-    );
+    const real = await startRealKeystone({ workDir, adminPassword: ADMIN_PASSWORD, timeoutMs: 45_000 });
+    keystone = real.process;
+    keystoneUrl = real.url;
     keystoneStartSeconds = (Date.now() - started) / 1000;
     process.stderr.write(
       `real Keystone answering after ${keystoneStartSeconds.toFixed(1)} s at ${keystoneUrl}\n`,

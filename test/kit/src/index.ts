@@ -4,6 +4,7 @@
  * so the lab (`npm start`) imports the others by subpath.
  */
 export * from './graphql.js';
+export * from './keystone.js';
 export * from './processes.js';
 export * from './requirements.js';
 export * from './temp.js';
