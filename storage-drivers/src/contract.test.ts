@@ -30,20 +30,24 @@ interface Harness {
   expireSessions: (() => void) | null;
   /** A driver for the same arrays logging in with a wrong token (pure), or null. */
   badTokenDriver: (() => StorageDriver) | null;
+  /** Another driver for the same arrays, not initialized (a restarted site's). */
+  fresh: () => StorageDriver;
   stop(): Promise<void>;
 }
 
 const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Promise<Harness>> = {
   async mock(dir, clock) {
     const logs: string[] = [];
-    const driver = MockStorageDriver.create({
-      dataDir: dir,
-      arrays: ['mock-array-a', 'mock-array-b'],
-      transferMs: TRANSFER_MS,
-      retry: FAST_RETRY,
-      log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
-      clock,
-    });
+    const make = () =>
+      MockStorageDriver.create({
+        dataDir: dir,
+        arrays: ['mock-array-a', 'mock-array-b'],
+        transferMs: TRANSFER_MS,
+        retry: FAST_RETRY,
+        log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
+        clock,
+      });
+    const driver = make();
     await driver.initialize();
     return {
       clock,
@@ -54,6 +58,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Pr
       logs,
       expireSessions: null,
       badTokenDriver: null,
+      fresh: make,
       stop: () => driver.close(),
     };
   },
@@ -92,6 +97,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Pr
       logs,
       expireSessions: fa.expireSessions,
       badTokenDriver: () => make('T-wrong'),
+      fresh: () => make('T-contract'),
       stop: async () => {
         await driver.close();
         await fa.stop();
@@ -193,6 +199,56 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     expect(down.ok).toBe(false);
     expect(down.link).toBe('disconnected');
     expect(down.problems.join()).toMatch(/Replication link .* is disconnected/);
+  });
+
+  it('starts with an array down, addresses it by the identity last seen, and identifies it when it answers', async () => {
+    const seen = h.driver
+      .arrays()
+      .map(({ endpoint, name, id, version }) => ({ endpoint, name, id, version }));
+    const back = { name: 'pg-back', mode: 'async' as const, sourceArray: h.b, targetArray: h.a };
+    await h.driver.createVolumes(h.b, [{ name: 'db-1', sizeBytes: MiB }]);
+    await h.driver.ensureReplicationGroup(back);
+    await h.driver.addVolumes(back, ['db-1']);
+    const point = await h.driver.replicateNow(back);
+    await waitForComplete(h, back, point.name);
+    h.sim.setFaults(h.b, { down: true });
+
+    const remembered: string[][] = [];
+    const restarted = h.fresh();
+    await whileRetrying(
+      h.clock,
+      restarted.initialize({ known: seen, remember: (ids) => remembered.push(ids.map((i) => i.name)) }),
+    );
+    expect(restarted.arrays()).toMatchObject([
+      { name: h.a, available: true, error: null },
+      { name: h.b, available: false, error: expect.stringMatching(/unreachable/) },
+    ]);
+    expect(restarted.arrays()[1]!.error).toMatch(
+      kind === 'pure' ? /\[storage\] secondary_array_url/ : /down/,
+    );
+    expect(
+      h.logs.some((l) => l.startsWith('WARNING') && /secondary array .* unavailable at start-up/.test(l)),
+    ).toBe(true);
+    // What needs only the surviving array works: its recovery points of the lost array's group.
+    const points = await restarted.listRecoveryPoints(back);
+    expect(points.find((p) => p.name === point.name)?.complete).toBe(true);
+    await restarted.materialize(back, point.name, [{ sourceVolume: 'db-1', targetVolume: 'r-db-1' }]);
+    const v = await whileRetrying(h.clock, restarted.validate());
+    expect(v.arrays[1]).toMatchObject({ array: h.b, reachable: false, authenticated: false });
+
+    // Never seen before: the pure driver cannot name it until it answers; the mock knows it by configuration.
+    const unseen = h.fresh();
+    await whileRetrying(h.clock, unseen.initialize());
+    expect(unseen.arrays()[1]!.name).toBe(kind === 'pure' ? 'unidentified-secondary-array' : h.b);
+
+    h.sim.setFaults(h.b, { down: false });
+    expect((await restarted.reconnect()).map((a) => a.name)).toEqual([h.b]);
+    expect((await unseen.reconnect()).map((a) => a.name)).toEqual([h.b]);
+    expect(unseen.arrays()[1]).toMatchObject({ name: h.b, available: true, error: null });
+    expect(await unseen.getVolumes(h.b, ['db-1'])).toHaveLength(1);
+    expect(remembered.at(-1)).toEqual([h.a, h.b]);
+    await restarted.close();
+    await unseen.close();
   });
 
   it('creates, reads, destroys and eradicates volumes', async () => {
@@ -435,9 +491,21 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
       h.expireSessions!();
       expect(await h.driver.getVolumes(h.a, ['before-expiry'])).toHaveLength(1);
       const bad = h.badTokenDriver!();
-      await expectCode(bad.initialize(), 'STORAGE_AUTH_FAILED', /Invalid api-token/);
+      // A refused token does not stop the driver: the arrays are unavailable, with the reason and the fix.
+      await bad.initialize();
+      for (const a of bad.arrays()) {
+        expect(a.available).toBe(false);
+        expect(a.error).toMatch(
+          new RegExp(`Invalid api-token.*\\[storage\\] ${a.role}_array_api_token has expired`),
+        );
+      }
+      await expectCode(
+        bad.getVolumes(bad.arrays()[0]!.name, ['x']),
+        'STORAGE_AUTH_FAILED',
+        /Invalid api-token/,
+      );
       const v = await bad.validate();
-      expect(v.arrays.every((a) => !a.authenticated)).toBe(true);
+      expect(v.arrays.every((a) => a.reachable && !a.authenticated)).toBe(true);
       await bad.close();
     },
   );

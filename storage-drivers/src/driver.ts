@@ -23,6 +23,7 @@ import {
 import type {
   ArrayCheck,
   ArrayInfo,
+  InitializeOptions,
   LinkState,
   MaterializeOptions,
   MaterializeRequest,
@@ -67,10 +68,17 @@ function mechanismFor(mode: ReplicationMode): ReplicationMechanism {
   }
 }
 
+type Role = 'primary' | 'secondary';
+const ROLES: readonly Role[] = ['primary', 'secondary'];
+
+/** Errors that mean "this array cannot be used right now", as opposed to a bug or a bad request. */
+const UNAVAILABLE = new Set(['STORAGE_UNREACHABLE', 'STORAGE_AUTH_FAILED', 'STORAGE_RATE_LIMITED']);
+
 export abstract class FlashArrayDriver implements StorageDriver {
   abstract readonly name: 'mock' | 'pure';
-  private infos: ArrayInfo[] = [];
+  private readonly infos = new Map<Role, ArrayInfo>();
   private readonly byName = new Map<string, ArrayClient>();
+  private remember: InitializeOptions['remember'];
 
   protected constructor(
     protected readonly clients: DriverArrays,
@@ -82,25 +90,103 @@ export abstract class FlashArrayDriver implements StorageDriver {
   /** The line logged once both arrays answered, as in the product docs. */
   protected abstract initializedMessage(): string;
 
-  async initialize(): Promise<void> {
-    this.infos = [];
+  /** The name an array has by configuration, if the driver knows it without asking (mock arrays). */
+  protected configuredName(_role: Role): string | null {
+    return null;
+  }
+
+  /** What an operator should check when an array in `role` cannot be used, in the product's words. */
+  protected abstract hint(role: Role, code: string): string;
+
+  async initialize(opts: InitializeOptions = {}): Promise<void> {
+    this.infos.clear();
     this.byName.clear();
-    for (const role of ['primary', 'secondary'] as const) {
-      const client = this.clients[role];
+    this.remember = opts.remember;
+    for (const role of ROLES) {
+      const endpoint = this.clients[role].endpoint;
+      const known = opts.known?.find((k) => k.endpoint === endpoint);
+      const name = this.configuredName(role) ?? known?.name ?? `unidentified-${role}-array`;
+      this.setInfo({
+        endpoint,
+        name,
+        id: known?.id ?? '',
+        version: known?.version ?? '',
+        role,
+        available: false,
+        error: null,
+      });
+      const problem = await this.probe(role);
+      if (problem) {
+        this.log(
+          'WARNING',
+          `protector.engine.storage.${this.name}`,
+          `${role} array '${name}' is unavailable at start-up: ${problem.error}. Continuing without it; it is retried until it answers.`,
+        );
+      }
+    }
+    this.log('INFO', `protector.engine.storage.${this.name}`, this.initializedMessage());
+  }
+
+  /**
+   * Asks the array in `role` who it is. Answers null when it answered (and records its identity), else
+   * the reason it cannot be used, with the hint for the operator; it is then marked unavailable.
+   */
+  private async probe(role: Role): Promise<{ code: string; error: string } | null> {
+    const client = this.clients[role];
+    const before = this.infos.get(role)!;
+    try {
       const [array] = await client.list<Json>('/arrays');
       if (!array)
         throw new ProtectorError('STORAGE_ERROR', `Array at ${client.endpoint} returned no array identity.`);
-      const info: ArrayInfo = {
-        name: String(array.name),
+      const name = String(array.name);
+      if (before.id && before.name !== name) {
+        this.log(
+          'WARNING',
+          `protector.engine.storage.${this.name}`,
+          `The ${role} array at ${client.endpoint} now reports the name '${name}' (was '${before.name}').`,
+        );
+      }
+      this.setInfo({
+        ...before,
+        name,
         id: String(array.id),
-        role,
-        endpoint: client.endpoint,
         version: String(array.version ?? ''),
-      };
-      this.infos.push(info);
-      this.byName.set(info.name, client);
+        available: true,
+        error: null,
+      });
+      if (!before.available) {
+        if (before.error) {
+          this.log(
+            'INFO',
+            `protector.engine.storage.${this.name}`,
+            `${role} array '${name}' is reachable again.`,
+          );
+        }
+        this.remember?.([...this.infos.values()].filter((i) => i.id));
+      }
+      return null;
+    } catch (err) {
+      if (!(err instanceof ProtectorError) || !UNAVAILABLE.has(err.code)) throw err;
+      const error = `${err.message} (${this.hint(role, err.code)})`;
+      this.setInfo({ ...before, available: false, error });
+      return { code: err.code, error };
     }
-    this.log('INFO', `protector.engine.storage.${this.name}`, this.initializedMessage());
+  }
+
+  private setInfo(info: ArrayInfo): void {
+    const old = this.infos.get(info.role);
+    if (old && old.name !== info.name) this.byName.delete(old.name);
+    this.infos.set(info.role, info);
+    this.byName.set(info.name, this.clients[info.role]);
+  }
+
+  async reconnect(): Promise<readonly ArrayInfo[]> {
+    const back: ArrayInfo[] = [];
+    for (const role of ROLES) {
+      if (this.infos.get(role)?.available === false && !(await this.probe(role)))
+        back.push(this.infos.get(role)!);
+    }
+    return back;
   }
 
   async close(): Promise<void> {
@@ -108,12 +194,12 @@ export abstract class FlashArrayDriver implements StorageDriver {
   }
 
   arrays(): readonly ArrayInfo[] {
-    if (!this.infos.length)
+    if (this.infos.size < 2)
       throw new ProtectorError(
         'INVALID_STATE',
         'The storage driver is not initialized; call initialize() first.',
       );
-    return this.infos;
+    return ROLES.map((r) => this.infos.get(r)!);
   }
 
   private client(array: string): ArrayClient {
@@ -134,39 +220,26 @@ export abstract class FlashArrayDriver implements StorageDriver {
   async validate(): Promise<StorageValidation> {
     const checks: ArrayCheck[] = [];
     const problems: string[] = [];
-    for (const role of ['primary', 'secondary'] as const) {
-      const client = this.clients[role];
-      const info = this.infos.find((i) => i.role === role);
-      try {
-        await client.list('/arrays');
-        checks.push({
-          array: info?.name ?? client.endpoint,
-          role,
-          endpoint: client.endpoint,
-          reachable: true,
-          authenticated: true,
-          error: null,
-        });
-      } catch (err) {
-        const e = err as ProtectorError;
-        const authFailed = e.code === 'STORAGE_AUTH_FAILED';
-        checks.push({
-          array: info?.name ?? client.endpoint,
-          role,
-          endpoint: client.endpoint,
-          reachable: authFailed,
-          authenticated: false,
-          error: e.message,
-        });
-        problems.push(`${role} array: ${e.message}`);
-      }
+    for (const role of ROLES) {
+      const problem = await this.probe(role);
+      const info = this.infos.get(role)!;
+      checks.push({
+        array: info.name,
+        role,
+        endpoint: info.endpoint,
+        // An array that refused the token answered: it is reachable.
+        reachable: !problem || problem.code === 'STORAGE_AUTH_FAILED',
+        authenticated: !problem,
+        error: problem?.error ?? null,
+      });
+      if (problem) problems.push(`${role} array: ${problem.error}`);
     }
     let link: LinkState = 'unknown';
-    const [primary, secondary] = this.infos;
-    if (primary && secondary && checks[0]?.authenticated) {
-      link = await this.linkBetween(primary.name, secondary.name);
+    const [primary, secondary] = this.arrays();
+    if (primary!.available) {
+      link = await this.linkBetween(primary!.name, secondary!.name);
       if (link !== 'connected') {
-        problems.push(`Replication link from '${primary.name}' to '${secondary.name}' is ${link}.`);
+        problems.push(`Replication link from '${primary!.name}' to '${secondary!.name}' is ${link}.`);
       }
     }
     return { ok: problems.length === 0, driver: this.name, arrays: checks, link, problems };

@@ -9,7 +9,9 @@ export { DEFAULT_SCHEDULE } from './driver/mechanism.js';
 export { type StorageLog, stderrLog } from './driver.js';
 export type {
   ArrayCheck,
+  ArrayIdentity,
   ArrayInfo,
+  InitializeOptions,
   LinkState,
   MaterializeOptions,
   MaterializeRequest,

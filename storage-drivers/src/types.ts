@@ -8,13 +8,30 @@ export type ReplicationMode = 'async' | 'sync';
 
 export type LinkState = 'connected' | 'connecting' | 'disconnected' | 'unknown';
 
-/** One of the two arrays a driver talks to; `primary`/`secondary` as configured in `[storage]`. */
-export interface ArrayInfo {
+/** What identifies an array: its name and id as `GET /arrays` reports them, at its endpoint. */
+export interface ArrayIdentity {
+  readonly endpoint: string;
   readonly name: string;
   readonly id: string;
-  readonly role: 'primary' | 'secondary';
-  readonly endpoint: string;
   readonly version: string;
+}
+
+/** One of the two arrays a driver talks to; `primary`/`secondary` as configured in `[storage]`. */
+export interface ArrayInfo extends ArrayIdentity {
+  readonly role: 'primary' | 'secondary';
+  /** False while the array does not answer or refuses the token; `error` says why. */
+  readonly available: boolean;
+  readonly error: string | null;
+}
+
+export interface InitializeOptions {
+  /**
+   * Identities seen on an earlier start. An array that cannot be reached now is addressed by the
+   * identity last seen at its endpoint, so a site starts (and fails over) with its peer's array gone.
+   */
+  readonly known?: readonly ArrayIdentity[];
+  /** Called with both identities whenever an array is identified (at start, or when it answers again). */
+  readonly remember?: (identities: readonly ArrayIdentity[]) => void;
 }
 
 /** Where a replication group lives: its name on the source array and the array it replicates to. */
@@ -138,12 +155,19 @@ export interface StorageValidation {
 /** Storage operations every DR step ends in. One interface; `mock` and `pure` implement it. */
 export interface StorageDriver {
   readonly name: 'mock' | 'pure';
-  /** Connects to both arrays and logs "<Driver> initialized: ..." as in the product docs. */
-  initialize(): Promise<void>;
+  /**
+   * Identifies both arrays and logs "<Driver> initialized: ..." as in the product docs. An array that is
+   * unreachable or refuses its token does not stop it: it is marked unavailable (with the reason) and
+   * identified again by `validate()` or `reconnect()` once it answers.
+   */
+  initialize(opts?: InitializeOptions): Promise<void>;
   close(): Promise<void>;
-  /** Both arrays, primary first. Valid after `initialize()`. */
+  /** Both arrays, primary first, with their availability. Valid after `initialize()`. */
   arrays(): readonly ArrayInfo[];
+  /** Asks both arrays who they are and whether they are connected; updates their availability. */
   validate(): Promise<StorageValidation>;
+  /** Asks only the unavailable arrays again; returns the ones that answered. */
+  reconnect(): Promise<readonly ArrayInfo[]>;
 
   createVolumes(array: string, specs: readonly VolumeSpec[]): Promise<Volume[]>;
   getVolumes(array: string, names: readonly string[]): Promise<Volume[]>;

@@ -420,7 +420,28 @@ describe('a DR lifecycle across two sites', () => {
 
   it('fails over unplanned to an older recovery point with boston killed, and re-syncs and fences boston when it returns', async () => {
     expect(olderPoint).not.toBeNull();
+    // boston's datacenter is lost, its array with it, and seattle's service restarts during the disaster:
+    // it starts without the peer's array (named as last seen), degraded but ready.
     await lab.killSite('boston');
+    store.setFaults('mock-array-a', { down: true });
+    await lab.killSite('seattle');
+    await lab.startSite('seattle');
+    const readyz = await fetch(lab.sites.seattle!.url.replace(/\/graphql$/, '/readyz'));
+    const ready = (await readyz.json()) as Json;
+    expect(readyz.status).toBe(200);
+    expect(ready).toMatchObject({ status: 'degraded', checks: { storage: { ok: true }, peer_storage: { ok: false } } });
+    expect(String((ready.checks as Json).peer_storage.error)).toMatch(/mock-array-a.* is down/);
+    // `site validate` reports the storage-layer error, naming the array and what to do.
+    const { validateSite } = await gql<{ validateSite: { valid: boolean; checks: Json[] } }>(
+      'mutation { validateSite(name: "seattle") { valid checks { name status message } } }',
+      {},
+      { seattle: admin.seattle! },
+    );
+    expect(validateSite.valid).toBe(false);
+    expect(validateSite.checks.find((c) => c.name === 'storage')).toMatchObject({
+      status: 'FAILED',
+      message: expect.stringMatching(/mock-array-a: Array at mock:\/\/mock-array-a is unreachable.*clear the fault/),
+    });
     const { failover } = await gql<{ failover: Json }>(
       `mutation($rp: String) { failover(input: { protectionGroup: "${PG}", type: UNPLANNED, recoveryPoint: $rp }) { id } }`,
       { rp: olderPoint!.name },
@@ -443,7 +464,9 @@ describe('a DR lifecycle across two sites', () => {
     expect(newest).toContain(olderPoint!.version);
     expect(Math.max(...newest)).toBe(olderPoint!.version);
 
-    // boston returns with its VMs running and stale metadata: the gateway re-syncs it and fences them.
+    // boston returns, array first, with its VMs running and stale metadata: the gateway re-syncs it and
+    // fences them.
+    store.setFaults('mock-array-a', { down: false });
     await lab.startSite('boston');
     await until(
       'boston re-synced',

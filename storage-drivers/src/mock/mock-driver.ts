@@ -11,6 +11,7 @@ import { startTicker } from '../array/ticker.js';
 import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
 import { LocalArrayTransport } from '../client/local-transport.js';
 import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
+import type { InitializeOptions } from '../types.js';
 
 export const DEFAULT_MOCK_DATA_DIR = '/var/lib/protector/mock_storage';
 export const DEFAULT_MOCK_ARRAYS = ['mock-array-a', 'mock-array-b'] as const;
@@ -62,7 +63,7 @@ export class MockStorageDriver extends FlashArrayDriver {
     /** The simulated arrays: faults, link state and host writes for labs and tests. */
     readonly simulator: FlashArrayStore,
     readonly dataDir: string,
-    arrays: readonly [string, string],
+    private readonly arrayNames: readonly [string, string],
     private readonly tickMs: number,
     retry: Partial<RetryPolicy> | undefined,
     log: StorageLog,
@@ -70,8 +71,8 @@ export class MockStorageDriver extends FlashArrayDriver {
   ) {
     super(
       {
-        primary: new ArrayClient(new LocalArrayTransport(simulator, arrays[0]), { retry, clock }),
-        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrays[1]), { retry, clock }),
+        primary: new ArrayClient(new LocalArrayTransport(simulator, arrayNames[0]), { retry, clock }),
+        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrayNames[1]), { retry, clock }),
       },
       log,
       clock,
@@ -101,8 +102,8 @@ export class MockStorageDriver extends FlashArrayDriver {
     );
   }
 
-  override async initialize(): Promise<void> {
-    await super.initialize();
+  override async initialize(opts?: InitializeOptions): Promise<void> {
+    await super.initialize(opts);
     this.log(
       'WARNING',
       'protector.engine.storage.mock',
@@ -111,6 +112,16 @@ export class MockStorageDriver extends FlashArrayDriver {
     if (this.tickMs > 0 && !this.stopTicker) {
       this.stopTicker = startTicker(this.clock, this.tickMs, () => this.simulator.tick());
     }
+  }
+
+  protected override configuredName(role: 'primary' | 'secondary'): string {
+    return this.arrayNames[role === 'primary' ? 0 : 1];
+  }
+
+  protected hint(_role: 'primary' | 'secondary', code: string): string {
+    return code === 'STORAGE_UNREACHABLE'
+      ? `the simulated array is marked down in ${join(this.dataDir, MOCK_DB_FILE)}; clear the fault to bring it back`
+      : 'the simulated array refused the request';
   }
 
   protected initializedMessage(): string {

@@ -54,6 +54,14 @@ export class PureStorageDriver extends FlashArrayDriver {
     );
   }
 
+  protected hint(role: 'primary' | 'secondary', code: string): string {
+    const url = `[storage] ${role}_array_url`;
+    if (code === 'STORAGE_AUTH_FAILED')
+      return `the API token in [storage] ${role}_array_api_token has expired or been revoked, or belongs to another array: create a new token on the array, set it and restart`;
+    if (code === 'STORAGE_RATE_LIMITED') return 'the array is rate limiting this host; it is retried';
+    return `check that ${url} is the array's HTTPS management address and that no firewall blocks HTTPS from this host to it`;
+  }
+
   protected initializedMessage(): string {
     const host = (url: string) => new URL(url).hostname;
     return `PureStorageDriver initialized: primary=${host(this.opts.primaryArrayUrl)} secondary=${host(this.opts.secondaryArrayUrl)}`;

@@ -51,8 +51,8 @@ export function startReplicationMonitor(deps: {
   driver: StorageDriver;
   events: SiteEvents;
   siteName: string;
-  localArray: string;
-  peerArray: string;
+  /** This site's and the peer's array, by their current names. */
+  arrays: { readonly localArray: string; readonly peerArray: string };
   intervalMs: number;
   log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
 }): { stop(): void; pollNow(): Promise<void> } {
@@ -79,7 +79,7 @@ export function startReplicationMonitor(deps: {
           rpoMinutes: null,
           linkState: now,
           previousLinkState: link,
-          message: `Replication link ${deps.localArray} <-> ${deps.peerArray} changed from ${link} to ${now}.`,
+          message: `Replication link ${deps.arrays.localArray} <-> ${deps.arrays.peerArray} changed from ${link} to ${now}.`,
         });
         deps.log('WARNING', `replication link changed from ${link} to ${now}`);
       }
@@ -89,7 +89,7 @@ export function startReplicationMonitor(deps: {
         if (!pg.storageGroupName && pg.replicationType === 'async') continue;
         const name = storageGroupNameOf(pg);
         // Watch the direction where this site is the target: that is where recovery points land.
-        const ref = groupRef(deps, pg, 'to-here');
+        const ref = groupRef(deps.arrays, pg, 'to-here');
         let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
         try {
           status = await deps.driver.replicationStatus(ref);

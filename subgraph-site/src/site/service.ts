@@ -26,6 +26,7 @@ import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import type { SiteConfig } from '../config/index.js';
 import { createSiteDataSource, createSiteRepository, loadOrCreateKey, parseSecretKey } from '../db/index.js';
 import { createOpenStackClient, type OpenStackClient } from '../openstack/index.js';
+import { loadArrayIdentities, saveArrayIdentities } from './array-identities.js';
 import { type Caller, createTokenValidator, tokenFromHeaders } from './auth.js';
 import type { SiteContext } from './context.js';
 import { SiteEvents, startReplicationMonitor } from './events.js';
@@ -122,8 +123,32 @@ export async function startSiteService(
       });
     }
     cleanups.push(() => driver.close());
-    await driver.initialize();
-    const [local, peer] = driver.arrays();
+    // An array that cannot be reached does not stop the site (its peer's datacenter may be gone): it is
+    // addressed by the identity last seen and identified again when it answers.
+    const statePath = config.DEFAULT.state_path;
+    const known = loadArrayIdentities(statePath, (m) => logSite('WARNING', m));
+    await driver.initialize({
+      known,
+      remember: (seen) => {
+        try {
+          saveArrayIdentities(statePath, seen, known);
+        } catch (err) {
+          logSite(
+            'WARNING',
+            `could not record the arrays' identities in ${statePath}: ${(err as Error).message}`,
+          );
+        }
+      },
+    });
+    /** This site's array and the peer's, by their current names (an array unreachable at start is named when it answers). */
+    const arrays = {
+      get localArray() {
+        return driver.arrays()[0]!.name;
+      },
+      get peerArray() {
+        return driver.arrays()[1]!.name;
+      },
+    };
 
     const dataSource = await createSiteDataSource({ url: config.database.connection });
     cleanups.push(() => dataSource.destroy());
@@ -148,14 +173,14 @@ export async function startSiteService(
         },
         volumeBackend: {
           async createVolume(name, sizeBytes) {
-            await driver.createVolumes(local!.name, [{ name, sizeBytes }]);
+            await driver.createVolumes(arrays.localArray, [{ name, sizeBytes }]);
             return name;
           },
           async deleteVolume(name) {
-            await driver.destroyVolumes(local!.name, [name], { eradicate: true });
+            await driver.destroyVolumes(arrays.localArray, [name], { eradicate: true });
           },
           async volumeSize(name) {
-            const [v] = await driver.getVolumes(local!.name, [name]).catch(() => []);
+            const [v] = await driver.getVolumes(arrays.localArray, [name]).catch(() => []);
             return v && !v.destroyed ? v.sizeBytes : null;
           },
         },
@@ -186,7 +211,16 @@ export async function startSiteService(
         ...(config.DEFAULT.use_simulated_cloud ? { pollIntervalMs: 200 } : {}),
       });
     const cloud = serviceClient({ projectName: ks.project_name ?? 'service' });
-    await cloud.tokenInfo();
+    // Keystone down or refusing the service user does not stop the site: /readyz and `site validate`
+    // report it, and requests are answered 503 until it accepts tokens again.
+    await cloud
+      .tokenInfo()
+      .catch((err: Error) =>
+        logSite(
+          'WARNING',
+          `the cloud's Keystone at ${authUrl} does not accept the service user yet: ${err.message}`,
+        ),
+      );
     const projectClients = new Map<string, OpenStackClient>();
     const cloudFor = (projectId: string) => {
       const known = projectClients.get(projectId);
@@ -201,6 +235,12 @@ export async function startSiteService(
     const events = new SiteEvents();
     const metrics = new Metrics();
     const ctx: SiteContext = {
+      get localArray() {
+        return arrays.localArray;
+      },
+      get peerArray() {
+        return arrays.peerArray;
+      },
       siteName,
       version: SITE_VERSION,
       startedAt: new Date(),
@@ -210,13 +250,13 @@ export async function startSiteService(
       cloud,
       cloudFor,
       events,
-      localArray: local!.name,
-      peerArray: peer!.name,
       defaults: {
         replicationIntervalSeconds: config.storage.default_replication_interval,
         rpoMinutes: config.storage.default_rpo_minutes,
       },
-      cinderHost: `protector@pure#${local!.name}`,
+      get cinderHost() {
+        return `protector@pure#${arrays.localArray}`;
+      },
       log: logSite,
     };
     const steps = createSiteSteps(ctx);
@@ -265,8 +305,7 @@ export async function startSiteService(
       driver,
       events,
       siteName,
-      localArray: local!.name,
-      peerArray: peer!.name,
+      arrays,
       intervalMs: config.DEFAULT.replication_monitor_interval * 1000,
       log: logSite,
     });
@@ -285,11 +324,15 @@ export async function startSiteService(
       await Promise.all([
         run('database', () => dataSource.query('SELECT 1')),
         run('cloud', () => cloud.tokenInfo()),
+        // Ready means this site's own array answers; the peer's array is reported, and only degrades.
         run('storage', async () => {
           const v = await driver.validate();
-          const localArray = v.arrays.find((a) => a.role === 'primary');
-          if (!localArray?.reachable || !localArray.authenticated)
-            throw new Error(localArray?.error ?? 'local array unreachable');
+          const local = v.arrays.find((a) => a.role === 'primary');
+          if (!local?.authenticated) throw new Error(local?.error ?? 'local array unreachable');
+        }),
+        run('peer_storage', async () => {
+          const peer = driver.arrays()[1]!;
+          if (!peer.available) throw new Error(peer.error ?? `peer array '${peer.name}' is unavailable`);
         }),
       ]);
       return checks;
@@ -300,8 +343,10 @@ export async function startSiteService(
         sendJson(res, 200, { status: 'ok', site: siteName, version: SITE_VERSION }),
       '/readyz': async (_req: IncomingMessage, res: ServerResponse) => {
         const checks = await readiness();
-        const ok = Object.values(checks).every((c) => c.ok);
-        sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'not ready', site: siteName, checks });
+        // Without the peer's array the site still serves (and fails over to itself): degraded, not unready.
+        const ok = Object.entries(checks).every(([name, c]) => c.ok || name === 'peer_storage');
+        const status = !ok ? 'not ready' : checks.peer_storage?.ok ? 'ready' : 'degraded';
+        sendJson(res, ok ? 200 : 503, { status, site: siteName, checks });
       },
       '/metrics': (req: IncomingMessage, res: ServerResponse) => {
         const expected = config.api.metrics_token;
@@ -354,7 +399,7 @@ export async function startSiteService(
     cleanups.push(() => http.stop());
     logSite(
       'INFO',
-      `site ${siteName} serving its subgraph at ${http.url} (storage ${driver.name}, arrays ${local!.name} -> ${peer!.name})`,
+      `site ${siteName} serving its subgraph at ${http.url} (storage ${driver.name}, arrays ${arrays.localArray} -> ${arrays.peerArray})`,
     );
 
     return {
