@@ -429,7 +429,10 @@ describe('a DR lifecycle across two sites', () => {
     const readyz = await fetch(lab.sites.seattle!.url.replace(/\/graphql$/, '/readyz'));
     const ready = (await readyz.json()) as Json;
     expect(readyz.status).toBe(200);
-    expect(ready).toMatchObject({ status: 'degraded', checks: { storage: { ok: true }, peer_storage: { ok: false } } });
+    expect(ready).toMatchObject({
+      status: 'degraded',
+      checks: { storage: { ok: true }, peer_storage: { ok: false } },
+    });
     expect(String((ready.checks as Json).peer_storage.error)).toMatch(/mock-array-a.* is down/);
     // `site validate` reports the storage-layer error, naming the array and what to do.
     const { validateSite } = await gql<{ validateSite: { valid: boolean; checks: Json[] } }>(
@@ -440,7 +443,9 @@ describe('a DR lifecycle across two sites', () => {
     expect(validateSite.valid).toBe(false);
     expect(validateSite.checks.find((c) => c.name === 'storage')).toMatchObject({
       status: 'FAILED',
-      message: expect.stringMatching(/mock-array-a: Array at mock:\/\/mock-array-a is unreachable.*clear the fault/),
+      message: expect.stringMatching(
+        /mock-array-a: Array at mock:\/\/mock-array-a is unreachable.*clear the fault/,
+      ),
     });
     const { failover } = await gql<{ failover: Json }>(
       `mutation($rp: String) { failover(input: { protectionGroup: "${PG}", type: UNPLANNED, recoveryPoint: $rp }) { id } }`,
