@@ -70,7 +70,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Pr
         { name: 'fa-a', port: 0 },
         { name: 'fa-b', port: 0 },
       ],
-      apiToken: 'T-contract',
+      apiToken: ['T-contract', 'T-policy'],
       transferMs: TRANSFER_MS,
       clock,
     });
@@ -249,6 +249,62 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     expect(remembered.at(-1)).toEqual([h.a, h.b]);
     await restarted.close();
     await unseen.close();
+  });
+
+  it("calls a group's arrays with the group's own API tokens when its ref carries them", async () => {
+    await protectedGroup();
+    const withTokens = (token: string): ReplicationGroupRef => ({
+      ...ref,
+      apiTokens: { [h.a]: token, [h.b]: token },
+    });
+    expect((await h.driver.getReplicationGroup(withTokens('T-policy')))?.volumes).toHaveLength(2);
+    const wrong = h.driver.getReplicationGroup(withTokens('T-revoked'));
+    if (kind === 'pure') await expectCode(wrong, 'STORAGE_AUTH_FAILED', /Invalid api-token/);
+    // The mock driver has no tokens: a policy's are ignored, as the product documentation says.
+    else expect((await wrong)?.volumes).toHaveLength(2);
+    // The driver's own ([storage]) token is unaffected.
+    expect((await h.driver.getReplicationGroup(ref))?.volumes).toHaveLength(2);
+  });
+
+  it('renames a group (pure_pg_name): its replicas and recovery points follow, a repeat is done, a taken name is refused', async () => {
+    await protectedGroup();
+    const point = await h.driver.replicateNow(ref, { suffix: 'before' });
+    await waitForComplete(h, ref, point.name);
+    const renamed = { ...ref, name: 'pg-db-cluster' };
+    expect(await h.driver.renameReplicationGroup(ref, 'pg-db-cluster')).toMatchObject({
+      name: 'pg-db-cluster',
+      targetName: `${h.a}:pg-db-cluster`,
+      volumes: ['web-1-data', 'web-1-root'],
+    });
+    expect(await h.driver.getReplicationGroup(ref)).toBeNull();
+    const points = await h.driver.listRecoveryPoints(renamed);
+    expect(points.map((p) => p.name)).toEqual([`${h.a}:pg-db-cluster.before`]);
+    const [copy] = await h.driver.materialize(renamed, points[0]!.name, [
+      { sourceVolume: 'web-1-root', targetVolume: 'r-web-1-root' },
+    ]);
+    expect(copy).toMatchObject({ name: 'r-web-1-root', array: h.b });
+    // A repeat (after a crash) finds the rename done; a name the array uses is refused.
+    expect((await h.driver.renameReplicationGroup(ref, 'pg-db-cluster')).name).toBe('pg-db-cluster');
+    await h.driver.ensureReplicationGroup({ ...ref, name: 'pg-other' });
+    await expectCode(
+      h.driver.renameReplicationGroup(renamed, 'pg-other'),
+      'ALREADY_EXISTS',
+      /already has a protection group named 'pg-other'/,
+    );
+    await expectCode(h.driver.renameReplicationGroup(renamed, 'bad name!'), 'INVALID_NAME');
+
+    // A pod is renamed while empty; with volumes it is refused, because its volumes would be renamed.
+    const pod: ReplicationGroupRef = { name: 'pod-a', mode: 'sync', sourceArray: h.a, targetArray: h.b };
+    await h.driver.ensureReplicationGroup(pod);
+    expect((await h.driver.renameReplicationGroup(pod, 'pod-db')).name).toBe('pod-db');
+    const podDb = { ...pod, name: 'pod-db' };
+    await h.driver.createVolumes(h.a, [{ name: 'db-1', sizeBytes: MiB }]);
+    await h.driver.addVolumes(podDb, ['db-1']);
+    await expectCode(
+      h.driver.renameReplicationGroup(podDb, 'pod-x'),
+      'INVALID_STATE',
+      /renaming a pod renames its volumes/,
+    );
   });
 
   it('creates, reads, destroys and eradicates volumes', async () => {

@@ -7,7 +7,7 @@
  */
 
 import { type Clock, mapLimit, systemClock } from '@protector/platform';
-import { type Json, ProtectorError } from '@protector/schema';
+import { flashArrayNameProblem, type Json, ProtectorError } from '@protector/schema';
 import type { ArrayClient } from './client/array-client.js';
 import { protectionGroups } from './driver/async-replication.js';
 import { pickRef, toVolume } from './driver/mapping.js';
@@ -202,7 +202,20 @@ export abstract class FlashArrayDriver implements StorageDriver {
     return ROLES.map((r) => this.infos.get(r)!);
   }
 
-  private client(array: string): ArrayClient {
+  /**
+   * A client of the array in `role` that logs in with `token` instead of the `[storage]` one (a
+   * replication policy's). The mock driver has no tokens: it answers the default client.
+   */
+  protected abstract clientWithToken(role: Role, token: string): ArrayClient;
+
+  /** The client for `array`, logged in with the group's own token for it when `ref` carries one. */
+  private client(array: string, ref?: ReplicationGroupRef): ArrayClient {
+    const token = ref?.apiTokens?.[array];
+    if (token) {
+      this.client(array);
+      const role = this.infos.get('primary')?.name === array ? 'primary' : 'secondary';
+      return this.clientWithToken(role, token);
+    }
     const client = this.byName.get(array);
     if (!client) {
       const known = this.arrays()
@@ -302,8 +315,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
     this.checkRef(ref);
     return {
       ref,
-      src: this.client(ref.sourceArray),
-      dst: this.client(ref.targetArray),
+      src: this.client(ref.sourceArray, ref),
+      dst: this.client(ref.targetArray, ref),
       mechanism: mechanismFor(ref.mode),
     };
   }
@@ -321,6 +334,31 @@ export abstract class FlashArrayDriver implements StorageDriver {
   async getReplicationGroup(ref: ReplicationGroupRef): Promise<ReplicationGroup | null> {
     const g = this.group(ref);
     return g.mechanism.get(g);
+  }
+
+  async renameReplicationGroup(ref: ReplicationGroupRef, to: string): Promise<ReplicationGroup> {
+    const problem = flashArrayNameProblem(to);
+    if (problem) throw new ProtectorError('INVALID_NAME', `Group name '${to}': ${problem}`, { name: to });
+    const renamed: ReplicationGroupRef = { ...pickRef(ref), name: to };
+    const g = this.group(ref);
+    const [current, taken] = await Promise.all([g.mechanism.get(g), this.getReplicationGroup(renamed)]);
+    if (!current && taken) return taken;
+    if (!current) {
+      throw new ProtectorError(
+        'NOT_FOUND',
+        `${g.mechanism.kind} '${ref.name}' does not exist on array '${ref.sourceArray}'.`,
+        { group: ref.name },
+      );
+    }
+    if (taken) {
+      throw new ProtectorError(
+        'ALREADY_EXISTS',
+        `Array '${ref.sourceArray}' already has a ${g.mechanism.kind.toLowerCase()} named '${to}'; choose another name or remove that one from the array.`,
+        { name: to },
+      );
+    }
+    await g.mechanism.rename(g, to);
+    return (await this.getReplicationGroup(renamed))!;
   }
 
   async deleteReplicationGroup(ref: ReplicationGroupRef): Promise<void> {
@@ -381,7 +419,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
   ): Promise<Volume[]> {
     const listed = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
     checkMaterialize(ref, point, listed, requests);
-    const dst = this.client(ref.targetArray);
+    const dst = this.client(ref.targetArray, ref);
     const mechanism = mechanismFor(ref.mode);
     return mapLimit(requests, CONCURRENCY, async (r) => {
       const source = mechanism.volumeSnapshot(point, r.sourceVolume);
@@ -425,7 +463,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
         `Group '${ref.name}' replicates asynchronously; only sync (pod) groups are promoted or demoted. Materialize a recovery point instead.`,
       );
     }
-    await mechanism.setPromotion(this.client(array), ref, state);
+    await mechanism.setPromotion(this.client(array, ref), ref, state);
     return (await this.getReplicationGroup({
       ...ref,
       sourceArray: array,

@@ -40,6 +40,11 @@ export interface ReplicationGroupRef {
   readonly mode: ReplicationMode;
   readonly sourceArray: string;
   readonly targetArray: string;
+  /**
+   * API tokens by array name for this group's calls (its replication policy's); an array without one
+   * is called with the driver's `[storage]` token. The mock driver has no tokens and ignores them.
+   */
+  readonly apiTokens?: Readonly<Record<string, string>>;
 }
 
 /** FlashArray `target_retention`: keep everything for `allForSeconds`, then `perDay` for `days`. */
@@ -177,6 +182,11 @@ export interface StorageDriver {
   /** Creates the group and its target when absent (idempotent); applies the schedule when given. */
   ensureReplicationGroup(ref: ReplicationGroupRef, schedule?: ReplicationSchedule): Promise<ReplicationGroup>;
   getReplicationGroup(ref: ReplicationGroupRef): Promise<ReplicationGroup | null>;
+  /**
+   * Renames the group (a replication policy's `pure_pg_name`); its replicas and recovery points follow.
+   * Repeating a rename that was done answers the renamed group; a name the array already uses is refused.
+   */
+  renameReplicationGroup(ref: ReplicationGroupRef, to: string): Promise<ReplicationGroup>;
   /** Destroys and eradicates the group on the source (and its target copy); volumes are kept. */
   deleteReplicationGroup(ref: ReplicationGroupRef): Promise<void>;
   addVolumes(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup>;

@@ -85,12 +85,58 @@ export function postPgroups(m: ArrayModel, array: string, q: Query): Item[] {
   });
 }
 
-/** `PATCH /protection-groups`: replication schedule, target retention, destroyed. */
+/**
+ * Renames the rows of group `from` (and its snapshots `from.SUFFIX`, their volume snapshots
+ * `from.SUFFIX.VOLUME`) to `to` on the arrays `arrays`.
+ */
+function renameGroupRows(m: ArrayModel, arrays: readonly string[], from: string, to: string): void {
+  const rest = from.length + 1;
+  for (const a of arrays) {
+    m.db.prepare('UPDATE pgroups SET name = ? WHERE array = ? AND name = ?').run(to, a, from);
+    for (const table of ['pgroup_volumes', 'pgroup_targets']) {
+      m.db.prepare(`UPDATE ${table} SET pgroup = ? WHERE array = ? AND pgroup = ?`).run(to, a, from);
+    }
+    m.db
+      .prepare(
+        'UPDATE pgroup_snaps SET pgroup = ?, name = ? || substr(name, ?) WHERE array = ? AND pgroup = ?',
+      )
+      .run(to, to, rest, a, from);
+    m.db
+      .prepare(
+        'UPDATE volume_snaps SET pgroup_snap = ? || substr(pgroup_snap, ?), name = ? || substr(name, ?) WHERE array = ? AND substr(pgroup_snap, 1, ?) = ?',
+      )
+      .run(to, rest, to, rest, a, rest, `${from}.`);
+  }
+}
+
+/** Renames a source group; its replicas become `SOURCE:NEW` and the snapshots follow, as on an array. */
+function renamePgroup(m: ArrayModel, array: string, row: PgroupRow, to: string): void {
+  const problem = flashArrayNameProblem(to);
+  if (problem) throw bad(problem, to);
+  if (row.source !== array)
+    throw bad(`Protection group '${row.name}' is a replica and cannot be modified.`, row.name);
+  if (pgroupRow(m, array, to)) throw bad(`Protection group '${to}' already exists.`, to);
+  renameGroupRows(m, [array], row.name, to);
+  const targets = (
+    m.db.prepare('SELECT array FROM pgroups WHERE name = ?').all(`${array}:${row.name}`) as {
+      array: string;
+    }[]
+  ).map((t) => t.array);
+  renameGroupRows(m, targets, `${array}:${row.name}`, `${array}:${to}`);
+}
+
+/** `PATCH /protection-groups`: name, replication schedule, target retention, destroyed. */
 export function patchPgroups(m: ArrayModel, array: string, q: Query, body: Body): Item[] {
   const list = required(q, 'names');
-  return list.map((name) => {
-    const row = pgroupRow(m, array, name);
+  return list.map((given) => {
+    let name = given;
+    let row = pgroupRow(m, array, name);
     if (!row) throw bad(`Protection group '${name}' does not exist.`, name);
+    if (typeof body.name === 'string' && body.name !== name) {
+      renamePgroup(m, array, row, body.name);
+      name = body.name;
+      row = pgroupRow(m, array, name)!;
+    }
     const sched = body.replication_schedule as { enabled?: boolean; frequency?: number } | undefined;
     if (sched) {
       if (sched.frequency !== undefined && (!Number.isInteger(sched.frequency) || sched.frequency < 1000)) {

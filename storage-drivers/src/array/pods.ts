@@ -96,11 +96,35 @@ export function unstretchPod(m: ArrayModel, q: Query): void {
   }
 }
 
-/** `PATCH /pods`: promotion state (stretched pods only) on this array, or destroy (empty pods only). */
+/** Renames a pod on every array; its volumes `OLD::VOL` (and their snapshots) become `NEW::VOL`. */
+function renamePod(m: ArrayModel, pod: string, to: string): void {
+  const problem = flashArrayNameProblem(to);
+  if (problem) throw bad(problem, to);
+  if (m.db.prepare('SELECT 1 FROM pods WHERE name = ?').get(to)) throw bad(`Pod '${to}' already exists.`, to);
+  const rest = pod.length + 3;
+  m.db.prepare('UPDATE pods SET name = ? WHERE name = ?').run(to, pod);
+  m.db.prepare('UPDATE pod_arrays SET pod = ? WHERE pod = ?').run(to, pod);
+  for (const [table, column] of [
+    ['volumes', 'name'],
+    ['volume_snaps', 'name'],
+    ['volume_snaps', 'volume'],
+  ] as const) {
+    m.db
+      .prepare(`UPDATE ${table} SET ${column} = ? || substr(${column}, ?) WHERE substr(${column}, 1, ?) = ?`)
+      .run(`${to}::`, rest, rest - 1, `${pod}::`);
+  }
+}
+
+/** `PATCH /pods`: name, promotion state (stretched pods only) on this array, or destroy (empty pods only). */
 export function patchPods(m: ArrayModel, array: string, q: Query, body: Body): Item[] {
   const list = required(q, 'names');
-  return list.map((pod) => {
+  return list.map((given) => {
+    let pod = given;
     requireLivePod(m, pod, array);
+    if (typeof body.name === 'string' && body.name !== pod) {
+      renamePod(m, pod, body.name);
+      pod = body.name;
+    }
     const state = body.requested_promotion_state;
     if (state !== undefined) {
       if (state !== 'promoted' && state !== 'demoted') {

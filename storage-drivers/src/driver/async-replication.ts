@@ -57,6 +57,14 @@ export const protectionGroups: ReplicationMechanism = {
     };
   },
 
+  async rename({ ref, src }, to) {
+    await src.request({
+      method: 'PATCH',
+      path: '/protection-groups',
+      query: { names: ref.name },
+      body: { name: to },
+    });
+  },
   async delete({ ref, src }) {
     const [group] = await src.listOrEmpty<Json>('/protection-groups', { names: ref.name });
     if (!group) return;

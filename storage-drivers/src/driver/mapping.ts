@@ -11,6 +11,7 @@ export const pickRef = (ref: ReplicationGroupRef): ReplicationGroupRef => ({
   mode: ref.mode,
   sourceArray: ref.sourceArray,
   targetArray: ref.targetArray,
+  ...(ref.apiTokens ? { apiTokens: ref.apiTokens } : {}),
 });
 
 /** A protection group's name on its target array: `SOURCE:GROUP`. */

@@ -25,6 +25,8 @@ export interface ReplicationMechanism {
   ensure(g: GroupArrays): Promise<void>;
   /** The group as its source array shows it; null when it does not exist. */
   get(g: GroupArrays): Promise<ReplicationGroup | null>;
+  /** Renames the group on its source array (the array renames its replicas, snapshots and pod volumes). */
+  rename(g: GroupArrays, to: string): Promise<void>;
   /** Destroys and eradicates the group (absent: nothing to do); volumes are kept. */
   delete(g: GroupArrays): Promise<void>;
   /** Adds the volumes of `volumes` that `group` does not hold yet. */

@@ -40,6 +40,18 @@ export const pods: ReplicationMechanism = {
     };
   },
 
+  async rename(g: GroupArrays, to: string) {
+    const group = await pods.get(g);
+    // Renaming a pod renames its volumes (POD::VOL), which Cinder and the members know by name.
+    if (group?.volumes.length) {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Pod '${g.ref.name}' holds ${group.volumes.length} volume(s), and renaming a pod renames its volumes; set purePgName before adding members, or keep the pod's name.`,
+        { volumes: group.volumes },
+      );
+    }
+    await g.src.request({ method: 'PATCH', path: '/pods', query: { names: g.ref.name }, body: { name: to } });
+  },
   async delete(g: GroupArrays) {
     const { ref, src } = g;
     const group = await pods.get(g);

@@ -27,8 +27,8 @@ export interface FlashArraySimulatorOptions {
   readonly dataDir: string;
   /** Each array and the port it answers on (0 = any free port). */
   readonly arrays: ReadonlyArray<{ readonly name: string; readonly port: number }>;
-  /** The API token every array accepts. */
-  readonly apiToken: string;
+  /** The API token every array accepts: one, or several (an array has one per API client). */
+  readonly apiToken: string | readonly string[];
   /** @default 127.0.0.1 */
   readonly host?: string;
   /** Serve plain HTTP instead of HTTPS (debugging only). @default false */
@@ -119,6 +119,7 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
   const tls = opts.http ? null : ensureCertificate(opts.dataDir);
   const ttl = opts.sessionTtlMs ?? 30 * 60_000;
   const sessions = new Map<string, { array: string; expires: number }>();
+  const apiTokens: readonly string[] = typeof opts.apiToken === 'string' ? [opts.apiToken] : opts.apiToken;
   const host = opts.host ?? '127.0.0.1';
 
   const handler = (array: string) => async (req: IncomingMessage, res: ServerResponse) => {
@@ -139,13 +140,14 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
       }
       const path = m[2]!;
       if (req.method === 'POST' && path === '/login') {
-        if (req.headers['api-token'] !== opts.apiToken) {
+        const token = req.headers['api-token'];
+        if (typeof token !== 'string' || !apiTokens.includes(token)) {
           json(res, 401, errorBody('Invalid api-token.', 'api-token'));
           return;
         }
-        const token = randomBytes(24).toString('hex');
-        sessions.set(token, { array, expires: clock.now() + ttl });
-        json(res, 200, { items: [{ username: 'pureuser' }] }, { 'x-auth-token': token });
+        const session = randomBytes(24).toString('hex');
+        sessions.set(session, { array, expires: clock.now() + ttl });
+        json(res, 200, { items: [{ username: 'pureuser' }] }, { 'x-auth-token': session });
         return;
       }
       const token = String(req.headers['x-auth-token'] ?? '');

@@ -118,6 +118,10 @@ export class MockStorageDriver extends FlashArrayDriver {
     return this.arrayNames[role === 'primary' ? 0 : 1];
   }
 
+  protected clientWithToken(role: 'primary' | 'secondary'): ArrayClient {
+    return this.clients[role];
+  }
+
   protected hint(_role: 'primary' | 'secondary', code: string): string {
     return code === 'STORAGE_UNREACHABLE'
       ? `the simulated array is marked down in ${join(this.dataDir, MOCK_DB_FILE)}; clear the fault to bring it back`

@@ -24,34 +24,56 @@ export interface PureStorageDriverOptions {
   readonly clock?: Clock;
 }
 
+/** A client of the array at `url` logging in with `apiToken`, over its own HTTPS pool and session. */
+function arrayClient(opts: PureStorageDriverOptions, url: string, apiToken: string): ArrayClient {
+  const transport = new HttpArrayTransport({
+    url,
+    apiToken,
+    caBundle: opts.caBundle,
+    verifyTls: opts.verifyTls,
+    timeoutMs: opts.timeoutMs,
+    allowInsecureHttp: opts.allowInsecureHttp,
+  });
+  return new ArrayClient(transport, { retry: opts.retry, clock: opts.clock ?? systemClock });
+}
+
 export class PureStorageDriver extends FlashArrayDriver {
   readonly name = 'pure' as const;
+  /** Clients logged in with a replication policy's token, by role and token. */
+  private readonly policyClients = new Map<string, ArrayClient>();
 
   constructor(private readonly opts: PureStorageDriverOptions) {
-    const transport = (url: string, apiToken: string) =>
-      new HttpArrayTransport({
-        url,
-        apiToken,
-        caBundle: opts.caBundle,
-        verifyTls: opts.verifyTls,
-        timeoutMs: opts.timeoutMs,
-        allowInsecureHttp: opts.allowInsecureHttp,
-      });
-    const clock = opts.clock ?? systemClock;
     super(
       {
-        primary: new ArrayClient(transport(opts.primaryArrayUrl, opts.primaryArrayApiToken), {
-          retry: opts.retry,
-          clock,
-        }),
-        secondary: new ArrayClient(transport(opts.secondaryArrayUrl, opts.secondaryArrayApiToken), {
-          retry: opts.retry,
-          clock,
-        }),
+        primary: arrayClient(opts, opts.primaryArrayUrl, opts.primaryArrayApiToken),
+        secondary: arrayClient(opts, opts.secondaryArrayUrl, opts.secondaryArrayApiToken),
       },
       opts.log ?? stderrLog,
-      clock,
+      opts.clock ?? systemClock,
     );
+  }
+
+  protected clientWithToken(role: 'primary' | 'secondary', token: string): ArrayClient {
+    const defaultToken =
+      role === 'primary' ? this.opts.primaryArrayApiToken : this.opts.secondaryArrayApiToken;
+    if (token === defaultToken) return this.clients[role];
+    const key = `${role}\n${token}`;
+    let client = this.policyClients.get(key);
+    if (!client) {
+      client = arrayClient(
+        this.opts,
+        role === 'primary' ? this.opts.primaryArrayUrl : this.opts.secondaryArrayUrl,
+        token,
+      );
+      this.policyClients.set(key, client);
+    }
+    return client;
+  }
+
+  override async close(): Promise<void> {
+    await Promise.all([...this.policyClients.values()].map((c) => c.transport.close()));
+    this.policyClients.clear();
+    await super.close();
   }
 
   protected hint(role: 'primary' | 'secondary', code: string): string {

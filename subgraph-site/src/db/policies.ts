@@ -87,8 +87,10 @@ export async function putPolicy(
 
 /** Checks the `replicationPolicy` of a metadata write. */
 export function validatePolicy(policy: ReplicationPolicyInput): void {
-  requireUrl('replicationPolicy.primaryArrayUrl', policy.primaryArrayUrl, arrayUrlProblem);
-  requireUrl('replicationPolicy.secondaryArrayUrl', policy.secondaryArrayUrl, arrayUrlProblem);
+  // An empty URL is one not given: the array of [storage] in that role (the mock driver needs none).
+  for (const field of ['primaryArrayUrl', 'secondaryArrayUrl'] as const) {
+    if (policy[field] !== '') requireUrl(`replicationPolicy.${field}`, policy[field], arrayUrlProblem);
+  }
   for (const field of ['primaryArrayToken', 'secondaryArrayToken'] as const) {
     const token = policy[field];
     if (typeof token === 'string' && token.trim() === '') {

@@ -25,6 +25,10 @@ export interface SiteContext {
   readonly localArray: string;
   /** The peer site's array (the driver's secondary). */
   readonly peerArray: string;
+  /** A group's replication-policy API tokens by array name; undefined: the `[storage]` ones. */
+  readonly arrayTokens: (protectionGroupId: string) => Readonly<Record<string, string>> | undefined;
+  /** Where `arrayTokens` come from: read again after a policy change. */
+  readonly policyTokens: { refresh(protectionGroupId: string): Promise<void> };
   readonly defaults: { readonly replicationIntervalSeconds: number; readonly rpoMinutes: number };
   /** Cinder `host` used when managing array volumes into Cinder. */
   readonly cinderHost: string;
@@ -50,16 +54,18 @@ export async function storageRef(ctx: SiteContext, pg: ProtectionGroupReplica): 
  * (`from-here`) or from the peer's to this one (`to-here`).
  */
 export function groupRef(
-  arrays: Pick<SiteContext, 'localArray' | 'peerArray'>,
+  arrays: Pick<SiteContext, 'localArray' | 'peerArray' | 'arrayTokens'>,
   pg: Pick<ProtectionGroupReplica, 'storageGroupName' | 'name' | 'id' | 'replicationType'>,
   direction: 'from-here' | 'to-here',
 ): ReplicationGroupRef {
   const fromHere = direction === 'from-here';
+  const apiTokens = arrays.arrayTokens(pg.id);
   return {
     name: storageGroupNameOf(pg),
     mode: pg.replicationType,
     sourceArray: fromHere ? arrays.localArray : arrays.peerArray,
     targetArray: fromHere ? arrays.peerArray : arrays.localArray,
+    ...(apiTokens ? { apiTokens } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { EventHub } from '@protector/platform';
 import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
 import type { StorageDriver } from '@protector/storage-drivers';
 import type { SiteRepository } from '../db/index.js';
-import { groupRef, storageGroupNameOf } from './context.js';
+import { groupRef, type SiteContext, storageGroupNameOf } from './context.js';
 
 export type { SiteEventKind };
 
@@ -52,7 +52,7 @@ export function startReplicationMonitor(deps: {
   events: SiteEvents;
   siteName: string;
   /** This site's and the peer's array, by their current names. */
-  arrays: { readonly localArray: string; readonly peerArray: string };
+  arrays: Pick<SiteContext, 'localArray' | 'peerArray' | 'arrayTokens'>;
   intervalMs: number;
   log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
 }): { stop(): void; pollNow(): Promise<void> } {

@@ -31,6 +31,7 @@ import { type Caller, createTokenValidator, tokenFromHeaders } from './auth.js';
 import type { SiteContext } from './context.js';
 import { SiteEvents, startReplicationMonitor } from './events.js';
 import { Metrics } from './metrics.js';
+import { PolicyTokens } from './policy-tokens.js';
 import { buildSiteSchema, type RequestContext } from './schema.js';
 import { createSiteSteps } from './steps.js';
 
@@ -140,15 +141,6 @@ export async function startSiteService(
         }
       },
     });
-    /** This site's array and the peer's, by their current names (an array unreachable at start is named when it answers). */
-    const arrays = {
-      get localArray() {
-        return driver.arrays()[0]!.name;
-      },
-      get peerArray() {
-        return driver.arrays()[1]!.name;
-      },
-    };
 
     const dataSource = await createSiteDataSource({ url: config.database.connection });
     cleanups.push(() => dataSource.destroy());
@@ -156,6 +148,21 @@ export async function startSiteService(
       ? parseSecretKey(config.database.encryption_key)
       : await loadOrCreateKey(config.database.encryption_key_file);
     const repo = createSiteRepository(dataSource, { secretKey });
+    const policyTokens = new PolicyTokens(repo, driver);
+    await policyTokens.loadAll();
+    /**
+     * This site's array and the peer's, by their current names (an array unreachable at start is named
+     * when it answers), and each group's policy tokens for them.
+     */
+    const arrays = {
+      get localArray() {
+        return driver.arrays()[0]!.name;
+      },
+      get peerArray() {
+        return driver.arrays()[1]!.name;
+      },
+      arrayTokens: (protectionGroupId: string) => policyTokens.forGroup(protectionGroupId),
+    };
 
     let sim: SimulatedCloud | null = null;
     let authUrl = config.keystone_authtoken.auth_url ?? '';
@@ -241,6 +248,8 @@ export async function startSiteService(
       get peerArray() {
         return arrays.peerArray;
       },
+      arrayTokens: arrays.arrayTokens,
+      policyTokens,
       siteName,
       version: SITE_VERSION,
       startedAt: new Date(),

@@ -1,9 +1,43 @@
 /** Steps that keep the site's copy of a Protection Group: metadata (compare-and-set), members, policy, mappings. */
 import { type Json, ProtectorError } from '@protector/schema';
-import { storageRef } from '../context.js';
+import { type SiteContext, storageGroupNameOf, storageRef } from '../context.js';
 import { mappingFromInput, memberFromInput, memberToInput, metadataFromInput } from '../metadata.js';
 
 import { type StepKey, type StepKit, stableUuid, tenantMappingJson } from './kit.js';
+
+/**
+ * A policy's array URLs name the arrays of the site's `[storage]` (either order: primary and secondary
+ * are workload-relative). The mock driver ignores them, as the product documentation says.
+ */
+function checkPolicyArraysOf(
+  ctx: SiteContext,
+  urls: { primaryArrayUrl: string; secondaryArrayUrl: string },
+): void {
+  if (ctx.driver.name === 'mock') return;
+  const known = ctx.driver.arrays().map((a) => a.endpoint);
+  const origin = (url: string) => {
+    try {
+      return new URL(url).origin;
+    } catch {
+      return url;
+    }
+  };
+  for (const [field, url] of Object.entries(urls)) {
+    if (url && !known.includes(origin(url))) {
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `${field} '${url}' is not an array of site ${ctx.siteName}'s [storage] (primary_array_url ${known[0]}, secondary_array_url ${known[1]}); a policy names the same arrays as [storage].`,
+        { field },
+      );
+    }
+  }
+  if (urls.primaryArrayUrl && origin(urls.primaryArrayUrl) === origin(urls.secondaryArrayUrl)) {
+    throw new ProtectorError(
+      'BAD_USER_INPUT',
+      `primaryArrayUrl and secondaryArrayUrl both name ${urls.primaryArrayUrl}; give the two arrays of [storage].`,
+    );
+  }
+}
 
 export function metadataSteps(kit: StepKit) {
   const {
@@ -166,33 +200,53 @@ export function metadataSteps(kit: StepKit) {
           policy: { ...input.policy, primaryArrayToken: undefined, secondaryArrayToken: undefined },
         },
         async () => {
-          const current = await repo.getReplicationPolicy(input.protectionGroupId);
+          const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+          const current = await repo.getReplicationPolicy(pg.id);
           const p = input.policy;
           const pick = <T>(v: unknown, fallback: T): T =>
-            v === undefined || v === null ? fallback : (v as T);
-          await repo.setReplicationPolicy(
-            input.protectionGroupId,
+            v === undefined || v === null || v === '' ? fallback : (v as T);
+          const urls = {
+            primaryArrayUrl: pick(p.primaryArrayUrl, current?.primaryArrayUrl ?? ''),
+            secondaryArrayUrl: pick(p.secondaryArrayUrl, current?.secondaryArrayUrl ?? ''),
+          };
+          checkPolicyArraysOf(ctx, urls);
+          // The array group takes the policy's name: the array that replicates it renames it (its
+          // replicas and recovery points follow); a repeat after a crash finds the rename done.
+          const purePgName = pick(p.purePgName, current?.purePgName ?? null);
+          let storageGroupName = storageGroupNameOf(pg);
+          if (purePgName && purePgName !== storageGroupName) {
+            const ref = await storageRef(ctx, pg);
+            if (ref.sourceArray === ctx.localArray) await driver.renameReplicationGroup(ref, purePgName);
+            storageGroupName = purePgName;
+          }
+          await repo.applyProtectionGroupMetadata(
             {
-              primaryArrayUrl: pick(p.primaryArrayUrl, current?.primaryArrayUrl ?? ''),
-              secondaryArrayUrl: pick(p.secondaryArrayUrl, current?.secondaryArrayUrl ?? ''),
-              primaryArrayToken: (p.primaryArrayToken as string | undefined) ?? undefined,
-              secondaryArrayToken: (p.secondaryArrayToken as string | undefined) ?? undefined,
-              purePgName: pick(p.purePgName, current?.purePgName ?? null),
-              replicationIntervalSeconds: pick(
-                p.replicationIntervalSeconds,
-                current?.replicationIntervalSeconds ?? ctx.defaults.replicationIntervalSeconds,
-              ),
-              rpoMinutes: pick(p.rpoMinutes, current?.rpoMinutes ?? ctx.defaults.rpoMinutes),
+              id: pg.id,
+              storageGroupName,
+              replicationPolicy: {
+                ...urls,
+                primaryArrayToken: (p.primaryArrayToken as string | undefined) ?? undefined,
+                secondaryArrayToken: (p.secondaryArrayToken as string | undefined) ?? undefined,
+                purePgName,
+                // The [storage] defaults apply when the policy is created; changing them later changes
+                // no existing policy (never retroactive).
+                replicationIntervalSeconds: pick(
+                  p.replicationIntervalSeconds,
+                  current?.replicationIntervalSeconds ?? ctx.defaults.replicationIntervalSeconds,
+                ),
+                rpoMinutes: pick(p.rpoMinutes, current?.rpoMinutes ?? ctx.defaults.rpoMinutes),
+              },
             },
             input.expectedVersion,
           );
+          await ctx.policyTokens.refresh(pg.id);
           // A changed interval reaches the array where this site replicates the group.
-          const pg = await repo.requireProtectionGroup(input.protectionGroupId);
+          const changed = await repo.requireProtectionGroup(pg.id);
           const policy = (await repo.getReplicationPolicy(pg.id))!;
-          if (pg.storageGroupName && pg.replicationType === 'async') {
-            const ref = await storageRef(ctx, pg);
-            if (ref.sourceArray === ctx.localArray && (await driver.getReplicationGroup(ref))) {
-              const group = (await driver.getReplicationGroup(ref))!;
+          if (changed.storageGroupName && changed.replicationType === 'async') {
+            const ref = await storageRef(ctx, changed);
+            const group = ref.sourceArray === ctx.localArray ? await driver.getReplicationGroup(ref) : null;
+            if (group) {
               await driver.setSchedule(ref, {
                 ...group.schedule,
                 intervalSeconds: policy.replicationIntervalSeconds,

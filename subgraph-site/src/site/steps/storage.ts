@@ -108,9 +108,14 @@ export function storageSteps(kit: StepKit) {
       return once(key, 'ensureStorageGroup', input, async () => {
         await repo.requireProtectionGroup(input.protectionGroupId);
         const mode = input.replicationType.toLowerCase() as 'async' | 'sync';
-        const ref: ReplicationGroupRef = input.source
-          ? { name: input.name, mode, sourceArray: ctx.localArray, targetArray: ctx.peerArray }
-          : { name: input.name, mode, sourceArray: ctx.peerArray, targetArray: ctx.localArray };
+        const apiTokens = ctx.arrayTokens(input.protectionGroupId);
+        const ref: ReplicationGroupRef = {
+          name: input.name,
+          mode,
+          sourceArray: input.source ? ctx.localArray : ctx.peerArray,
+          targetArray: input.source ? ctx.peerArray : ctx.localArray,
+          ...(apiTokens ? { apiTokens } : {}),
+        };
         const interval = input.replicationIntervalSeconds ?? ctx.defaults.replicationIntervalSeconds;
         const keep = input.retention ?? 24;
         await driver.ensureReplicationGroup(ref, {
