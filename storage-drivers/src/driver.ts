@@ -74,6 +74,10 @@ const ROLES: readonly Role[] = ['primary', 'secondary'];
 /** Errors that mean "this array cannot be used right now", as opposed to a bug or a bad request. */
 const UNAVAILABLE = new Set(['STORAGE_UNREACHABLE', 'STORAGE_AUTH_FAILED', 'STORAGE_RATE_LIMITED']);
 
+/** The name the array gives member `volume` of the group (`POD::VOL` in a pod), however it is given. */
+export const groupMemberName = (ref: ReplicationGroupRef, volume: string): string =>
+  mechanismFor(ref.mode).memberName(ref, volume);
+
 export abstract class FlashArrayDriver implements StorageDriver {
   abstract readonly name: 'mock' | 'pure';
   private readonly infos = new Map<Role, ArrayInfo>();
@@ -376,7 +380,9 @@ export abstract class FlashArrayDriver implements StorageDriver {
   async removeVolumes(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup> {
     const group = await this.requireGroup(ref);
     const g = this.group(ref);
-    const present = volumes.filter((v) => group.volumes.includes(v));
+    const present = volumes
+      .map((v) => g.mechanism.memberName(ref, v))
+      .filter((v) => group.volumes.includes(v));
     await g.mechanism.remove(g, group, present);
     return (await this.getReplicationGroup(ref))!;
   }
@@ -394,7 +400,9 @@ export abstract class FlashArrayDriver implements StorageDriver {
     const group = await this.requireGroup(ref);
     const suffix = opts.suffix ?? `dr${this.clock.now()}`;
     checkSuffix(suffix);
-    const link = await this.linkBetween(ref.sourceArray, ref.targetArray);
+    // A pod snapshots its mirrored copy on the target (which must be current); a protection group
+    // sends a snapshot over the link.
+    const link = ref.mode === 'sync' ? 'connected' : await this.linkBetween(ref.sourceArray, ref.targetArray);
     if (link !== 'connected') {
       throw new ProtectorError(
         'REPLICATION_LINK_DOWN',
@@ -417,11 +425,12 @@ export abstract class FlashArrayDriver implements StorageDriver {
     requests: readonly MaterializeRequest[],
     opts: MaterializeOptions = {},
   ): Promise<Volume[]> {
-    const listed = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
-    checkMaterialize(ref, point, listed, requests);
-    const dst = this.client(ref.targetArray, ref);
     const mechanism = mechanismFor(ref.mode);
-    return mapLimit(requests, CONCURRENCY, async (r) => {
+    const named = requests.map((r) => ({ ...r, sourceVolume: mechanism.memberName(ref, r.sourceVolume) }));
+    const listed = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
+    checkMaterialize(ref, point, listed, named);
+    const dst = this.client(ref.targetArray, ref);
+    return mapLimit(named, CONCURRENCY, async (r) => {
       const source = mechanism.volumeSnapshot(point, r.sourceVolume);
       try {
         const res = await dst.request<{ items: Json[] }>({

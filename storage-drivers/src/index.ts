@@ -6,7 +6,7 @@
 
 export { DEFAULT_RETRY, type RetryPolicy } from './client/array-client.js';
 export { DEFAULT_SCHEDULE } from './driver/mechanism.js';
-export { type StorageLog, stderrLog } from './driver.js';
+export { groupMemberName, type StorageLog, stderrLog } from './driver.js';
 export type {
   ArrayCheck,
   ArrayIdentity,

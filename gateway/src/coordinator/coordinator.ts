@@ -166,9 +166,12 @@ export class Coordinator extends GroupChanges {
       );
     const cidrProblem = input.testNetworkCidr ? testNetworkCidrProblem(input.testNetworkCidr) : null;
     if (cidrProblem) throw new ProtectorError('BAD_USER_INPUT', `testNetworkCidr: ${cidrProblem}.`);
-    const points = await this.recoveryPoints(ctx, view.id, view.group.secondarySite.name);
     if (input.recoveryPoint) await this.requireRecoveryPoint(ctx, view, input.recoveryPoint);
-    else if (!points.some((p) => p.complete)) {
+    // A pod mirrors every write: its drill recovers the current copy, no replicated point needed.
+    else if (
+      view.group.replicationType !== 'SYNC' &&
+      !(await this.recoveryPoints(ctx, view.id, view.group.secondarySite.name)).some((p) => p.complete)
+    ) {
       throw new ProtectorError(
         'INVALID_STATE',
         `'${view.group.name}' has no complete replicated recovery point on '${view.group.secondarySite.name}' yet; wait for replication.`,

@@ -57,6 +57,8 @@ export const protectionGroups: ReplicationMechanism = {
     };
   },
 
+  memberName: (_ref, volume) => volume,
+
   async rename({ ref, src }, to) {
     await src.request({
       method: 'PATCH',

@@ -39,6 +39,11 @@ export interface ReplicationMechanism {
   snapshot(g: GroupArrays, group: ReplicationGroup, suffix: string): Promise<RecoveryPoint>;
   /** Every recovery point on the target array, newest first. */
   points(g: GroupArrays): Promise<RecoveryPoint[]>;
+  /**
+   * The name the array gives member `volume` of the group: a pod's volumes are `POD::VOL` (given
+   * either way); a protection group's keep their names.
+   */
+  memberName(ref: ReplicationGroupRef, volume: string): string;
   /** The name, on the target array, of the snapshot of `volume` in recovery point `point`. */
   volumeSnapshot(point: string, volume: string): string;
   /** Makes the group writable (`promoted`) or read-only on the array `client` talks to; null when the mode has no such state. */

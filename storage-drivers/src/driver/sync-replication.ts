@@ -3,7 +3,7 @@
  * it (`POD::VOL`, mirrored on every write), promotion state per array, and volume snapshots on the
  * target (`POD::VOL.<suffix>`), one recovery point per suffix.
  */
-import { type Json, ProtectorError } from '@protector/schema';
+import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import { pickRef, podVolumeFilter, podVolumeName, toSyncPoints } from './mapping.js';
 import { DEFAULT_SCHEDULE, type GroupArrays, type ReplicationMechanism } from './mechanism.js';
 
@@ -23,10 +23,28 @@ export const pods: ReplicationMechanism = {
     }
   },
 
-  async get({ ref, src }) {
-    const [pod] = await src.listOrEmpty<Json>('/pods', { names: ref.name });
-    if (!pod) return null;
-    const vols = await src.list<Json>('/volumes', { filter: podVolumeFilter(ref.name), destroyed: 'false' });
+  async get({ ref, src, dst }) {
+    // A stretched pod is the same on each of its arrays: read it where it answers (the source may be lost).
+    const read = async (client: typeof src) => {
+      const [pod] = await client.listOrEmpty<Json>('/pods', { names: ref.name });
+      if (!pod) return null;
+      const vols = await client.list<Json>('/volumes', {
+        filter: podVolumeFilter(ref.name),
+        destroyed: 'false',
+      });
+      return { pod, vols };
+    };
+    let found: Awaited<ReturnType<typeof read>>;
+    try {
+      found = await read(src);
+    } catch (err) {
+      if (!isProtectorError(err, 'STORAGE_UNREACHABLE')) throw err;
+      found = await read(dst);
+      if (!found?.pod.arrays || !(found.pod.arrays as Json[]).some((a) => a.name === ref.sourceArray))
+        throw err;
+    }
+    if (!found) return null;
+    const { pod, vols } = found;
     return {
       ...pickRef(ref),
       targetName: ref.name,
@@ -39,6 +57,9 @@ export const pods: ReplicationMechanism = {
       })),
     };
   },
+
+  memberName: (ref, volume) =>
+    volume.startsWith(`${ref.name}::`) ? volume : podVolumeName(ref.name, volume),
 
   async rename(g: GroupArrays, to: string) {
     const group = await pods.get(g);
@@ -106,6 +127,15 @@ export const pods: ReplicationMechanism = {
       throw new ProtectorError(
         'INVALID_STATE',
         `Pod '${ref.name}' holds no volumes; there is nothing to snapshot.`,
+      );
+    }
+    // The target's copy is current only while its pod array is online (not missing writes).
+    const there = group.podArrays.find((a) => a.array === ref.targetArray);
+    if (there?.status !== 'online') {
+      throw new ProtectorError(
+        'REPLICATION_LINK_DOWN',
+        `Pod '${ref.name}' is ${there?.status ?? 'not stretched'} on array '${ref.targetArray}'; its copy there is not current. Wait for the pod to resync, or recover from an earlier recovery point.`,
+        { group: ref.name, array: ref.targetArray },
       );
     }
     await dst.request({

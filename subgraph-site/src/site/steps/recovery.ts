@@ -2,7 +2,12 @@
 
 import { mapLimit } from '@protector/platform';
 import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
-import type { MaterializeRequest, RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
+import {
+  groupMemberName,
+  type MaterializeRequest,
+  type RecoveryPoint,
+  type ReplicationGroupRef,
+} from '@protector/storage-drivers';
 import type { ProtectionGroupMember, ProtectionGroupReplica, ResourceMappingInput } from '../../db/index.js';
 import type { OpenStackClient, Server, Volume } from '../../openstack/index.js';
 import { storageRef } from '../context.js';
@@ -232,14 +237,26 @@ export function recoverySteps(kit: StepKit) {
             `Site ${ctx.siteName} is the replication source of '${pg.name}', not its target; recover on the other site.`,
           );
         }
-        const points = await driver.listRecoveryPoints(ref);
+        let points = await driver.listRecoveryPoints(ref);
+        if (pg.replicationType === 'sync' && !input.recoveryPoint) {
+          // A pod mirrors every write: recover what this array holds now (zero loss), through a snapshot
+          // named by this step, so a repeat after a crash uses the same one.
+          const suffix = `op-${short(`${key.operationId}/${key.stepKey}`, 12)}`;
+          if (!points.some((p) => p.name === `${ref.name}.${suffix}`)) {
+            await driver.replicateNow(ref, { suffix });
+            points = await driver.listRecoveryPoints(ref);
+          }
+          points = points.filter((p) => p.name === `${ref.name}.${suffix}`);
+        }
         const allMembers = await repo.listMembers(pg.id);
         const members = input.memberIds?.length
           ? allMembers.filter((m) => input.memberIds!.includes(m.id))
           : allMembers;
         // By default the newest complete point that holds every member's volumes (a member added since the
         // last replication is not in it yet), else the newest complete one.
-        const wanted = members.flatMap((m) => m.volumes.map((v) => v.arrayVolumeName));
+        const wanted = members.flatMap((m) =>
+          m.volumes.map((v) => v.arrayVolumeName && groupMemberName(ref, v.arrayVolumeName)),
+        );
         const complete = points.filter((p) => p.complete);
         const point = input.recoveryPoint
           ? points.find((p) => p.name === input.recoveryPoint)
