@@ -81,10 +81,15 @@ export interface Lab {
   ): Promise<{ data: T | null; errors?: { message: string; extensions?: Json; path?: unknown[] }[] }>;
   /** Kills a site's process (SIGKILL) as a datacenter loss would. */
   killSite(name: string): Promise<void>;
-  /** Starts a killed site again with the same state, on the ports it had. */
-  startSite(name: string): Promise<void>;
+  /**
+   * Starts a killed site again with the same state, on the ports it had; `crashAt` arms a crash point
+   * (`PROTECTOR_CRASH_AT`) for fault tests.
+   */
+  startSite(name: string, opts?: { crashAt?: string }): Promise<void>;
   killGateway(): Promise<void>;
-  startGateway(): Promise<void>;
+  startGateway(opts?: { crashAt?: string }): Promise<void>;
+  /** The running process of a site, or of the gateway (`gateway`); null when it is not running. */
+  process(name: string): RunningProcess | null;
   stop(): Promise<void>;
 }
 
@@ -170,12 +175,13 @@ function startService(
   config: string,
   logFile: string,
   echo?: NodeJS.WritableStream,
+  crashAt?: string,
 ): Promise<RunningProcess> {
   return startProcess({
     command: process.execPath,
     args: [bin, '--config', config],
     name,
-    env: cleanEnv(),
+    env: { ...cleanEnv(), ...(crashAt ? { PROTECTOR_CRASH_AT: crashAt } : {}) },
     ready: new RegExp(`^${name} ready at (\\S+)`),
     timeoutMs: 60_000,
     logFile,
@@ -221,7 +227,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     ? { sites: (JSON.parse(readFileSync(portsFile, 'utf8')) as Partial<PortsFile>).sites ?? {} }
     : { sites: {} };
   const sites: Record<string, LabSite> = {};
-  const startSite = async (spec: LabSiteSpec) => {
+  const startSite = async (spec: LabSiteSpec, crashAt?: string) => {
     // Port 0 on the first start; the ports it bound then on every later one.
     const had = bound.sites[spec.name];
     const config = writeSiteConf(o.dir, spec, had ?? { api: 0, sim: 0 }, o);
@@ -231,6 +237,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       config,
       join(o.dir, spec.name, 'site.log'),
       o.echo,
+      crashAt,
     ).catch((err: Error) => {
       if (!had) throw err;
       throw new Error(
@@ -267,13 +274,14 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   const gatewayConf = writeGatewayConf(o.dir, o.gatewayPort ?? 0, o);
   let gatewayProcess: RunningProcess | null = null;
   let gatewayUrl = '';
-  const startGateway = async () => {
+  const startGateway = async (opts: { crashAt?: string } = {}) => {
     const proc = await startService(
       'protector-gateway',
       GATEWAY_BIN,
       gatewayConf,
       join(o.dir, 'gateway', 'gateway.log'),
       o.echo,
+      opts.crashAt,
     );
     gatewayProcess = proc;
     gatewayUrl = proc.ready[1]!;
@@ -283,7 +291,7 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     await Promise.all(Object.values(sites).map((s) => s.process?.stop(10_000)));
   };
   try {
-    await Promise.all(LAB_SITES.map(startSite));
+    await Promise.all(LAB_SITES.map((spec) => startSite(spec)));
     await startGateway();
   } catch (err) {
     await stop();
@@ -325,14 +333,17 @@ export async function startLab(o: LabOptions): Promise<Lab> {
       await sites[name]!.process?.kill();
       sites[name]!.process = null;
     },
-    async startSite(name) {
-      await startSite(LAB_SITES.find((s) => s.name === name)!);
+    async startSite(name, opts = {}) {
+      await startSite(LAB_SITES.find((s) => s.name === name)!, opts.crashAt);
+    },
+    process(name) {
+      return name === 'gateway' ? gatewayProcess : (sites[name]?.process ?? null);
     },
     async killGateway() {
       await gatewayProcess?.kill();
       gatewayProcess = null;
     },
-    startGateway,
+    startGateway: (opts) => startGateway(opts),
     stop,
   };
   try {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Clock, every, systemClock } from '@protector/platform';
+import { type Clock, crashPoint, every, systemClock } from '@protector/platform';
 import { errorJson, type Json, ProtectorError } from '@protector/schema';
 import {
   type OperationEvent,
@@ -15,7 +15,14 @@ import {
   type OperationEventKind,
   percentComplete,
 } from './events.js';
-import { assertOperationTransition, type OperationSites, PLANS } from './plans.js';
+import {
+  assertOperationTransition,
+  attempted,
+  type OperationSites,
+  PLANS,
+  type PlannedStep,
+  restingStatus,
+} from './plans.js';
 import type { Replica } from './replicas.js';
 import type { SiteClient } from './site-client.js';
 import { runStep, type StepContext } from './steps.js';
@@ -314,11 +321,22 @@ export class OperationEngine {
         op = await this.transition(op, 'CANCELLING');
       }
       if (op.status === 'CANCELLING') {
-        if (!op.rollbackRequested) {
+        if (op.rollbackRequested) {
+          op = await this.planRollback(op);
+          continue;
+        }
+        // Without rollback: the group is left in the status that says what the work done left behind.
+        if (!op.steps.some((s) => s.phase === 'rollback')) op = await this.planSettle(op);
+        const settle = op.steps.find(
+          (s) =>
+            s.phase === 'rollback' &&
+            (s.status === 'PENDING' || s.status === 'RUNNING' || s.status === 'FAILED'),
+        );
+        if (!settle) {
           await this.transition(op, 'CANCELLED');
           return;
         }
-        op = await this.planRollback(op);
+        if (!(await this.attemptStep(op, settle))) return;
         continue;
       }
       const phase = op.status === 'ROLLING_BACK' ? 'rollback' : 'forward';
@@ -336,15 +354,28 @@ export class OperationEngine {
   }
 
   private async planRollback(op: OperationRecord): Promise<OperationRecord> {
-    const done = new Set(op.steps.filter((s) => s.status === 'SUCCEEDED').map((s) => s.name));
     const plan = PLANS[op.type].rollback.filter(
-      // Only undo what happened: restart servers only if they were stopped; clean up only after recovery began.
+      // Only undo what happened (a step that failed half-way counts): restart servers only if stopping
+      // them began; clean up only once the drill network or the recovery began.
       (s) =>
-        (s.name !== 'startServers' || done.has('stopServers')) &&
+        (s.name !== 'startServers' || attempted(op, 'stopServers')) &&
         (s.name !== 'cleanupTestFailover' ||
-          done.has('createTestNetwork') ||
-          done.has('materializeRecoveryPoint')),
+          attempted(op, 'createTestNetwork') ||
+          attempted(op, 'materializeRecoveryPoint')),
     );
+    await this.appendUndo(op, plan);
+    return this.transition(await this.require(op.id), 'ROLLING_BACK');
+  }
+
+  /** A cancellation without rollback: one step setting the group's resting status, if it needs one. */
+  private async planSettle(op: OperationRecord): Promise<OperationRecord> {
+    const to = restingStatus(op);
+    await this.appendUndo(op, to ? [{ key: `status:${to}`, name: 'setGroupStatus', role: null }] : []);
+    return this.require(op.id);
+  }
+
+  /** Cancels the steps not run yet and appends `plan` as the rollback phase. */
+  private async appendUndo(op: OperationRecord, plan: readonly PlannedStep[]): Promise<void> {
     const sites = { source: op.sourceSite!, target: op.targetSite! };
     for (const s of op.steps)
       if (s.status === 'PENDING') await this.deps.store.updateStep(op.id, s.index, { status: 'CANCELLED' });
@@ -357,7 +388,6 @@ export class OperationEngine {
         phase: 'rollback' as const,
       })),
     );
-    return this.transition(await this.require(op.id), 'ROLLING_BACK');
   }
 
   private async finish(op: OperationRecord): Promise<void> {
@@ -390,7 +420,10 @@ export class OperationEngine {
     for (const s of running.steps)
       if (s.status === 'SUCCEEDED' && s.result) results.set(s.key, s.result as Json);
     try {
+      crashPoint(`gateway:${step.name}:before`);
       const result = await runStep(this.stepContext, { op: running, step: { ...step, attempt }, results });
+      // The step is done but not recorded: the resumed operation runs it again (fault tests cut here).
+      crashPoint(`gateway:${step.name}:after`);
       const skipped = result.skipped === true;
       await this.deps.store.updateStep(op.id, step.index, {
         status: skipped ? 'SKIPPED' : 'SUCCEEDED',

@@ -27,7 +27,7 @@ export const GROUP_TRANSITIONS: Readonly<Record<GroupStatus, readonly GroupStatu
   TEST_FAILED_OVER: ['TEST_CLEANING_UP'],
   TEST_CLEANING_UP: ['ACTIVE', 'ERROR'],
   DELETING: ['ERROR'],
-  ERROR: ['TEST_CLEANING_UP', 'ACTIVE'],
+  ERROR: ['TEST_CLEANING_UP', 'ACTIVE', 'FAILING_OVER'],
 };
 
 /** Statuses an operation may start from (its preconditions on the group). */
@@ -35,7 +35,8 @@ export const START_STATUSES: Readonly<Record<OperationType, readonly GroupStatus
   TEST_FAILOVER: ['ACTIVE'],
   TEST_CLEANUP: ['TEST_FAILED_OVER'],
   PLANNED_FAILOVER: ['ACTIVE'],
-  UNPLANNED_FAILOVER: ['ACTIVE', 'FAILING_OVER'],
+  // From ERROR too: it finishes a failover or failback that was cancelled after recovery began.
+  UNPLANNED_FAILOVER: ['ACTIVE', 'FAILING_OVER', 'ERROR'],
   FAILBACK: ['FAILED_OVER', 'FAILED_OVER_PARTIAL'],
   // A sync levels metadata whatever the status, except while the group is being deleted.
   SYNC: PROTECTION_GROUP_STATUSES.filter((status) => status !== 'DELETING'),
@@ -54,7 +55,7 @@ export const OPERATION_TRANSITIONS: Readonly<Record<OperationStatus, readonly Op
   PENDING: ['RUNNING', 'CANCELLED'],
   RUNNING: ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLING'],
   FAILED: ['RUNNING', 'CANCELLING'],
-  CANCELLING: ['CANCELLED', 'ROLLING_BACK'],
+  CANCELLING: ['CANCELLED', 'ROLLING_BACK', 'FAILED'],
   ROLLING_BACK: ['ROLLED_BACK', 'FAILED'],
   SUCCEEDED: [],
   PARTIAL: [],
@@ -90,7 +91,7 @@ export interface OperationSites {
 }
 
 type Role = 'source' | 'target' | null;
-interface PlannedStep {
+export interface PlannedStep {
   readonly key: string;
   /** A step the engine can run: a plan naming any other step does not compile. */
   readonly name: StepName;
@@ -162,6 +163,40 @@ export const PLANS: Readonly<
     rollback: [],
   },
 };
+
+/** Whether the operation ran (or began) a step named `name`. */
+export const attempted = (op: OperationRecord, name: StepName): boolean =>
+  op.steps.some((s) => s.name === name && s.phase === 'forward' && s.attempt > 0);
+
+/**
+ * Where the group rests when its operation is cancelled without rollback: the status that says what
+ * the work done left behind, and from which an operation can go on (null: leave it as it is).
+ * - a drill that created anything is TEST_FAILED_OVER, so its cleanup runs; else ACTIVE;
+ * - a failover or failback that began recovering is ERROR (an unplanned failover finishes it);
+ *   before that, nothing moved: ACTIVE (failover) or FAILED_OVER (failback);
+ * - an interrupted cleanup is ERROR (a forced cleanup finishes it).
+ */
+export function restingStatus(op: OperationRecord): GroupStatus | null {
+  if (attempted(op, 'swapRoles')) return null;
+  const recovering = attempted(op, 'materializeRecoveryPoint');
+  switch (op.type) {
+    case 'TEST_FAILOVER':
+      return recovering || attempted(op, 'createTestNetwork') ? 'TEST_FAILED_OVER' : 'ACTIVE';
+    case 'TEST_CLEANUP':
+      return 'ERROR';
+    case 'PLANNED_FAILOVER':
+    case 'UNPLANNED_FAILOVER':
+      return recovering ? 'ERROR' : 'ACTIVE';
+    case 'FAILBACK':
+      return recovering ? 'ERROR' : 'FAILED_OVER';
+    case 'SYNC':
+      return null;
+    default: {
+      const unreachable: never = op.type;
+      return unreachable;
+    }
+  }
+}
 
 /** Steps that may be skipped when their site is unreachable (the operation goes on without it). */
 export const BEST_EFFORT: Readonly<Partial<Record<OperationType, readonly StepName[]>>> = {

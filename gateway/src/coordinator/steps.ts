@@ -150,8 +150,22 @@ const STEPS = {
   },
 
   async cleanupTestFailover(ctx, run) {
+    const { op } = run;
+    // The drill being cleaned up (this one, when a drill rolls back): its copies are named after it.
+    const drill =
+      op.type === 'TEST_FAILOVER'
+        ? op
+        : (
+            await ctx.store.listOperations({
+              protectionGroupId: op.protectionGroupId,
+              types: ['TEST_FAILOVER'],
+            })
+          )
+            .filter((o) => o.createdAt <= op.createdAt)
+            .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())[0];
     const res = await (await siteOf(ctx, run)).step(CleanupTestFailoverDocument, keyOf(run), {
-      protectionGroupId: run.op.protectionGroupId,
+      protectionGroupId: op.protectionGroupId,
+      testOperationId: drill?.id ?? null,
     });
     const errors = res.errors;
     if (errors.length)

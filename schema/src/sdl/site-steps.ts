@@ -306,7 +306,10 @@ input DeleteTestNetworkInput @inaccessible {
 
 input CleanupTestFailoverInput @inaccessible {
   protectionGroupId: ID!
-  """The test failover whose resources to delete; default: every drill resource of the group."""
+  """
+  The drill whose array copies that never reached Cinder (cut between copy and manage) to look for;
+  every drill server, volume and network of the group is deleted either way.
+  """
   testOperationId: ID
 }
 

@@ -127,6 +127,7 @@ export class StepAudit {
           if (row?.status === 'succeeded') return { kind: 'done' as const, result: row.result };
           if (row) {
             const attempt = row.attempt + 1;
+            // An earlier attempt's note (its `result` while it ran) is kept for this one to follow.
             await repo.update(
               { id: row.id },
               {
@@ -134,7 +135,7 @@ export class StepAudit {
                 status: 'running',
                 attempt,
                 request,
-                result: null,
+                result: row.result,
                 errorCode: null,
                 errorMessage: null,
                 startedAt: now,
@@ -144,7 +145,7 @@ export class StepAudit {
             return {
               kind: 'run' as const,
               id: row.id,
-              attempt: { attempt, previousStatus: row.status as StepStatus },
+              attempt: this.#attempt(row.id, attempt, row.status as StepStatus, row.result as JsonValue),
             };
           }
           const id = randomUUID();
@@ -162,7 +163,7 @@ export class StepAudit {
             startedAt: now,
             finishedAt: null,
           });
-          return { kind: 'run' as const, id, attempt: { attempt: 1, previousStatus: null } };
+          return { kind: 'run' as const, id, attempt: this.#attempt(id, 1, null, null) };
         });
       } catch (err) {
         // another process inserted the same step between our read and insert: read it again
@@ -170,6 +171,27 @@ export class StepAudit {
         throw err;
       }
     }
+  }
+
+  #attempt(
+    id: string,
+    attempt: number,
+    previousStatus: StepStatus | null,
+    progress: JsonValue | null,
+  ): StepAttempt {
+    return {
+      attempt,
+      previousStatus,
+      progress,
+      note: (note) =>
+        this.#db
+          .tx((m) =>
+            m
+              .getRepository<StepAuditRow>(ENTITY.stepAudit)
+              .update({ id, attempt, status: 'running' }, { result: note }),
+          )
+          .then(() => undefined),
+    };
   }
 
   async #finishStep(id: string, attempt: number, outcome: Partial<StepAuditRow>): Promise<void> {

@@ -2,10 +2,12 @@
  * Domain records the site persistence layer hands out. Plain objects, never TypeORM entities, so
  * nothing outside `db/` can save a half-edited row by accident, and secrets never travel with them.
  */
+
 import {
   MEMBER_STATUSES as SDL_MEMBER_STATUSES,
   PROTECTION_GROUP_STATUSES as SDL_PG_STATUSES,
 } from '@protector/schema';
+import type { JsonValue } from './entities.js';
 
 const lower = <S extends string>(s: S): Lowercase<S> => s.toLowerCase() as Lowercase<S>;
 
@@ -260,6 +262,13 @@ export interface StepAttempt {
   readonly attempt: number;
   /** Status left by the previous attempt, if any (`running` means it crashed mid-step). */
   readonly previousStatus: StepStatus | null;
+  /** What an earlier attempt noted (see `note`) before it crashed or failed; null on a first run. */
+  readonly progress: JsonValue | null;
+  /**
+   * Records a choice this attempt made before acting on it (e.g. the recovery point it copies), so a
+   * repeat after a crash makes the same one and adopts what was done.
+   */
+  note(progress: JsonValue): Promise<void>;
 }
 
 /** Filter for `listProtectionGroups`; every field narrows, arrays mean "any of". */

@@ -347,7 +347,10 @@ export type DeleteTestNetworkInput = {
 
 export type CleanupTestFailoverInput = {
   protectionGroupId: string;
-  /** The test failover whose resources to delete; default: every drill resource of the group. */
+  /**
+   * The drill whose array copies that never reached Cinder (cut between copy and manage) to look for;
+   * every drill server, volume and network of the group is deleted either way.
+   */
   testOperationId?: string | null | undefined;
 };
 

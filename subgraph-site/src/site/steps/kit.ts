@@ -3,9 +3,10 @@
  * helpers several steps use (tenant clouds, members, servers, recovery points).
  */
 import { createHash } from 'node:crypto';
+import { crashPoint } from '@protector/platform';
 import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import type { RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
-import type { MemberInput, ProtectionGroupReplica } from '../../db/index.js';
+import type { MemberInput, ProtectionGroupReplica, StepAttempt } from '../../db/index.js';
 import type { OpenStackClient, Server, Volume } from '../../openstack/index.js';
 import type { SiteContext } from '../context.js';
 import { replicaToGraphQL } from '../metadata.js';
@@ -42,9 +43,20 @@ export function createStepKit(ctx: SiteContext) {
   const { repo, cloud, driver } = ctx;
 
   /** Runs `fn` once per key and returns its result with the receipt of the run. */
-  async function once<T extends Json>(key: StepKey, name: string, request: unknown, fn: () => Promise<T>) {
+  async function once<T extends Json>(
+    key: StepKey,
+    name: string,
+    request: unknown,
+    fn: (attempt: StepAttempt) => Promise<T>,
+  ) {
     const before = await repo.getStepAudit(key.operationId, key.stepKey);
-    const result = await repo.runStepOnce(key.operationId, key.stepKey, name, request, () => fn());
+    const result = await repo.runStepOnce(key.operationId, key.stepKey, name, request, async (attempt) => {
+      crashPoint(`site:${name}:before`);
+      const done = await fn(attempt);
+      // The work is done but not recorded: a repeat must adopt it (fault tests cut here).
+      crashPoint(`site:${name}:after`);
+      return done;
+    });
     const audit = await repo.getStepAudit(key.operationId, key.stepKey);
     return {
       ...(result as T),

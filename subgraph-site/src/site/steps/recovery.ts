@@ -1,6 +1,6 @@
 /** Recovering members from a recovery point: array copy, Cinder manage, boot (or in place, where a member ran before). */
 
-import { mapLimit } from '@protector/platform';
+import { crashPoint, mapLimit } from '@protector/platform';
 import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import {
   groupMemberName,
@@ -55,6 +55,7 @@ export function recoverySteps(kit: StepKit) {
       })),
       { overwrite: true },
     );
+    crashPoint('site:materializeRecoveryPoint:copied');
     await a.cloud.startServer(serverId).catch((err) => {
       if (!isProtectorError(err, 'INVALID_STATE')) throw err;
     });
@@ -113,6 +114,7 @@ export function recoverySteps(kit: StepKit) {
       };
     });
     await driver.materialize(a.ref, point.name, requests);
+    crashPoint('site:materializeRecoveryPoint:copied');
     const cinderVolumes = await a.cloud.listVolumes();
     const placed: {
       memberVolumeId: string;
@@ -150,6 +152,7 @@ export function recoverySteps(kit: StepKit) {
         device: v.deviceName,
       });
     }
+    crashPoint('site:materializeRecoveryPoint:managed');
     if (!a.boot)
       return {
         serverId: null,
@@ -227,7 +230,7 @@ export function recoverySteps(kit: StepKit) {
         bootServers?: boolean | null;
       },
     ) {
-      return once(key, 'materializeRecoveryPoint', input, async () => {
+      return once(key, 'materializeRecoveryPoint', input, async (attempt) => {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
         const test = input.test ?? false;
         const ref = await storageRef(ctx, pg);
@@ -258,9 +261,14 @@ export function recoverySteps(kit: StepKit) {
           m.volumes.map((v) => v.arrayVolumeName && groupMemberName(ref, v.arrayVolumeName)),
         );
         const complete = points.filter((p) => p.complete);
-        const point = input.recoveryPoint
-          ? points.find((p) => p.name === input.recoveryPoint)
+        // A repeat after a crash recovers from the point the cut attempt chose (newer ones may have
+        // landed since): every member then comes from one point, and its copies are adopted.
+        const chosen = (attempt.progress as { recoveryPoint?: string } | null)?.recoveryPoint;
+        const named = chosen ?? input.recoveryPoint;
+        const point = named
+          ? points.find((p) => p.name === named)
           : (complete.find((p) => wanted.every((v) => !!v && p.volumes.includes(v))) ?? complete[0]);
+        if (point && !chosen) await attempt.note({ recoveryPoint: point.name });
         if (!point) {
           throw new ProtectorError(
             'NOT_FOUND',

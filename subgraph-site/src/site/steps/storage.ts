@@ -1,4 +1,5 @@
 /** Steps on the array and the Cinder group: consistency group, array group, replicate now, promote/demote, reverse. */
+import { crashPoint } from '@protector/platform';
 import { isProtectorError, ProtectorError } from '@protector/schema';
 import type { RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
 import { groupRef, storageGroupNameOf, storageRef } from '../context.js';
@@ -202,6 +203,7 @@ export function storageSteps(kit: StepKit) {
         }
         // Disables the old direction (where reachable) and makes this array the source of exactly these volumes.
         await driver.reverseReplication(oldRef, [...names.values()]);
+        crashPoint('site:reverseReplication:reversed');
         // The member volumes replicate from here now: record their names on this array.
         const current = await repo.requireProtectionGroup(pg.id);
         const rewritten = members.map((m) =>

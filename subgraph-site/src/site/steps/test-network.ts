@@ -72,9 +72,7 @@ export function testNetworkSteps(kit: StepKit) {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
         const errors: Json[] = [];
         const mine = (md: Record<string, string> | undefined) =>
-          md?.[TAG.pg] === pg.id &&
-          md?.[TAG.test] === 'true' &&
-          (!input.testOperationId || md?.[TAG.operation] === short(input.testOperationId, 8));
+          md?.[TAG.pg] === pg.id && md?.[TAG.test] === 'true';
         const servers = (await cloud.listServers({ allTenants: true })).filter((s) => mine(s.metadata));
         const deletedServerIds: string[] = [];
         await Promise.all(
