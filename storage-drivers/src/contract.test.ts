@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FlashArrayStore } from './array/store.js';
 import { startFlashArraySimulator } from './fa-sim/server.js';
 import { MockStorageDriver } from './mock/mock-driver.js';
-import { PureStorageDriver } from './pure/pure-driver.js';
+import { PureStorageDriver, type PureStorageDriverOptions } from './pure/pure-driver.js';
 import type { RecoveryPoint, ReplicationGroupRef, StorageDriver } from './types.js';
 
 const TRANSFER_MS = 150;
@@ -32,6 +32,8 @@ interface Harness {
   badTokenDriver: (() => StorageDriver) | null;
   /** Another driver for the same arrays, not initialized (a restarted site's). */
   fresh: () => StorageDriver;
+  /** Pure only: the options the harness's driver was made with. */
+  pureOptions: PureStorageDriverOptions | null;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Pr
       expireSessions: null,
       badTokenDriver: null,
       fresh: make,
+      pureOptions: null,
       stop: () => driver.close(),
     };
   },
@@ -74,18 +77,18 @@ const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Pr
       transferMs: TRANSFER_MS,
       clock,
     });
-    const make = (token: string) =>
-      new PureStorageDriver({
-        primaryArrayUrl: fa.arrays[0]!.url,
-        primaryArrayApiToken: token,
-        secondaryArrayUrl: fa.arrays[1]!.url,
-        secondaryArrayApiToken: token,
-        caBundle: fa.certFile!,
-        retry: FAST_RETRY,
-        timeoutMs: 5000,
-        log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
-        clock,
-      });
+    const options = (token: string): PureStorageDriverOptions => ({
+      primaryArrayUrl: fa.arrays[0]!.url,
+      primaryArrayApiToken: token,
+      secondaryArrayUrl: fa.arrays[1]!.url,
+      secondaryArrayApiToken: token,
+      caBundle: fa.certFile!,
+      retry: FAST_RETRY,
+      timeoutMs: 5000,
+      log: (level, logger, msg) => logs.push(`${level} ${logger} [-] ${msg}`),
+      clock,
+    });
+    const make = (token: string) => new PureStorageDriver(options(token));
     const driver = make('T-contract');
     await driver.initialize();
     return {
@@ -98,6 +101,7 @@ const harnesses: Record<'mock' | 'pure', (dir: string, clock: ManualClock) => Pr
       expireSessions: fa.expireSessions,
       badTokenDriver: () => make('T-wrong'),
       fresh: () => make('T-contract'),
+      pureOptions: options('T-contract'),
       stop: async () => {
         await driver.close();
         await fa.stop();
@@ -537,6 +541,27 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     );
     h.sim.setFaults(h.a, { rateLimit: 0 });
   });
+
+  it.runIf(kind === 'pure')(
+    "takes [storage] local_array: the same two arrays configured on both sites, this site's own first",
+    async () => {
+      const siteB = new PureStorageDriver({
+        ...h.pureOptions!,
+        localArray: 'secondary',
+        secondaryArrayApiToken: 'T-revoked',
+      });
+      await whileRetrying(h.clock, siteB.initialize());
+      expect(siteB.arrays().map((a) => [a.role, a.name, a.available])).toEqual([
+        ['primary', 'unidentified-primary-array', false],
+        ['secondary', h.a, true],
+      ]);
+      // The fix names the option that holds the bad token: site B's own array is [storage] secondary_*,
+      // and its endpoint is the secondary URL.
+      expect(siteB.arrays()[0]!.error).toMatch(/\[storage\] secondary_array_api_token/);
+      expect(siteB.arrays()[0]!.endpoint).toBe(new URL(h.pureOptions!.secondaryArrayUrl).origin);
+      await siteB.close();
+    },
+  );
 
   // Sessions and API tokens are the Pure driver's alone: for 'mock' this is skipped by design, not
   // for want of anything on the machine (so not through needs(), and nothing is printed).

@@ -16,13 +16,17 @@ describe('deploy/ examples', () => {
     expect(config.DEFAULT.site_name).toMatch(/^[a-z]/);
   });
 
-  it('the two production sites name the same arrays from each side', () => {
+  it("the two production sites configure [storage] symmetrically, as the product documentation's Example 1", () => {
     const a = loadSiteConfig({ text: readFileSync(file('site-a/protector.conf'), 'utf8'), env: {} });
     const b = loadSiteConfig({ text: readFileSync(file('site-b/protector.conf'), 'utf8'), env: {} });
-    expect([a.storage.primary_array_url, a.storage.secondary_array_url]).toEqual([
-      b.storage.secondary_array_url,
-      b.storage.primary_array_url,
-    ]);
+    const arrays = (c: typeof a) => {
+      const { primary_array_url, primary_array_api_token, secondary_array_url, secondary_array_api_token } =
+        c.storage;
+      return { primary_array_url, primary_array_api_token, secondary_array_url, secondary_array_api_token };
+    };
+    expect(arrays(b)).toEqual(arrays(a));
+    // Only which of them is the site's own differs.
+    expect([a.storage.local_array, b.storage.local_array]).toEqual(['primary', 'secondary']);
   });
 
   it('gateway.conf is valid', () => {

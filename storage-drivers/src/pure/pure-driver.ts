@@ -22,6 +22,28 @@ export interface PureStorageDriverOptions {
   readonly allowInsecureHttp?: boolean;
   /** Retry backoff waits on it; it names default snapshot suffixes and measures lag. @default systemClock */
   readonly clock?: Clock;
+  /**
+   * `[storage] local_array`: which configured array is this site's own. The driver's first array
+   * (`arrays()[0]`) is always the local one. @default 'primary'
+   */
+  readonly localArray?: 'primary' | 'secondary';
+}
+
+/**
+ * Which `[storage]` options describe the driver's array in `role`: its first array (`primary`) is this
+ * site's own, named by `local_array`.
+ */
+function optionRole(opts: PureStorageDriverOptions, role: 'primary' | 'secondary'): 'primary' | 'secondary' {
+  const local = opts.localArray ?? 'primary';
+  if (role === 'primary') return local;
+  return local === 'primary' ? 'secondary' : 'primary';
+}
+
+/** The URL and token `[storage]` gives for its `primary_*` or `secondary_*` array. */
+function configured(opts: PureStorageDriverOptions, option: 'primary' | 'secondary') {
+  return option === 'primary'
+    ? { url: opts.primaryArrayUrl, token: opts.primaryArrayApiToken }
+    : { url: opts.secondaryArrayUrl, token: opts.secondaryArrayApiToken };
 }
 
 /** A client of the array at `url` logging in with `apiToken`, over its own HTTPS pool and session. */
@@ -43,10 +65,12 @@ export class PureStorageDriver extends FlashArrayDriver {
   private readonly policyClients = new Map<string, ArrayClient>();
 
   constructor(private readonly opts: PureStorageDriverOptions) {
+    const local = configured(opts, optionRole(opts, 'primary'));
+    const peer = configured(opts, optionRole(opts, 'secondary'));
     super(
       {
-        primary: arrayClient(opts, opts.primaryArrayUrl, opts.primaryArrayApiToken),
-        secondary: arrayClient(opts, opts.secondaryArrayUrl, opts.secondaryArrayApiToken),
+        primary: arrayClient(opts, local.url, local.token),
+        secondary: arrayClient(opts, peer.url, peer.token),
       },
       opts.log ?? stderrLog,
       opts.clock ?? systemClock,
@@ -54,17 +78,12 @@ export class PureStorageDriver extends FlashArrayDriver {
   }
 
   protected clientWithToken(role: 'primary' | 'secondary', token: string): ArrayClient {
-    const defaultToken =
-      role === 'primary' ? this.opts.primaryArrayApiToken : this.opts.secondaryArrayApiToken;
-    if (token === defaultToken) return this.clients[role];
+    const array = configured(this.opts, optionRole(this.opts, role));
+    if (token === array.token) return this.clients[role];
     const key = `${role}\n${token}`;
     let client = this.policyClients.get(key);
     if (!client) {
-      client = arrayClient(
-        this.opts,
-        role === 'primary' ? this.opts.primaryArrayUrl : this.opts.secondaryArrayUrl,
-        token,
-      );
+      client = arrayClient(this.opts, array.url, token);
       this.policyClients.set(key, client);
     }
     return client;
@@ -77,9 +96,10 @@ export class PureStorageDriver extends FlashArrayDriver {
   }
 
   protected hint(role: 'primary' | 'secondary', code: string): string {
-    const url = `[storage] ${role}_array_url`;
+    const option = optionRole(this.opts, role);
+    const url = `[storage] ${option}_array_url`;
     if (code === 'STORAGE_AUTH_FAILED')
-      return `the API token in [storage] ${role}_array_api_token has expired or been revoked, or belongs to another array: create a new token on the array, set it and restart`;
+      return `the API token in [storage] ${option}_array_api_token has expired or been revoked, or belongs to another array: create a new token on the array, set it and restart`;
     if (code === 'STORAGE_RATE_LIMITED') return 'the array is rate limiting this host; it is retried';
     return `check that ${url} is the array's HTTPS management address and that no firewall blocks HTTPS from this host to it`;
   }

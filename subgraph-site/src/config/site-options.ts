@@ -124,8 +124,9 @@ instead of a real cloud's Keystone, Nova, Cinder and Neutron. For lab and CI env
     },
     storage: {
       primary_array_url: option.url({
-        description: `Management URL of the FlashArray associated with the primary OpenStack site. The engine on
-each site uses this to authenticate to the local array.`,
+        description: `Management URL of the FlashArray associated with the primary OpenStack site. Both sites list
+the same two arrays with the same values (primary and secondary are workload-relative labels); \`local_array\`
+says which of them is this site's own.`,
         httpsOnly: true,
         ignoreWhen: mockStorageOn,
         requiredWhen: 'unless `use_mock_storage = True`',
@@ -151,6 +152,14 @@ both arrays to orchestrate snapshot promotion during failover.`,
         secret: true,
         ignoreWhen: mockStorageOn,
         requiredWhen: 'unless `use_mock_storage = True`',
+      }),
+      local_array: option.enum({
+        description: `Which array of [storage] is this site's own: the one its Cinder volumes live on, where it
+recovers and which it replicates from. The only [storage] line that differs between the two sites' files: site A
+(the primary site of the seed's Example 1) keeps \`primary\`, site B sets \`secondary\`.`,
+        choices: ['primary', 'secondary'],
+        default: 'primary',
+        ignoreWhen: mockStorageOn,
       }),
       default_replication_interval: option.int({
         description: `Default interval between async replication snapshots, used as the initial value when a

@@ -12,23 +12,25 @@ export class PolicyTokens {
   constructor(
     private readonly repo: SiteRepository,
     private readonly driver: StorageDriver,
+    /** The endpoints of `[storage]` primary_array_url and secondary_array_url (a policy's defaults). */
+    private readonly configured: { readonly primary: string; readonly secondary: string } | null,
   ) {}
 
   /** Reads (again) the tokens of one group's policy. */
   async refresh(protectionGroupId: string): Promise<void> {
     this.#byGroup.delete(protectionGroupId);
-    if (this.driver.name === 'mock') return;
+    if (this.driver.name === 'mock' || !this.configured) return;
     const policy = await this.repo.getReplicationPolicy(protectionGroupId);
     if (!policy || (!policy.hasPrimaryToken && !policy.hasSecondaryToken)) return;
     const tokens = await this.repo.decryptTokens(protectionGroupId);
-    const [primary, secondary] = this.driver.arrays();
+    const { primary, secondary } = this.configured;
     const byEndpoint = new Map<string, string>();
     const put = (url: string, token: string | null, fallback: string) => {
       // A policy URL names its array (checked against [storage] when set); none: the [storage] one in that role.
       if (token) byEndpoint.set(url ? new URL(url).origin : fallback, token);
     };
-    put(policy.primaryArrayUrl, tokens.primaryArrayToken, primary!.endpoint);
-    put(policy.secondaryArrayUrl, tokens.secondaryArrayToken, secondary!.endpoint);
+    put(policy.primaryArrayUrl, tokens.primaryArrayToken, primary);
+    put(policy.secondaryArrayUrl, tokens.secondaryArrayToken, secondary);
     this.#byGroup.set(protectionGroupId, byEndpoint);
   }
 

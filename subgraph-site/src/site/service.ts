@@ -120,6 +120,7 @@ export async function startSiteService(
         caBundle: config.storage.ca_bundle,
         verifyTls: config.storage.verify_tls,
         timeoutMs: config.storage.request_timeout * 1000,
+        localArray: config.storage.local_array,
         log: driverLog,
       });
     }
@@ -148,7 +149,14 @@ export async function startSiteService(
       ? parseSecretKey(config.database.encryption_key)
       : await loadOrCreateKey(config.database.encryption_key_file);
     const repo = createSiteRepository(dataSource, { secretKey });
-    const policyTokens = new PolicyTokens(repo, driver);
+    const { primary_array_url: primaryUrl, secondary_array_url: secondaryUrl } = config.storage;
+    const policyTokens = new PolicyTokens(
+      repo,
+      driver,
+      primaryUrl && secondaryUrl
+        ? { primary: new URL(primaryUrl).origin, secondary: new URL(secondaryUrl).origin }
+        : null,
+    );
     await policyTokens.loadAll();
     /**
      * This site's array and the peer's, by their current names (an array unreachable at start is named
