@@ -199,7 +199,7 @@ mutation AddMember($input: AddMemberInput!) {
     },
     {
       name: 'CreateReplicationPolicy',
-      query: `# 5. Replication policy (the seed's policy-create). Array tokens are write-only.
+      query: `# 5. Replication policy (the product documentation's policy-create). Array tokens are write-only.
 mutation CreateReplicationPolicy($input: CreateReplicationPolicyInput!) {
   createReplicationPolicy(input: $input) {
     name

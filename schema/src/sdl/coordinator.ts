@@ -40,7 +40,7 @@ type Mutation {
   """Add a VM; every volume must use a replication-enabled type matching the group (VOLUME_TYPE_NOT_REPLICATED)."""
   addMember(input: AddMemberInput!): ProtectionGroup!
   removeMember(input: RemoveMemberInput!): ProtectionGroup!
-  """Create or update the group's replication policy (the seed's policy-create)."""
+  """Create or update the group's replication policy (the product documentation's policy-create)."""
   createReplicationPolicy(input: CreateReplicationPolicyInput!): ProtectionGroup!
   """Replace the group's network, flavor and image mappings."""
   setResourceMappings(input: SetResourceMappingsInput!): ProtectionGroup!

@@ -54,7 +54,7 @@ type ReplicationPolicy @shareable {
   primaryArrayTokenSet: Boolean!
   """Whether an API token is stored for the secondary array (the token itself is never returned)."""
   secondaryArrayTokenSet: Boolean!
-  """FlashArray protection group (async) or pod (sync) name: the seed's pure_pg_name."""
+  """FlashArray protection group (async) or pod (sync) name: the product documentation's pure_pg_name."""
   purePgName: String!
   """Seconds between replicated snapshots (async)."""
   replicationIntervalSeconds: Int!

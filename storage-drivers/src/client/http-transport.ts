@@ -169,7 +169,7 @@ export class HttpArrayTransport implements ArrayTransport {
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
       if (UNTRUSTED_CERTIFICATE.has(code)) {
-        // The seed's troubleshooting: an array whose certificate this site does not trust.
+        // The product documentation's troubleshooting: an array whose certificate this site does not trust.
         throw new ArrayUnreachableError(
           `the array's TLS certificate is not trusted (${code}: ${(err as Error).message}); set [storage] ca_bundle to the CA certificate that signs it`,
           true,

@@ -33,7 +33,7 @@ export interface LoadSiteConfigInput {
 
 /**
  * Reads and validates `protector.conf`. Throws one `ProtectorError` CONFIG_INVALID listing every
- * problem, e.g. the seed's "[storage] options missing" when neither arrays nor mock storage are set up.
+ * problem, e.g. the product documentation's "[storage] options missing" when neither arrays nor mock storage are set up.
  */
 export function loadSiteConfig(input: LoadSiteConfigInput = {}): SiteConfig {
   return compileConfig(siteConfigTable, input);

@@ -12,7 +12,7 @@ const TOKEN_A = 'T-aaaabbbb-cccc-dddd-eeee-ffffffffffff';
 const TOKEN_B = 'T-11112222-3333-4444-5555-666677778888';
 const KEYSTONE_PASSWORD = 'ks-pa55-w0rd';
 
-/** The seed's Example 1 (Site A), plus what a site needs besides storage. */
+/** The product documentation's Example 1 (Site A), plus what a site needs besides storage. */
 const EXAMPLE_1 = `# /etc/protector/protector.conf (Site A)
 [DEFAULT]
 debug = False
@@ -35,7 +35,7 @@ password = ${KEYSTONE_PASSWORD}
 project_name = service
 `;
 
-/** The seed's Example 2: the Mock driver and the simulated cloud, no [storage] at all. */
+/** The product documentation's Example 2: the Mock driver and the simulated cloud, no [storage] at all. */
 const EXAMPLE_2 = `[DEFAULT]
 debug = True
 log_dir = /var/log/protector
@@ -64,7 +64,7 @@ function failure(fn: () => unknown): { message: string; problems: { kind: string
 }
 
 describe('protector.conf', () => {
-  it("compiles the seed's production example with every default", () => {
+  it("compiles the product documentation's production example with every default", () => {
     const config = loadSiteConfig({ text: EXAMPLE_1, env: {} });
     expect(config.DEFAULT).toEqual({
       site_name: 'boston',
@@ -136,7 +136,7 @@ describe('protector.conf', () => {
     expect(config.database.encryption_key_file).toBe('/srv/protector/secret.key');
   });
 
-  it("fails like the seed's '[storage] options missing', naming every missing key and both fixes", () => {
+  it("fails like the product documentation's '[storage] options missing', naming every missing key and both fixes", () => {
     const text = EXAMPLE_1.replace(/\[storage\][\s\S]*?(?=\[keystone_authtoken\])/, '');
     const { message, problems } = failure(() => loadSiteConfig({ text, env: {} }));
     expect(problems).toHaveLength(1);

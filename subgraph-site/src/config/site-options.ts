@@ -156,7 +156,7 @@ both arrays to orchestrate snapshot promotion during failover.`,
       local_array: option.enum({
         description: `Which array of [storage] is this site's own: the one its Cinder volumes live on, where it
 recovers and which it replicates from. The only [storage] line that differs between the two sites' files: site A
-(the primary site of the seed's Example 1) keeps \`primary\`, site B sets \`secondary\`.`,
+(the primary site of the product documentation's Example 1) keeps \`primary\`, site B sets \`secondary\`.`,
         choices: ['primary', 'secondary'],
         default: 'primary',
         ignoreWhen: mockStorageOn,
@@ -318,7 +318,7 @@ services do; use 127.0.0.1 behind a local proxy.`,
   validate(config, { isSet }) {
     const problems: ConfigRuleProblem[] = [];
     if (config.DEFAULT.use_mock_storage === false) {
-      // The seed's "Engine fails to start: [storage] options missing", as one problem naming every missing key.
+      // The product documentation's "Engine fails to start: [storage] options missing", as one problem naming every missing key.
       const missing = ARRAY_CREDENTIAL_OPTIONS.filter((name) => !isSet('storage', name));
       if (missing.length > 0) {
         problems.push({
