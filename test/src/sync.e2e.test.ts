@@ -136,6 +136,10 @@ describe('a sync (pod) Protection Group through its DR lifecycle', () => {
       members: [{ status: 'FAILED_OVER' }],
     });
     expect(Math.max(...copies('mock-array-b', last.origin).map((c) => c.version))).toBe(last.version);
+    // The pod is demoted on boston's array: a VM left running there could not write.
+    expect(() => store.simulateWrite('mock-array-a', podVolume)).toThrow(
+      /not writable on array 'mock-array-a'/,
+    );
   });
 
   it('fails back to boston', async () => {
@@ -146,6 +150,12 @@ describe('a sync (pod) Protection Group through its DR lifecycle', () => {
       currentPrimarySite: { name: 'boston' },
       members: [{ status: 'PROTECTED' }],
     });
+    // boston's side of the pod is writable again.
+    const g = await group();
+    const vol = String(((g.members as Json[])[0]!.volumes as Json[])[0]!.storageVolumeName);
+    expect(() =>
+      store.simulateWrite('mock-array-a', vol.includes('::') ? vol : `${g.storageGroupName}::${vol}`),
+    ).not.toThrow();
   });
 
   it('fails over unplanned with boston and its array lost, recovering the last write', async () => {

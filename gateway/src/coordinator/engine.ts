@@ -359,6 +359,7 @@ export class OperationEngine {
       // them began; clean up only once the drill network or the recovery began.
       (s) =>
         (s.name !== 'startServers' || attempted(op, 'stopServers')) &&
+        (s.name !== 'promoteStorageGroup' || attempted(op, 'demoteStorageGroup')) &&
         (s.name !== 'cleanupTestFailover' ||
           attempted(op, 'createTestNetwork') ||
           attempted(op, 'materializeRecoveryPoint')),

@@ -125,16 +125,22 @@ export const PLANS: Readonly<
     forward: [
       status('FAILING_OVER'),
       { key: 'stop', name: 'stopServers', role: 'source' },
+      { key: 'demote', name: 'demoteStorageGroup', role: 'source' },
       { key: 'final-sync', name: 'replicateNow', role: 'source' },
       { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
       { key: 'swap', name: 'swapRoles', role: null },
     ],
-    rollback: [{ key: 'rollback-start', name: 'startServers', role: 'source' }, status('ACTIVE')],
+    rollback: [
+      { key: 'rollback-promote', name: 'promoteStorageGroup', role: 'source' },
+      { key: 'rollback-start', name: 'startServers', role: 'source' },
+      status('ACTIVE'),
+    ],
   },
   UNPLANNED_FAILOVER: {
     forward: [
       status('FAILING_OVER'),
       { key: 'fence', name: 'fenceServers', role: 'source' },
+      { key: 'demote', name: 'demoteStorageGroup', role: 'source' },
       { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
       { key: 'swap', name: 'swapRoles', role: null },
     ],
@@ -147,13 +153,18 @@ export const PLANS: Readonly<
       // Reprotecting renames the replicated volumes on the source; the target must know them before it recovers.
       { key: 'sync-after-reprotect', name: 'syncMetadata', role: null },
       { key: 'stop', name: 'stopServers', role: 'source' },
+      { key: 'demote', name: 'demoteStorageGroup', role: 'source' },
       { key: 'final-sync', name: 'replicateNow', role: 'source' },
       { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
       { key: 'swap', name: 'swapRoles', role: null },
       { key: 'protect', name: 'reverseReplication', role: 'target' },
       { key: 'sync-after-protect', name: 'syncMetadata', role: null },
     ],
-    rollback: [{ key: 'rollback-start', name: 'startServers', role: 'source' }, status('FAILED_OVER')],
+    rollback: [
+      { key: 'rollback-promote', name: 'promoteStorageGroup', role: 'source' },
+      { key: 'rollback-start', name: 'startServers', role: 'source' },
+      status('FAILED_OVER'),
+    ],
   },
   SYNC: {
     forward: [
@@ -200,5 +211,5 @@ export function restingStatus(op: OperationRecord): GroupStatus | null {
 
 /** Steps that may be skipped when their site is unreachable (the operation goes on without it). */
 export const BEST_EFFORT: Readonly<Partial<Record<OperationType, readonly StepName[]>>> = {
-  UNPLANNED_FAILOVER: ['fenceServers'],
+  UNPLANNED_FAILOVER: ['fenceServers', 'demoteStorageGroup'],
 };

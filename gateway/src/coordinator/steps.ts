@@ -8,8 +8,10 @@ import type { OperationEventKind } from './events.js';
 import {
   CleanupTestFailoverDocument,
   CreateTestNetworkDocument,
+  DemoteStorageGroupDocument,
   FenceServersDocument,
   MaterializeRecoveryPointDocument,
+  PromoteStorageGroupDocument,
   type ProtectionGroupMetadataInput,
   ReplicateNowDocument,
   type ResourceMappingInput,
@@ -88,6 +90,24 @@ const serverStep =
       );
     }
     return { servers: res.servers.length };
+  };
+
+const STORAGE_GROUP_STEPS = {
+  reverseReplication: ReverseReplicationDocument,
+  promoteStorageGroup: PromoteStorageGroupDocument,
+  demoteStorageGroup: DemoteStorageGroupDocument,
+} as const;
+
+/** A step on the group's array group on the step's site; answers the group as the site reports it. */
+const storageGroupStep =
+  (name: keyof typeof STORAGE_GROUP_STEPS): StepFn =>
+  async (ctx, run) => {
+    const { step: _receipt, ...group } = await (await siteOf(ctx, run)).step(
+      STORAGE_GROUP_STEPS[name],
+      keyOf(run),
+      { protectionGroupId: run.op.protectionGroupId },
+    );
+    return group;
   };
 
 const STEPS = {
@@ -189,16 +209,11 @@ const STEPS = {
     return { recoveryPoint: res.recoveryPoint };
   },
 
-  async reverseReplication(ctx, run) {
-    const { step: _receipt, ...group } = await (await siteOf(ctx, run)).step(
-      ReverseReplicationDocument,
-      keyOf(run),
-      {
-        protectionGroupId: run.op.protectionGroupId,
-      },
-    );
-    return group;
-  },
+  reverseReplication: storageGroupStep('reverseReplication'),
+  // A sync group's pod: demoted on the source once its VMs stopped (the array refuses their writes),
+  // promoted again by a rollback; nothing for an async group.
+  promoteStorageGroup: storageGroupStep('promoteStorageGroup'),
+  demoteStorageGroup: storageGroupStep('demoteStorageGroup'),
 
   swapRoles: (ctx, { op }) => swapRoles(ctx, op),
   fenceStale: (ctx, run) => fenceStale(ctx, run.op, keyOf(run)),
@@ -222,7 +237,11 @@ export async function runStep(ctx: StepContext, run: StepRun): Promise<Json> {
   try {
     return await STEPS[step.name](ctx, run);
   } catch (err) {
-    if (BEST_EFFORT[op.type]?.includes(step.name) && isProtectorError(err, 'SITE_UNREACHABLE')) {
+    // A best-effort step goes without its site, or (fencing a pod) without that site's array.
+    if (
+      BEST_EFFORT[op.type]?.includes(step.name) &&
+      (isProtectorError(err, 'SITE_UNREACHABLE') || isProtectorError(err, 'STORAGE_UNREACHABLE'))
+    ) {
       ctx.log(
         'WARNING',
         `operation ${op.id}: ${step.name} on ${step.site} skipped: ${(err as Error).message}`,

@@ -10,7 +10,11 @@ import { type StepKey, type StepKit, short } from './kit.js';
 
 export function storageSteps(kit: StepKit) {
   const { ctx, repo, cloud, driver, once, localProjectId, waitForPoint, arrayNameOf } = kit;
-  /** Makes this site's array the pod's promoted (writable) side, or demotes it. */
+  /**
+   * Makes this site's array the pod's promoted (writable) side, or demotes it (read-only: writes of a
+   * VM left running there are refused by the array). A protection group has no promotion state: for
+   * an async group the step does nothing, so one plan serves both modes.
+   */
   const podRole =
     (step: 'promoteStorageGroup' | 'demoteStorageGroup') =>
     async (key: StepKey, input: { protectionGroupId: string }) =>
@@ -18,7 +22,9 @@ export function storageSteps(kit: StepKit) {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
         const ref = await storageRef(ctx, pg);
         const promote = step === 'promoteStorageGroup';
-        await (promote ? driver.promote(ref, ctx.localArray) : driver.demote(ref, ctx.localArray));
+        if (ref.mode === 'sync') {
+          await (promote ? driver.promote(ref, ctx.localArray) : driver.demote(ref, ctx.localArray));
+        }
         return { name: ref.name, kind: ref.mode === 'async' ? 'PROTECTION_GROUP' : 'POD', source: promote };
       });
 
