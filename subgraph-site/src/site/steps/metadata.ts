@@ -9,7 +9,7 @@ import { type StepKey, type StepKit, stableUuid, tenantMappingJson } from './kit
  * A policy's array URLs name the arrays of the site's `[storage]` (either order: primary and secondary
  * are workload-relative). The mock driver ignores them, as the product documentation says.
  */
-function checkPolicyArraysOf(
+export function checkPolicyArraysOf(
   ctx: SiteContext,
   urls: { primaryArrayUrl: string; secondaryArrayUrl: string },
 ): void {
