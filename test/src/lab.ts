@@ -17,6 +17,7 @@ import { type RunningProcess, startProcess } from '@protector/test-kit/processes
 import { fetch } from 'undici';
 
 const SITE_BIN = fileURLToPath(new URL('../../subgraph-site/dist/bin.js', import.meta.url));
+const FA_SIM_BIN = fileURLToPath(new URL('../../storage-drivers/dist/fa-sim/cli.js', import.meta.url));
 const GATEWAY_BIN = fileURLToPath(new URL('../../gateway/dist/bin.js', import.meta.url));
 
 export interface LabSiteSpec {
@@ -44,6 +45,12 @@ export interface LabOptions {
   readonly echo?: NodeJS.WritableStream;
   readonly healthIntervalSeconds?: number;
   /**
+   * The arrays: `mock` (the sites' mock driver on one shared data dir) or `fa-sim` (the pure driver over
+   * HTTPS to a FlashArray REST simulator process; both sites with the same `[storage]` values, seattle
+   * with `local_array = secondary`). @default 'mock'
+   */
+  readonly storage?: 'mock' | 'fa-sim';
+  /**
    * The gateway's `[api] introspection`. @default 'always' (the lab's playground loads the schema
    * before a token is pasted); the security suite runs the product default, 'authenticated'.
    */
@@ -62,6 +69,12 @@ export interface LabSite {
 
 export interface Lab {
   readonly dir: string;
+  /** Each site's own array by site name, e.g. `{ boston: 'mock-array-a', seattle: 'mock-array-b' }`. */
+  readonly arrays: Readonly<Record<string, string>>;
+  /** The SQLite file of the simulated arrays (mock or fa-sim), for tests to inspect and inject faults. */
+  readonly arrayStoreFile: string;
+  /** The arrays' management URLs (fa-sim), else null: what a replication policy names. */
+  readonly arrayUrls: Readonly<Record<string, string>> | null;
   /** Replication interval of the demo group's policy. */
   readonly replicationIntervalSeconds: number;
   /** When this start added members to the demo group (null: it was complete already, or no demo). */
@@ -106,10 +119,43 @@ interface PortsFile {
 
 const portOf = (url: string): number => Number(new URL(url).port);
 
-function writeSiteConf(dir: string, spec: LabSiteSpec, ports: SitePorts, o: LabOptions): string {
+/** The fa-sim process of a lab: its arrays' URLs and the certificate to trust. */
+interface FaSim {
+  readonly process: RunningProcess;
+  /** URL by array name. */
+  readonly urls: Record<string, string>;
+  readonly certFile: string;
+}
+
+const FA_SIM_TOKEN = 'T-lab-fa-sim';
+
+function writeSiteConf(
+  dir: string,
+  spec: LabSiteSpec,
+  ports: SitePorts,
+  o: LabOptions,
+  faSim: FaSim | null,
+): string {
   const state = join(dir, spec.name);
   mkdirSync(state, { recursive: true });
   const path = join(state, 'protector.conf');
+  // fa-sim: both sites list the same arrays in the same order (boston's first); seattle's is the second.
+  const [first, second] = LAB_SITES[0]!.arrays;
+  const storage = faSim
+    ? `use_mock_storage = False`
+    : `use_mock_storage = True
+mock_storage_dir = ${join(dir, 'mock_storage')}
+mock_arrays = ${spec.arrays.join(',')}
+mock_transfer_ms = ${o.transferMs ?? 1500}`;
+  const arrays = faSim
+    ? `primary_array_url = ${faSim.urls[first]}
+primary_array_api_token = ${FA_SIM_TOKEN}
+secondary_array_url = ${faSim.urls[second]}
+secondary_array_api_token = ${FA_SIM_TOKEN}
+local_array = ${spec.arrays[0] === first ? 'primary' : 'secondary'}
+ca_bundle = ${faSim.certFile}
+`
+    : '';
   writeFileSync(
     path,
     `# Lab site ${spec.name}: written by the lab launcher; edit and restart to change.
@@ -117,15 +163,12 @@ function writeSiteConf(dir: string, spec: LabSiteSpec, ports: SitePorts, o: LabO
 site_name = ${spec.name}
 state_path = ${state}
 log_dir = ${state}/log
-use_mock_storage = True
-mock_storage_dir = ${join(dir, 'mock_storage')}
-mock_arrays = ${spec.arrays.join(',')}
-mock_transfer_ms = ${o.transferMs ?? 1500}
+${storage}
 replication_monitor_interval = 2
 use_simulated_cloud = True
 
 [storage]
-default_replication_interval = ${o.replicationIntervalSeconds ?? 30}
+${arrays}default_replication_interval = ${o.replicationIntervalSeconds ?? 30}
 default_rpo_minutes = 5
 
 [openstack]
@@ -189,6 +232,38 @@ function startService(
   });
 }
 
+/** Starts fa-sim with the lab's two arrays on ports the kernel picks; reads their URLs from its output. */
+async function startFaSim(o: LabOptions): Promise<FaSim> {
+  const dataDir = join(o.dir, 'fa-sim');
+  mkdirSync(dataDir, { recursive: true });
+  const names = LAB_SITES[0]!.arrays;
+  const proc = await startProcess({
+    command: process.execPath,
+    args: [
+      FA_SIM_BIN,
+      '--data-dir',
+      dataDir,
+      ...names.flatMap((n) => ['--array', `${n}:0`]),
+      '--api-token',
+      FA_SIM_TOKEN,
+      '--transfer-ms',
+      String(o.transferMs ?? 1500),
+    ],
+    name: 'fa-sim',
+    env: cleanEnv(),
+    ready: /^fa-sim: ready/,
+    timeoutMs: 30_000,
+    logFile: join(dataDir, 'fa-sim.log'),
+    echo: o.echo,
+  });
+  const urls: Record<string, string> = {};
+  for (const n of names) {
+    urls[n] = (await proc.waitForLine(new RegExp(`^fa-sim: array ${n} listening on (\\S+)`)))[1]!;
+  }
+  const certFile = (await proc.waitForLine(/^fa-sim: TLS certificate \(use as CA bundle\): (\S+)/))[1]!;
+  return { process: proc, urls, certFile };
+}
+
 /** The environment without PROTECTOR_* overrides from the caller's shell. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROTECTOR_')));
@@ -227,10 +302,11 @@ export async function startLab(o: LabOptions): Promise<Lab> {
     ? { sites: (JSON.parse(readFileSync(portsFile, 'utf8')) as Partial<PortsFile>).sites ?? {} }
     : { sites: {} };
   const sites: Record<string, LabSite> = {};
+  let faSim: FaSim | null = null;
   const startSite = async (spec: LabSiteSpec, crashAt?: string) => {
     // Port 0 on the first start; the ports it bound then on every later one.
     const had = bound.sites[spec.name];
-    const config = writeSiteConf(o.dir, spec, had ?? { api: 0, sim: 0 }, o);
+    const config = writeSiteConf(o.dir, spec, had ?? { api: 0, sim: 0 }, o, faSim);
     const proc = await startService(
       `protector-site ${spec.name}`,
       SITE_BIN,
@@ -289,8 +365,10 @@ export async function startLab(o: LabOptions): Promise<Lab> {
   const stop = async () => {
     await gatewayProcess?.stop(10_000);
     await Promise.all(Object.values(sites).map((s) => s.process?.stop(10_000)));
+    await faSim?.process.stop(10_000);
   };
   try {
+    if (o.storage === 'fa-sim') faSim = await startFaSim(o);
     await Promise.all(LAB_SITES.map((spec) => startSite(spec)));
     await startGateway();
   } catch (err) {
@@ -320,6 +398,11 @@ export async function startLab(o: LabOptions): Promise<Lab> {
 
   const lab: Lab = {
     dir: o.dir,
+    arrays: Object.fromEntries(LAB_SITES.map((spec) => [spec.name, spec.arrays[0]])),
+    arrayStoreFile: faSim
+      ? join(o.dir, 'fa-sim', 'flasharray.sqlite')
+      : join(o.dir, 'mock_storage', 'flasharray.sqlite'),
+    arrayUrls: faSim?.urls ?? null,
     replicationIntervalSeconds: o.replicationIntervalSeconds ?? 30,
     demoChangedAt: null,
     get gatewayUrl() {
@@ -522,10 +605,18 @@ export async function seedDemo(lab: Lab): Promise<Date | null> {
     pg = { id: created.data!.createProtectionGroup.id, members: [] };
     check(
       await lab.gql(
-        `mutation($interval: Int!) { createReplicationPolicy(input: { protectionGroup: "prod-web-app", policy: {
-           primaryArrayUrl: "https://mock-array-a.lab", primaryArrayToken: "T-lab-a", secondaryArrayUrl: "https://mock-array-b.lab",
-           secondaryArrayToken: "T-lab-b", purePgName: "pg-prod-web-app", replicationIntervalSeconds: $interval, rpoMinutes: 5 } }) { id } }`,
-        { interval: lab.replicationIntervalSeconds },
+        `mutation($interval: Int!, $primary: String!, $secondary: String!, $token: String!) {
+         createReplicationPolicy(input: { protectionGroup: "prod-web-app", policy: {
+           primaryArrayUrl: $primary, primaryArrayToken: $token, secondaryArrayUrl: $secondary,
+           secondaryArrayToken: $token, purePgName: "pg-prod-web-app", replicationIntervalSeconds: $interval, rpoMinutes: 5 } }) { id } }`,
+        {
+          interval: lab.replicationIntervalSeconds,
+          // The mock driver ignores the URLs; fa-sim's arrays are the ones the sites' [storage] names.
+          primary: lab.arrayUrls?.[lab.arrays.boston!] ?? 'https://mock-array-a.lab',
+          secondary: lab.arrayUrls?.[lab.arrays.seattle!] ?? 'https://mock-array-b.lab',
+          // A policy's tokens are the ones its group's array calls use (the mock driver has none).
+          token: lab.arrayUrls ? FA_SIM_TOKEN : 'T-lab-demo',
+        },
         tenant,
       ),
       'createReplicationPolicy',
