@@ -5,9 +5,18 @@ import { startLab, waitForReplication } from './lab.js';
 
 const dir = process.env.PROTECTOR_LAB_DIR ?? fileURLToPath(new URL('../../.lab', import.meta.url));
 const port = Number(process.env.PROTECTOR_LAB_PORT ?? 4000);
+const storage = process.env.PROTECTOR_LAB_STORAGE ?? 'mock';
+if (storage !== 'mock' && storage !== 'fa-sim') {
+  process.stderr.write(
+    `PROTECTOR_LAB_STORAGE='${storage}' is not a lab storage: use 'mock' (the default) or 'fa-sim' (the pure driver against the FlashArray REST simulator).\n`,
+  );
+  process.exit(2);
+}
 
-process.stdout.write(`Starting the Protector lab in ${dir} (two sites, gateway on port ${port})...\n`);
-const lab = await startLab({ dir, gatewayPort: port }).catch((err: Error) => {
+process.stdout.write(
+  `Starting the Protector lab in ${dir} (two sites on ${storage} arrays, gateway on port ${port})...\n`,
+);
+const lab = await startLab({ dir, gatewayPort: port, storage }).catch((err: Error) => {
   process.stderr.write(`The lab did not start: ${err.message}\nLogs: ${dir}/*/*.log\n`);
   process.exit(1);
 });
