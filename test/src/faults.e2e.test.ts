@@ -28,7 +28,7 @@ interface Cell {
   readonly victim: Victim;
   readonly crash: string;
   /** What the operator does after the restart. @default 'resume' */
-  readonly then?: 'resume' | 'rollback' | 'cancel';
+  readonly after?: 'resume' | 'rollback' | 'cancel';
 }
 
 /** boston is the primary at the start of each round; seattle is the drill and failover target. */
@@ -53,7 +53,7 @@ export const FAULT_TABLE: readonly Cell[] = [
   { op: 'planned', victim: 'gateway', crash: 'gateway:replicateNow:after' },
   { op: 'failback', victim: 'boston', crash: 'site:materializeRecoveryPoint:copied' },
 
-  { op: 'drill', victim: 'seattle', crash: 'site:materializeRecoveryPoint:after', then: 'rollback' },
+  { op: 'drill', victim: 'seattle', crash: 'site:materializeRecoveryPoint:after', after: 'rollback' },
   { op: 'planned', victim: 'seattle', crash: 'site:materializeRecoveryPoint:after' },
   { op: 'failback', victim: 'gateway', crash: 'gateway:syncMetadata:after' },
 
@@ -61,12 +61,12 @@ export const FAULT_TABLE: readonly Cell[] = [
   { op: 'failback', victim: 'boston', crash: 'site:reverseReplication:reversed' },
   { op: 'planned', victim: 'gateway', crash: 'gateway:swapRoles:after' },
   { op: 'failback', victim: 'gateway', crash: 'gateway:reverseReplication:after' },
-  { op: 'planned', victim: 'boston', crash: 'site:stopServers:before', then: 'rollback' },
+  { op: 'planned', victim: 'boston', crash: 'site:stopServers:before', after: 'rollback' },
 
   // Cancelled without rollback: the group rests where the work left it, and the next operation goes on.
-  { op: 'drill', victim: 'seattle', crash: 'site:materializeRecoveryPoint:copied', then: 'cancel' },
+  { op: 'drill', victim: 'seattle', crash: 'site:materializeRecoveryPoint:copied', after: 'cancel' },
   { op: 'cleanup', victim: 'seattle', crash: 'site:cleanupTestFailover:after' },
-  { op: 'planned', victim: 'boston', crash: 'site:stopServers:before', then: 'cancel' },
+  { op: 'planned', victim: 'boston', crash: 'site:stopServers:before', after: 'cancel' },
 
   // Unplanned failovers (both sites up: the source's servers are fenced).
   { op: 'unplanned', victim: 'seattle', crash: 'site:materializeRecoveryPoint:copied' },
@@ -278,7 +278,7 @@ describe('crash fault table: a site or the gateway killed inside each step, rest
         ? operation
         : null;
     });
-    if (cell.then === 'rollback') {
+    if (cell.after === 'rollback') {
       if (stopped.status === 'FAILED' || stopped.status === 'RUNNING')
         await gql(
           `mutation($id: ID!) { cancelOperation(input: { operation: $id, rollback: true }) { id } }`,
@@ -289,7 +289,7 @@ describe('crash fault table: a site or the gateway killed inside each step, rest
       await checkLab({ status: ROLLED_BACK_TO[cell.op], primary: 'boston', drillOn: null });
       return;
     }
-    if (cell.then === 'cancel') {
+    if (cell.after === 'cancel') {
       if (stopped.status === 'FAILED')
         await gql(
           `mutation($id: ID!) { cancelOperation(input: { operation: $id, rollback: false }) { id } }`,
