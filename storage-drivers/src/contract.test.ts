@@ -498,6 +498,18 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     expect(demoted.podArrays.find((p) => p.array === h.a)?.promotionStatus).toBe('demoted');
     expect(() => h.sim.simulateWrite(h.a, 'pod-db::db-1')).toThrow(/not writable/);
     await h.driver.promote(podRef, h.a);
+    // The array changes promotion asynchronously: 'promoting' in its answer, 'promoted' once done.
+    const patched = h.sim.handle(h.b, {
+      method: 'PATCH',
+      path: '/pods',
+      query: { names: 'pod-db' },
+      body: { requested_promotion_state: 'demoted' },
+    });
+    expect((patched.body as { items: { promotion_status: string }[] }).items[0]!.promotion_status).toBe(
+      'demoting',
+    );
+    const back = await h.driver.promote(podRef, h.b);
+    expect(back.podArrays.map((p) => p.promotionStatus)).toEqual(['promoted', 'promoted']);
     const point = await h.driver.replicateNow(podRef, { suffix: 'snap1' });
     expect(point.complete).toBe(true);
     const [copy] = await h.driver.materialize(podRef, point.name, [

@@ -472,7 +472,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
         `Group '${ref.name}' replicates asynchronously; only sync (pod) groups are promoted or demoted. Materialize a recovery point instead.`,
       );
     }
-    await mechanism.setPromotion(this.client(array, ref), ref, state);
+    await mechanism.setPromotion(this.client(array, ref), ref, state, this.clock);
     return (await this.getReplicationGroup({
       ...ref,
       sourceArray: array,

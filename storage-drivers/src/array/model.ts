@@ -109,7 +109,8 @@ export interface PodArrayRow {
   pod: string;
   array: string;
   status: 'online' | 'offline' | 'resyncing';
-  promotion: 'promoted' | 'demoted';
+  /** As an array reports it: `promoting` / `demoting` until the change completes (next tick). */
+  promotion: 'promoted' | 'demoted' | 'promoting' | 'demoting';
   position: number;
 }
 

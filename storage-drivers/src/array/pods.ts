@@ -20,7 +20,8 @@ function podItem(m: ArrayModel, array: string, pod: string): Item {
     arrays: arrays.map((a) => ({ name: a.array, status: a.status, promotion_status: a.promotion })),
     array_count: arrays.length,
     promotion_status: me?.promotion ?? 'demoted',
-    requested_promotion_state: me?.promotion ?? 'demoted',
+    requested_promotion_state:
+      me?.promotion === 'promoting' || me?.promotion === 'promoted' ? 'promoted' : 'demoted',
     destroyed: false,
     volume_count: volumesInPod(m, array, pod).length,
   };
@@ -133,7 +134,13 @@ export function patchPods(m: ArrayModel, array: string, q: Query, body: Body): I
       if (podArrays(m, pod).length < 2) {
         throw bad(`Pod '${pod}' is not stretched; promotion state can only change on a stretched pod.`, pod);
       }
-      m.db.prepare('UPDATE pod_arrays SET promotion = ? WHERE pod = ? AND array = ?').run(state, pod, array);
+      // Asynchronous, as on an array: 'promoting' or 'demoting' until the next tick completes it.
+      const me = podArray(m, pod, array);
+      if (me?.promotion !== state) {
+        m.db
+          .prepare('UPDATE pod_arrays SET promotion = ? WHERE pod = ? AND array = ?')
+          .run(state === 'promoted' ? 'promoting' : 'demoting', pod, array);
+      }
     }
     if (body.destroyed === true) {
       if (volumesInPod(m, array, pod).length)
@@ -192,6 +199,12 @@ export function hostWrite(m: ArrayModel, array: string, volume: string): { origi
   }
   setContent(m, array, volume, origin, version);
   return { origin, version };
+}
+
+/** Completes the promotions and demotions requested since the last tick. */
+export function completePromotions(m: ArrayModel): void {
+  m.db.prepare("UPDATE pod_arrays SET promotion = 'promoted' WHERE promotion = 'promoting'").run();
+  m.db.prepare("UPDATE pod_arrays SET promotion = 'demoted' WHERE promotion = 'demoting'").run();
 }
 
 /** Brings every pod array that fell behind back online from an online peer that can reach it. */

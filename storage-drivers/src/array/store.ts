@@ -22,7 +22,7 @@ import {
   setLinkStatus,
 } from './arrays.js';
 import { type ArrayModel, openArrayModel } from './model.js';
-import { hostWrite, resyncPods } from './pods.js';
+import { completePromotions, hostWrite, resyncPods } from './pods.js';
 import { advanceTransfers, runSchedules } from './replication.js';
 import { ArrayError } from './rest.js';
 import { route } from './router.js';
@@ -142,6 +142,7 @@ export class FlashArrayStore {
     runSchedules(this.m, now);
     advanceTransfers(this.m, now);
     resyncPods(this.m);
+    completePromotions(this.m);
   }
 
   private tx<T>(fn: () => T): T {

@@ -2,6 +2,7 @@
  * What a replication mode does on the arrays: the interface async replication (protection groups)
  * and sync replication (ActiveCluster pods) each implement, and the default replication schedule.
  */
+import type { Clock } from '@protector/platform';
 import type { ArrayClient } from '../client/array-client.js';
 import type { RecoveryPoint, ReplicationGroup, ReplicationGroupRef, ReplicationSchedule } from '../types.js';
 
@@ -46,8 +47,16 @@ export interface ReplicationMechanism {
   memberName(ref: ReplicationGroupRef, volume: string): string;
   /** The name, on the target array, of the snapshot of `volume` in recovery point `point`. */
   volumeSnapshot(point: string, volume: string): string;
-  /** Makes the group writable (`promoted`) or read-only on the array `client` talks to; null when the mode has no such state. */
+  /**
+   * Makes the group writable (`promoted`) or read-only on the array `client` talks to, and waits until
+   * the array reports it (it gets there asynchronously); null when the mode has no such state.
+   */
   readonly setPromotion:
-    | ((client: ArrayClient, ref: ReplicationGroupRef, state: 'promoted' | 'demoted') => Promise<void>)
+    | ((
+        client: ArrayClient,
+        ref: ReplicationGroupRef,
+        state: 'promoted' | 'demoted',
+        clock: Clock,
+      ) => Promise<void>)
     | null;
 }

@@ -7,6 +7,10 @@ import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import { pickRef, podVolumeFilter, podVolumeName, toSyncPoints } from './mapping.js';
 import { DEFAULT_SCHEDULE, type GroupArrays, type ReplicationMechanism } from './mechanism.js';
 
+/** How long a pod may take to reach a requested promotion state, and how often it is asked. */
+const PROMOTION_TIMEOUT_MS = 120_000;
+const PROMOTION_POLL_MS = 250;
+
 export const pods: ReplicationMechanism = {
   kind: 'Pod',
 
@@ -155,12 +159,28 @@ export const pods: ReplicationMechanism = {
 
   volumeSnapshot: (point, volume) => `${volume}.${point.slice(point.lastIndexOf('.') + 1)}`,
 
-  async setPromotion(client, ref, state) {
+  async setPromotion(client, ref, state, clock) {
     await client.request({
       method: 'PATCH',
       path: '/pods',
       query: { names: ref.name },
       body: { requested_promotion_state: state },
     });
+    // The array changes a pod's promotion asynchronously ('promoting' or 'demoting' on the way): the
+    // step is done when the pod's promotion_status is the requested state.
+    const deadline = clock.now() + PROMOTION_TIMEOUT_MS;
+    for (;;) {
+      const [pod] = await client.list<Json>('/pods', { names: ref.name });
+      const now = String(pod?.promotion_status ?? '');
+      if (now === state) return;
+      if (!['promoting', 'demoting'].includes(now) || clock.now() > deadline) {
+        throw new ProtectorError(
+          'STORAGE_ERROR',
+          `Pod '${ref.name}' on array ${client.endpoint} is ${now || 'gone'} after ${state === 'promoted' ? 'promotion' : 'demotion'} was requested${clock.now() > deadline ? ` (waited ${PROMOTION_TIMEOUT_MS / 1000} s)` : ''}.`,
+          { group: ref.name, promotionStatus: now },
+        );
+      }
+      await clock.sleep(PROMOTION_POLL_MS);
+    }
   },
 };
