@@ -264,7 +264,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
 
   private async linkBetween(source: string, target: string): Promise<LinkState> {
     const conns = await this.client(source).list<Json>('/array-connections');
-    const conn = conns.find((c) => (c.remote as Json | undefined)?.name === target);
+    // REST 2.26 names a connection after the remote array (`name`); `remote` only exists from 2.40.
+    const conn = conns.find((c) => c.name === target);
     return conn ? (String(conn.status) as LinkState) : 'disconnected';
   }
 

@@ -85,12 +85,16 @@ export function arrayItem(m: ArrayModel, name: string): Item {
 }
 
 export function connectionItems(m: ArrayModel, array: string): Item[] {
-  return arrayNames(m)
-    .filter((n) => n !== array)
-    .map((remote) => ({
-      remote: { name: remote, id: arrayRow(m, remote).id },
-      status: linkStatus(m, array, remote),
-      type: 'async-replication',
-      replication_transport: 'ip',
-    }));
+  return (
+    arrayNames(m)
+      .filter((n) => n !== array)
+      // REST 2.26: the connection's `name` is the remote array's (`remote {name}` came with 2.40).
+      .map((remote) => ({
+        id: `${arrayRow(m, array).id}:${arrayRow(m, remote).id}`,
+        name: remote,
+        status: linkStatus(m, array, remote),
+        type: 'async-replication',
+        replication_transport: 'ip',
+      }))
+  );
 }

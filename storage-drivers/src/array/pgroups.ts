@@ -287,7 +287,7 @@ export function postPgroupTargets(m: ArrayModel, array: string, q: Query): Item[
     for (const target of targets) {
       if (target === array)
         throw bad(`Array '${target}' cannot be a target of its own protection group.`, target);
-      const connected = connectionItems(m, array).some((c) => (c.remote as { name: string }).name === target);
+      const connected = connectionItems(m, array).some((c) => c.name === target);
       if (!connected) throw bad(`Array '${target}' is not connected to this array.`, target);
       if (
         m.db
