@@ -392,7 +392,7 @@ describe('a DR lifecycle across two sites', () => {
       status: 'degraded',
       checks: { storage: { ok: true }, peer_storage: { ok: false } },
     });
-    expect(String((ready.checks as Json).peer_storage.error)).toMatch(/mock-array-a.* is down/);
+    expect(String(((ready.checks as Json).peer_storage as Json).error)).toMatch(/mock-array-a.* is down/);
     // `site validate` reports the storage-layer error, naming the array and what to do.
     const { validateSite } = await gql<{ validateSite: { valid: boolean; checks: Json[] } }>(
       'mutation { validateSite(name: "seattle") { valid checks { name status message } } }',
