@@ -181,13 +181,16 @@ export const attempted = (op: OperationRecord, name: StepName): boolean =>
 
 /**
  * Where the group rests when its operation is cancelled without rollback: the status that says what
- * the work done left behind, and from which an operation can go on (null: leave it as it is).
+ * the work done left behind, and from which an operation can go on (null: leave it as it is, when
+ * nothing succeeded or the roles already swapped).
  * - a drill that created anything is TEST_FAILED_OVER, so its cleanup runs; else ACTIVE;
  * - a failover or failback that began recovering is ERROR (an unplanned failover finishes it);
  *   before that, nothing moved: ACTIVE (failover) or FAILED_OVER (failback);
  * - an interrupted cleanup is ERROR (a forced cleanup finishes it).
  */
 export function restingStatus(op: OperationRecord): GroupStatus | null {
+  // Nothing done (not even the first status change): the group is where it was.
+  if (!op.steps.some((s) => s.phase === 'forward' && s.status === 'SUCCEEDED')) return null;
   if (attempted(op, 'swapRoles')) return null;
   const recovering = attempted(op, 'materializeRecoveryPoint');
   switch (op.type) {
