@@ -83,6 +83,7 @@ describe('protector.conf', () => {
       primary_array_api_token: TOKEN_A,
       secondary_array_url: 'https://fa-seattle-01.example.com',
       secondary_array_api_token: TOKEN_B,
+      local_array: 'primary',
       default_replication_interval: 300,
       default_rpo_minutes: 15,
       ca_bundle: undefined,

@@ -72,9 +72,11 @@ describe('runStepOnce', () => {
   it('re-runs a step whose earlier attempt crashed while running', async () => {
     const [repo, ds] = await openRepo();
     const started = deferred();
-    void repo.runStepOnce(OP, 'boot:web-1', 'Boot VM', {}, async () => {
+    void repo.runStepOnce(OP, 'boot:web-1', 'Boot VM', {}, async (attempt) => {
+      // It notes a choice before acting on it, then the process "dies" before the step finishes.
+      await attempt.note({ recoveryPoint: 'fa-a:pg-web.7' });
       started.resolve();
-      return new Promise<never>(() => {}); // the process "dies" before the step finishes
+      return new Promise<never>(() => {});
     });
     await started.promise;
     await ds.destroy();
@@ -87,7 +89,10 @@ describe('runStepOnce', () => {
       return { serverId: 'srv-9' };
     });
     expect(result).toEqual({ serverId: 'srv-9' });
-    expect(seen).toEqual([{ attempt: 2, previousStatus: 'running' }]);
+    // The repeat knows it follows a crash, and sees the choice the cut attempt noted.
+    expect(seen).toMatchObject([
+      { attempt: 2, previousStatus: 'running', progress: { recoveryPoint: 'fa-a:pg-web.7' } },
+    ]);
     expect(await restarted.getStepAudit(OP, 'boot:web-1')).toMatchObject({ status: 'succeeded', attempt: 2 });
   });
 
@@ -114,8 +119,12 @@ describe('runStepOnce', () => {
     ).rejects.toThrow('boom');
     expect(await repo.getStepAudit(OP, 'replicate')).toMatchObject({ attempt: 2, errorCode: 'INTERNAL' });
 
-    const retried = await repo.runStepOnce(OP, 'replicate', 'Replicate now', {}, async (a) => a);
-    expect(retried).toEqual({ attempt: 3, previousStatus: 'failed' });
+    const retried = await repo.runStepOnce(OP, 'replicate', 'Replicate now', {}, async (a) => ({
+      attempt: a.attempt,
+      previousStatus: a.previousStatus,
+      progress: a.progress,
+    }));
+    expect(retried).toEqual({ attempt: 3, previousStatus: 'failed', progress: null });
     expect(await repo.getStepAudit(OP, 'replicate')).toMatchObject({
       status: 'succeeded',
       errorCode: null,
