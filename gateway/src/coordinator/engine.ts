@@ -18,6 +18,7 @@ import {
 import {
   assertOperationTransition,
   attempted,
+  forwardPlan,
   type OperationSites,
   PLANS,
   type PlannedStep,
@@ -106,10 +107,13 @@ export class OperationEngine {
     requestedBy: string | null;
     extraSteps?: readonly NewStep[];
   }): Promise<OperationRecord> {
-    const plan = PLANS[input.type];
     const steps: NewStep[] = [
       ...(input.extraSteps ?? []),
-      ...plan.forward.map((s) => ({ key: s.key, name: s.name, site: s.role ? input.sites[s.role] : null })),
+      ...forwardPlan(input.type, input.group.replicationType).map((s) => ({
+        key: s.key,
+        name: s.name,
+        site: s.role ? input.sites[s.role] : null,
+      })),
     ];
     const op = await this.deps.store.createOperation({
       type: input.type,

@@ -212,6 +212,14 @@ export function restingStatus(op: OperationRecord): GroupStatus | null {
   }
 }
 
+/** Steps on a pod's promotion state: only a sync group's plans hold them. */
+const POD_STEPS: readonly StepName[] = ['promoteStorageGroup', 'demoteStorageGroup'];
+
+/** The forward steps of an operation on a group replicated `replicationType` (`ASYNC`, `SYNC`). */
+export function forwardPlan(type: OperationType, replicationType: string): readonly PlannedStep[] {
+  return PLANS[type].forward.filter((s) => replicationType === 'SYNC' || !POD_STEPS.includes(s.name));
+}
+
 /** Steps that may be skipped when their site is unreachable (the operation goes on without it). */
 export const BEST_EFFORT: Readonly<Partial<Record<OperationType, readonly StepName[]>>> = {
   UNPLANNED_FAILOVER: ['fenceServers', 'demoteStorageGroup'],
