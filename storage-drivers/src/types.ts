@@ -72,7 +72,8 @@ export interface ReplicationGroup extends ReplicationGroupRef {
 export interface PodArrayState {
   readonly array: string;
   readonly status: 'online' | 'offline' | 'resyncing';
-  readonly promotionStatus: 'promoted' | 'demoted' | 'promoting' | 'demoting';
+  /** The pod's promotion status as that array reports it; null while the array does not answer. */
+  readonly promotionStatus: 'promoted' | 'demoted' | 'promoting' | 'demoting' | null;
 }
 
 export interface VolumeSpec {

@@ -17,13 +17,14 @@ function podItem(m: ArrayModel, array: string, pod: string): Item {
   return {
     name: pod,
     id: pod,
-    arrays: arrays.map((a) => ({ name: a.array, status: a.status, promotion_status: a.promotion })),
+    // REST 2.26: each pod array has id, name and status; the promotion status is the pod's, as this
+    // array sees it.
+    arrays: arrays.map((a) => ({ id: arrayRow(m, a.array).id, name: a.array, status: a.status })),
     array_count: arrays.length,
     promotion_status: me?.promotion ?? 'demoted',
     requested_promotion_state:
       me?.promotion === 'promoting' || me?.promotion === 'promoted' ? 'promoted' : 'demoted',
     destroyed: false,
-    volume_count: volumesInPod(m, array, pod).length,
   };
 }
 

@@ -4,6 +4,7 @@
  * target (`POD::VOL.<suffix>`), one recovery point per suffix.
  */
 import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
+import type { PodArrayState } from '../types.js';
 import { pickRef, podVolumeFilter, podVolumeName, toSyncPoints } from './mapping.js';
 import { DEFAULT_SCHEDULE, type GroupArrays, type ReplicationMechanism } from './mechanism.js';
 
@@ -39,26 +40,39 @@ export const pods: ReplicationMechanism = {
       return { pod, vols };
     };
     let found: Awaited<ReturnType<typeof read>>;
+    let readFrom = ref.sourceArray;
     try {
       found = await read(src);
     } catch (err) {
       if (!isProtectorError(err, 'STORAGE_UNREACHABLE')) throw err;
       found = await read(dst);
+      readFrom = ref.targetArray;
       if (!found?.pod.arrays || !(found.pod.arrays as Json[]).some((a) => a.name === ref.sourceArray))
         throw err;
     }
     if (!found) return null;
     const { pod, vols } = found;
+    // REST 2.26 reports a pod's promotion_status as the array asked sees it (per pod, not per pod
+    // array): ask each of the group's arrays; null for one that does not answer.
+    const promotionOn = async (array: string): Promise<PodArrayState['promotionStatus']> => {
+      if (array === readFrom) return pod.promotion_status as PodArrayState['promotionStatus'];
+      const client = array === ref.sourceArray ? src : array === ref.targetArray ? dst : null;
+      if (!client) return null;
+      const [there] = await client.listOrEmpty<Json>('/pods', { names: ref.name }).catch(() => []);
+      return (there?.promotion_status as PodArrayState['promotionStatus'] | undefined) ?? null;
+    };
     return {
       ...pickRef(ref),
       targetName: ref.name,
       volumes: vols.map((v) => String(v.name)),
       schedule: { enabled: false, intervalSeconds: 0, retention: DEFAULT_SCHEDULE.retention },
-      podArrays: (pod.arrays as Json[]).map((a) => ({
-        array: String(a.name),
-        status: a.status as 'online',
-        promotionStatus: a.promotion_status as 'promoted',
-      })),
+      podArrays: await Promise.all(
+        (pod.arrays as Json[]).map(async (a) => ({
+          array: String(a.name),
+          status: a.status as PodArrayState['status'],
+          promotionStatus: await promotionOn(String(a.name)),
+        })),
+      ),
     };
   },
 
