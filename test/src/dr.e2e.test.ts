@@ -5,18 +5,15 @@
  * changes refused while the peer is down, re-sync and fencing when it returns, and a gateway killed
  * mid-operation. Data is proved with the mock arrays' content versions.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { driveThePlayground } from '@protector/gateway/playground/browser';
 import type { Json } from '@protector/schema';
-import { FlashArrayStore } from '@protector/storage-drivers/mock';
+import type { FlashArrayStore } from '@protector/storage-drivers/mock';
 import { chromium, needs } from '@protector/test-kit';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { labClient, OPERATION, until } from './e2e-kit.js';
-import { type Lab, startLab } from './lab.js';
+import { labClient, OPERATION, startDemoLab, stopDemoLab, until } from './e2e-kit.js';
+import type { Lab } from './lab.js';
 
 let lab: Lab;
 let dir: string;
@@ -29,25 +26,10 @@ const PG = 'prod-web-app';
 const withChromium = needs(chromium);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'protector-e2e-'));
-  lab = await startLab({
-    dir,
-    gatewayPort: 0,
-    transferMs: 300,
-    bootSeconds: 1,
-    replicationIntervalSeconds: 2,
-    healthIntervalSeconds: 1,
-  });
-  store = FlashArrayStore.open({ file: join(dir, 'mock_storage', 'flasharray.sqlite') });
-  tokens = await lab.tenantTokens();
-  admin = await lab.adminTokens();
+  ({ dir, lab, store, tokens, admin } = await startDemoLab('protector-e2e-'));
 }, 180_000);
 
-afterAll(async () => {
-  store?.close();
-  await lab?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopDemoLab({ dir, lab, store }));
 
 const { gql, waitForOperation } = labClient(
   () => lab,

@@ -1,6 +1,10 @@
 /** What the end-to-end tests share: GraphQL calls through the lab's gateway, polling, operation waits. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Json } from '@protector/schema';
-import type { Lab } from './lab.js';
+import { FlashArrayStore } from '@protector/storage-drivers/mock';
+import { type Lab, startLab } from './lab.js';
 
 /** Polls `fn` every 250 ms until it answers a truthy value; fails with the last error after `timeoutMs`. */
 export async function until<T>(
@@ -48,4 +52,35 @@ export function labClient(lab: () => Lab, defaultTokens: () => Record<string, st
     });
   }
   return { gql, waitForOperation };
+}
+
+/** The demo lab of an end-to-end file, with its arrays' store and both users' tokens. */
+export interface DemoLab {
+  readonly dir: string;
+  readonly lab: Lab;
+  readonly store: FlashArrayStore;
+  readonly tokens: Record<string, string>;
+  readonly admin: Record<string, string>;
+}
+
+/** Starts the demo lab in a fresh temp dir, tuned for tests: 2 s replication, 1 s boots and health checks. */
+export async function startDemoLab(prefix: string): Promise<DemoLab> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const lab = await startLab({
+    dir,
+    gatewayPort: 0,
+    transferMs: 300,
+    bootSeconds: 1,
+    replicationIntervalSeconds: 2,
+    healthIntervalSeconds: 1,
+  });
+  const store = FlashArrayStore.open({ file: lab.arrayStoreFile });
+  return { dir, lab, store, tokens: await lab.tenantTokens(), admin: await lab.adminTokens() };
+}
+
+/** Stops what `startDemoLab` started and removes its dir. */
+export async function stopDemoLab(demo: Partial<DemoLab>): Promise<void> {
+  demo.store?.close();
+  await demo.lab?.stop();
+  if (demo.dir) rmSync(demo.dir, { recursive: true, force: true });
 }

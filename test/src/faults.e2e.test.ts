@@ -11,14 +11,11 @@
  * The cells walk the DR lifecycle (drill, cleanup, planned failover, failback) over and over, each
  * round cutting other steps.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Json } from '@protector/schema';
-import { FlashArrayStore } from '@protector/storage-drivers/mock';
+import type { FlashArrayStore } from '@protector/storage-drivers/mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labClient, until } from './e2e-kit.js';
-import { cloudCall, type Lab, startLab } from './lab.js';
+import { labClient, startDemoLab, stopDemoLab, until } from './e2e-kit.js';
+import { cloudCall, type Lab } from './lab.js';
 
 type Operation = 'drill' | 'cleanup' | 'planned' | 'unplanned' | 'failback';
 type Victim = 'boston' | 'seattle' | 'gateway';
@@ -129,25 +126,10 @@ const { gql, waitForOperation } = labClient(
 );
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'protector-faults-'));
-  lab = await startLab({
-    dir,
-    gatewayPort: 0,
-    transferMs: 300,
-    bootSeconds: 1,
-    replicationIntervalSeconds: 2,
-    healthIntervalSeconds: 1,
-  });
-  store = FlashArrayStore.open({ file: join(dir, 'mock_storage', 'flasharray.sqlite') });
-  tokens = await lab.tenantTokens();
-  admin = await lab.adminTokens();
+  ({ dir, lab, store, tokens, admin } = await startDemoLab('protector-faults-'));
 }, 180_000);
 
-afterAll(async () => {
-  store?.close();
-  await lab?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => stopDemoLab({ dir, lab, store }));
 
 async function restart(victim: Victim, crashAt?: string): Promise<void> {
   if (victim === 'gateway') {
