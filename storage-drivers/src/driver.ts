@@ -291,6 +291,23 @@ export abstract class FlashArrayDriver implements StorageDriver {
     return items.map((i) => toVolume(array, i));
   }
 
+  async renameVolume(array: string, from: string, to: string): Promise<Volume> {
+    const client = this.client(array);
+    const [current] = await client.listOrEmpty<Json>('/volumes', { names: from });
+    if (!current) {
+      // A repeat after a crash finds the rename done.
+      const [done] = await client.listOrEmpty<Json>('/volumes', { names: to });
+      if (done && !done.destroyed) return toVolume(array, done);
+    }
+    const res = await client.request<{ items: Json[] }>({
+      method: 'PATCH',
+      path: '/volumes',
+      query: { names: from },
+      body: { name: to },
+    });
+    return toVolume(array, res.items[0]!);
+  }
+
   async destroyVolumes(
     array: string,
     names: readonly string[],

@@ -177,6 +177,8 @@ export interface StorageDriver {
 
   createVolumes(array: string, specs: readonly VolumeSpec[]): Promise<Volume[]>;
   getVolumes(array: string, names: readonly string[]): Promise<Volume[]>;
+  /** Renames a volume; a repeat finds it done. A pod volume stays in its pod (`POD::NEW`). */
+  renameVolume(array: string, from: string, to: string): Promise<Volume>;
   /** Destroys (recoverable for 24 h on an array) or, with `eradicate`, removes for good. Missing names are ignored. */
   destroyVolumes(array: string, names: readonly string[], opts?: { eradicate?: boolean }): Promise<void>;
 

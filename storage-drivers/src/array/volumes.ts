@@ -153,12 +153,14 @@ function copyVolume(
   return row;
 }
 
-/** `PATCH /volumes`: move into or out of a pod, destroy or recover, or grow. */
+/** `PATCH /volumes`: rename, move into or out of a pod, destroy or recover, or grow. */
 export function patchVolumes(m: ArrayModel, array: string, q: Query, body: Body): Item[] {
   const list = required(q, 'names');
   return list.map((name) => {
     const row = volumeRow(m, array, name);
     if (!row) throw bad(`Volume '${name}' does not exist.`, name);
+    if (typeof body.name === 'string' && body.name !== name)
+      return volumeItem(renameVolume(m, array, row, body.name));
     if (body.pod !== undefined)
       return volumeItem(moveVolume(m, array, row, body.pod as { name?: string } | null));
     if (typeof body.destroyed === 'boolean') {
@@ -180,6 +182,29 @@ export function patchVolumes(m: ArrayModel, array: string, q: Query, body: Body)
     }
     return volumeItem(volumeRow(m, array, name)!);
   });
+}
+
+/**
+ * `PATCH /volumes {name}` renames a volume (as Cinder's Pure driver does when it manages one). A pod
+ * volume keeps its pod (`POD::NEW`) and is renamed on every array of the pod; its group memberships follow.
+ */
+function renameVolume(m: ArrayModel, array: string, row: VolumeRow, to: string): VolumeRow {
+  const problem = volumeNameProblem(to);
+  if (problem) throw bad(problem, to);
+  if (row.destroyed) throw bad(`Volume '${row.name}' is destroyed and cannot be renamed.`, row.name);
+  const pod = podOf(row.name);
+  if (podOf(to) !== pod) {
+    throw bad(
+      `Volume '${row.name}' cannot change pods by a rename; set pod to move it.`,
+      row.name,
+    );
+  }
+  if (volumeRow(m, array, to)) throw bad(`Volume '${to}' already exists.`, to);
+  const where = pod ? '' : ' AND array = ?';
+  const args = pod ? [to, row.name] : [to, row.name, array];
+  m.db.prepare(`UPDATE volumes SET name = ? WHERE name = ?${where}`).run(...args);
+  m.db.prepare(`UPDATE pgroup_volumes SET volume = ? WHERE volume = ?${where}`).run(...args);
+  return volumeRow(m, array, to)!;
 }
 
 /**
