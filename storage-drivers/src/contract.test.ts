@@ -332,10 +332,15 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     await protectedGroup();
     const renamed = await h.driver.renameVolume(h.a, 'web-1-root', 'volume-1234-cinder');
     expect(renamed).toMatchObject({ name: 'volume-1234-cinder', array: h.a, sizeBytes: 8 * MiB });
-    expect([...(await h.driver.getReplicationGroup(ref))!.volumes].sort()).toEqual(['volume-1234-cinder', 'web-1-data']);
+    expect([...(await h.driver.getReplicationGroup(ref))!.volumes].sort()).toEqual([
+      'volume-1234-cinder',
+      'web-1-data',
+    ]);
     await expectCode(h.driver.getVolumes(h.a, ['web-1-root']), 'NOT_FOUND');
     // A repeat after a crash finds the rename done.
-    expect((await h.driver.renameVolume(h.a, 'web-1-root', 'volume-1234-cinder')).name).toBe('volume-1234-cinder');
+    expect((await h.driver.renameVolume(h.a, 'web-1-root', 'volume-1234-cinder')).name).toBe(
+      'volume-1234-cinder',
+    );
     await expectCode(h.driver.renameVolume(h.a, 'web-1-data', 'volume-1234-cinder'), 'ALREADY_EXISTS');
     await expectCode(h.driver.renameVolume(h.a, 'web-1-data', 'bad name!'), 'INVALID_NAME');
     expect((await h.driver.getVolumes(h.a, ['web-1-data']))[0]!.name).toBe('web-1-data');

@@ -194,10 +194,7 @@ function renameVolume(m: ArrayModel, array: string, row: VolumeRow, to: string):
   if (row.destroyed) throw bad(`Volume '${row.name}' is destroyed and cannot be renamed.`, row.name);
   const pod = podOf(row.name);
   if (podOf(to) !== pod) {
-    throw bad(
-      `Volume '${row.name}' cannot change pods by a rename; set pod to move it.`,
-      row.name,
-    );
+    throw bad(`Volume '${row.name}' cannot change pods by a rename; set pod to move it.`, row.name);
   }
   if (volumeRow(m, array, to)) throw bad(`Volume '${to}' already exists.`, to);
   const where = pod ? '' : ' AND array = ?';
