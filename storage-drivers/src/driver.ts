@@ -459,10 +459,13 @@ export abstract class FlashArrayDriver implements StorageDriver {
         });
         return toVolume(ref.targetArray, res.items[0]!);
       } catch (err) {
-        // A repeated materialize (after a crash) finds its own earlier copy: that is success.
+        // A repeated materialize (after a crash) finds its own earlier copy: that is success. An
+        // array names a copy's source volume (the snapshot's own source), not the snapshot.
         if (err instanceof ProtectorError && err.code === 'ALREADY_EXISTS') {
           const [existing] = await dst.listOrEmpty<Json>('/volumes', { names: r.targetVolume });
-          if (existing && !existing.destroyed && (existing.source as Json | null)?.name === source) {
+          const [snap] = await dst.listOrEmpty<Json>('/volume-snapshots', { names: source });
+          const from = (item: Json | undefined) => (item?.source as Json | null | undefined)?.name;
+          if (existing && !existing.destroyed && snap && from(existing) === from(snap)) {
             return toVolume(ref.targetArray, existing);
           }
         }

@@ -26,6 +26,5 @@ export type {
   StorageDriver,
   StorageValidation,
   Volume,
-  VolumeContent,
   VolumeSpec,
 } from './types.js';

@@ -88,19 +88,8 @@ export interface Volume {
   readonly sizeBytes: number;
   readonly destroyed: boolean;
   readonly createdAt: Date;
-  /** The snapshot or volume this one was copied from, if any. */
+  /** The volume this one was copied from (for a copy of a snapshot, the snapshot's source volume), if any. */
   readonly source: string | null;
-  /**
-   * Which data the volume holds: the serial of the volume the data was first written to and how many
-   * writes it had seen. Real arrays have no such field; the simulators carry it so tests can prove
-   * which recovery point a recovered volume came from.
-   */
-  readonly content: VolumeContent | null;
-}
-
-export interface VolumeContent {
-  readonly origin: string;
-  readonly version: number;
 }
 
 /** A replicated snapshot of a group on the target array: complete, or still transferring. */

@@ -47,19 +47,19 @@ async function group(): Promise<Json> {
   ).protectionGroup;
 }
 
-/** Volumes on an array whose data came from the volume with serial `origin`. */
+/** Live volumes on an array whose data came from the volume with serial `origin` (sim-only content). */
 function copiesOf(array: string, origin: string): { name: string; version: number }[] {
-  const res = store.handle(array, { method: 'GET', path: '/volumes', query: { destroyed: 'false' } });
-  return ((res.body as { items: Json[] }).items ?? [])
-    .filter((v) => (v.content as Json | null)?.origin === origin)
-    .map((v) => ({ name: String(v.name), version: Number((v.content as Json).version) }));
+  return store
+    .content(array)
+    .filter((c) => c.kind === 'volume' && c.origin === origin)
+    .map((c) => ({ name: c.name, version: c.version }));
 }
 
 function volumeOn(array: string, name: string): { serial: string; origin: string; version: number } {
   const res = store.handle(array, { method: 'GET', path: '/volumes', query: { names: name } });
   const v = (res.body as { items: Json[] }).items[0]!;
-  const c = v.content as Json;
-  return { serial: String(v.serial), origin: String(c.origin), version: Number(c.version) };
+  const [c] = store.content(array, [name]);
+  return { serial: String(v.serial), origin: String(c!.origin), version: c!.version };
 }
 
 /** A graphql-ws subscription collecting every payload until the server completes it. */
@@ -313,13 +313,12 @@ describe('a DR lifecycle across two sites', () => {
       const { recoveryPoints } = await gql<{ recoveryPoints: Json[] }>(
         `{ recoveryPoints(protectionGroup: "${PG}") { name complete createdAt } }`,
       );
-      const snaps = store.handle('mock-array-b', { method: 'GET', path: '/volume-snapshots', query: {} })
-        .body as { items: Json[] };
+      const held = store.content('mock-array-b');
       return recoveryPoints.find(
         (p) =>
           p.complete &&
-          snaps.items.some(
-            (s) => String(s.name) === `${p.name}.${vol}` && (s.content as Json).version === first.version,
+          held.some(
+            (s) => s.name === `${p.name}.${vol}` && s.kind === 'snapshot' && s.version === first.version,
           ),
       );
     });

@@ -98,18 +98,18 @@ describe.each([
     return waitForOperation(Object.values(res)[0]!.id);
   }
 
-  /** The content (origin serial, write count) of a volume on an array. */
-  function content(array: string, name: string): { origin: string; version: number } {
-    const res = store.handle(array, { method: 'GET', path: '/volumes', query: { names: name } });
-    return (res.body as { items: Json[] }).items[0]!.content as { origin: string; version: number };
+  /** The content (origin serial, write count) of a volume on an array: sim-only data. */
+  function content(array: string, name: string): { origin: string | null; version: number } {
+    const [c] = store.content(array, [name]);
+    return { origin: c!.origin, version: c!.version };
   }
 
   /** The volumes on `array` whose data came from `origin`, newest write count first. */
   function copies(array: string, origin: string): { name: string; version: number }[] {
-    const res = store.handle(array, { method: 'GET', path: '/volumes', query: { destroyed: 'false' } });
-    return ((res.body as { items: Json[] }).items ?? [])
-      .filter((v) => (v.content as Json | null)?.origin === origin && String(v.name).startsWith('r-'))
-      .map((v) => ({ name: String(v.name), version: Number((v.content as Json).version) }));
+    return store
+      .content(array)
+      .filter((c) => c.kind === 'volume' && c.origin === origin && c.name.startsWith('r-'))
+      .map((c) => ({ name: c.name, version: c.version }));
   }
 
   describe('lifecycle', () => {

@@ -79,6 +79,9 @@ export function linkStatus(m: ArrayModel, a: string, b: string): ConnectionStatu
   return row.status;
 }
 
+/** A reference to an array (REST `Reference`). */
+export const arrayRef = (m: ArrayModel, name: string): Item => ({ id: arrayRow(m, name).id, name });
+
 export function arrayItem(m: ArrayModel, name: string): Item {
   const row = arrayRow(m, name);
   return { name: row.name, id: row.id, os: 'Purity//FA', version: '6.5.0', _as_of: m.now() };
@@ -95,6 +98,9 @@ export function connectionItems(m: ArrayModel, array: string): Item[] {
         status: linkStatus(m, array, remote),
         type: 'async-replication',
         replication_transport: 'ip',
+        management_address: null,
+        replication_addresses: [],
+        version: '6.5.0',
       }))
   );
 }

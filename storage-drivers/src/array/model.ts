@@ -125,5 +125,6 @@ export interface ArrayModel {
 
 /** Opens (creating when needed) the model's database; several processes may open the same file. */
 export function openArrayModel(file: string, now: () => number, transferMs: number): ArrayModel {
-  return { db: openSqlite(file, { schema: SCHEMA }), now, transferMs };
+  // Array times are whole milliseconds since the epoch.
+  return { db: openSqlite(file, { schema: SCHEMA }), now: () => Math.floor(now()), transferMs };
 }

@@ -1,72 +1,111 @@
 /**
- * The `/protection-group-snapshots` endpoints: list (with transfer progress on a target), take,
+ * The `/protection-group-snapshots` endpoints: list, take,
  * destroy or recover, eradicate, and the `/transfer` view.
  */
 import type { ArrayModel, PgroupSnapRow } from './model.js';
 import { livePgroup, pgroupRow } from './pgroups.js';
-import type { Item } from './query.js';
+import { type Item, wildcard } from './query.js';
 import { dropPgroupSnap, takePgroupSnap } from './replication.js';
-import { type Body, bad, names, type Query, required, requireExisting } from './rest.js';
+import { type Body, bad, names, type Query, required } from './rest.js';
 
-function pgroupSnapItem(m: ArrayModel, s: PgroupSnapRow): Item {
+/** A protection group snapshot as REST 2.26 returns it: no progress, completion or volume list (see /transfer). */
+function pgroupSnapItem(s: PgroupSnapRow): Item {
   return {
-    name: s.name,
     id: `${s.array}/${s.name}`,
-    source: { name: s.pgroup },
-    suffix: s.suffix,
+    name: s.name,
     created: s.created,
     destroyed: s.destroyed === 1,
-    started: s.array === s.source_array ? s.created : s.created,
-    completed: s.array === s.source_array ? s.created : s.completed,
-    progress:
-      s.array === s.source_array || s.completed !== null
-        ? 1
-        : s.duration_ms
-          ? s.transferred_ms / s.duration_ms
-          : 0,
-    volumes: (
-      m.db
-        .prepare('SELECT volume FROM volume_snaps WHERE array = ? AND pgroup_snap = ? ORDER BY volume')
-        .all(s.array, s.name) as {
-        volume: string;
-      }[]
-    ).map((v) => ({ name: v.volume })),
+    pod: null,
+    source: { id: `${s.array}/${s.pgroup}`, name: s.pgroup },
+    suffix: s.suffix,
+    time_remaining: null,
   };
 }
 
-/** `GET /protection-group-snapshots`: live ones, oldest first, by `names` and `source_names` (each must exist). */
-export function selectPgroupSnaps(m: ArrayModel, array: string, q: Query): Item[] {
+/** The total size of a group snapshot's volume snapshots, in bytes. */
+function snapBytes(m: ArrayModel, s: PgroupSnapRow): number {
+  return (
+    m.db
+      .prepare('SELECT COALESCE(SUM(provisioned), 0) n FROM volume_snaps WHERE array = ? AND pgroup_snap = ?')
+      .get(s.array, s.name) as { n: number }
+  ).n;
+}
+
+/**
+ * A snapshot's replication as `/protection-group-snapshots/transfer` reports it, the same on both
+ * arrays: on the target from its own copy, on the source from the copy it sent (none sent: nulls).
+ */
+function transferItem(m: ArrayModel, s: PgroupSnapRow): Item {
+  const copy =
+    s.array !== s.source_array
+      ? s
+      : (m.db
+          .prepare('SELECT * FROM pgroup_snaps WHERE name = ? AND source_array = ? AND array != ? LIMIT 1')
+          .get(`${s.array}:${s.name}`, s.array, s.array) as PgroupSnapRow | undefined);
+  const base = { id: `${s.array}/${s.name}`, name: s.name, destroyed: s.destroyed === 1 };
+  if (!copy) {
+    return {
+      ...base,
+      started: null,
+      completed: null,
+      progress: null,
+      data_transferred: null,
+      physical_bytes_written: null,
+    };
+  }
+  const progress =
+    copy.completed !== null ? 1 : copy.duration_ms ? Math.min(1, copy.transferred_ms / copy.duration_ms) : 0;
+  const bytes = Math.round(snapBytes(m, copy) * progress);
+  return {
+    ...base,
+    started: copy.created,
+    completed: copy.completed,
+    progress,
+    data_transferred: bytes,
+    physical_bytes_written: bytes,
+  };
+}
+
+/**
+ * The group snapshots on `array` that `names` and `source_names` select, oldest first, live and
+ * destroyed unless `destroyed` says which. A name is a snapshot's (which must exist), a group's (all
+ * its snapshots), or a pattern with `*`.
+ */
+function selectSnapRows(m: ArrayModel, array: string, q: Query): PgroupSnapRow[] {
   const wanted = names(q.names);
   const sources = names(q.source_names);
+  const destroyed = q.destroyed === undefined ? null : q.destroyed === 'true';
   const rows = m.db
-    .prepare('SELECT * FROM pgroup_snaps WHERE array = ? AND destroyed = 0 ORDER BY created, name')
+    .prepare('SELECT * FROM pgroup_snaps WHERE array = ? ORDER BY created, name')
     .all(array) as PgroupSnapRow[];
-  if (wanted.length) {
-    requireExisting(
-      'Protection group snapshot',
-      wanted,
-      rows.map((r) => r.name),
-    );
-  }
   for (const s of sources) {
     if (!pgroupRow(m, array, s)) throw bad(`Protection group '${s}' does not exist.`, s);
   }
-  return rows
-    .filter(
-      (r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.pgroup)),
-    )
-    .map((r) => pgroupSnapItem(m, r));
+  const matchers = wanted.map((w) => {
+    if (w.includes('*')) {
+      const re = wildcard(w);
+      return (r: PgroupSnapRow) => re.test(r.name);
+    }
+    if (pgroupRow(m, array, w)) return (r: PgroupSnapRow) => r.pgroup === w;
+    if (!rows.some((r) => r.name === w)) throw bad(`Protection group snapshot '${w}' does not exist.`, w);
+    return (r: PgroupSnapRow) => r.name === w;
+  });
+  return rows.filter(
+    (r) =>
+      (!matchers.length || matchers.some((match) => match(r))) &&
+      (!sources.length || sources.includes(r.pgroup)) &&
+      (destroyed === null || (r.destroyed === 1) === destroyed),
+  );
 }
 
-/** `GET /protection-group-snapshots/transfer`: the transfer fields of the selected snapshots. */
+/** `GET /protection-group-snapshots`. */
+export function selectPgroupSnaps(m: ArrayModel, array: string, q: Query): Item[] {
+  return selectSnapRows(m, array, q).map(pgroupSnapItem);
+}
+
+/** `GET /protection-group-snapshots/transfer`: where replication progress lives. */
 export function selectPgroupTransfers(m: ArrayModel, array: string, q: Query): Item[] {
-  return selectPgroupSnaps(m, array, q).map((snap) => ({
-    name: snap.name,
-    id: snap.id,
-    started: snap.started,
-    completed: snap.completed,
-    progress: snap.progress,
-  }));
+  return selectSnapRows(m, array, q).map((r) => transferItem(m, r));
 }
 
 /** `POST /protection-group-snapshots`: on the source only; `replicate_now` starts the transfers. */
@@ -78,7 +117,7 @@ export function postPgroupSnaps(m: ArrayModel, array: string, q: Query, body: Bo
     if (row.source !== array)
       throw bad(`Protection group '${g}' is a replica; snapshots are taken on its source.`, g);
     const suffix = typeof body.suffix === 'string' ? body.suffix : undefined;
-    return pgroupSnapItem(m, takePgroupSnap(m, row, suffix, replicate));
+    return pgroupSnapItem(takePgroupSnap(m, row, suffix, replicate));
   });
 }
 
@@ -98,7 +137,7 @@ export function patchPgroupSnaps(m: ArrayModel, array: string, q: Query, body: B
         .prepare('UPDATE volume_snaps SET destroyed = ? WHERE array = ? AND pgroup_snap = ?')
         .run(body.destroyed ? 1 : 0, array, name);
     }
-    return pgroupSnapItem(m, { ...row, destroyed: body.destroyed ? 1 : 0 });
+    return pgroupSnapItem({ ...row, destroyed: body.destroyed ? 1 : 0 });
   });
 }
 

@@ -3,12 +3,12 @@
  * targets (a target gets the replica group `SOURCE:GROUP` and must allow it), destroy and eradicate.
  */
 import { flashArrayNameProblem } from '@protector/schema';
-import { connectionItems } from './arrays.js';
+import { arrayRef, connectionItems } from './arrays.js';
 import type { ArrayModel, PgroupRow } from './model.js';
 import type { Item } from './query.js';
 import { dropPgroupSnap } from './replication.js';
 import { type Body, bad, names, type Query, required, requireExisting } from './rest.js';
-import { liveVolume } from './volumes.js';
+import { liveVolume, volumeRow } from './volumes.js';
 
 export function pgroupRow(m: ArrayModel, array: string, name: string): PgroupRow | undefined {
   return m.db.prepare('SELECT * FROM pgroups WHERE array = ? AND name = ?').get(array, name) as
@@ -26,6 +26,18 @@ export function livePgroup(m: ArrayModel, array: string, name: string): PgroupRo
 /** A replica is named `SOURCE:GROUP` on its target; the part after the first ':'. */
 const localName = (replica: string): string => replica.slice(replica.indexOf(':') + 1);
 
+/** A reference to a protection group on `array` (REST `Reference`). */
+const groupRef = (array: string, name: string): Item => ({ id: `${array}/${name}`, name });
+
+/** A group's member volume as `/protection-groups/volumes` lists it. */
+function membership(m: ArrayModel, array: string, group: string, volume: string): Item {
+  const v = volumeRow(m, array, volume);
+  return {
+    group: groupRef(array, group),
+    member: { id: v?.serial ?? '', name: volume, destroyed: v?.destroyed === 1 },
+  };
+}
+
 function pgroupItem(m: ArrayModel, g: PgroupRow): Item {
   const targets = m.db
     .prepare('SELECT * FROM pgroup_targets WHERE array = ? AND pgroup = ?')
@@ -36,7 +48,8 @@ function pgroupItem(m: ArrayModel, g: PgroupRow): Item {
   return {
     name: g.name,
     id: `${g.array}/${g.name}`,
-    source: { name: g.source },
+    source: arrayRef(m, g.source),
+    pod: null,
     is_local: g.array === g.source,
     destroyed: g.destroyed === 1,
     volume_count: (
@@ -227,7 +240,7 @@ export function selectPgroupVolumes(m: ArrayModel, array: string, q: Query): Ite
   }[];
   return rows
     .filter((r) => !groups.length || groups.includes(r.pgroup))
-    .map((r) => ({ group: { name: r.pgroup }, member: { name: r.volume } }));
+    .map((r) => membership(m, array, r.pgroup, r.volume));
 }
 
 /** `POST` (`add`) or `DELETE /protection-groups/volumes`; only on the group's source array. */
@@ -252,7 +265,7 @@ export function changePgroupVolumes(m: ArrayModel, array: string, q: Query, add:
           .prepare('DELETE FROM pgroup_volumes WHERE array = ? AND pgroup = ? AND volume = ?')
           .run(array, g, v);
       }
-      out.push({ group: { name: g }, member: { name: v } });
+      out.push(membership(m, array, g, v));
     }
   }
   return out;
@@ -270,8 +283,8 @@ export function selectPgroupTargets(m: ArrayModel, array: string, q: Query): Ite
   return all
     .filter((r) => r.array === array || r.target === array)
     .map((r) => ({
-      group: { name: r.array === array ? r.pgroup : `${r.array}:${r.pgroup}` },
-      member: { name: r.target },
+      group: groupRef(array, r.array === array ? r.pgroup : `${r.array}:${r.pgroup}`),
+      member: arrayRef(m, r.target),
       allowed: r.allowed === 1,
     }))
     .filter((i) => !groups.length || groups.includes((i.group as { name: string }).name));
@@ -300,7 +313,7 @@ export function postPgroupTargets(m: ArrayModel, array: string, q: Query): Item[
       const replica = `${array}:${g}`;
       const existing = pgroupRow(m, target, replica);
       if (!existing) insertPgroup(m, target, replica, array);
-      out.push({ group: { name: g }, member: { name: target }, allowed: false });
+      out.push({ group: groupRef(array, g), member: arrayRef(m, target), allowed: false });
     }
   }
   return out;
@@ -320,7 +333,7 @@ export function patchPgroupTargets(m: ArrayModel, array: string, q: Query, body:
     m.db
       .prepare('UPDATE pgroup_targets SET allowed = ? WHERE array = ? AND pgroup = ? AND target = ?')
       .run(body.allowed ? 1 : 0, source, group, array);
-    return { group: { name: replica }, member: { name: array }, allowed: body.allowed };
+    return { group: groupRef(array, replica), member: arrayRef(m, array), allowed: body.allowed };
   });
 }
 

@@ -4,29 +4,42 @@
  * that missed writes is resynced once a peer can reach it again.
  */
 import { flashArrayNameProblem } from '@protector/schema';
-import { arrayRow, linkStatus } from './arrays.js';
+import { arrayRef, arrayRow, linkStatus } from './arrays.js';
 import type { ArrayModel, PodArrayRow } from './model.js';
 import { podArray, podArrays, podOf, requireLivePod, volumesInPod } from './pod-members.js';
 import type { Item } from './query.js';
 import { ArrayError, type Body, bad, names, type Query, required, requireExisting } from './rest.js';
 import { liveVolume, setContent } from './volumes.js';
 
+/** A pod as REST 2.26 returns it: its arrays with their status, and the pod's promotion as `array` sees it. */
 function podItem(m: ArrayModel, array: string, pod: string): Item {
   const arrays = podArrays(m, pod);
-  const me = arrays.find((a) => a.array === array);
+  const me = arrays.find((a) => a.array === array)?.promotion ?? 'demoted';
   return {
-    name: pod,
     id: pod,
-    // REST 2.26: each pod array has id, name and status; the promotion status is the pod's, as this
-    // array sees it.
-    arrays: arrays.map((a) => ({ id: arrayRow(m, a.array).id, name: a.array, status: a.status })),
+    name: pod,
+    arrays: arrays.map((a) => ({
+      ...arrayRef(m, a.array),
+      status: a.status,
+      frozen_at: null,
+      mediator_status: 'online',
+      pre_elected: false,
+      progress: null,
+    })),
     array_count: arrays.length,
-    promotion_status: me?.promotion ?? 'demoted',
-    requested_promotion_state:
-      me?.promotion === 'promoting' || me?.promotion === 'promoted' ? 'promoted' : 'demoted',
+    // A demotion in progress still reads promoted (REST 2.26 knows promoted, promoting and demoted).
+    promotion_status: me === 'demoting' ? 'promoted' : me,
+    requested_promotion_state: me === 'promoting' || me === 'promoted' ? 'promoted' : 'demoted',
     destroyed: false,
+    source: null,
   };
 }
+
+/** A pod and one of its arrays, as `/pods/arrays` lists them (REST `Member`). */
+const podMember = (m: ArrayModel, pod: string, array: string): Item => ({
+  group: { id: pod, name: pod },
+  member: arrayRef(m, array),
+});
 
 /** Brings every volume of `pod` on array `to` up to its content on array `from`, creating the missing ones. */
 function copyPodVolumes(m: ArrayModel, pod: string, from: string, to: string): void {
@@ -81,7 +94,7 @@ export function stretchPod(m: ArrayModel, array: string, q: Query): Item[] {
         .prepare("INSERT INTO pod_arrays VALUES (?, ?, 'online', 'promoted', ?)")
         .run(pod, target, position);
       copyPodVolumes(m, pod, array, target);
-      return { pod: { name: pod }, member: { name: target }, status: 'online' };
+      return podMember(m, pod, target);
     });
   });
 }
@@ -165,11 +178,9 @@ export function eradicatePods(m: ArrayModel, array: string, list: string[]): voi
   }
 }
 
-/** `GET /pods/arrays`: each array of the named pods with its status. */
+/** `GET /pods/arrays`: each array of the named pods (their status is on `GET /pods`). */
 export function selectPodArrays(m: ArrayModel, q: Query): Item[] {
-  return names(q.group_names).flatMap((pod) =>
-    podArrays(m, pod).map((a) => ({ pod: { name: pod }, member: { name: a.array }, status: a.status })),
-  );
+  return names(q.group_names).flatMap((pod) => podArrays(m, pod).map((a) => podMember(m, pod, a.array)));
 }
 
 /**

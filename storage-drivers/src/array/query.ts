@@ -6,7 +6,7 @@ export interface ListEnvelope {
   items: Item[];
   continuation_token: string | null;
   more_items_remaining: boolean;
-  total_item_count: number;
+  total_item_count: number | null;
 }
 
 /** Reads `a.b.c` from an item. */
@@ -42,9 +42,7 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
       const b: number | string = numeric ? Number(raw) : raw;
       switch (op) {
         case '=':
-          return raw.includes('*') && !numeric
-            ? new RegExp(`^${raw.split('*').map(escapeRe).join('.*')}$`).test(String(a))
-            : a === b;
+          return raw.includes('*') && !numeric ? wildcard(raw).test(String(a)) : a === b;
         case '!=':
           return a !== b;
         case '>':
@@ -65,6 +63,10 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** A name pattern where `*` stands for any run of characters, as FlashArray's filters and names take it. */
+export const wildcard = (pattern: string): RegExp =>
+  new RegExp(`^${pattern.split('*').map(escapeRe).join('.*')}$`);
+
 /** Applies filter, sort, limit and continuation token to a full list of items. */
 export function listEnvelope(all: Item[], query: Record<string, string | undefined>): ListEnvelope {
   let items = all.filter(compileFilter(query.filter));
@@ -80,18 +82,27 @@ export function listEnvelope(all: Item[], query: Record<string, string | undefin
       return 0;
     });
   }
-  const offset = query.continuation_token ? decodeToken(query.continuation_token) : 0;
-  const limit = query.limit === undefined ? Number.MAX_SAFE_INTEGER : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new Error(`Invalid limit '${query.limit}'. Give a whole number, at least 1.`);
-  const page = items.slice(offset, offset + limit);
-  const more = offset + page.length < items.length;
+  const start = query.continuation_token ? decodeToken(query.continuation_token) : whole(query, 'offset', 0);
+  const limit = whole(query, 'limit', Number.MAX_SAFE_INTEGER);
+  const page = items.slice(start, start + limit);
+  const more = start + page.length < items.length;
   return {
     items: page,
-    continuation_token: more ? encodeToken(offset + page.length) : null,
+    continuation_token: more ? encodeToken(start + page.length) : null,
     more_items_remaining: more,
-    total_item_count: items.length,
+    // As on an array: counted only when asked for (`total_item_count=true`).
+    total_item_count: query.total_item_count === 'true' ? items.length : null,
   };
+}
+
+/** A whole-number query parameter (`limit`, `offset`), or its default when absent. */
+function whole(query: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = query[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`Invalid ${name} '${raw}'. Give a whole number, 0 or more.`);
+  return n;
 }
 
 const encodeToken = (offset: number) => Buffer.from(`offset:${offset}`).toString('base64url');

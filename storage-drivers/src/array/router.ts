@@ -57,10 +57,6 @@ const none =
     return {};
   };
 
-const podArraysGet = list((m, _array, q) => selectPodArrays(m, q));
-const podArraysPost = items(stretchPod);
-const podArraysDelete = none((m, _array, q) => unstretchPod(m, q));
-
 /** Keyed by `METHOD /path` (the path below `/api/2.x`). */
 const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['GET /arrays', list((m, array) => [arrayItem(m, array)])],
@@ -94,13 +90,10 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['POST /pods', items(postPods)],
   ['PATCH /pods', items(patchPods)],
   ['DELETE /pods', none((m, array, q) => eradicatePods(m, array, required(q, 'names')))],
-  // A pod's arrays answer under both names.
-  ['GET /pods/arrays', podArraysGet],
-  ['GET /pods/members', podArraysGet],
-  ['POST /pods/arrays', podArraysPost],
-  ['POST /pods/members', podArraysPost],
-  ['DELETE /pods/arrays', podArraysDelete],
-  ['DELETE /pods/members', podArraysDelete],
+  // REST 2.26 has `/pods/arrays` (there is no `/pods/members`).
+  ['GET /pods/arrays', list((m, _array, q) => selectPodArrays(m, q))],
+  ['POST /pods/arrays', items(stretchPod)],
+  ['DELETE /pods/arrays', none((m, _array, q) => unstretchPod(m, q))],
 ]);
 
 /** The body of a 2xx answer to `req` on `array`; throws ArrayError for a 4xx. */

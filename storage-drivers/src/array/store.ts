@@ -21,14 +21,27 @@ import {
   setArrayFaults,
   setLinkStatus,
 } from './arrays.js';
+import { conformanceProblems } from './conformance.js';
 import { type ArrayModel, openArrayModel } from './model.js';
 import { completePromotions, hostWrite, resyncPods } from './pods.js';
 import { advanceTransfers, runSchedules } from './replication.js';
 import { ArrayError } from './rest.js';
 import { route } from './router.js';
+import { type ContentEntry, contentOf } from './volumes.js';
+
+/**
+ * Every answer is checked against the REST 2.26 description: one that does not conform is a bug in
+ * the model, thrown (fa-sim answers it 500) so that no test passes on a field a real array lacks.
+ */
+function conforming(req: ArrayRequest, res: ArrayResponse): ArrayResponse {
+  const problems = conformanceProblems(req.method, req.path, res.status, res.body);
+  if (problems.length) throw new Error(`fa-sim answer is not REST 2.26: ${problems.join('; ')}`);
+  return res;
+}
 
 export type { ArrayFaults } from './arrays.js';
 export { ArrayError } from './rest.js';
+export type { ContentEntry } from './volumes.js';
 
 export interface FlashArrayStoreOptions {
   /** SQLite file, e.g. `<data dir>/flasharray.sqlite`. */
@@ -100,6 +113,14 @@ export class FlashArrayStore {
     });
   }
 
+  /**
+   * The content (origin serial, write count) of volumes and volume snapshots on an array: sim-only
+   * data, which no REST resource carries. `names` picks some (absent ones are left out); else all live ones.
+   */
+  content(array: string, names?: readonly string[]): ContentEntry[] {
+    return contentOf(this.m, array, names);
+  }
+
   /** Brings scheduled snapshots, transfers and pod resync up to date; simulators call it on a timer. */
   tick(): void {
     this.tx(() => this.advance());
@@ -126,11 +147,14 @@ export class FlashArrayStore {
           };
         }
         this.advance();
-        return { status: 200, body: route(this.m, array, req) };
+        return conforming(req, { status: 200, body: route(this.m, array, req) });
       });
     } catch (err) {
       if (err instanceof ArrayError) {
-        return { status: err.status, body: { errors: [{ message: err.message, context: err.context }] } };
+        return conforming(req, {
+          status: err.status,
+          body: { errors: [{ message: err.message, context: err.context }] },
+        });
       }
       throw err;
     }

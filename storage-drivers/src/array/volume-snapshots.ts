@@ -8,32 +8,43 @@ import type { ArrayModel, VolumeRow, VolumeSnapRow } from './model.js';
 import { podArrays, podOf } from './pod-members.js';
 import type { Item } from './query.js';
 import { type Body, bad, names, type Query, required } from './rest.js';
-import { liveVolume, serial, volumeRow } from './volumes.js';
+import { liveVolume, podRef, serial, snapSource, volumeRow } from './volumes.js';
 
-const volumeSnapItem = (s: VolumeSnapRow): Item => ({
-  name: s.name,
-  id: s.serial,
-  serial: s.serial,
-  source: { name: s.volume },
-  provisioned: s.provisioned,
-  created: s.created,
-  destroyed: s.destroyed === 1,
-  suffix: s.name.slice(s.name.lastIndexOf('.') + 1),
-  content: s.content_origin ? { origin: s.content_origin, version: s.content_version } : null,
-});
+/** A volume snapshot as REST 2.26 returns it (its content is sim-only data, read through the store). */
+function volumeSnapItem(m: ArrayModel, s: VolumeSnapRow): Item {
+  const source = snapSource(s);
+  return {
+    id: s.serial,
+    name: s.name,
+    serial: s.serial,
+    source: { id: volumeRow(m, s.array, source)?.serial ?? '', name: source },
+    pod: podRef(s.name),
+    provisioned: s.provisioned,
+    created: s.created,
+    destroyed: s.destroyed === 1,
+    suffix: s.name.slice(s.name.lastIndexOf('.') + 1),
+  };
+}
 
-/** `GET /volume-snapshots`: live snapshots, oldest first, optionally by `names` and `source_names`. */
+/**
+ * `GET /volume-snapshots`: oldest first, optionally by `names` and `source_names`; live and destroyed
+ * unless `destroyed` says which, as on an array.
+ */
 export function selectVolumeSnaps(m: ArrayModel, array: string, q: Query): Item[] {
   const rows = m.db
-    .prepare('SELECT * FROM volume_snaps WHERE array = ? AND destroyed = 0 ORDER BY created, name')
+    .prepare('SELECT * FROM volume_snaps WHERE array = ? ORDER BY created, name')
     .all(array) as VolumeSnapRow[];
   const wanted = names(q.names);
   const sources = names(q.source_names);
+  const destroyed = q.destroyed === undefined ? null : q.destroyed === 'true';
   return rows
     .filter(
-      (r) => (!wanted.length || wanted.includes(r.name)) && (!sources.length || sources.includes(r.volume)),
+      (r) =>
+        (!wanted.length || wanted.includes(r.name)) &&
+        (!sources.length || sources.includes(snapSource(r))) &&
+        (destroyed === null || (r.destroyed === 1) === destroyed),
     )
-    .map(volumeSnapItem);
+    .map((r) => volumeSnapItem(m, r));
 }
 
 /** `POST /volume-snapshots?source_names=V,..`: `V.<suffix>` for each source volume. */
@@ -54,7 +65,7 @@ export function postVolumeSnaps(m: ArrayModel, array: string, q: Query, body: Bo
         if (peerVol && peer.status === 'online') insertVolumeSnap(m, peer.array, name, peerVol, null);
       }
     }
-    return volumeSnapItem(snap);
+    return volumeSnapItem(m, snap);
   });
 }
 

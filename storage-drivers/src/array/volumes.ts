@@ -25,18 +25,32 @@ export function liveVolume(m: ArrayModel, array: string, name: string): VolumeRo
   return row;
 }
 
-const volumeItem = (v: VolumeRow): Item => ({
-  name: v.name,
-  id: v.serial,
-  serial: v.serial,
-  provisioned: v.provisioned,
-  destroyed: v.destroyed === 1,
-  created: v.created,
-  source: v.source ? { name: v.source } : null,
-  pod: podOf(v.name) ? { name: podOf(v.name) } : null,
-  space: { total_provisioned: v.provisioned },
-  content: v.content_origin ? { origin: v.content_origin, version: v.content_version } : null,
-});
+/** A reference to a pod (REST `Reference`; a pod's id is its name here). */
+export const podRef = (name: string): Item | null => {
+  const pod = podOf(name);
+  return pod ? { id: pod, name: pod } : null;
+};
+
+/**
+ * A volume as REST 2.26 returns it. `source` is the volume a copy came from (for a copy of a snapshot,
+ * the snapshot's own source volume), as on an array; the content a volume holds is sim-only data and
+ * is read through the store, never here.
+ */
+function volumeItem(m: ArrayModel, v: VolumeRow): Item {
+  const source = v.source ? (volumeRow(m, v.array, v.source)?.serial ?? '') : null;
+  return {
+    id: v.serial,
+    name: v.name,
+    serial: v.serial,
+    provisioned: v.provisioned,
+    destroyed: v.destroyed === 1,
+    created: v.created,
+    source: v.source ? { id: source, name: v.source } : null,
+    pod: podRef(v.name),
+    subtype: 'regular',
+    space: { total_provisioned: v.provisioned },
+  };
+}
 
 /** `GET /volumes`: by `names` (each must exist), else all, optionally only `destroyed` or live ones. */
 export function selectVolumes(m: ArrayModel, array: string, q: Query): Item[] {
@@ -48,10 +62,12 @@ export function selectVolumes(m: ArrayModel, array: string, q: Query): Item[] {
       wanted,
       rows.map((r) => r.name),
     );
-    return rows.filter((r) => wanted.includes(r.name)).map(volumeItem);
+    return rows.filter((r) => wanted.includes(r.name)).map((r) => volumeItem(m, r));
   }
   const destroyed = q.destroyed === undefined ? null : q.destroyed === 'true';
-  return rows.filter((r) => destroyed === null || (r.destroyed === 1) === destroyed).map(volumeItem);
+  return rows
+    .filter((r) => destroyed === null || (r.destroyed === 1) === destroyed)
+    .map((r) => volumeItem(m, r));
 }
 
 /** `POST /volumes`: a new volume of `provisioned` bytes (on every online pod array for `POD::VOL`), or a copy. */
@@ -67,7 +83,7 @@ export function postVolumes(m: ArrayModel, array: string, q: Query, body: Body):
     if (existing?.destroyed) throw bad(`Volume '${name}' already exists.`, name);
     const pod = podOf(name);
     if (pod) requireLivePod(m, pod, array);
-    if (source) return volumeItem(copyVolume(m, array, name, source, existing));
+    if (source) return volumeItem(m, copyVolume(m, array, name, source, existing));
     const size = body.provisioned;
     const sp = sizeProblem(size);
     if (sp) throw bad(sp, name);
@@ -86,7 +102,7 @@ export function postVolumes(m: ArrayModel, array: string, q: Query, body: Body):
     const targets = pod ? podArrays(m, pod).filter((p) => p.status === 'online') : [];
     insertVolume(m, row);
     for (const peer of targets) if (peer.array !== array) insertVolume(m, { ...row, array: peer.array });
-    return volumeItem(row);
+    return volumeItem(m, row);
   });
 }
 
@@ -97,6 +113,15 @@ function insertVolume(m: ArrayModel, row: VolumeRow): void {
        VALUES (@array, @name, @serial, @provisioned, @destroyed, @created, @source, @content_origin, @content_version)`,
     )
     .run(row);
+}
+
+/**
+ * The volume a snapshot was taken of, as its `source` names it: on the array that took it, the volume's
+ * name; on a replication target (snapshot `SRC:PG.N.VOL`), the source array's volume, `SRC:VOL`.
+ */
+export function snapSource(s: VolumeSnapRow): string {
+  const replica = s.pgroup_snap && !s.pgroup_snap.includes('::') ? s.pgroup_snap.split(':') : [];
+  return replica.length === 2 ? `${replica[0]}:${s.volume}` : s.volume;
 }
 
 /** `POST /volumes?names=V {source:{name}}`: copy a volume or a volume snapshot into V. */
@@ -110,7 +135,7 @@ function copyVolume(
   const snap = m.db
     .prepare('SELECT * FROM volume_snaps WHERE array = ? AND name = ? AND destroyed = 0')
     .get(array, source) as VolumeSnapRow | undefined;
-  let from: { provisioned: number; origin: string | null; version: number };
+  let from: { provisioned: number; origin: string | null; version: number; source: string };
   if (snap) {
     if (snap.pgroup_snap) {
       const pg = m.db
@@ -124,18 +149,28 @@ function copyVolume(
         );
       }
     }
-    from = { provisioned: snap.provisioned, origin: snap.content_origin, version: snap.content_version };
+    from = {
+      provisioned: snap.provisioned,
+      origin: snap.content_origin,
+      version: snap.content_version,
+      source: snapSource(snap),
+    };
   } else {
     const vol = volumeRow(m, array, source);
     if (!vol || vol.destroyed) throw bad(`Volume or snapshot '${source}' does not exist.`, source);
-    from = { provisioned: vol.provisioned, origin: vol.content_origin, version: vol.content_version };
+    from = {
+      provisioned: vol.provisioned,
+      origin: vol.content_origin,
+      version: vol.content_version,
+      source: vol.name,
+    };
   }
   if (existing) {
     m.db
       .prepare(
         'UPDATE volumes SET provisioned = ?, source = ?, content_origin = ?, content_version = ? WHERE array = ? AND name = ?',
       )
-      .run(from.provisioned, source, from.origin, from.version, array, name);
+      .run(from.provisioned, from.source, from.origin, from.version, array, name);
     return volumeRow(m, array, name)!;
   }
   const row: VolumeRow = {
@@ -145,7 +180,7 @@ function copyVolume(
     provisioned: from.provisioned,
     destroyed: 0,
     created: m.now(),
-    source,
+    source: from.source,
     content_origin: from.origin,
     content_version: from.version,
   };
@@ -160,9 +195,9 @@ export function patchVolumes(m: ArrayModel, array: string, q: Query, body: Body)
     const row = volumeRow(m, array, name);
     if (!row) throw bad(`Volume '${name}' does not exist.`, name);
     if (typeof body.name === 'string' && body.name !== name)
-      return volumeItem(renameVolume(m, array, row, body.name));
+      return volumeItem(m, renameVolume(m, array, row, body.name));
     if (body.pod !== undefined)
-      return volumeItem(moveVolume(m, array, row, body.pod as { name?: string } | null));
+      return volumeItem(m, moveVolume(m, array, row, body.pod as { name?: string } | null));
     if (typeof body.destroyed === 'boolean') {
       m.db
         .prepare('UPDATE volumes SET destroyed = ? WHERE array = ? AND name = ?')
@@ -180,7 +215,7 @@ export function patchVolumes(m: ArrayModel, array: string, q: Query, body: Body)
         .prepare('UPDATE volumes SET provisioned = ? WHERE array = ? AND name = ?')
         .run(body.provisioned, array, name);
     }
-    return volumeItem(volumeRow(m, array, name)!);
+    return volumeItem(m, volumeRow(m, array, name)!);
   });
 }
 
@@ -268,4 +303,42 @@ export function setContent(
       content_version: version,
     });
   }
+}
+
+/** What a volume or volume snapshot holds: the serial of the volume first written and its write count. */
+export interface ContentEntry {
+  readonly name: string;
+  readonly kind: 'volume' | 'snapshot';
+  readonly origin: string | null;
+  readonly version: number;
+}
+
+/** The content of the named (else all live) volumes and volume snapshots on `array`; sim-only data. */
+export function contentOf(m: ArrayModel, array: string, wanted?: readonly string[]): ContentEntry[] {
+  const rows = [
+    ...(
+      m.db
+        .prepare('SELECT name, content_origin, content_version, destroyed FROM volumes WHERE array = ?')
+        .all(array) as {
+        name: string;
+        content_origin: string | null;
+        content_version: number;
+        destroyed: number;
+      }[]
+    ).map((r) => ({ ...r, kind: 'volume' as const })),
+    ...(
+      m.db
+        .prepare('SELECT name, content_origin, content_version, destroyed FROM volume_snaps WHERE array = ?')
+        .all(array) as {
+        name: string;
+        content_origin: string | null;
+        content_version: number;
+        destroyed: number;
+      }[]
+    ).map((r) => ({ ...r, kind: 'snapshot' as const })),
+  ];
+  return rows
+    .filter((r) => (wanted ? wanted.includes(r.name) : r.destroyed === 0))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((r) => ({ name: r.name, kind: r.kind, origin: r.content_origin, version: r.content_version }));
 }

@@ -79,8 +79,13 @@ export interface ListResult<T> {
   readonly totalItemCount: number;
 }
 
+/** How many items a GET asks for per page (`limit`); the rest come by `continuation_token`. */
+export const DEFAULT_PAGE_SIZE = 500;
+
 export interface ArrayClientOptions {
   readonly retry?: Partial<RetryPolicy>;
+  /** Items per page of a list. @default DEFAULT_PAGE_SIZE */
+  readonly pageSize?: number;
   /** Backoff between retries waits on this clock. @default systemClock */
   readonly clock?: Clock;
 }
@@ -89,6 +94,7 @@ export interface ArrayClientOptions {
 export class ArrayClient {
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
+  private readonly pageSize: number;
 
   constructor(
     readonly transport: ArrayTransport,
@@ -96,6 +102,7 @@ export class ArrayClient {
   ) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.clock = opts.clock ?? systemClock;
+    this.pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   get endpoint(): string {
@@ -120,7 +127,7 @@ export class ArrayClient {
     }
   }
 
-  /** GET every page of a list, following continuation tokens. */
+  /** GET every page of a list (`limit` items each), following continuation tokens. */
   async list<T = Record<string, unknown>>(
     path: string,
     query: Record<string, string | undefined> = {},
@@ -131,7 +138,7 @@ export class ArrayClient {
       const page = await this.request<{ items: T[]; continuation_token?: string | null }>({
         method: 'GET',
         path,
-        query: { ...query, continuation_token: token },
+        query: { ...query, limit: String(this.pageSize), continuation_token: token },
       });
       items.push(...page.items);
       token = page.continuation_token ?? undefined;

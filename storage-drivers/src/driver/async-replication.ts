@@ -4,8 +4,37 @@
  * target (`SOURCE:GROUP.<suffix>`), which are the recovery points.
  */
 import type { Json } from '@protector/schema';
-import { pickRef, replicaName, toAsyncPoint } from './mapping.js';
+import type { RecoveryPoint } from '../types.js';
+import { pickRef, replicaName, toAsyncPoint, volumesByPoint } from './mapping.js';
 import type { GroupArrays, ReplicationMechanism } from './mechanism.js';
+
+/**
+ * The group's recovery points on its target array, newest first (or just `point`): the snapshots,
+ * their transfer records (where REST 2.x keeps replication progress) and their volume snapshots.
+ */
+async function readPoints({ ref, dst }: GroupArrays, point?: string): Promise<RecoveryPoint[]> {
+  const replica = replicaName(ref);
+  const [snaps, transfers, volumeSnaps] = await Promise.all([
+    dst.listOrEmpty<Json>('/protection-group-snapshots', {
+      ...(point ? { names: point } : { source_names: replica }),
+      destroyed: 'false',
+      sort: 'created-,name-',
+    }),
+    dst.listOrEmpty<Json>('/protection-group-snapshots/transfer', {
+      names: point ?? replica,
+      destroyed: 'false',
+    }),
+    dst.listOrEmpty<Json>('/volume-snapshots', {
+      filter: `name='${point ?? replica}.*'`,
+      destroyed: 'false',
+    }),
+  ]);
+  const transfer = new Map(transfers.map((t) => [String(t.name), t]));
+  const volumes = volumesByPoint(volumeSnaps);
+  return snaps.map((s) =>
+    toAsyncPoint(ref, s, transfer.get(String(s.name)), volumes.get(String(s.name)) ?? []),
+  );
+}
 
 export const protectionGroups: ReplicationMechanism = {
   kind: 'Protection group',
@@ -118,26 +147,18 @@ export const protectionGroups: ReplicationMechanism = {
     });
   },
 
-  async snapshot({ ref, src, dst }, _group, suffix) {
-    await src.request({
+  async snapshot(g, _group, suffix) {
+    await g.src.request({
       method: 'POST',
       path: '/protection-group-snapshots',
-      query: { source_names: ref.name, replicate_now: 'true' },
+      query: { source_names: g.ref.name, replicate_now: 'true' },
       body: { suffix },
     });
-    const [item] = await dst.list<Json>('/protection-group-snapshots', {
-      names: `${replicaName(ref)}.${suffix}`,
-    });
-    return toAsyncPoint(ref, item!);
+    const [point] = await readPoints(g, `${replicaName(g.ref)}.${suffix}`);
+    return point!;
   },
 
-  async points(g: GroupArrays) {
-    const items = await g.dst.listOrEmpty<Json>('/protection-group-snapshots', {
-      source_names: replicaName(g.ref),
-      sort: 'created-,name-',
-    });
-    return items.map((i) => toAsyncPoint(g.ref, i));
-  },
+  points: (g) => readPoints(g),
 
   volumeSnapshot: (point, volume) => `${point}.${volume}`,
 

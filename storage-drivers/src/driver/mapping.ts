@@ -23,8 +23,8 @@ export const podVolumeName = (pod: string, volume: string): string => `${pod}::$
 /** The `filter` that selects a pod's volumes (or their snapshots) by name. */
 export const podVolumeFilter = (pod: string): string => `name='${podVolumeName(pod, '*')}'`;
 
+/** A volume as REST 2.26 returns it. (What it holds is sim-only data: no array reports it.) */
 export function toVolume(array: string, item: Json): Volume {
-  const content = item.content as { origin: string; version: number } | null | undefined;
   return {
     name: String(item.name),
     array,
@@ -33,25 +33,45 @@ export function toVolume(array: string, item: Json): Volume {
     destroyed: Boolean(item.destroyed),
     createdAt: new Date(Number(item.created)),
     source: ((item.source as Json | null)?.name as string | undefined) ?? null,
-    content: content ? { origin: content.origin, version: content.version } : null,
   };
 }
 
-/** A protection group snapshot on the target array as a recovery point. */
-export function toAsyncPoint(ref: ReplicationGroupRef, item: Json): RecoveryPoint {
-  const progress = Number(item.progress ?? 0);
-  const prefix = `${String(item.name)}.`;
+/**
+ * A protection group snapshot on the target array as a recovery point: when it was taken from the
+ * snapshot, how far its replication got from its `/protection-group-snapshots/transfer` record (it is
+ * complete once `completed` is set), and the volumes from its volume snapshots.
+ */
+export function toAsyncPoint(
+  ref: ReplicationGroupRef,
+  snap: Json,
+  transfer: Json | undefined,
+  volumes: readonly string[],
+): RecoveryPoint {
+  const completed = transfer?.completed;
+  const done = completed !== null && completed !== undefined;
   return {
-    name: String(item.name),
+    name: String(snap.name),
     group: ref.name,
     sourceArray: ref.sourceArray,
     targetArray: ref.targetArray,
-    createdAt: new Date(Number(item.created)),
-    completedAt: item.completed ? new Date(Number(item.completed)) : null,
-    progress,
-    complete: progress >= 1,
-    volumes: ((item.volumes as Json[] | undefined) ?? []).map((v) => String(v.name).replace(prefix, '')),
+    createdAt: new Date(Number(snap.created)),
+    completedAt: done ? new Date(Number(completed)) : null,
+    progress: done ? 1 : Number(transfer?.progress ?? 0),
+    complete: done,
+    volumes,
   };
+}
+
+/** Volume snapshots `POINT.VOLUME` by the point they belong to: point name -> volume names. */
+export function volumesByPoint(snaps: readonly Json[]): Map<string, string[]> {
+  const byPoint = new Map<string, string[]>();
+  for (const s of snaps) {
+    const name = String(s.name);
+    const dot = name.lastIndexOf('.');
+    const point = name.slice(0, dot);
+    byPoint.set(point, [...(byPoint.get(point) ?? []), name.slice(dot + 1)]);
+  }
+  return byPoint;
 }
 
 /**

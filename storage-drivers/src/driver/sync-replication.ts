@@ -167,7 +167,10 @@ export const pods: ReplicationMechanism = {
   },
 
   async points({ ref, dst }) {
-    const snaps = await dst.list<Json>('/volume-snapshots', { filter: podVolumeFilter(ref.name) });
+    const snaps = await dst.list<Json>('/volume-snapshots', {
+      filter: podVolumeFilter(ref.name),
+      destroyed: 'false',
+    });
     return toSyncPoints(ref, snaps);
   },
 

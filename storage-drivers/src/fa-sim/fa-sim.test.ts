@@ -87,8 +87,16 @@ describe('fa-sim binary', () => {
       );
       expect(created.status).toBe(200);
     }
-    const page1 = await call('arrayA', 'GET', '/api/2.26/volumes?limit=10&sort=name', session);
+    const page1 = await call(
+      'arrayA',
+      'GET',
+      '/api/2.26/volumes?limit=10&sort=name&total_item_count=true',
+      session,
+    );
     expect(page1.body).toMatchObject({ total_item_count: 25, more_items_remaining: true });
+    // As on an array, the total is counted only when asked for.
+    const uncounted = await call('arrayA', 'GET', '/api/2.26/volumes?limit=10&sort=name', session);
+    expect(uncounted.body).toMatchObject({ total_item_count: null, more_items_remaining: true });
     expect((page1.body.items as unknown[]).length).toBe(10);
     const page3 = await call(
       'arrayA',
@@ -117,6 +125,41 @@ describe('fa-sim binary', () => {
     // A session belongs to the array that issued it.
     const other = await call('arrayB', 'GET', '/api/2.26/volumes', session);
     expect(other.status).toBe(401);
+  });
+
+  it('keeps sim-only data and controls on /sim/, outside the REST API, behind the API token', async () => {
+    const token = { 'api-token': 'T-sim' };
+    expect((await call('arrayA', 'GET', '/sim/content')).status).toBe(401);
+    const login = await call('arrayA', 'POST', '/api/2.26/login', token);
+    const session = { 'x-auth-token': String(login.headers['x-auth-token']) };
+    await call('arrayA', 'POST', '/api/2.26/volumes?names=sim-vol', session, { provisioned: 1048576 });
+    const wrote = await call('arrayA', 'POST', '/sim/writes?names=sim-vol', token);
+    expect(wrote.body.items).toEqual([{ name: 'sim-vol', origin: expect.any(String), version: 1 }]);
+    const held = await call('arrayA', 'GET', '/sim/content?names=sim-vol', token);
+    expect(held.body.items).toEqual([
+      { name: 'sim-vol', kind: 'volume', origin: expect.any(String), version: 1 },
+    ]);
+    // The REST resource has no content field.
+    const [vol] = (await call('arrayA', 'GET', '/api/2.26/volumes?names=sim-vol', session)).body
+      .items as Record<string, unknown>[];
+    expect(vol).not.toHaveProperty('content');
+    // An array that is down answers nothing on its REST API, and its controls bring it back.
+    expect((await call('arrayA', 'PATCH', '/sim/faults', token, { down: true })).body.items).toEqual([
+      { name: 'arrayA', down: true, rate_limit: 0, slow_factor: 1 },
+    ]);
+    await expect(call('arrayA', 'GET', '/api/api_version')).rejects.toThrow();
+    await call('arrayA', 'PATCH', '/sim/faults', token, { down: false });
+    expect((await call('arrayA', 'GET', '/api/api_version')).status).toBe(200);
+    const bad = await call('arrayA', 'PATCH', '/sim/faults', token, { slow_factor: 0 });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { errors: [{ message: 'slow_factor must be a number, 1 or more.' }] },
+    });
+    const link = await call('arrayA', 'PATCH', '/sim/links?names=arrayB', token, { status: 'disconnected' });
+    expect(link.body.items).toEqual([{ name: 'arrayB', status: 'disconnected' }]);
+    await call('arrayA', 'PATCH', '/sim/links?names=arrayB', token, { status: 'connected' });
+    expect((await call('arrayA', 'GET', '/sim/clock', token)).body.now).toEqual(expect.any(Number));
+    expect((await call('arrayA', 'GET', '/sim/nonsense', token)).status).toBe(404);
   });
 
   it('a pure driver that does not trust its certificate reports it naming ca_bundle, not a stack trace', async () => {

@@ -16,7 +16,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '@protector/platform';
-import { FlashArrayStore } from '../array/store.js';
+import { ArrayError, FlashArrayStore } from '../array/store.js';
 import { startTicker } from '../array/ticker.js';
 import type { ArrayRequest } from '../client/wire.js';
 
@@ -107,6 +107,94 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8'));
 }
 
+/**
+ * The simulator's own controls, outside the REST API (`/sim/...`, the API token in header `api-token`):
+ * - `GET /sim/content[?names=A,B]`: what volumes and volume snapshots hold (origin serial, write count);
+ * - `POST /sim/writes?names=VOL`: a host write to a volume (mirrored to a pod's other arrays);
+ * - `GET /sim/faults`, `PATCH /sim/faults {down, rate_limit, slow_factor}`: this array's faults;
+ * - `PATCH /sim/links?names=OTHER {status: connected|disconnected}`: the link to another array;
+ * - `GET /sim/clock`: the simulator's time (ms since the epoch).
+ * They answer even while the array is down, so a test or an operator can bring it back.
+ */
+async function simEndpoint(
+  store: FlashArrayStore,
+  clock: Clock,
+  apiTokens: readonly string[],
+  array: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const token = req.headers['api-token'];
+  if (typeof token !== 'string' || !apiTokens.includes(token)) {
+    json(res, 401, errorBody('Give the API token in header api-token.', 'api-token'));
+    return;
+  }
+  const names = (url.searchParams.get('names') ?? '').split(',').filter(Boolean);
+  const route = `${req.method} ${url.pathname}`;
+  try {
+    const body = (await readBody(req)) as Record<string, unknown> | undefined;
+    switch (route) {
+      case 'GET /sim/content':
+        json(res, 200, { items: store.content(array, names.length ? names : undefined) });
+        return;
+      case 'POST /sim/writes':
+        if (!names.length) throw new SimRequestError('Name the volumes to write to: ?names=VOL.');
+        json(res, 200, { items: names.map((name) => ({ name, ...store.simulateWrite(array, name) })) });
+        return;
+      case 'GET /sim/faults':
+        json(res, 200, { items: [faultsItem(store, array)] });
+        return;
+      case 'PATCH /sim/faults': {
+        const { down, rate_limit: rateLimit, slow_factor: slowFactor } = body ?? {};
+        if (down !== undefined && typeof down !== 'boolean')
+          throw new SimRequestError('down must be true or false.');
+        if (rateLimit !== undefined && !(Number.isInteger(rateLimit) && (rateLimit as number) >= 0))
+          throw new SimRequestError('rate_limit must be a whole number of requests, 0 or more.');
+        if (slowFactor !== undefined && !(typeof slowFactor === 'number' && slowFactor >= 1))
+          throw new SimRequestError('slow_factor must be a number, 1 or more.');
+        store.setFaults(array, {
+          ...(down !== undefined ? { down: down as boolean } : {}),
+          ...(rateLimit !== undefined ? { rateLimit: rateLimit as number } : {}),
+          ...(slowFactor !== undefined ? { slowFactor: slowFactor as number } : {}),
+        });
+        json(res, 200, { items: [faultsItem(store, array)] });
+        return;
+      }
+      case 'PATCH /sim/links': {
+        const status = body?.status;
+        if (status !== 'connected' && status !== 'disconnected')
+          throw new SimRequestError('status must be connected or disconnected.');
+        if (!names.length) throw new SimRequestError('Name the other arrays: ?names=ARRAY.');
+        for (const other of names) store.setLink(array, other, status);
+        json(res, 200, { items: names.map((name) => ({ name, status: store.linkStatus(array, name) })) });
+        return;
+      }
+      case 'GET /sim/clock':
+        json(res, 200, { now: clock.now() });
+        return;
+      default:
+        json(res, 404, errorBody(`The simulator has no control '${route}'.`));
+    }
+  } catch (err) {
+    const status =
+      err instanceof ArrayError
+        ? err.status
+        : err instanceof SimRequestError || err instanceof SyntaxError
+          ? 400
+          : 500;
+    json(res, status, errorBody((err as Error).message));
+  }
+}
+
+/** A bad request to a `/sim/` control. */
+class SimRequestError extends Error {}
+
+const faultsItem = (store: FlashArrayStore, array: string) => {
+  const f = store.faults(array);
+  return { name: array, down: f.down, rate_limit: f.rateLimit, slow_factor: f.slowFactor };
+};
+
 export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions): Promise<RunningSimulator> {
   mkdirSync(opts.dataDir, { recursive: true });
   const clock = opts.clock ?? systemClock;
@@ -123,11 +211,15 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
   const host = opts.host ?? '127.0.0.1';
 
   const handler = (array: string) => async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/sim/')) {
+      await simEndpoint(store, clock, apiTokens, array, req, res, url);
+      return;
+    }
     if (store.faults(array).down) {
       req.socket.destroy();
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://x');
     try {
       if (req.method === 'GET' && url.pathname === '/api/api_version') {
         json(res, 200, { version: SIM_REST_VERSIONS });
@@ -189,9 +281,7 @@ export async function startFlashArraySimulator(opts: FlashArraySimulatorOptions)
       ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler(a.name))
       : createHttpServer(handler(a.name));
     server.keepAliveTimeout = 5_000;
-    server.on('connection', (socket) => {
-      if (store.faults(a.name).down) socket.destroy();
-    });
+    // An array that is down drops its connections (its /sim/ controls still answer, on the request).
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(a.port, host, resolve);

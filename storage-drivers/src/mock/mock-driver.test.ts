@@ -137,8 +137,9 @@ describe('MockStorageDriver', () => {
       const d = MockStorageDriver.create({ dataDir: ${JSON.stringify(dir)}, arrays: ['mock-array-b', 'mock-array-a'], log: () => {} });
       await d.initialize();
       const [v] = await d.getVolumes('mock-array-a', ['shared-vol']);
+      const [held] = d.simulator.content('mock-array-a', [v.name]);
       d.simulator.setLink('mock-array-a', 'mock-array-b', 'disconnected');
-      console.log(JSON.stringify({ version: v.content.version, arrays: d.arrays().map((a) => a.name) }));
+      console.log(JSON.stringify({ version: held.version, arrays: d.arrays().map((a) => a.name) }));
       await d.close();
     `;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });

@@ -8,7 +8,7 @@ import { type Clock, systemClock } from '@protector/platform';
 import { ProtectorError } from '@protector/schema';
 import { FlashArrayStore } from '../array/store.js';
 import { startTicker } from '../array/ticker.js';
-import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
+import { ArrayClient, type ArrayClientOptions, type RetryPolicy } from '../client/array-client.js';
 import { LocalArrayTransport } from '../client/local-transport.js';
 import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
 import type { InitializeOptions } from '../types.js';
@@ -28,6 +28,8 @@ export interface MockStorageDriverOptions {
   /** Run schedules and transfers on a timer this often, so they progress with no requests. 0 = off. @default 0 */
   readonly tickMs?: number;
   readonly retry?: Partial<RetryPolicy>;
+  /** Items per page of a list request. @default DEFAULT_PAGE_SIZE */
+  readonly pageSize?: number;
   readonly log?: StorageLog;
   /** Simulated array time, retry backoff and the tick timer run on it. @default systemClock */
   readonly clock?: Clock;
@@ -65,17 +67,16 @@ export class MockStorageDriver extends FlashArrayDriver {
     readonly dataDir: string,
     private readonly arrayNames: readonly [string, string],
     private readonly tickMs: number,
-    retry: Partial<RetryPolicy> | undefined,
+    client: ArrayClientOptions & { readonly clock: Clock },
     log: StorageLog,
-    clock: Clock,
   ) {
     super(
       {
-        primary: new ArrayClient(new LocalArrayTransport(simulator, arrayNames[0]), { retry, clock }),
-        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrayNames[1]), { retry, clock }),
+        primary: new ArrayClient(new LocalArrayTransport(simulator, arrayNames[0]), client),
+        secondary: new ArrayClient(new LocalArrayTransport(simulator, arrayNames[1]), client),
       },
       log,
-      clock,
+      client.clock,
     );
   }
 
@@ -96,9 +97,8 @@ export class MockStorageDriver extends FlashArrayDriver {
       dataDir,
       arrays,
       opts.tickMs ?? 0,
-      opts.retry,
+      { retry: opts.retry, pageSize: opts.pageSize, clock },
       opts.log ?? stderrLog,
-      clock,
     );
   }
 

@@ -17,6 +17,8 @@ export interface PureStorageDriverOptions {
   /** @default 30000 */
   readonly timeoutMs?: number;
   readonly retry?: Partial<RetryPolicy>;
+  /** Items per page of a list request (`limit`); the rest come by continuation token. @default DEFAULT_PAGE_SIZE */
+  readonly pageSize?: number;
   readonly log?: StorageLog;
   /** Debugging only: allow `http://` URLs (fa-sim --http). Production configs refuse them. */
   readonly allowInsecureHttp?: boolean;
@@ -56,7 +58,11 @@ function arrayClient(opts: PureStorageDriverOptions, url: string, apiToken: stri
     timeoutMs: opts.timeoutMs,
     allowInsecureHttp: opts.allowInsecureHttp,
   });
-  return new ArrayClient(transport, { retry: opts.retry, clock: opts.clock ?? systemClock });
+  return new ArrayClient(transport, {
+    retry: opts.retry,
+    pageSize: opts.pageSize,
+    clock: opts.clock ?? systemClock,
+  });
 }
 
 export class PureStorageDriver extends FlashArrayDriver {
