@@ -550,6 +550,21 @@ describe.each(['mock', 'pure'] as const)('StorageDriver contract: %s', (kind) =>
     ]);
     expect(copy).toMatchObject({ array: h.b });
     expect(held(h, h.b, copy!.name).version).toBe(1);
+    // ActiveCluster stretches a pod only over a sync-replication connection; the driver reads its type.
+    const asyncOnly: ReplicationGroupRef = {
+      name: 'pod-async',
+      mode: 'sync',
+      sourceArray: h.a,
+      targetArray: h.b,
+    };
+    h.sim.setLinkType(h.a, h.b, 'async-replication');
+    await expectCode(
+      h.driver.ensureReplicationGroup(asyncOnly),
+      'INVALID_STATE',
+      /needs a sync-replication array connection/,
+    );
+    expect(await h.driver.getReplicationGroup(asyncOnly)).toBeNull(); // nothing was created
+    h.sim.setLinkType(h.a, h.b, 'sync-replication');
     // A pod that lives on one array only cannot change promotion state.
     const lone: ReplicationGroupRef = { name: 'pod-lone', mode: 'sync', sourceArray: h.a, targetArray: h.b };
     h.sim.setLink(h.a, h.b, 'disconnected');

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { flashArrayNameProblem } from '@protector/schema';
 import type { ArrayModel, ArrayRow } from './model.js';
 import type { Item } from './query.js';
-import { ArrayError } from './rest.js';
+import { ArrayError, names, type Query, requireExisting } from './rest.js';
 
 /** Faults an array can be given; they survive in the database so every process sees them. */
 export interface ArrayFaults {
@@ -19,6 +19,11 @@ export interface ArrayFaults {
 }
 
 export type ConnectionStatus = 'connected' | 'disconnected';
+/**
+ * What a connection carries: `sync-replication` (ActiveCluster pods, and protection groups too) or
+ * `async-replication` (protection groups only).
+ */
+export type ConnectionType = 'sync-replication' | 'async-replication';
 
 /** Creates the arrays that are absent and connects every pair for replication. */
 export function seedArrays(m: ArrayModel, arrays: readonly string[]): void {
@@ -31,7 +36,8 @@ export function seedArrays(m: ArrayModel, arrays: readonly string[]): void {
   }
   for (const a of arrays) {
     for (const b of arrays) {
-      if (a < b) m.db.prepare("INSERT OR IGNORE INTO links VALUES (?, ?, 'connected')").run(a, b);
+      if (a < b)
+        m.db.prepare("INSERT OR IGNORE INTO links (a, b, status) VALUES (?, ?, 'connected')").run(a, b);
     }
   }
 }
@@ -68,6 +74,19 @@ export function setLinkStatus(m: ArrayModel, a: string, b: string, status: Conne
   m.db.prepare('UPDATE links SET status = ? WHERE a = ? AND b = ?').run(status, x, y);
 }
 
+export function setLinkType(m: ArrayModel, a: string, b: string, type: ConnectionType): void {
+  const [x, y] = pair(a, b);
+  m.db.prepare('UPDATE links SET type = ? WHERE a = ? AND b = ?').run(type, x, y);
+}
+
+export function linkType(m: ArrayModel, a: string, b: string): ConnectionType {
+  const [x, y] = pair(a, b);
+  const row = m.db.prepare('SELECT type FROM links WHERE a = ? AND b = ?').get(x, y) as
+    | { type: ConnectionType }
+    | undefined;
+  return row?.type ?? 'async-replication';
+}
+
 export function linkStatus(m: ArrayModel, a: string, b: string): ConnectionStatus {
   const [x, y] = pair(a, b);
   const row = m.db.prepare('SELECT status FROM links WHERE a = ? AND b = ?').get(x, y) as
@@ -87,16 +106,20 @@ export function arrayItem(m: ArrayModel, name: string): Item {
   return { name: row.name, id: row.id, os: 'Purity//FA', version: '6.5.0', _as_of: m.now() };
 }
 
-export function connectionItems(m: ArrayModel, array: string): Item[] {
+/** `GET /array-connections`: this array's connections, optionally by `names` (the remote arrays'). */
+export function connectionItems(m: ArrayModel, array: string, q: Query = {}): Item[] {
+  const remotes = arrayNames(m).filter((n) => n !== array);
+  const wanted = names(q.names);
+  requireExisting('Array connection', wanted, remotes);
   return (
-    arrayNames(m)
-      .filter((n) => n !== array)
+    remotes
+      .filter((n) => !wanted.length || wanted.includes(n))
       // REST 2.26: the connection's `name` is the remote array's (`remote {name}` came with 2.40).
       .map((remote) => ({
         id: `${arrayRow(m, array).id}:${arrayRow(m, remote).id}`,
         name: remote,
         status: linkStatus(m, array, remote),
-        type: 'async-replication',
+        type: linkType(m, array, remote),
         replication_transport: 'ip',
         management_address: null,
         replication_addresses: [],

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS arrays (
   name TEXT PRIMARY KEY, id TEXT NOT NULL, down INTEGER NOT NULL DEFAULT 0,
   rate_limit INTEGER NOT NULL DEFAULT 0, slow_factor REAL NOT NULL DEFAULT 1, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS links (
-  a TEXT NOT NULL, b TEXT NOT NULL, status TEXT NOT NULL, PRIMARY KEY (a, b));
+  a TEXT NOT NULL, b TEXT NOT NULL, status TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'sync-replication',
+  PRIMARY KEY (a, b));
 CREATE TABLE IF NOT EXISTS volumes (
   array TEXT NOT NULL, name TEXT NOT NULL, serial TEXT NOT NULL, provisioned INTEGER NOT NULL,
   destroyed INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL, source TEXT,
@@ -125,6 +126,12 @@ export interface ArrayModel {
 
 /** Opens (creating when needed) the model's database; several processes may open the same file. */
 export function openArrayModel(file: string, now: () => number, transferMs: number): ArrayModel {
+  const db = openSqlite(file, { schema: SCHEMA });
+  // A data dir from before connections had a type: theirs is sync-replication (carries pods and groups).
+  const columns = db.prepare('PRAGMA table_info(links)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'type')) {
+    db.exec("ALTER TABLE links ADD COLUMN type TEXT NOT NULL DEFAULT 'sync-replication'");
+  }
   // Array times are whole milliseconds since the epoch.
-  return { db: openSqlite(file, { schema: SCHEMA }), now: () => Math.floor(now()), transferMs };
+  return { db, now: () => Math.floor(now()), transferMs };
 }

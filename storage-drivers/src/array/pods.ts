@@ -4,7 +4,7 @@
  * that missed writes is resynced once a peer can reach it again.
  */
 import { flashArrayNameProblem } from '@protector/schema';
-import { arrayRef, arrayRow, linkStatus } from './arrays.js';
+import { arrayRef, arrayRow, linkStatus, linkType } from './arrays.js';
 import type { ArrayModel, PodArrayRow } from './model.js';
 import { podArray, podArrays, podOf, requireLivePod, volumesInPod } from './pod-members.js';
 import type { Item } from './query.js';
@@ -88,6 +88,12 @@ export function stretchPod(m: ArrayModel, array: string, q: Query): Item[] {
         throw bad(`Array '${target}' is already a member of pod '${pod}'.`, target);
       if (linkStatus(m, array, target) !== 'connected') {
         throw bad(`Array '${target}' is not connected to this array; cannot stretch pod '${pod}'.`, target);
+      }
+      if (linkType(m, array, target) !== 'sync-replication') {
+        throw bad(
+          `Array '${target}' is connected for async-replication only; stretching pod '${pod}' needs a sync-replication connection.`,
+          target,
+        );
       }
       const position = podArrays(m, pod).length;
       m.db

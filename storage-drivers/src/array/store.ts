@@ -16,10 +16,12 @@ import {
   arrayNames,
   arrayRow,
   type ConnectionStatus,
+  type ConnectionType,
   linkStatus,
   seedArrays,
   setArrayFaults,
   setLinkStatus,
+  setLinkType,
 } from './arrays.js';
 import { conformanceProblems } from './conformance.js';
 import { type ArrayModel, openArrayModel } from './model.js';
@@ -96,6 +98,11 @@ export class FlashArrayStore {
       this.advance();
       setLinkStatus(this.m, a, b, status);
     });
+  }
+
+  /** Makes the connection between two arrays carry sync (pods and groups) or async (groups only) replication. */
+  setLinkType(a: string, b: string, type: ConnectionType): void {
+    this.tx(() => setLinkType(this.m, a, b, type));
   }
 
   linkStatus(a: string, b: string): ConnectionStatus {

@@ -17,15 +17,23 @@ export const pods: ReplicationMechanism = {
 
   async ensure({ ref, src }) {
     const [pod] = await src.listOrEmpty<Json>('/pods', { names: ref.name });
-    if (!pod) await src.request({ method: 'POST', path: '/pods', query: { names: ref.name } });
     const arrays = ((pod?.arrays as Json[] | undefined) ?? []).map((a) => a.name);
-    if (!arrays.includes(ref.targetArray)) {
-      await src.request({
-        method: 'POST',
-        path: '/pods/arrays',
-        query: { group_names: ref.name, member_names: ref.targetArray },
-      });
+    if (arrays.includes(ref.targetArray)) return;
+    // ActiveCluster stretches a pod only over a sync-replication connection: check before creating anything.
+    const [conn] = await src.listOrEmpty<Json>('/array-connections', { names: ref.targetArray });
+    if (conn && conn.type !== 'sync-replication') {
+      throw new ProtectorError(
+        'INVALID_STATE',
+        `Arrays '${ref.sourceArray}' and '${ref.targetArray}' are connected for ${String(conn.type)}; a sync (pod) group needs a sync-replication array connection. Connect the arrays for sync replication, or protect the group with async replication.`,
+        { group: ref.name, connection: String(conn.type) },
+      );
     }
+    if (!pod) await src.request({ method: 'POST', path: '/pods', query: { names: ref.name } });
+    await src.request({
+      method: 'POST',
+      path: '/pods/arrays',
+      query: { group_names: ref.name, member_names: ref.targetArray },
+    });
   },
 
   async get({ ref, src, dst }) {
