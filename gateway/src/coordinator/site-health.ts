@@ -64,6 +64,8 @@ export class SiteHealthMonitor {
   /** Site status changes, for the `siteHealth` subscription. */
   readonly events = new EventHub<SiteHealthEvent>();
   private readonly health = new Map<string, SiteHealth>();
+  /** The check of each site still running: a round never starts a second one beside it. */
+  private readonly inflight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: SiteHealthMonitorOptions) {}
@@ -85,9 +87,21 @@ export class SiteHealthMonitor {
     return this.health.get(name) ?? UNKNOWN_HEALTH;
   }
 
-  /** Checks every site once and publishes changes. */
+  /**
+   * Checks every site once and publishes changes. A site whose previous check has not ended is not
+   * asked again (a slow site is not piled up with checks): the round waits for that check instead.
+   */
   async checkAll(): Promise<void> {
-    await Promise.all(this.opts.sites().map((s) => this.check(s)));
+    await Promise.all(
+      this.opts.sites().map((s) => {
+        let running = this.inflight.get(s.name);
+        if (!running) {
+          running = this.check(s).finally(() => this.inflight.delete(s.name));
+          this.inflight.set(s.name, running);
+        }
+        return running;
+      }),
+    );
   }
 
   private async check(site: SiteRecord): Promise<void> {
