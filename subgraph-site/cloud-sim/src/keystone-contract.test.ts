@@ -5,7 +5,7 @@
  * simulator and against a REAL Keystone (Debian's python3-keystone under gunicorn, as
  * the test kit's startRealKeystone starts it), and every answer's status and body must be the
  * same, ids and base URLs aside. Keystone's 400 messages carry a dump of the failing JSON schema after
- * their first line; only that first line is compared.
+ * their first line; only that first line is compared (keystone-contract-kit.ts records and normalises).
  *
  * Needs `apt-get install -y --no-install-recommends python3-keystone python3-gunicorn` (CI's .ci/run does).
  */
@@ -15,89 +15,7 @@ import { join } from 'node:path';
 import { needs, type RunningProcess, realKeystone, startRealKeystone } from '@protector/test-kit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSimulatedCloud, type SimulatedCloud } from './index.js';
-
-/** One recorded answer: what the script called it, its status and its body (or what the step keeps of it). */
-interface Entry {
-  step: string;
-  status: number;
-  body: unknown;
-}
-
-/** The Keystone a script runs against: its `/v3` URL and the admin's password. */
-interface Target {
-  keystoneUrl: string;
-  adminPassword: string;
-}
-
-class Recorder {
-  readonly entries: Entry[] = [];
-  constructor(private readonly target: Target) {}
-
-  /** A call; `body` a string is sent as it is. Returns the parsed answer. */
-  async call(step: string, method: string, path: string, token: string, body?: unknown): Promise<Entry> {
-    const response = await fetch(`${this.target.keystoneUrl}${path}`, {
-      method,
-      headers: {
-        ...(token ? { 'X-Auth-Token': token } : {}),
-        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const entry = {
-      step,
-      status: response.status,
-      body: text && method !== 'HEAD' ? JSON.parse(text) : null,
-    };
-    this.entries.push(entry);
-    return entry;
-  }
-
-  /** A password token; records its status, project name and role names, returns the token. */
-  async login(step: string, user: string, password: string, project?: string): Promise<string> {
-    const response = await fetch(`${this.target.keystoneUrl}/auth/tokens?nocatalog`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: {
-            methods: ['password'],
-            password: { user: { name: user, domain: { id: 'default' }, password } },
-          },
-          ...(project ? { scope: { project: { name: project, domain: { id: 'default' } } } } : {}),
-        },
-      }),
-    });
-    const body = (await response.json()) as {
-      token?: { project?: { name: string }; roles?: { name: string }[] };
-      error?: unknown;
-    };
-    this.entries.push({
-      step,
-      status: response.status,
-      body: body.token
-        ? {
-            project: body.token.project?.name ?? null,
-            roles: body.token.roles?.map((r) => r.name).sort() ?? null,
-          }
-        : body,
-    });
-    return response.headers.get('x-subject-token') ?? '';
-  }
-
-  /** Whether a token still validates (the status only: token ids differ). */
-  async validates(step: string, admin: string, token: string): Promise<void> {
-    const response = await fetch(`${this.target.keystoneUrl}/auth/tokens?nocatalog`, {
-      headers: { 'X-Auth-Token': admin, 'X-Subject-Token': token },
-    });
-    await response.body?.cancel();
-    this.entries.push({ step, status: response.status, body: null });
-  }
-}
-
-const id = (e: Entry, key: string) => ((e.body as Record<string, { id: string }>)[key]?.id ?? '') as string;
-const first = (e: Entry, key: string) =>
-  ((e.body as Record<string, { id: string }[]>)[key]?.[0]?.id ?? '') as string;
+import { type Entry, first, id, normalize, Recorder, type Target } from './keystone-contract-kit.js';
 
 /** The script: the same calls, in the same order, against either Keystone. */
 async function script(target: Target): Promise<Entry[]> {
@@ -269,22 +187,6 @@ async function script(target: Target): Promise<Entry[]> {
   await r.call('assignments of the deleted user', 'GET', `/role_assignments?user.id=${U}`, admin);
   await r.call('delete a project that has children', 'DELETE', `/projects/${C}`, admin);
   return r.entries;
-}
-
-/** Ids and base URLs replaced by placeholders, in order of first appearance; 400 messages cut to their first line. */
-function normalize(entries: Entry[], base: string): Entry[] {
-  const ids = new Map<string, string>();
-  const text = JSON.stringify(entries)
-    .replaceAll(base, 'BASE')
-    .replace(/[0-9a-f]{32}/g, (hex) => {
-      if (!ids.has(hex)) ids.set(hex, `<id${ids.size + 1}>`);
-      return ids.get(hex) as string;
-    });
-  return (JSON.parse(text) as Entry[]).map((e) => {
-    const error = (e.body as { error?: { message: string } } | null)?.error;
-    if (error) error.message = error.message.split('\n\nFailed validating')[0] as string;
-    return e;
-  });
 }
 
 let workDir = '';
