@@ -1,12 +1,12 @@
 /**
  * Keystone roles and role assignments: the roles (list, show), a user's grants on a project
  * (`PUT`/`HEAD`/`GET`/`DELETE /v3/projects/{p}/users/{u}/roles/{r}`), `/v3/role_assignments`
- * (direct, or `effective` with implied roles) and the caller's projects (`/v3/auth/projects`).
+ * (direct, or `effective` with implied roles) and a user's projects (`/v3/auth/projects`,
+ * `/v3/users/{u}/projects`).
  */
 import type { SimContext } from './context.js';
 import { ApiError, type ApiRequest, type Route } from './http.js';
 import {
-  type AppCredentialDoc,
   type AssignmentDoc,
   collectionLinks,
   domainRef,
@@ -16,22 +16,25 @@ import {
   projectView,
   type RoleDoc,
   requireAdmin,
-  revokeTokens,
   type UserDoc,
 } from './keystone-model.js';
 
 /** The roles `keystone-manage bootstrap` creates, immutable ones. */
 const BOOTSTRAP_ROLES = new Set(['admin', 'member', 'reader']);
 
-function roleView(r: RoleDoc, baseUrl: string): Record<string, unknown> {
+/** A role as Keystone's role API returns it (an application credential lists its roles so, without links). */
+export function roleRef(r: RoleDoc): Record<string, unknown> {
   return {
     id: r.id,
     name: r.name,
     domain_id: null,
     description: null,
     options: BOOTSTRAP_ROLES.has(r.name) ? { immutable: true } : {},
-    links: { self: `${baseUrl}/v3/roles/${r.id}` },
   };
+}
+
+function roleView(r: RoleDoc, baseUrl: string): Record<string, unknown> {
+  return { ...roleRef(r), links: { self: `${baseUrl}/v3/roles/${r.id}` } };
 }
 
 interface GrantTarget {
@@ -148,7 +151,7 @@ function checkGrant(ctx: SimContext, req: ApiRequest) {
   return { status: 204 };
 }
 
-/** The role routes, the project-user grant routes, `/v3/role_assignments` and `/v3/auth/projects`. */
+/** The role routes, the project-user grant routes, `/v3/role_assignments`, `/v3/auth/projects` and `/v3/users/{u}/projects`. */
 export function assignmentRoutes(ctx: SimContext): Route[] {
   return [
     {
@@ -202,19 +205,11 @@ export function assignmentRoutes(ctx: SimContext): Route[] {
       path: GRANT_PATH,
       op: 'revoke_grant',
       handler: (req) => {
-        const { project } = grantTarget(ctx, req, 'revoke_grant', true);
-        const grant = findGrant(ctx, req);
-        ctx.store.transaction(() => {
-          ctx.store.delete('assignment', grant.id);
-          // Keystone invalidates the user's tokens on the project and drops the application
-          // credentials the user made there.
-          revokeTokens(ctx, { userId: grant.user_id, projectId: project.id });
-          for (const c of ctx.store.list<AppCredentialDoc>(
-            'app_credential',
-            (x) => x.user_id === grant.user_id && x.project_id === project.id,
-          ))
-            ctx.store.delete('app_credential', c.id);
-        });
+        grantTarget(ctx, req, 'revoke_grant', true);
+        // Keystone records no revocation here, and keeps the user's application credentials: the
+        // user's tokens on the project (and the credentials' tokens) lose the role when next
+        // validated, and fail once no role is left.
+        ctx.store.delete('assignment', findGrant(ctx, req).id);
         return { status: 204 };
       },
     },
@@ -228,18 +223,33 @@ export function assignmentRoutes(ctx: SimContext): Route[] {
       method: 'GET',
       path: '/v3/auth/projects',
       op: 'list_auth_projects',
+      handler: (req) => ({
+        status: 200,
+        body: { projects: projectsOf(ctx, req.auth.userId, req.baseUrl), links: collectionLinks(req) },
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/v3/users/:id/projects',
+      op: 'list_user_projects',
       handler: (req) => {
-        const ids = new Set(
-          ctx.store
-            .list<AssignmentDoc>('assignment', (a) => a.user_id === req.auth.userId)
-            .map((a) => a.project_id),
-        );
-        const projects = ctx.store.list<ProjectDoc>('project', (p) => ids.has(p.id));
+        const userId = req.params.id ?? '';
+        if (req.auth.userId !== userId) requireAdmin(req, 'list_user_projects');
+        if (!ctx.store.get<UserDoc>('user', userId))
+          throw new ApiError(404, `Could not find user: ${userId}.`);
         return {
           status: 200,
-          body: { projects: projects.map((p) => projectView(p, req.baseUrl)), links: collectionLinks(req) },
+          body: { projects: projectsOf(ctx, userId, req.baseUrl), links: collectionLinks(req) },
         };
       },
     },
   ];
+}
+
+/** The projects a user has a role on, disabled ones included, as Keystone lists them. */
+function projectsOf(ctx: SimContext, userId: string, baseUrl: string): Record<string, unknown>[] {
+  const ids = new Set(
+    ctx.store.list<AssignmentDoc>('assignment', (a) => a.user_id === userId).map((a) => a.project_id),
+  );
+  return ctx.store.list<ProjectDoc>('project', (p) => ids.has(p.id)).map((p) => projectView(p, baseUrl));
 }

@@ -1,7 +1,8 @@
 /**
- * The Keystone identity API: projects here (list, show, create, update, delete), users in
- * keystone-users.ts, roles, grants and role assignments in keystone-assignments.ts. Status codes,
- * bodies and messages are Keystone's (checked against a real Keystone 22 by keystone-contract.test.ts).
+ * The Keystone identity API: projects (list, show, create, update, delete) and domains (list, show)
+ * here, users in keystone-users.ts, roles, grants and role assignments in keystone-assignments.ts.
+ * Status codes, bodies and messages are Keystone's (checked against a real Keystone 22 by
+ * keystone-contract.test.ts and keystone-tokens-contract.test.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { SimContext } from './context.js';
@@ -155,8 +156,8 @@ function updateProject(ctx: SimContext, req: ApiRequest): Record<string, unknown
     ...(Array.isArray(body.tags) ? { tags: body.tags as string[] } : {}),
     extra: { ...project.extra, ...extrasOf(body, PROJECT_ATTRIBUTES) },
   };
+  // Disabling records no revocation: a token of the project fails validation while it is disabled.
   ctx.store.put('project', updated);
-  if (project.enabled && !enabled) revokeTokens(ctx, { projectId: id });
   return { project: projectView(updated, req.baseUrl, true) };
 }
 
@@ -230,7 +231,56 @@ function projectRoutes(ctx: SimContext): Route[] {
   ];
 }
 
-/** The identity routes: `/v3/projects`, `/v3/users`, `/v3/roles`, grants, `/v3/role_assignments`, `/v3/auth/projects`. */
+/** `keystone-manage db_sync` creates the default domain with this description. */
+const DEFAULT_DOMAIN_DESCRIPTION = 'The default domain';
+
+function domainView(d: DomainDoc, baseUrl: string): Record<string, unknown> {
+  return {
+    id: d.id,
+    name: d.name,
+    description: d.description ?? (d.id === 'default' ? DEFAULT_DOMAIN_DESCRIPTION : ''),
+    enabled: true,
+    tags: [],
+    options: {},
+    links: { self: `${baseUrl}/v3/domains/${d.id}` },
+  };
+}
+
+/** The domains (read only: the simulator has its seeded ones). */
+function domainRoutes(ctx: SimContext): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/v3/domains',
+      op: 'list_domains',
+      handler: (req) => {
+        requireAdmin(req, 'list_domains');
+        const domains = ctx.store
+          .list<DomainDoc>('domain')
+          .map((d) => domainView(d, req.baseUrl))
+          .filter((d) => matchesFilters(req, d, ['name', 'enabled']));
+        return { status: 200, body: { domains, links: collectionLinks(req) } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v3/domains/:id',
+      op: 'get_domain',
+      handler: (req) => {
+        const domain = ctx.store.get<DomainDoc>('domain', req.params.id ?? '');
+        // The admin, or a token of a project in the domain.
+        const own =
+          req.auth.projectId !== null &&
+          ctx.store.get<ProjectDoc>('project', req.auth.projectId)?.domain_id === domain?.id;
+        if (!domain || !own) requireAdmin(req, 'get_domain');
+        if (!domain) throw new ApiError(404, `Could not find domain: ${req.params.id}.`);
+        return { status: 200, body: { domain: domainView(domain, req.baseUrl) } };
+      },
+    },
+  ];
+}
+
+/** The identity routes: `/v3/projects`, `/v3/domains`, `/v3/users`, `/v3/roles`, grants, `/v3/role_assignments`, a user's projects. */
 export function identityRoutes(ctx: SimContext): Route[] {
-  return [...projectRoutes(ctx), ...userRoutes(ctx), ...assignmentRoutes(ctx)];
+  return [...projectRoutes(ctx), ...domainRoutes(ctx), ...userRoutes(ctx), ...assignmentRoutes(ctx)];
 }

@@ -17,6 +17,7 @@ export interface StoredSecret {
 export interface DomainDoc {
   id: string;
   name: string;
+  description?: string;
 }
 
 /** A stored Keystone project; `parent_id` absent means its domain, `extra` holds attributes Keystone has no column for. */
@@ -57,17 +58,21 @@ export interface AssignmentDoc {
   role_id: string;
 }
 
-/** A stored application credential with its hashed secret. */
+/**
+ * A stored application credential with its hashed secret. `project_id` is null when it was made with
+ * an unscoped token (Keystone allows it); `expires_at` is an ISO time, UTC; `description` and
+ * `unrestricted` are null when the request left them out, as Keystone keeps them.
+ */
 export interface AppCredentialDoc {
   id: string;
   name: string;
-  description: string;
+  description: string | null;
   user_id: string;
-  project_id: string;
+  project_id: string | null;
   role_ids: string[];
   secret: StoredSecret;
   expires_at: string | null;
-  unrestricted: boolean;
+  unrestricted: boolean | null;
 }
 
 /** A catalog entry; `path` is appended to the cloud's base URL, `$(project_id)s` substituted. */
@@ -76,6 +81,7 @@ export interface CatalogServiceDoc {
   type: string;
   name: string;
   path: string;
+  description?: string;
 }
 
 /** Roles implied by a role, as Keystone's default implied-role rules (admin > member > reader). */
@@ -166,16 +172,50 @@ export function projectSubtree(ctx: SimContext, projectId: string): ProjectDoc[]
   return out;
 }
 
-/** Revokes the tokens of a user and/or scoped to a project, as Keystone does when either changes. */
-export function revokeTokens(ctx: SimContext, who: { userId?: string; projectId?: string }): void {
-  if (who.userId === undefined && who.projectId === undefined) return;
-  ctx.store.deleteTokens((body) => {
-    const user = (body.user as { id?: string } | undefined)?.id;
-    const project = (body.project as { id?: string } | undefined)?.id;
-    return (
-      (who.userId === undefined || user === who.userId) &&
-      (who.projectId === undefined || project === who.projectId)
-    );
+/**
+ * A Keystone revocation event: it ends every token issued at or before `issued_before` (ms) whose
+ * user, project and audit id match the ones it names. Keystone's tokens carry their issue time to
+ * the second, so a token issued later in the same second as the event is revoked too.
+ */
+export interface RevocationEvent {
+  user_id?: string;
+  project_id?: string;
+  audit_id?: string;
+  issued_before: number;
+}
+
+const REVOCATION_EVENTS = 'keystone.revocation_events';
+
+/** How long an expired token still validates with `?allow_expired` (Keystone's `[token] allow_expired_window`). */
+export const ALLOW_EXPIRED_WINDOW_MS = 172_800_000;
+
+/** The revocation events that can still match a token (none older than a token's life and its window). */
+export function revocationEvents(ctx: SimContext): RevocationEvent[] {
+  const text = ctx.store.getMeta(REVOCATION_EVENTS);
+  return text ? (JSON.parse(text) as RevocationEvent[]) : [];
+}
+
+/**
+ * Records a revocation event, as Keystone does when a user is disabled, deleted or changes password
+ * (`user_id`), a project is deleted (`project_id`) or a token is revoked (`audit_id`).
+ */
+export function revokeTokens(
+  ctx: SimContext,
+  who: { userId?: string; projectId?: string; auditId?: string },
+): void {
+  if (who.userId === undefined && who.projectId === undefined && who.auditId === undefined) return;
+  const now = ctx.now();
+  const oldest = now - ctx.tokenLifetimeMs - ALLOW_EXPIRED_WINDOW_MS;
+  // One write transaction: processes sharing the store do not lose each other's events.
+  ctx.store.transaction(() => {
+    const events = revocationEvents(ctx).filter((e) => e.issued_before >= oldest);
+    events.push({
+      ...(who.userId === undefined ? {} : { user_id: who.userId }),
+      ...(who.projectId === undefined ? {} : { project_id: who.projectId }),
+      ...(who.auditId === undefined ? {} : { audit_id: who.auditId }),
+      issued_before: now,
+    });
+    ctx.store.setMeta(REVOCATION_EVENTS, JSON.stringify(events));
   });
 }
 

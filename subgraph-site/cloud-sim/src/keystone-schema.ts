@@ -1,6 +1,7 @@
 /**
- * Keystone's request-body schemas for projects and users (`keystone/resource/schema.py`,
- * `keystone/identity/schema.py`) and the messages its JSON-schema validation answers 400 with:
+ * Keystone's request-body schemas for projects, users, token requests and application credentials
+ * (`keystone/resource/schema.py`, `keystone/identity/schema.py`, `keystone/auth/schema.py`,
+ * `keystone/application_credential/schema.py`) and the messages its JSON-schema validation answers 400 with:
  * the first line of jsonschema's error, Python reprs and all (`Invalid input for field 'name':
  * 123 is not of type 'string'`). Keystone appends the failing schema and instance after a blank
  * line; that dump is not reproduced.
@@ -10,7 +11,7 @@ import { ApiError, isRecord } from './http.js';
 type JsonType = 'string' | 'boolean' | 'array' | 'object' | 'null';
 
 /** One property's schema, its keywords checked in Keystone's order. */
-interface PropertySchema {
+export interface PropertySchema {
   type: JsonType[];
   minLength?: number;
   maxLength?: number;
@@ -19,6 +20,9 @@ interface PropertySchema {
   items?: PropertySchema;
   maxItems?: number;
   uniqueItems?: boolean;
+  /** An object's properties, checked in this order when present, then `required`. */
+  properties?: [string, PropertySchema][];
+  required?: string[];
 }
 
 /** A request body's schema: properties in Keystone's order, then `required` or `minProperties`. */
@@ -154,7 +158,30 @@ function checkValue(
       return fail(`${pyRepr(value)} has non-unique elements`);
     }
   }
+  if (isRecord(value)) {
+    for (const [property, propertySchema] of schema.properties ?? []) {
+      if (!(property in value)) continue;
+      const error = checkValue(value[property], propertySchema, path ? `${path}/${property}` : property);
+      if (error) return error;
+    }
+    for (const property of schema.required ?? []) {
+      if (!(property in value)) return fail(`${pyRepr(property)} is a required property`);
+    }
+  }
   return undefined;
+}
+
+/**
+ * Validates a whole value against its schema (`validation.lazy_validate`), failing with Keystone's
+ * 400: `Invalid input for field '<path>': <error>`, or the bare error when it is the value's own.
+ */
+export function validateValue(value: unknown, schema: PropertySchema): void {
+  const error = checkValue(value, schema, '');
+  if (error)
+    throw new ApiError(
+      400,
+      error.path ? `Invalid input for field '${error.path}': ${error.message}` : error.message,
+    );
 }
 
 /**
@@ -177,3 +204,101 @@ export function validateBody(body: unknown, key: string, schema: BodySchema): Re
   }
   return instance;
 }
+
+const anyString: PropertySchema = { type: ['string'] };
+/** `{id, name}` of a domain, as a token request names one. */
+const domainRef: PropertySchema = {
+  type: ['object'],
+  properties: [
+    ['id', anyString],
+    ['name', anyString],
+  ],
+};
+
+/** `keystone/auth/schema.py` `token_issue`: the `auth` member of `POST /v3/auth/tokens`. */
+export const TOKEN_ISSUE: PropertySchema = {
+  type: ['object'],
+  properties: [
+    [
+      'identity',
+      {
+        type: ['object'],
+        properties: [
+          ['methods', { type: ['array'], items: anyString }],
+          [
+            'password',
+            {
+              type: ['object'],
+              properties: [
+                [
+                  'user',
+                  {
+                    type: ['object'],
+                    properties: [
+                      ['id', anyString],
+                      ['name', anyString],
+                      ['password', anyString],
+                      ['domain', domainRef],
+                    ],
+                  },
+                ],
+              ],
+            },
+          ],
+          ['token', { type: ['object'], properties: [['id', anyString]], required: ['id'] }],
+        ],
+        required: ['methods'],
+      },
+    ],
+    [
+      'scope',
+      {
+        type: ['object', 'string'],
+        properties: [
+          [
+            'project',
+            {
+              type: ['object'],
+              properties: [
+                ['name', anyString],
+                ['id', anyString],
+                ['domain', domainRef],
+              ],
+            },
+          ],
+          ['domain', domainRef],
+          ['OS-TRUST:trust', { type: ['object'], properties: [['id', anyString]] }],
+          ['system', { type: ['object'], properties: [['all', boolean]] }],
+        ],
+      },
+    ],
+  ],
+  required: ['identity'],
+};
+
+/** `keystone/application_credential/schema.py` `application_credential_create` (access rules: not simulated). */
+export const APP_CREDENTIAL_CREATE: PropertySchema = {
+  type: ['object'],
+  properties: [
+    ['name', name(255)],
+    ['description', description],
+    ['secret', { type: ['null', 'string'] }],
+    ['expires_at', { type: ['null', 'string'] }],
+    [
+      'roles',
+      {
+        type: ['array'],
+        items: {
+          type: ['object'],
+          properties: [
+            ['id', idString(false)],
+            ['name', name(255)],
+          ],
+        },
+      },
+    ],
+    ['unrestricted', boolean],
+    ['access_rules', { type: ['array'] }],
+  ],
+  required: ['name'],
+};

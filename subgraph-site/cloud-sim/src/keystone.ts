@@ -17,7 +17,7 @@ const versionDoc = (baseUrl: string): Record<string, unknown> => ({
   'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
 });
 
-/** Keystone v3: token issue/validate/revoke, projects, users, roles, assignments, app credentials, catalog. */
+/** Keystone v3: token issue/validate/revoke, projects, domains, users, roles, assignments, app credentials, catalog, regions. */
 export function keystoneRoutes(ctx: SimContext): Route[] {
   return [
     {
