@@ -1,6 +1,8 @@
 /**
  * Cinder groups (consistency groups, microversion 3.13 and later): the group view, create,
- * list, show, update (rename, add and remove volumes) and the delete action.
+ * list, show, update (rename, add and remove volumes) and the delete action; and the deprecated
+ * consistency group API over the same groups (`/consistencygroups`, any microversion, as
+ * cinder/api/contrib/consistencygroups.py still serves it).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -184,6 +186,19 @@ async function groupAction(ctx: SimContext, req: ApiRequest): Promise<ApiRespons
   return { status: 202 };
 }
 
+/** The consistency group view of a group (cinder/api/views/consistencygroups.py detail). */
+function consistencyGroupView(g: GroupDoc): Record<string, unknown> {
+  return {
+    id: g.id,
+    status: g.status,
+    availability_zone: g.availability_zone,
+    created_at: isoTime(g.created),
+    name: g.name,
+    description: g.description,
+    volume_types: g.volume_type_ids,
+  };
+}
+
 /** The group routes. */
 export function groupRoutes(ctx: SimContext): Route[] {
   const p = CINDER_PROJECT_PATH;
@@ -226,6 +241,42 @@ export function groupRoutes(ctx: SimContext): Route[] {
       path: `${p}/groups/:id/action`,
       op: 'group_action',
       handler: (req) => groupAction(ctx, req),
+    },
+    ...(['/consistencygroups', '/consistencygroups/detail'] as const).map(
+      (path): Route => ({
+        method: 'GET',
+        path: `${p}${path}`,
+        op: 'list_consistency_groups',
+        handler: (req) => {
+          // group/api.py get_all: an admin who passes all_tenants (whatever its value) sees every project's.
+          const groups = ctx.store
+            .list<GroupDoc>('group', (g) => visible(req, g.project_id))
+            .map((g) => consistencyGroupView(loadGroup(ctx, req, g.id)))
+            .filter((g) => matchesQuery(req.query, g, ['name', 'status']));
+          const detail = path.endsWith('detail');
+          return {
+            status: 200,
+            body: {
+              consistencygroups: detail ? groups : groups.map((g) => ({ id: g.id, name: g.name })),
+            },
+          };
+        },
+      }),
+    ),
+    {
+      method: 'GET',
+      path: `${p}/consistencygroups/:id`,
+      op: 'show_consistency_group',
+      handler: (req) => {
+        const group = ctx.store.get<GroupDoc>('group', req.params.id ?? '');
+        if (!group || (group.project_id !== req.params.project_id && !req.auth.isAdmin)) {
+          throw new ApiError(404, `Group ${req.params.id} could not be found.`);
+        }
+        return {
+          status: 200,
+          body: { consistencygroup: consistencyGroupView(loadGroup(ctx, req, group.id)) },
+        };
+      },
     },
   ];
 }

@@ -13,10 +13,6 @@ export const CINDER_PROJECT_PATH = '/v3/:project_id';
 /** Bytes in a GiB: Cinder sizes volumes in GiB, the array in bytes. */
 export const GIB = 1024 ** 3;
 
-/** Host of volumes on the replicated array backend, and of the rest. */
-export const ARRAY_HOST = 'protector-sim@pure#pure';
-export const LOCAL_HOST = 'protector-sim@lvm#lvm';
-
 /** A stored attachment of a volume to a server. */
 export interface VolumeAttachmentDoc {
   attachment_id: string;
@@ -44,6 +40,13 @@ export interface VolumeDoc {
   host: string;
   created: number;
   updated: number;
+  /**
+   * The simulator's own record (never in API output, as Cinder's provider_id is not): the array volume
+   * behind an array-backed volume, as Cinder's Pure driver names it.
+   */
+  array_name?: string;
+  /** While a manage-existing is under way: the array volume it adopts (renamed to `array_name` when done). */
+  managing?: { source: string };
 }
 
 /** A stored Cinder volume type and its extra specs. */
@@ -82,10 +85,11 @@ export interface GroupDoc {
 export const isReplicatedType = (type: VolumeTypeDoc | undefined): boolean =>
   type?.extra_specs.replication_enabled === '<is> True';
 
-/** Loads a volume, promoting `creating` to `available` once its time has come. */
+/** Loads a volume, promoting `creating` (or an adopted `managing`) to `available` once its time has come. */
 export function loadVolume(ctx: SimContext, id: string): VolumeDoc | undefined {
   const volume = ctx.store.get<VolumeDoc>('volume', id);
-  if (volume?.status === 'creating' && volume.ready_at !== undefined && volume.ready_at <= ctx.now()) {
+  const settling = volume?.status === 'creating' || (volume?.status === 'managing' && !volume.managing);
+  if (volume && settling && volume.ready_at !== undefined && volume.ready_at <= ctx.now()) {
     volume.status = 'available';
     volume.updated = volume.ready_at;
     delete volume.ready_at;
@@ -115,7 +119,7 @@ export function detachVolume(ctx: SimContext, volumeId: string, serverId: string
 
 /** Deletes a volume and, for array-backed volumes, its array volume. */
 export async function destroyVolume(ctx: SimContext, volume: VolumeDoc): Promise<void> {
-  const arrayName = volume.metadata.array_volume_name;
+  const arrayName = volume.array_name;
   if (arrayName && ctx.backend) {
     try {
       await ctx.backend.deleteVolume(arrayName);
@@ -185,7 +189,10 @@ export function loadGroup(ctx: SimContext, req: ApiRequest, id: string): GroupDo
   return group;
 }
 
-export function requireGroupsApi(req: ApiRequest): void {
-  // Cinder answers 404 for a resource the requested microversion does not have.
-  if (!atLeast(req.microversion, '3.13')) throw new ApiError(404, 'The resource could not be found.');
+/**
+ * Group types and their specs came with microversion 3.11, groups with 3.13 (cinder/api/microversions.py
+ * GROUP_TYPE, GROUP_VOLUME); Cinder answers 404 for a resource the requested microversion does not have.
+ */
+export function requireGroupsApi(req: ApiRequest, since: '3.11' | '3.13' = '3.13'): void {
+  if (!atLeast(req.microversion, since)) throw new ApiError(404, 'The resource could not be found.');
 }

@@ -4,7 +4,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  ARRAY_HOST,
   CINDER_PROJECT_PATH,
   checkDeletable,
   defaultVolumeType,
@@ -13,13 +12,13 @@ import {
   GIB,
   getVolume,
   isReplicatedType,
-  LOCAL_HOST,
   loadGroup,
   loadVolume,
   type VolumeDoc,
   type VolumeTypeDoc,
   visible,
 } from './cinder-model.js';
+import { schedulePool } from './cinder-services.js';
 import type { SimContext } from './context.js';
 import {
   ApiError,
@@ -92,6 +91,61 @@ function listVolumes(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResp
   };
 }
 
+/** What a new volume is made of; see {@link createVolumeDoc}. */
+export interface NewVolume {
+  projectId: string;
+  userId: string;
+  size: number;
+  type: VolumeTypeDoc;
+  name?: string;
+  description?: string;
+  imageRef?: string;
+  groupId?: string | null;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Creates a volume as Cinder does: scheduled on a pool that fits its type, on the array for an array
+ * pool (`volume-<id>-cinder`, as Cinder's Pure driver names it), bootable when made from an image.
+ * Nova uses it too, for the volumes of image-to-volume block device mappings.
+ */
+export async function createVolumeDoc(ctx: SimContext, v: NewVolume): Promise<VolumeDoc> {
+  const id = randomUUID();
+  const now = ctx.now();
+  const pool = schedulePool(ctx, v.type);
+  const volume: VolumeDoc = {
+    id,
+    name: v.name ?? '',
+    description: v.description ?? '',
+    project_id: v.projectId,
+    user_id: v.userId,
+    size: v.size,
+    status: 'creating',
+    ready_at: now + ctx.timing.volumeCreateMs,
+    volume_type_id: v.type.id,
+    bootable: Boolean(v.imageRef),
+    metadata: { ...v.metadata },
+    attachments: [],
+    group_id: v.groupId ?? null,
+    host: pool?.pool ?? '',
+    created: now,
+    updated: now,
+  };
+  if (!pool) {
+    volume.status = 'error';
+    delete volume.ready_at;
+  } else if (pool.array && ctx.backend) {
+    try {
+      volume.array_name = await ctx.backend.createVolume(arrayVolumeNameFor(id), v.size * GIB);
+    } catch {
+      volume.status = 'error';
+      delete volume.ready_at;
+    }
+  }
+  ctx.store.put('volume', volume);
+  return volume;
+}
+
 async function createVolume(ctx: SimContext, req: ApiRequest): Promise<ApiResponse> {
   requireRole(req, 'volume:create', 'member');
   const body = requireObject(req.body, 'volume');
@@ -109,40 +163,27 @@ async function createVolume(ctx: SimContext, req: ApiRequest): Promise<ApiRespon
     throw new ApiError(400, `Invalid image identifier or unable to access requested image.`);
   const groupId = optionalString(body, 'group_id');
   if (groupId) loadGroup(ctx, req, groupId);
-  const id = randomUUID();
-  const now = ctx.now();
-  const metadata = stringMap(body.metadata);
-  const volume: VolumeDoc = {
-    id,
-    name: optionalString(body, 'name') ?? '',
-    description: optionalString(body, 'description') ?? '',
-    project_id: req.params.project_id ?? '',
-    user_id: req.auth.userId,
+  const volume = await createVolumeDoc(ctx, {
+    projectId: req.params.project_id ?? '',
+    userId: req.auth.userId,
     size,
-    status: 'creating',
-    ready_at: now + ctx.timing.volumeCreateMs,
-    volume_type_id: type.id,
-    bootable: Boolean(imageRef),
-    metadata,
-    attachments: [],
-    group_id: groupId ?? null,
-    host: isReplicatedType(type) ? ARRAY_HOST : LOCAL_HOST,
-    created: now,
-    updated: now,
-  };
-  if (isReplicatedType(type) && ctx.backend) {
-    try {
-      volume.metadata.array_volume_name = await ctx.backend.createVolume(arrayVolumeNameFor(id), size * GIB);
-    } catch {
-      volume.status = 'error';
-      delete volume.ready_at;
-    }
-  }
-  ctx.store.put('volume', volume);
-  return { status: 202, body: { volume: volumeView(ctx, req, loadVolume(ctx, id) as VolumeDoc) } };
+    type,
+    name: optionalString(body, 'name'),
+    description: optionalString(body, 'description'),
+    imageRef,
+    groupId,
+    metadata: stringMap(body.metadata),
+  });
+  return { status: 202, body: { volume: volumeView(ctx, req, loadVolume(ctx, volume.id) as VolumeDoc) } };
 }
 
-function volumeAction(ctx: SimContext, req: ApiRequest): ApiResponse {
+/** Cinder's Pure driver keeps an unmanaged volume on the array as `<name>-unmanaged` (63 characters at most). */
+const unmanagedName = (name: string): string =>
+  name.length + '-unmanaged'.length > 63
+    ? `${name.slice(0, -'-unmanaged'.length)}-unmanaged`
+    : `${name}-unmanaged`;
+
+async function volumeAction(ctx: SimContext, req: ApiRequest): Promise<ApiResponse> {
   const volume = getVolume(ctx, req, req.params.id ?? '');
   const body = isRecord(req.body) ? req.body : {};
   const [action] = Object.keys(body);
@@ -157,6 +198,9 @@ function volumeAction(ctx: SimContext, req: ApiRequest): ApiResponse {
     case 'os-unmanage':
       requireRole(req, 'volume_extension:volume_unmanage');
       checkDeletable(volume, false);
+      if (volume.array_name && ctx.backend) {
+        await ctx.backend.renameVolume(volume.array_name, unmanagedName(volume.array_name));
+      }
       ctx.store.delete('volume', volume.id);
       return { status: 202 };
     case 'os-reset_status': {

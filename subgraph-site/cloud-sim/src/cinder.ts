@@ -4,6 +4,7 @@
  */
 import { groupRoutes } from './cinder-groups.js';
 import { manageRoutes } from './cinder-manage.js';
+import { serviceRoutes } from './cinder-services.js';
 import { typeRoutes } from './cinder-types.js';
 import { volumeRoutes } from './cinder-volumes.js';
 import type { SimContext } from './context.js';
@@ -22,7 +23,7 @@ const versionDoc = (baseUrl: string): Record<string, unknown> => ({
 /** The microversions this simulated Cinder accepts. */
 export const CINDER_MICROVERSIONS = { min: '3.0', max: '3.70' } as const;
 
-/** Cinder v3 under `/volume`: volumes, manage/unmanage, volume types, groups, group types. */
+/** Cinder v3 under `/volume`: volumes, manage/unmanage, volume and group types, groups, services and pools. */
 export function cinderRoutes(ctx: SimContext): Route[] {
   return [
     {
@@ -43,5 +44,6 @@ export function cinderRoutes(ctx: SimContext): Route[] {
     ...manageRoutes(ctx),
     ...typeRoutes(ctx),
     ...groupRoutes(ctx),
+    ...serviceRoutes(ctx),
   ];
 }

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { needs, requirement } from '@protector/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatedCloud, type SeededUser, type SimulatedCloud } from './index.js';
 
@@ -309,62 +306,4 @@ describe('persistence', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-});
-
-const openstackCli = requirement(
-  'the openstack CLI (/usr/bin/openstack)',
-  existsSync('/usr/bin/openstack'),
-  'apt-get install -y python3-openstackclient',
-);
-
-needs(openstackCli).describe('python-openstackclient against the simulator', () => {
-  it('lists servers and volumes with the standard CLI', async () => {
-    const token = await login(seeded().tenant);
-    const projectId = seeded().tenant.projectId;
-    const volume = await call(`/volume/v3/${projectId}/volumes`, {
-      method: 'POST',
-      token,
-      body: { volume: { size: 1, name: 'cli-boot', imageRef: seeded().imageId } },
-    });
-    const volumeId = (volume.json as { volume: { id: string } }).volume.id;
-    const server = await call('/compute/v2.1/servers', {
-      method: 'POST',
-      token,
-      body: {
-        server: {
-          name: 'cli-vm',
-          flavorRef: '1',
-          networks: [{ uuid: seeded().networkId }],
-          block_device_mapping_v2: [
-            { uuid: volumeId, source_type: 'volume', destination_type: 'volume', boot_index: 0 },
-          ],
-        },
-      },
-    });
-    expect(server.status).toBe(202);
-
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: tmpdir(),
-      OS_AUTH_URL: cloud.keystoneUrl,
-      OS_IDENTITY_API_VERSION: '3',
-      OS_USERNAME: 'demo',
-      OS_PASSWORD: 'demo',
-      OS_PROJECT_NAME: 'demo',
-      OS_USER_DOMAIN_NAME: 'Default',
-      OS_PROJECT_DOMAIN_NAME: 'Default',
-      OS_REGION_NAME: 'RegionOne',
-    };
-    const openstack = async (...args: string[]) =>
-      JSON.parse(
-        (await promisify(execFile)('/usr/bin/openstack', [...args, '-f', 'json'], { env })).stdout,
-      ) as {
-        Name: string;
-        Status: string;
-      }[];
-    const servers = await openstack('server', 'list');
-    expect(servers.map((s) => s.Name)).toContain('cli-vm');
-    const volumes = await openstack('volume', 'list');
-    expect(volumes.find((v) => v.Name === 'cli-boot')?.Status).toBe('in-use');
-  }, 60_000);
 });

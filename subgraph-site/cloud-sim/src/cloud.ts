@@ -2,6 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CINDER_MICROVERSIONS, cinderRoutes } from './cinder.js';
+import { resumeManaging } from './cinder-manage.js';
+import { DEFAULT_ARRAY_HOST, extractHost, poolHostProblem } from './cinder-services.js';
 import type { CloudTiming, SimContext } from './context.js';
 import { FaultInjector } from './faults.js';
 import { glanceRoutes } from './glance.js';
@@ -43,6 +45,13 @@ export interface SimulatedCloudOptions {
   timing?: Partial<CloudTiming>;
   /** The array behind replication-enabled volume types; without it volumes live in SQLite only. */
   volumeBackend?: CloudVolumeBackend;
+  /**
+   * The Cinder host (`host@backend#pool`) of the array backend: its cinder-volume service
+   * (`host@backend`) and pool exist, volumes of replication-enabled types are placed there, and
+   * manage-existing accepts it. A local LVM backend runs beside it (`host@lvm#lvm`).
+   * @default 'cinder@pure#pure'
+   */
+  volumeHost?: string;
   /** Seed identities, catalog, flavors, networks, volume types (idempotent), or `false` for an empty cloud. @default {} */
   seed?: SeedOptions | false;
   /** Clock in ms since epoch; tests move it to expire tokens or finish boots. @default Date.now */
@@ -172,6 +181,13 @@ export async function createSimulatedCloud(options: SimulatedCloudOptions = {}):
       `tokenLifetimeSeconds must be a positive number of seconds; got ${tokenLifetimeSeconds}.`,
     );
   }
+  const arrayHost = options.volumeHost ?? DEFAULT_ARRAY_HOST;
+  const hostProblem = poolHostProblem(arrayHost);
+  if (hostProblem) {
+    throw new Error(
+      `volumeHost ${hostProblem}; give the array backend's Cinder pool, e.g. ${DEFAULT_ARRAY_HOST}.`,
+    );
+  }
   const store = new CloudStore(options.database ?? ':memory:');
   const timing: CloudTiming = {
     latencyMs: 0,
@@ -188,9 +204,15 @@ export async function createSimulatedCloud(options: SimulatedCloudOptions = {}):
     region: options.region ?? 'RegionOne',
     tokenLifetimeMs: tokenLifetimeSeconds * 1000,
     backend: options.volumeBackend,
+    arrayHost,
     now: options.now ?? Date.now,
   };
-  const seed = options.seed === false ? undefined : seedCloud(store, options.seed);
+  const seed =
+    options.seed === false
+      ? undefined
+      : seedCloud(store, { arrayBackendName: extractHost(arrayHost, 'pool') ?? 'pure', ...options.seed });
+  // The volume service carries on what a stopped simulator left under way.
+  await resumeManaging(ctx);
   const routes: Record<CloudService, Route[]> = {
     identity: keystoneRoutes(ctx),
     compute: novaRoutes(ctx),

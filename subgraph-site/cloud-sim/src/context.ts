@@ -22,6 +22,8 @@ export interface SimContext {
   readonly region: string;
   readonly tokenLifetimeMs: number;
   readonly backend: CloudVolumeBackend | undefined;
+  /** The Cinder host (`host@backend#pool`) of the array backend; see cinder-services.ts. */
+  readonly arrayHost: string;
   /** The simulator's clock in ms since epoch (injectable for tests). */
   now(): number;
 }

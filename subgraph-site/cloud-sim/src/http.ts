@@ -227,3 +227,59 @@ export function paginate<T extends { id: string }>(query: URLSearchParams, items
 export function stringMap(value: unknown): Record<string, string> {
   return isRecord(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)])) : {};
 }
+
+/** A JSON value as Python's repr() prints it, for the "Value: ..." of OpenStack's schema errors. */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'string') return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  if (isRecord(value))
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`)
+      .join(', ')}}`;
+  return String(value);
+}
+
+/** The values an OpenStack `boolean` schema parameter accepts (parameter_types.boolean of Nova and Cinder). */
+export const BOOLEAN_ENUM: readonly (string | boolean)[] = [
+  true,
+  'True',
+  'TRUE',
+  'true',
+  '1',
+  'ON',
+  'On',
+  'on',
+  'YES',
+  'Yes',
+  'yes',
+  'y',
+  't',
+  false,
+  'False',
+  'FALSE',
+  'false',
+  '0',
+  'OFF',
+  'Off',
+  'off',
+  'NO',
+  'No',
+  'no',
+  'n',
+  'f',
+];
+
+/** Reads a schema `boolean` (true for the true-ish values), refusing others with the schema's 400. */
+export function schemaBoolean(field: string, value: unknown): boolean {
+  if (!BOOLEAN_ENUM.includes(value as string | boolean)) {
+    throw new ApiError(
+      400,
+      `Invalid input for field/attribute ${field}. Value: ${typeof value === 'string' ? value : pyRepr(value)}. ${pyRepr(value)} is not one of ${pyRepr(BOOLEAN_ENUM)}`,
+    );
+  }
+  return BOOLEAN_ENUM.indexOf(value as string | boolean) < BOOLEAN_ENUM.indexOf(false);
+}

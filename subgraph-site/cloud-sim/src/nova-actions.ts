@@ -10,13 +10,20 @@ import {
   VM_STATES,
 } from './nova-servers.js';
 
-/** Starts a power transition, refusing it with Nova's 409 when the state does not allow it. */
+/**
+ * Starts a power transition, refusing it with Nova's 409 as nova/compute/api.py does: the instance must
+ * be on a host (a server whose build failed has none: "Instance <id> is not ready"), then in an allowed
+ * vm_state (start: stopped; stop: active or error), with no task under way and launched once.
+ */
 function powerAction(ctx: SimContext, server: ServerDoc, action: 'start' | 'stop'): void {
+  if (server.status === 'ERROR' && !server.launched_at) {
+    throw new ApiError(409, `Instance ${server.id} is not ready`);
+  }
   const allowed: ServerStatus[] = action === 'start' ? ['SHUTOFF'] : ['ACTIVE', 'ERROR'];
-  // Nova checks vm_state first, then that no task is under way.
   let state: string | undefined;
   if (!allowed.includes(server.status)) state = `vm_state ${VM_STATES[server.status]}`;
   else if (server.task_state) state = `task_state ${server.task_state}`;
+  else if (!server.launched_at) state = 'launched_at None';
   if (state) throw new ApiError(409, `Cannot '${action}' instance ${server.id} while it is in ${state}`);
   const now = ctx.now();
   server.task_state = action === 'start' ? 'powering-on' : 'powering-off';

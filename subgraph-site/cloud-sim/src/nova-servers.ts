@@ -4,7 +4,7 @@
  * failures), list, show and delete.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { attachVolume, destroyVolume, detachVolume, loadVolume, type VolumeDoc } from './cinder-model.js';
+import { attachVolume, destroyVolume, detachVolume, loadVolume } from './cinder-model.js';
 import type { SimContext } from './context.js';
 import type { ImageDoc } from './glance.js';
 import {
@@ -24,6 +24,13 @@ import {
   stringMap,
 } from './http.js';
 import { createPort, type NetworkDoc, type PortDoc } from './neutron.js';
+import {
+  checkBootDisk,
+  parseBlockDevices,
+  type ServerDisk,
+  serverDisks,
+  validateBlockDevices,
+} from './nova-block-devices.js';
 import type { FlavorDoc } from './nova-flavors.js';
 
 /** The path every Nova v2.1 route starts with. */
@@ -171,51 +178,18 @@ function serverView(ctx: SimContext, req: ApiRequest, s: ServerDoc): Record<stri
   return view;
 }
 
-const isBootIndexZero = (value: unknown): boolean => value === 0 || value === '0';
-
-/** The volume-backed disks a create request asks for, checked to exist. */
-function requestedVolumes(ctx: SimContext, req: ApiRequest, server: Record<string, unknown>) {
-  const mappings = Array.isArray(server.block_device_mapping_v2) ? server.block_device_mapping_v2 : [];
-  return mappings.map((raw, index) => {
-    const bdm = isRecord(raw) ? raw : {};
-    if (bdm.source_type !== 'volume' || (bdm.destination_type ?? 'volume') !== 'volume') {
-      throw new ApiError(
-        400,
-        `Block Device Mapping is Invalid: source_type '${String(bdm.source_type)}' with destination_type ` +
-          `'${String(bdm.destination_type)}' is not supported by this cloud.`,
-      );
-    }
-    const id = String(bdm.uuid ?? '');
-    const volume = loadVolume(ctx, id);
-    if (!volume || (volume.project_id !== req.auth.projectId && !req.auth.isAdmin)) {
-      throw new ApiError(400, `Block Device Mapping is Invalid: failed to get volume ${id}.`);
-    }
-    return {
-      volume,
-      boot: isBootIndexZero(bdm.boot_index),
-      device: `/dev/vd${String.fromCharCode(97 + index)}`,
-      deleteOnTermination: bdm.delete_on_termination === true,
-    };
-  });
-}
-
-/** Why the boot would fail, if it would: a volume that cannot be attached or booted, or an injected fault. */
+/** Why the boot fails after Nova accepted the request (the server goes to ERROR with this fault), if it does. */
 function bootFailure(
   ctx: SimContext,
   id: string,
-  volumes: { volume: VolumeDoc; boot: boolean }[],
+  disks: readonly ServerDisk[],
 ): { code: number; message: string } | undefined {
-  for (const { volume, boot } of volumes) {
-    if (volume.status !== 'available') {
+  for (const { volume } of disks) {
+    // A volume Nova had Cinder create that ended in error (Nova waited for it in vain).
+    if (volume.status === 'error') {
       return {
         code: 500,
-        message: `Build of instance ${id} aborted: Volume ${volume.id} status must be available, but the current status is ${volume.status}.`,
-      };
-    }
-    if (boot && !volume.bootable) {
-      return {
-        code: 500,
-        message: `Build of instance ${id} aborted: Block Device ${volume.id} is not bootable.`,
+        message: `Build of instance ${id} aborted: Volume ${volume.id} did not finish being created even after we waited 0 seconds or 1 attempts. And its status is error.`,
       };
     }
   }
@@ -268,32 +242,55 @@ function requestedNetworks(
   });
 }
 
-function createServer(ctx: SimContext, req: ApiRequest): ApiResponse {
+async function createServer(ctx: SimContext, req: ApiRequest): Promise<ApiResponse> {
   requireRole(req, 'os_compute_api:servers:create', 'member');
   const body = requireObject(req.body, 'server');
   const name = requireString(body, 'name');
+  // In Nova's order: the block device mappings' format, the image (or the mappings), the flavor, the
+  // boot disk, then the mappings against the cloud (nova/api/openstack/compute/servers.py create,
+  // nova/compute/api.py _create_instance).
+  const bdms = parseBlockDevices(body);
+  const imageRef = optionalString(body, 'imageRef') || undefined;
+  if (!imageRef && bdms.length === 0) throw new ApiError(400, 'Missing imageRef attribute');
   const flavorRef =
     String(body.flavorRef ?? '')
       .split('/')
       .pop() ?? '';
   const flavor = ctx.store.get<FlavorDoc>('flavor', flavorRef);
   if (!flavor) throw new ApiError(400, `Flavor ${flavorRef} could not be found.`);
-  const volumes = requestedVolumes(ctx, req, body);
-  const imageRef = optionalString(body, 'imageRef') || undefined;
   if (imageRef) {
     const image = ctx.store.get<ImageDoc>('image', imageRef.split('/').pop() ?? '');
     if (!image) throw new ApiError(400, `Can not find requested image`);
-  } else if (!volumes.some((v) => v.boot)) {
-    throw new ApiError(
-      400,
-      'Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.',
-    );
+  } else {
+    checkBootDisk(ctx, req, bdms);
   }
+  // Without mappings, Nova boots from the image: one local disk at boot index 0.
+  validateBlockDevices(
+    ctx,
+    req,
+    flavor,
+    bdms.length > 0
+      ? bdms
+      : [
+          {
+            source: 'image',
+            destination: 'local',
+            uuid: imageRef ?? null,
+            bootIndex: 0,
+            volumeSize: null,
+            volumeType: null,
+            guestFormat: null,
+            deleteOnTermination: true,
+            noDevice: false,
+          },
+        ],
+  );
   const networks = requestedNetworks(ctx, req, body);
   const projectId = req.auth.projectId ?? '';
   const id = randomUUID();
   const now = ctx.now();
-  const failure = bootFailure(ctx, id, volumes);
+  const disks = await serverDisks(ctx, req, id, bdms);
+  const failure = bootFailure(ctx, id, disks);
   const server: ServerDoc = {
     id,
     name,
@@ -333,13 +330,14 @@ function createServer(ctx: SimContext, req: ApiRequest): ApiResponse {
       }
     }
     if (!failure) {
-      for (const v of volumes) {
-        attachVolume(ctx, v.volume, id, v.device);
+      for (const [index, disk] of disks.entries()) {
+        const device = `/dev/vd${String.fromCharCode(97 + index)}`;
+        attachVolume(ctx, disk.volume, id, device);
         server.volumes.push({
-          id: v.volume.id,
-          device: v.device,
-          delete_on_termination: v.deleteOnTermination,
-          boot: v.boot,
+          id: disk.volume.id,
+          device,
+          delete_on_termination: disk.deleteOnTermination,
+          boot: disk.boot,
         });
       }
     }

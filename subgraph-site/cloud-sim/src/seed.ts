@@ -27,6 +27,11 @@ export interface SeedOptions {
   tenantUser?: string;
   /** @default 'demo' */
   tenantPassword?: string;
+  /**
+   * `volume_backend_name` of the replicated volume types: the array backend's pool (Cinder's Pure driver
+   * names its one pool after volume_backend_name). @default 'pure'
+   */
+  arrayBackendName?: string;
 }
 
 /** One seeded user and how to log in as it. */
@@ -223,18 +228,27 @@ export function seedCloud(store: CloudStore, options: SeedOptions = {}): SeedRes
       '172.24.4.250',
     ]);
 
+    const arrayBackend = options.arrayBackendName ?? 'pure';
     const volumeTypes: Record<string, string> = {};
     for (const [name, description, extraSpecs] of [
       ['__DEFAULT__', 'Default Volume Type', {}],
       [
         'replicated-ssd',
         'SSD on the FlashArray, replicated asynchronously',
-        { volume_backend_name: 'pure', replication_enabled: '<is> True', replication_type: '<in> async' },
+        {
+          volume_backend_name: arrayBackend,
+          replication_enabled: '<is> True',
+          replication_type: '<in> async',
+        },
       ],
       [
         'replicated-sync',
         'SSD on the FlashArray, replicated synchronously (ActiveCluster)',
-        { volume_backend_name: 'pure', replication_enabled: '<is> True', replication_type: '<in> sync' },
+        {
+          volume_backend_name: arrayBackend,
+          replication_enabled: '<is> True',
+          replication_type: '<in> sync',
+        },
       ],
       ['standard-ssd', 'SSD, not replicated', { volume_backend_name: 'lvm' }],
     ] as const) {

@@ -10,6 +10,11 @@ export interface CloudVolumeBackend {
   deleteVolume(arrayVolumeName: string): Promise<void>;
   /** Does an array volume with this name exist (used by manage-existing)? Returns size in bytes or null. */
   volumeSize(arrayVolumeName: string): Promise<number | null>;
+  /**
+   * Renames an array volume, as Cinder's Pure driver renames the volume it manages (to
+   * `volume-<id>-cinder`) or unmanages (`-unmanaged` appended). A repeat finds the rename done.
+   */
+  renameVolume(from: string, to: string): Promise<void>;
 }
 
 /**
@@ -17,6 +22,15 @@ export interface CloudVolumeBackend {
  * `volume-<uuid>-cinder` (43 characters of letters, digits and '-', legal on FlashArray).
  */
 export const arrayVolumeNameFor = (cinderVolumeId: string): string => `volume-${cinderVolumeId}-cinder`;
+
+/**
+ * The name Cinder's Pure driver gives the array volume it manages: `volume-<id>-cinder`, in the pod of
+ * the reference when it names a pod volume (`POD::volume-<id>-cinder`).
+ */
+export function managedArrayVolumeName(sourceName: string, cinderVolumeId: string): string {
+  const pod = sourceName.includes('::') ? sourceName.slice(0, sourceName.indexOf('::')) : '';
+  return `${pod ? `${pod}::` : ''}${arrayVolumeNameFor(cinderVolumeId)}`;
+}
 
 /** An in-memory backend for tests and labs without a storage driver; `volumes` maps name -> bytes. */
 export interface InMemoryVolumeBackend extends CloudVolumeBackend {
@@ -38,6 +52,16 @@ export function createInMemoryVolumeBackend(): InMemoryVolumeBackend {
     },
     async volumeSize(name) {
       return volumes.get(name) ?? null;
+    },
+    async renameVolume(from, to) {
+      const size = volumes.get(from);
+      if (size === undefined) {
+        if (volumes.has(to)) return;
+        throw new Error(`Volume ${from} does not exist.`);
+      }
+      if (volumes.has(to)) throw new Error(`Volume ${to} already exists.`);
+      volumes.delete(from);
+      volumes.set(to, size);
     },
   };
 }
