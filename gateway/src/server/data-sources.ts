@@ -3,6 +3,7 @@
  * per site that forwards only that site's token, gives up after a timeout, and turns a site that does
  * not answer into a `SITE_UNREACHABLE` error instead of failing the whole request.
  */
+import { createHash } from 'node:crypto';
 import { LocalGraphQLDataSource, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ProtectorError } from '@protector/schema';
 import {
@@ -67,10 +68,15 @@ export interface SiteDataSourceOptions {
   readonly dispatcher: Agent;
 }
 
-/** One site subgraph over HTTP (undici). */
+/**
+ * One site subgraph over HTTP (undici). Identical queries in flight to the site at the same time with
+ * the same caller's token are sent once, and every caller gets its own copy of the answer: a token is
+ * part of the key, so no answer crosses callers or tenants.
+ */
 export class SiteDataSource extends RemoteGraphQLDataSource {
   readonly site: SiteIdentity;
   readonly timeoutMs: number;
+  private readonly inflight = new Map<string, Promise<GatewayResponse>>();
 
   constructor(opts: SiteDataSourceOptions) {
     super({ url: opts.url });
@@ -112,6 +118,36 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
   }
 
   override async process(options: ProcessOptions): Promise<GatewayResponse> {
+    const key = this.sharingKey(options);
+    if (!key) return this.send(options);
+    let running = this.inflight.get(key);
+    if (!running) {
+      running = this.send(options).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, running);
+    }
+    return structuredClone(await running);
+  }
+
+  /**
+   * What makes two fetches the same: a query (never a mutation) with the same text and variables, for
+   * the same token towards this site. Null for fetches that are not shared.
+   */
+  private sharingKey(options: ProcessOptions): string | null {
+    const ctx = options.context;
+    if (!isGatewayContext(ctx) || !options.request.query) return null;
+    // The query planner writes each fetch as one operation: a query starts with `query` or `{`.
+    if (!/^\s*(query\b|\{)/.test(options.request.query)) return null;
+    const token = tokenForSite(ctx, this.site.key) ?? '';
+    return createHash('sha256')
+      .update(token)
+      .update('\0')
+      .update(options.request.query)
+      .update('\0')
+      .update(JSON.stringify(options.request.variables ?? {}))
+      .digest('base64');
+  }
+
+  private async send(options: ProcessOptions): Promise<GatewayResponse> {
     const site = { key: this.site.key, name: this.site.name() };
     // An error about the whole request (no path) is placed on the first field the fetch asked for,
     // so a client sees which of its fields the failure emptied.

@@ -117,6 +117,26 @@ describe('gateway over the coordinator and real sites', () => {
     }
   });
 
+  it('sends identical queries in flight at once to a site once per caller token, each caller its own answer', async () => {
+    await register(siteEntry('spy', env.spy.url));
+    env.spy.delayMs = 300;
+    try {
+      env.spy.headers.length = 0;
+      const query = '{ protectionGroup(id: "pg-1") { id spy { id } } }';
+      const as = (token: string) => post(query, { 'X-Site-Token-spy': token });
+      const answers = await Promise.all([as('tenant-a'), as('tenant-a'), as('tenant-a'), as('tenant-b')]);
+      for (const r of answers) expect(r.data).toEqual({ protectionGroup: { id: 'pg-1', spy: null } });
+      // Three callers with one token share one site request; the other token has its own.
+      expect(env.spy.headers.map((h) => h['x-auth-token']).sort()).toEqual(['tenant-a', 'tenant-b']);
+      // A query asked again after the first answered is sent again (nothing is cached).
+      await as('tenant-a');
+      expect(env.spy.headers).toHaveLength(3);
+    } finally {
+      env.spy.delayMs = 0;
+      await unregister('spy');
+    }
+  });
+
   it('keeps the registry code of a coordinator error', async () => {
     const r = await post('{ protectionGroup(id: "missing") { id } }', ownTokens());
     expect(r.data).toEqual({ protectionGroup: null });

@@ -158,6 +158,8 @@ export function createStubCoordinator(): StubCoordinator {
 export interface SpySite {
   readonly url: string;
   readonly headers: IncomingHttpHeaders[];
+  /** How long the spy takes to answer (0 by default). */
+  delayMs: number;
   close(): Promise<void>;
 }
 
@@ -169,21 +171,24 @@ export interface HangingSite {
 
 async function startSpy(): Promise<SpySite> {
   const headers: IncomingHttpHeaders[] = [];
+  const spy = { delayMs: 0 };
   const server = createHttpServer((req, res) => {
     headers.push(req.headers);
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ data: { _entities: [{ spy: null }] } }));
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ data: { _entities: [{ spy: null }] } }));
+      }, spy.delayMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(spy, {
     url: `http://127.0.0.1:${port}/graphql`,
     headers,
-    close: () => new Promise((r) => server.close(() => r())),
-  };
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  });
 }
 
 async function startHang(): Promise<HangingSite> {
