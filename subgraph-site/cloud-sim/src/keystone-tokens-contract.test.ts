@@ -766,11 +766,6 @@ needs(realKeystone).describe('the simulated Keystone’s tokens and catalog agai
         'validate an expired token, allow_expired',
       ].map(status),
     ).toEqual([201, 201, 200, 201, 201, 204, 404, 200, 200, 201, 201, 404, 200]);
-    console.log(
-      'STEPS',
-      real.length,
-      JSON.stringify(real.find((e) => e.step === 'rescope a scoped token to another project')).slice(0, 400),
-    );
     expect(simulated.map((e) => e.step)).toEqual(real.map((e) => e.step));
     // Every differing step is reported, not only the first.
     for (const [i, want] of real.entries()) expect.soft(simulated[i], want.step).toEqual(want);
