@@ -9,6 +9,7 @@
  * operation that an authorized caller started.
  */
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
+import { keystoneTime } from '@protector/platform';
 import { documentForSite, ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
 import { type DocumentNode, print } from 'graphql';
 import { request } from 'undici';
@@ -99,7 +100,7 @@ export class SiteKeystone {
     const body = res.body as { token?: { expires_at?: string } };
     this.service = {
       token: String(token),
-      expiresAt: Date.parse(body.token?.expires_at ?? '') || Date.now() + 600_000,
+      expiresAt: keystoneTime(body.token?.expires_at ?? '') || Date.now() + 600_000,
     };
     return this.service.token;
   }
@@ -127,7 +128,7 @@ export class SiteKeystone {
       userName: String(user.name),
       projectId: ((t.project as Json | undefined)?.id as string | undefined) ?? null,
       roles: ((t.roles as Json[] | undefined) ?? []).map((r) => String(r.name)),
-      expiresAt: Date.parse(String(t.expires_at)),
+      expiresAt: keystoneTime(String(t.expires_at)),
     };
     this.validated.set(token, { info, until: Math.min(info.expiresAt, Date.now() + 300_000) });
     return info;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { every, ManualClock, systemClock } from './clock.js';
+import { every, keystoneTime, ManualClock, systemClock } from './clock.js';
 
 describe('ManualClock', () => {
   it('wakes sleepers in due order when time is advanced, including sleeps started meanwhile', async () => {
@@ -55,5 +55,14 @@ describe('every', () => {
     ac.abort();
     await clock.advance(50);
     expect(ticks).toEqual([10, 20, 30]);
+  });
+});
+
+describe('keystoneTime', () => {
+  it('reads a Keystone time with or without a zone as UTC', () => {
+    expect(keystoneTime('2026-12-02T10:00:00.000000Z')).toBe(Date.UTC(2026, 11, 2, 10));
+    expect(keystoneTime('2026-12-02T10:00:00.000000')).toBe(Date.UTC(2026, 11, 2, 10));
+    expect(keystoneTime('2026-12-02T10:00:00+01:00')).toBe(Date.UTC(2026, 11, 2, 9));
+    expect(Number.isNaN(keystoneTime('not a time'))).toBe(true);
   });
 });

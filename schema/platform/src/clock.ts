@@ -118,3 +118,13 @@ export function every(clock: Clock, ms: number, signal: AbortSignal, tick: () =>
     }
   })();
 }
+
+/**
+ * A Keystone time (`expires_at`, `issued_at`) in ms since the epoch. Keystone writes most times with a
+ * `Z`, but the expiry of a token that ends with its application credential without any zone; every
+ * Keystone time is UTC, so one without a zone is read as UTC (never as the host's local time).
+ */
+export function keystoneTime(text: string): number {
+  const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`;
+  return Date.parse(zoned);
+}

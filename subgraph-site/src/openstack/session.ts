@@ -1,3 +1,4 @@
+import { keystoneTime } from '@protector/platform';
 import { ProtectorError } from '@protector/schema';
 import { type Dispatcher, request } from 'undici';
 import type { CatalogEntry, OpenStackService, TokenInfo } from './types.js';
@@ -136,7 +137,7 @@ export function parseTokenInfo(token: Record<string, unknown>): TokenInfo {
     projectName: project?.name ?? null,
     projectDomainId: project?.domain?.id ?? null,
     roles: roles.map((r) => r.name),
-    expiresAt: new Date(String(token.expires_at)),
+    expiresAt: new Date(keystoneTime(String(token.expires_at))),
     issuedAt: new Date(String(token.issued_at)),
     applicationCredentialId: appCredential?.id ?? null,
   };
