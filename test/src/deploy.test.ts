@@ -27,6 +27,11 @@ describe('deploy/ examples', () => {
     expect(arrays(b)).toEqual(arrays(a));
     // Only which of them is the site's own differs.
     expect([a.storage.local_array, b.storage.local_array]).toEqual(['primary', 'secondary']);
+    // Each site manages recovered volumes into its own cloud's Cinder backend.
+    expect([a.cinder.volume_host, b.cinder.volume_host]).toEqual([
+      'cinder-boston-01@pure#pure',
+      'cinder-seattle-01@pure#pure',
+    ]);
   });
 
   it('gateway.conf is valid', () => {

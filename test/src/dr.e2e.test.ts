@@ -259,7 +259,8 @@ describe('a DR lifecycle across two sites', () => {
 
   it('fails back to boston, reprotecting first, with the data written on seattle', async () => {
     // The workload wrote more on seattle while it ran there.
-    const running = copiesOf('mock-array-b', dataOrigin).filter((c) => c.name.startsWith('r-'));
+    // Cinder's Pure driver renamed the recovered copies it managed volume-<id>-cinder.
+    const running = copiesOf('mock-array-b', dataOrigin).filter((c) => c.name.startsWith('volume-'));
     const live = running.sort((a, b) => b.version - a.version)[0]!;
     store.simulateWrite('mock-array-b', live.name);
     const onSeattle = volumeOn('mock-array-b', live.name);
@@ -295,7 +296,12 @@ describe('a DR lifecycle across two sites', () => {
     expect(back.filter((c) => c.name.startsWith('volume-')).map((c) => c.version)).toContain(
       onSeattle.version,
     );
-    expect(back.filter((c) => c.name.startsWith('r-'))).toEqual([]);
+    const originals = (back0.members as Json[]).flatMap((m) =>
+      ((m.placements as Json[]).find((p) => (p.site as Json).name === 'boston')!.volumes as Json[]).map(
+        (v) => `volume-${String(v.volumeId)}-cinder`,
+      ),
+    );
+    expect(back.map((c) => c.name).filter((n) => !originals.includes(n))).toEqual([]);
     const { boston } = await gql<{ boston: { servers: Json[] } }>('{ boston { servers { name status } } }');
     const names = boston.servers.filter((s) => ['web-1', 'web-2'].includes(String(s.name)));
     expect(names.map((s) => s.status).sort()).toEqual(['ACTIVE', 'ACTIVE']);
@@ -381,6 +387,11 @@ describe('a DR lifecycle across two sites', () => {
       { seattle: admin.seattle! },
     );
     expect(validateSite.valid).toBe(false);
+    // The Cinder host recovered volumes go to ([cinder] volume_host) is in seattle's cloud.
+    expect(validateSite.checks.find((c) => c.name === 'cinder')).toMatchObject({
+      status: 'PASSED',
+      message: '[cinder] volume_host cinder@pure#pure: volume service cinder@pure up, pool present',
+    });
     expect(validateSite.checks.find((c) => c.name === 'storage')).toMatchObject({
       status: 'FAILED',
       message: expect.stringMatching(
@@ -405,7 +416,7 @@ describe('a DR lifecycle across two sites', () => {
     expect((op.steps as Json[]).find((s) => s.name === 'fenceServers')?.status).toBe('SKIPPED');
     // The recovered data is exactly the chosen point's: later writes are not in it.
     const copies = copiesOf('mock-array-b', olderPoint!.origin);
-    const newest = copies.filter((c) => c.name.startsWith('r-')).map((c) => c.version);
+    const newest = copies.filter((c) => c.name.startsWith('volume-')).map((c) => c.version);
     expect(newest).toContain(olderPoint!.version);
     expect(Math.max(...newest)).toBe(olderPoint!.version);
 

@@ -168,12 +168,10 @@ async function cloudState(site: 'boston' | 'seattle') {
   return { volumes, servers, networks };
 }
 
-/** Volumes on an array that a recovery or a drill made (`r-`/`t-` copies), not destroyed. */
-function arrayCopies(array: string): string[] {
+/** The names of the volumes on an array, not destroyed. */
+function arrayVolumes(array: string): string[] {
   const res = store.handle(array, { method: 'GET', path: '/volumes', query: { destroyed: 'false' } });
-  return ((res.body as { items: Json[] }).items ?? [])
-    .map((v) => String(v.name))
-    .filter((n) => n.startsWith('r-') || n.startsWith('t-'));
+  return ((res.body as { items: Json[] }).items ?? []).map((v) => String(v.name));
 }
 
 async function checkLab(expected: Expected) {
@@ -224,14 +222,20 @@ async function checkLab(expected: Expected) {
       tagged.filter((v) => v.status !== 'in-use').map((v) => `${v.name} ${v.status}`),
       `unattached recovered volumes on ${site}`,
     ).toEqual([]);
-    // No array copy without its Cinder volume.
+    // No r-/t- copy left on the array at rest: Cinder's Pure driver renames the copies it manages
+    // volume-<id>-cinder, so a copy under its own name is one no Cinder volume holds. And every recovered
+    // Cinder volume has its array volume.
     const array = site === 'boston' ? 'mock-array-a' : 'mock-array-b';
-    const managed = new Set(
-      volumes.map((v) => String((v.metadata as Json | undefined)?.array_volume_name ?? '')),
-    );
+    const onArray = arrayVolumes(array);
     expect(
-      arrayCopies(array).filter((n) => !managed.has(n)),
-      `array copies on ${array} without a Cinder volume`,
+      onArray.filter((n) => n.startsWith('r-') || n.startsWith('t-')),
+      `array copies on ${array} that Cinder did not manage`,
+    ).toEqual([]);
+    // A pod volume is POD::volume-<id>-cinder.
+    const names = new Set(onArray.map((n) => n.split('::').pop()));
+    expect(
+      tagged.map((v) => `volume-${String(v.id)}-cinder`).filter((n) => !names.has(n)),
+      `recovered Cinder volumes on ${site} without their array volume on ${array}`,
     ).toEqual([]);
   }
 }

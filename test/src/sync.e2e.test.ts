@@ -104,11 +104,11 @@ describe.each([
     return { origin: c!.origin, version: c!.version };
   }
 
-  /** The volumes on `array` whose data came from `origin`, newest write count first. */
+  /** The recovered volumes on `array` (managed by Cinder: volume-<id>-cinder, outside the pod) whose data came from `origin`. */
   function copies(array: string, origin: string): { name: string; version: number }[] {
     return store
       .content(array)
-      .filter((c) => c.kind === 'volume' && c.origin === origin && c.name.startsWith('r-'))
+      .filter((c) => c.kind === 'volume' && c.origin === origin && c.name.startsWith('volume-'))
       .map((c) => ({ name: c.name, version: c.version }));
   }
 

@@ -14,7 +14,7 @@ import {
   urlProblem,
 } from '@protector/schema';
 import { request } from 'undici';
-import { StorageCheckDocument } from './generated/site-documents.js';
+import { CinderBackendCheckDocument, StorageCheckDocument } from './generated/site-documents.js';
 import { listReplicas, type Replica, type ReplicaRead } from './replicas.js';
 import { CallerCredential, SERVICE, SiteClient, type TokenInfo } from './site-client.js';
 import { type SiteHealth, SiteHealthMonitor } from './site-health.js';
@@ -362,6 +362,14 @@ export abstract class SiteRegistry {
       if (link.state !== 'CONNECTED')
         throw new Error(`replication link ${link.localArray} -> ${link.remoteArray} is ${link.state}`);
       return `${storage.driver} driver, arrays ${arrays.map((a) => a.name).join(', ')} reachable, replication link connected`;
+    });
+    // The Cinder host recovered volumes are managed into ([cinder] volume_host) must exist in the site's cloud.
+    await check('cinder', async () => {
+      const { cinderBackend } = await client.query(CinderBackendCheckDocument, {}, SERVICE);
+      if (!cinderBackend) throw new Error('the site did not report its Cinder backend');
+      if (!cinderBackend.valid)
+        throw new Error(cinderBackend.error?.message ?? `${cinderBackend.host} is not usable`);
+      return `[cinder] volume_host ${cinderBackend.host}: volume service ${cinderBackend.service} up, pool present`;
     });
     return { valid: checks.every((c) => c.status !== 'FAILED'), checks };
   }

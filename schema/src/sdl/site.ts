@@ -30,6 +30,11 @@ type SiteState @shareable {
   startedAt: DateTime!
   """Storage backend state (admin only; null with an error otherwise)."""
   storage: StorageState
+  """
+  The Cinder host recovered array volumes are managed into ([cinder] volume_host), checked against the
+  cloud's volume services and pools (admin only; null with an error otherwise).
+  """
+  cinderBackend: CinderBackendState
   """Protection Group replicas held here that the caller may see, by name."""
   protectionGroupReplicas(
     filter: ProtectionGroupReplicaFilterInput
@@ -58,6 +63,18 @@ type StorageState @shareable {
   arrays: [StorageArray!]!
   replicationLink: ReplicationLink!
   replicationGroups: [ReplicationGroupState!]!
+}
+
+"""The Cinder host ([cinder] volume_host) that manages this site's array volumes, as the site's cloud knows it."""
+type CinderBackendState @shareable {
+  """The configured host, host@backend#pool."""
+  host: String!
+  """The cinder-volume service (host@backend) that runs it, when the cloud has one."""
+  service: String
+  """True when the cloud runs that service, enabled and up, and has the pool."""
+  valid: Boolean!
+  """What is wrong, and how to fix it."""
+  error: ErrorDetail
 }
 
 """An array the site's driver talks to."""

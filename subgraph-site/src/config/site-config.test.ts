@@ -268,6 +268,25 @@ describe('protector.conf', () => {
     ]);
   });
 
+  it('takes the Cinder host that manages array volumes, and refuses one that is not host@backend#pool', () => {
+    expect(loadSiteConfig({ text: EXAMPLE_1, env: {} }).cinder.volume_host).toBe('cinder@pure#pure');
+    const set = `${EXAMPLE_1}\n[cinder]\nvolume_host = ctl-1.example.com@flasharray#pure-fa\n`;
+    expect(loadSiteConfig({ text: set, env: {} }).cinder.volume_host).toBe(
+      'ctl-1.example.com@flasharray#pure-fa',
+    );
+    for (const bad of ['cinder@pure', 'cinder#pure', 'cinder@pure#pure#x', 'cinder@pure#my pool']) {
+      const { problems } = failure(() =>
+        loadSiteConfig({ text: `${EXAMPLE_1}\n[cinder]\nvolume_host = ${bad}\n`, env: {} }),
+      );
+      expect(problems).toHaveLength(1);
+      expect(problems[0]?.message).toContain(`[cinder] volume_host = '${bad}' (protector.conf:`);
+      expect(problems[0]?.message).toContain(
+        'is not a Cinder pool host of the form host@backend#pool, e.g. cinder@pure#pure.',
+      );
+      expect((problems[0] as { fix?: string }).fix).toContain('cinder get-pools');
+    }
+  });
+
   it('reports a bad boolean for use_mock_storage instead of guessing', () => {
     const { problems } = failure(() =>
       loadSiteConfig({

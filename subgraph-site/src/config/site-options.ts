@@ -33,6 +33,15 @@ const KEYSTONE_REQUIRED_WHEN = 'unless `use_simulated_cloud = True`';
 const SQLITE = /^sqlite:\/\/\/(\/.+|:memory:)$/;
 const POSTGRES = /^postgres(?:ql)?:\/\/[^/]+\/[^/?#]+/;
 
+/**
+ * A Cinder pool host, `host@backend#pool`: each part of Cinder's host characters
+ * (cinder/api/validation/parameter_types.py cinder_host), one `@` and one `#`.
+ */
+const CINDER_POOL_HOST = /^[a-zA-Z0-9-._:/+[\]]+@[a-zA-Z0-9-._:/+[\]]+#[a-zA-Z0-9-._:/+[\]]+$/;
+
+/** The Cinder host managing array volumes when `[cinder] volume_host` is not set. */
+export const DEFAULT_CINDER_VOLUME_HOST = 'cinder@pure#pure';
+
 const list = (names: readonly string[]): string => names.join(', ');
 const areNotSet = (names: readonly string[]): string =>
   `${list(names)} ${names.length === 1 ? 'is' : 'are'} not set`;
@@ -66,6 +75,8 @@ encrypts array API tokens and service passwords at rest.`,
     keystone_authtoken: `Keystone: validating the tokens callers send, and the service user this site acts as
 in its own cloud. \`auth_url\`, \`username\`, \`password\` and \`project_name\` are required unless
 \`use_simulated_cloud = True\`.`,
+    cinder: `How recovered array volumes enter this site's Cinder: "manage existing" adopts each array copy into the
+Cinder volume service (its FlashArray backend) named here, which renames it \`volume-<volume id>-cinder\`.`,
     openstack: 'The built-in OpenStack simulator, used only when `use_simulated_cloud = True` (lab and CI).',
     api: "The site service's GraphQL endpoint.",
   },
@@ -263,6 +274,21 @@ Unset: auth_url.`,
           "Which endpoints of the service catalog to use for Keystone and this site's OpenStack services.",
         choices: ['public', 'internal', 'admin'],
         default: 'internal',
+      }),
+    },
+    cinder: {
+      volume_host: option.string({
+        description: `The Cinder host, \`host@backend#pool\`, whose Pure Storage FlashArray backend manages this site's
+array volumes: recovered and drill volumes are managed into Cinder there ("manage existing"), and Cinder's Pure driver
+renames each to \`volume-<volume id>-cinder\`. \`cinder get-pools\` (admin) lists the pools; Cinder's Pure driver reports
+one per backend, named \`<cinder-volume host>@<backend>#<volume_backend_name>\`, and volumes Cinder created on the array
+show it as \`os-vol-host-attr:host\`. \`protector site validate\` checks it against the cloud's volume services and
+pools. With \`use_simulated_cloud = True\` the simulator runs a volume service and pool of this name.`,
+        default: DEFAULT_CINDER_VOLUME_HOST,
+        pattern: CINDER_POOL_HOST,
+        patternHint: 'a Cinder pool host of the form host@backend#pool, e.g. cinder@pure#pure',
+        fixHint:
+          "List the pools as an admin with `cinder get-pools` (or GET /v3/{project_id}/scheduler-stats/get_pools) on this site's cloud and copy the name of the FlashArray backend's pool.",
       }),
     },
     openstack: {

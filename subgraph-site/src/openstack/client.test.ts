@@ -212,7 +212,8 @@ describe('compute and block storage', () => {
     const volumeId = await bootVolume('web-1-boot');
     const volume = await tenant.getVolume(volumeId);
     expect(volume.bootable).toBe('true');
-    expect(volume.metadata.array_volume_name).toBe(`volume-${volumeId}-cinder`);
+    // Cinder's Pure driver names the array volume volume-<id>-cinder; Cinder shows no trace of it.
+    expect(volume.metadata).toEqual({});
     expect(backend.volumes.get(`volume-${volumeId}-cinder`)).toBe(GIB);
 
     const server = await tenant.createServer({
@@ -287,21 +288,30 @@ describe('compute and block storage', () => {
     expect(backend.volumes.has(`volume-${volumeId}-cinder`)).toBe(false);
   });
 
-  it('puts a server in ERROR with a fault when its boot volume is not bootable', async () => {
+  it('is refused by Nova when its boot volume is not bootable, or the volume is in use', async () => {
     const volume = await tenant.createVolume({ size: 1, name: 'blank', volume_type: 'standard-ssd' });
-    const server = await tenant.createServer({
+    const boot = (uuid: string) => ({
       name: 'broken',
       flavorRef: '1',
-      networks: 'none',
+      networks: 'none' as const,
       block_device_mapping_v2: [
-        { uuid: volume.id, source_type: 'volume', destination_type: 'volume', boot_index: 0 },
+        { uuid, source_type: 'volume' as const, destination_type: 'volume' as const, boot_index: 0 },
       ],
     });
-    const err = await errorOf(() => tenant.waitForServerStatus(server.id, 'ACTIVE'));
-    expect(err.code).toBe('CLOUD_ERROR');
-    expect(err.message).toContain(`Block Device ${volume.id} is not bootable`);
+    const err = await errorOf(() => tenant.createServer(boot(volume.id)));
+    expect(err.details.status).toBe(400);
+    expect(err.message).toContain(`Block Device ${volume.id} is not bootable.`);
+    expect((await tenant.listServers()).map((s) => s.name)).not.toContain('broken');
     expect((await tenant.getVolume(volume.id)).status).toBe('available');
-    await tenant.deleteServer(server.id);
+    // A bootable volume already attached elsewhere cannot be reserved: Cinder's 400, wrapped by Nova.
+    await tenant.setVolumeBootable(volume.id, true);
+    const first = await tenant.createServer({ ...boot(volume.id), name: 'first' });
+    const inUse = await errorOf(() => tenant.createServer(boot(volume.id)));
+    expect(inUse.message).toContain(
+      `Volume ${volume.id} status must be available or downloading to reserve, but the current status is in-use.`,
+    );
+    await tenant.deleteServer(first.id);
+    await tenant.waitForServerDeleted(first.id);
     await tenant.deleteVolume(volume.id);
   });
 
@@ -331,56 +341,103 @@ describe('compute and block storage', () => {
 });
 
 describe('manage existing and groups (admin)', () => {
-  it('manages an array volume into Cinder, refuses a missing one, and unmanages it', async () => {
+  it('manages an array volume into Cinder (renamed volume-<id>-cinder), refuses what Cinder refuses, and unmanages it', async () => {
     const admin = clientFor(seed().admin);
     backend.volumes.set('pg-prod-web-app-web-1-boot', 10 * GIB);
     const volume = await admin.manageVolume({
-      host: 'protector-sim@pure#pure',
+      host: 'cinder@pure#pure',
       sourceName: 'pg-prod-web-app-web-1-boot',
       name: 'web-1-boot-restored',
       volume_type: 'replicated-ssd',
       bootable: true,
+      metadata: { protector_pg: 'pg-1' },
     });
-    expect(volume).toMatchObject({ size: 10, bootable: 'true', volume_type: 'replicated-ssd' });
-    expect(volume.metadata.array_volume_name).toBe('pg-prod-web-app-web-1-boot');
-    expect((await admin.waitForVolumeStatus(volume.id, 'available'))['os-vol-host-attr:host']).toBe(
-      'protector-sim@pure#pure',
-    );
+    // Cinder answers at once with the volume being managed; the driver adopts it behind the answer.
+    expect(volume).toMatchObject({
+      status: 'managing',
+      size: 0,
+      bootable: 'true',
+      volume_type: 'replicated-ssd',
+    });
+    const managed = await admin.waitForVolumeStatus(volume.id, 'available');
+    expect(managed).toMatchObject({ size: 10, 'os-vol-host-attr:host': 'cinder@pure#pure' });
+    // The user metadata given at manage, and nothing else.
+    expect(managed.metadata).toEqual({ protector_pg: 'pg-1' });
+    expect(backend.volumes.has('pg-prod-web-app-web-1-boot')).toBe(false);
+    expect(backend.volumes.get(`volume-${volume.id}-cinder`)).toBe(10 * GIB);
 
-    const twice = await errorOf(() =>
+    // The source is gone from the array once managed: a second manage is accepted and fails behind it.
+    const twice = await admin.manageVolume({
+      host: 'cinder@pure#pure',
+      sourceName: 'pg-prod-web-app-web-1-boot',
+      volume_type: 'replicated-ssd',
+    });
+    expect((await admin.getVolume(twice.id)).status).toBe('error_managing');
+    const missing = await admin.manageVolume({
+      host: 'cinder@pure#pure',
+      sourceName: 'no-such-volume',
+      volume_type: 'replicated-ssd',
+    });
+    expect((await admin.getVolume(missing.id)).status).toBe('error_managing');
+    // A pool the backend does not have, or one whose capabilities do not fit the type: the scheduler refuses.
+    backend.volumes.set('web-2-boot', GIB);
+    const unknownPool = await admin.manageVolume({
+      host: 'cinder@pure#nope',
+      sourceName: 'web-2-boot',
+      volume_type: 'replicated-ssd',
+    });
+    expect((await admin.getVolume(unknownPool.id)).status).toBe('error_managing');
+    const notReplicated = await admin.manageVolume({
+      host: 'cinder@lvm#lvm',
+      sourceName: 'web-2-boot',
+      volume_type: 'replicated-ssd',
+    });
+    expect((await admin.getVolume(notReplicated.id)).status).toBe('error_managing');
+    expect(backend.volumes.get('web-2-boot')).toBe(GIB);
+    for (const id of [twice.id, missing.id, unknownPool.id, notReplicated.id]) await admin.deleteVolume(id);
+
+    // A host without a cinder-volume service is refused by the API, as Cinder's volume_manage does.
+    const unknownHost = await errorOf(() =>
       admin.manageVolume({
-        host: 'protector-sim@pure#pure',
-        sourceName: 'pg-prod-web-app-web-1-boot',
+        host: 'elsewhere@pure#pure',
+        sourceName: 'web-2-boot',
         volume_type: 'replicated-ssd',
       }),
     );
-    expect(twice.details.status).toBe(400);
-    const missing = await errorOf(() =>
-      admin.manageVolume({
-        host: 'protector-sim@pure#pure',
-        sourceName: 'no-such-volume',
-        volume_type: 'replicated-ssd',
-      }),
+    expect(unknownHost.details.status).toBe(400);
+    expect(unknownHost.message).toContain("Host 'elsewhere@pure#pure' not found");
+    const unknownType = await errorOf(() =>
+      admin.manageVolume({ host: 'cinder@pure#pure', sourceName: 'web-2-boot', volume_type: 'gold' }),
     );
-    expect(missing.code).toBe('NOT_FOUND');
-    expect(missing.message).toContain('no-such-volume');
-    const notReplicated = await errorOf(() =>
-      admin.manageVolume({
-        host: 'protector-sim@lvm#lvm',
-        sourceName: 'pg-prod-web-app-web-1-boot',
-        volume_type: 'standard-ssd',
-      }),
-    );
-    expect(notReplicated.details.status).toBe(400);
+    expect(unknownType.message).toContain("Invalid volume type: Cannot find requested 'gold' volume type");
 
     const member = await errorOf(() =>
       clientFor(seed().tenant).manageVolume({ host: 'h', sourceName: 'pg-prod-web-app-web-1-boot' }),
     );
     expect(member.code).toBe('FORBIDDEN');
 
+    // Unmanaging leaves the array volume, renamed as Cinder's Pure driver does.
     await admin.unmanageVolume(volume.id);
     expect((await errorOf(() => admin.getVolume(volume.id))).code).toBe('NOT_FOUND');
-    expect(backend.volumes.has('pg-prod-web-app-web-1-boot')).toBe(true); // unmanage leaves the array volume
+    expect(backend.volumes.get(`volume-${volume.id}-cinder-unmanaged`)).toBe(10 * GIB);
+  });
+
+  it('lists Cinder volume services and pools for admins', async () => {
+    const admin = clientFor(seed().admin);
+    const services = await admin.listVolumeServices({ binary: 'cinder-volume' });
+    expect(services.map((s) => [s.host, s.status, s.state])).toEqual([
+      ['cinder@pure', 'enabled', 'up'],
+      ['cinder@lvm', 'enabled', 'up'],
+    ]);
+    expect((await admin.listVolumePools()).map((p) => p.name)).toEqual([
+      'cinder@pure#pure',
+      'cinder@lvm#lvm',
+    ]);
+    const [pure] = await admin.listVolumePools({ detail: true });
+    expect(pure?.capabilities).toMatchObject({ volume_backend_name: 'pure', vendor_name: 'Pure Storage' });
+    const tenant = clientFor(seed().tenant);
+    expect((await errorOf(() => tenant.listVolumeServices())).code).toBe('FORBIDDEN');
+    expect((await errorOf(() => tenant.listVolumePools())).code).toBe('FORBIDDEN');
   });
 
   it('creates a consistency group, adds and removes volumes, and deletes it with its volumes', async () => {
@@ -496,6 +553,13 @@ describe('faults and access', () => {
     });
     const err = await errorOf(() => client.waitForServerStatus(server.id, 'ACTIVE'));
     expect(err.message).toContain('No valid host was found.');
+    // A server whose build failed is on no host: Nova refuses to start or stop it (409), it stays in ERROR.
+    for (const action of [() => client.startServer(server.id), () => client.stopServer(server.id)]) {
+      const refused = await errorOf(action);
+      expect(refused.details.status).toBe(409);
+      expect(refused.message).toContain(`Instance ${server.id} is not ready`);
+    }
+    expect((await client.getServer(server.id)).status).toBe('ERROR');
     await client.deleteServer(server.id);
   });
 

@@ -22,6 +22,8 @@ import type {
   Volume,
   VolumeAttachment,
   VolumeFilter,
+  VolumePool,
+  VolumeService,
   VolumeType,
 } from './types.js';
 
@@ -89,6 +91,10 @@ export interface OpenStackClient {
   listVolumeTypes(): Promise<VolumeType[]>;
   getVolumeType(id: string): Promise<VolumeType>;
   getVolumeTypeExtraSpecs(id: string): Promise<Record<string, string>>;
+  /** Cinder's services (admin only), e.g. `{ binary: 'cinder-volume' }` for the volume backends. */
+  listVolumeServices(filter?: { binary?: string; host?: string }): Promise<VolumeService[]>;
+  /** The pools Cinder's scheduler knows (admin only); `detail` adds their capabilities. */
+  listVolumePools(options?: { detail?: boolean }): Promise<VolumePool[]>;
 
   listGroupTypes(): Promise<GroupType[]>;
   createGroup(group: CreateGroupRequest): Promise<Group>;
@@ -328,6 +334,17 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     async getVolumeTypeExtraSpecs(id) {
       const path = `/types/${enc(id)}/extra_specs`;
       return (await call<{ extra_specs: Record<string, string> }>('volume', 'GET', path)).extra_specs;
+    },
+
+    async listVolumeServices(filter = {}) {
+      const query = { binary: filter.binary, host: filter.host };
+      return (await call<{ services: VolumeService[] }>('volume', 'GET', '/os-services', undefined, query))
+        .services;
+    },
+    async listVolumePools(options = {}) {
+      const query = { detail: options.detail ? 'True' : undefined };
+      const path = '/scheduler-stats/get_pools';
+      return (await call<{ pools: VolumePool[] }>('volume', 'GET', path, undefined, query)).pools;
     },
 
     async listGroupTypes() {

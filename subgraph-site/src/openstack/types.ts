@@ -182,6 +182,25 @@ export interface VolumeType {
   extra_specs?: Record<string, string>;
 }
 
+/** A Cinder service (`GET os-services`), e.g. a cinder-volume service on `host@backend`. */
+export interface VolumeService {
+  binary: string;
+  host: string;
+  zone: string;
+  /** `enabled` or `disabled`. */
+  status: string;
+  /** `up` or `down`. */
+  state: string;
+  updated_at: string | null;
+  disabled_reason?: string | null;
+}
+
+/** A pool the Cinder scheduler knows (`GET scheduler-stats/get_pools`), named `host@backend#pool`. */
+export interface VolumePool {
+  name: string;
+  capabilities?: Record<string, unknown>;
+}
+
 /** A Cinder group type. */
 export interface GroupType {
   id: string;

@@ -30,7 +30,7 @@ export interface SiteContext {
   /** Where `arrayTokens` come from: read again after a policy change. */
   readonly policyTokens: { refresh(protectionGroupId: string): Promise<void> };
   readonly defaults: { readonly replicationIntervalSeconds: number; readonly rpoMinutes: number };
-  /** Cinder `host` used when managing array volumes into Cinder. */
+  /** The Cinder host (`host@backend#pool`, `[cinder] volume_host`) that manages array volumes into Cinder. */
   readonly cinderHost: string;
   readonly log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
 }

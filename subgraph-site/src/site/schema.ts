@@ -16,6 +16,7 @@ import {
 import { type GraphQLSchema, parse } from 'graphql';
 import type { Caller } from './auth.js';
 import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
+import { checkCinderBackend } from './cinder-backend.js';
 import { type SiteContext, storageRef } from './context.js';
 import { pointJson, type SiteEvent } from './events.js';
 import { replicaToGraphQL } from './metadata.js';
@@ -235,6 +236,10 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     },
     protectionGroupReplica: (_: unknown, { id }: { id: string }, { caller }: RequestContext) =>
       replica(id, caller),
+    cinderBackend(_: unknown, __: unknown, { caller }: RequestContext) {
+      requireAdmin(caller, "The Cinder backend's state");
+      return checkCinderBackend(cloud, ctx.cinderHost);
+    },
     volumeTypes: () => volumeTypes(),
     async servers(_: unknown, { filter }: { filter?: Json | null }, { caller }: RequestContext) {
       const f = filter ?? {};

@@ -186,6 +186,8 @@ export async function startSiteService(
           latencyMs: config.openstack.sim_latency_ms,
           bootTimeMs: config.openstack.sim_boot_seconds * 1000,
         },
+        // The simulated Cinder runs the volume service and pool [cinder] volume_host names.
+        volumeHost: config.cinder.volume_host,
         volumeBackend: {
           async createVolume(name, sizeBytes) {
             await driver.createVolumes(arrays.localArray, [{ name, sizeBytes }]);
@@ -197,6 +199,10 @@ export async function startSiteService(
           async volumeSize(name) {
             const [v] = await driver.getVolumes(arrays.localArray, [name]).catch(() => []);
             return v && !v.destroyed ? v.sizeBytes : null;
+          },
+          // Cinder's Pure driver renames the volumes it manages (volume-<id>-cinder); a repeat finds it done.
+          async renameVolume(from, to) {
+            await driver.renameVolume(arrays.localArray, from, to);
           },
         },
         seed: { serviceUser: ks.username ?? 'protector', servicePassword: ks.password ?? 'protector' },
@@ -271,9 +277,7 @@ export async function startSiteService(
         replicationIntervalSeconds: config.storage.default_replication_interval,
         rpoMinutes: config.storage.default_rpo_minutes,
       },
-      get cinderHost() {
-        return `protector@pure#${arrays.localArray}`;
-      },
+      cinderHost: config.cinder.volume_host,
       log: logSite,
     };
     const steps = createSiteSteps(ctx);

@@ -184,12 +184,26 @@ describe('the step chain, recovering: boston primary, seattle secondary', () => 
     expect(attachments.map((a) => a.volumeId)).toEqual([result.volumes[0]!.volumeId]);
     const volume = await lab.seattle.adminCloud.getVolume(result.volumes[0]!.volumeId);
     expect(volume).toMatchObject({ volume_type: 'replicated-ssd', bootable: 'true', status: 'in-use' });
-    const arrayName = volume.metadata?.array_volume_name;
-    expect(arrayName).toBeTruthy();
-    const [copy] = await lab.storage.getVolumes('mock-array-b', [arrayName!]);
+    // Cinder keeps the metadata given at manage (the product's tags) and adds nothing of its own.
+    expect(Object.keys(volume.metadata ?? {}).sort()).toEqual([
+      'protector_member',
+      'protector_member_volume',
+      'protector_operation',
+      'protector_pg',
+    ]);
+    expect(volume['os-vol-host-attr:host']).toBe('cinder@pure#pure');
+    // Cinder's Pure driver renamed the array copy it managed: volume-<id>-cinder, and no r- copy is left.
+    const arrayName = `volume-${volume.id}-cinder`;
+    const [copy] = await lab.storage.getVolumes('mock-array-b', [arrayName]);
     expect(copy).toBeTruthy();
+    const listed = lab.storage.simulator.handle('mock-array-b', {
+      method: 'GET',
+      path: '/volumes',
+      query: { destroyed: 'false' },
+    }).body as { items: { name: string }[] };
+    expect(listed.items.map((v) => v.name).filter((n) => n.startsWith('r-'))).toEqual([]);
     // What the copy holds is sim-only data, read from the simulator (no array reports it).
-    expect(lab.storage.simulator.content('mock-array-b', [arrayName!])[0]).toMatchObject(written);
+    expect(lab.storage.simulator.content('mock-array-b', [arrayName])[0]).toMatchObject(written);
     // The replica records where the member now lives on seattle.
     const replica = await readSite<{ protectionGroupReplica: Replica }>(
       lab.seattle,
@@ -274,7 +288,7 @@ describe('the step chain, recovering: boston primary, seattle secondary', () => 
     const seattleVolumeId = replica.protectionGroupReplica.members[0]!.placements.find(
       (p) => p.site.name === 'seattle',
     )!.volumes[0]!.volumeId;
-    const arrayName = (await lab.seattle.adminCloud.getVolume(seattleVolumeId)).metadata?.array_volume_name;
+    const arrayName = `volume-${seattleVolumeId}-cinder`;
     const reversed = await lab.storage.getReplicationGroup({
       name: 'pg-prod-web-app',
       mode: 'async',

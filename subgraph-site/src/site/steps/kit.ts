@@ -155,8 +155,12 @@ export function createStepKit(ctx: SiteContext) {
     return [...new Set(ports.map((p) => p.network_id))];
   }
 
-  /** The array volume name of a Cinder volume (Pure Cinder driver naming unless the volume says otherwise). */
-  const arrayNameOf = (v: Volume) => v.metadata?.array_volume_name ?? `volume-${v.id}-cinder`;
+  /**
+   * The array volume of a Cinder volume: Cinder's Pure driver names the volumes it creates and the ones
+   * it manages `volume-<id>-cinder` (a pod volume is `POD::volume-<id>-cinder`, which the driver accepts
+   * under this name for its group).
+   */
+  const arrayNameOf = (v: Pick<Volume, 'id'>) => `volume-${v.id}-cinder`;
 
   async function serverVolumes(
     serverId: string,

@@ -113,9 +113,35 @@ export function recoverySteps(kit: StepKit) {
         targetVolume: `${test ? 't' : 'r'}-${opTag}-${short(v.id, 12)}`,
       };
     });
-    await driver.materialize(a.ref, point.name, requests);
-    crashPoint('site:materializeRecoveryPoint:copied');
+    // A repeat after a crash adopts what the cut attempt made. Cinder keeps the metadata given at manage
+    // and its Pure driver renames the array copy volume-<id>-cinder, so a managed copy is found by its
+    // tags, not by its r-/t- name (gone from the array once managed).
+    const ours = (cv: Volume, memberVolumeId: string) =>
+      cv.metadata?.[TAG.pg] === pg.id &&
+      cv.metadata?.[TAG.operation] === opTag &&
+      cv.metadata?.[TAG.member] === member.id &&
+      cv.metadata?.[TAG.memberVolume] === memberVolumeId;
     const cinderVolumes = await a.cloud.listVolumes();
+    // A manage Cinder refused after accepting it (error_managing) is dropped and asked for again.
+    for (const cv of cinderVolumes) {
+      if (cv.status === 'error_managing' && requests.some((r) => ours(cv, r.memberVolumeId))) {
+        await a.cloud.deleteVolume(cv.id).catch((err) => {
+          if (!isProtectorError(err, 'NOT_FOUND')) throw err;
+        });
+      }
+    }
+    const managed = new Map(
+      requests.flatMap((r) => {
+        const found = cinderVolumes.find(
+          (cv) => cv.status !== 'error_managing' && ours(cv, r.memberVolumeId),
+        );
+        return found ? [[r.memberVolumeId, found] as const] : [];
+      }),
+    );
+    // Copies only what Cinder does not hold yet (a repeat finds its own earlier copies on the array).
+    const toCopy = requests.filter((r) => !managed.has(r.memberVolumeId));
+    if (toCopy.length) await driver.materialize(a.ref, point.name, toCopy);
+    crashPoint('site:materializeRecoveryPoint:copied');
     const placed: {
       memberVolumeId: string;
       volumeId: string;
@@ -124,15 +150,16 @@ export function recoverySteps(kit: StepKit) {
     }[] = [];
     for (const r of requests) {
       const v = member.volumes.find((x) => x.id === r.memberVolumeId)!;
-      let volume = cinderVolumes.find((cv) => cv.metadata?.array_volume_name === r.targetVolume);
-      volume ??= await a.cloud.manageVolume({
-        host: ctx.cinderHost,
-        sourceName: r.targetVolume,
-        name: `${member.name}-${v.deviceName?.replace('/dev/', '') ?? short(v.id, 6)}${test ? '-drill' : ''}`,
-        volume_type: v.volumeType ?? undefined,
-        bootable: v.bootIndex === 0,
-        metadata: { ...tags, [TAG.memberVolume]: v.id },
-      });
+      let volume =
+        managed.get(r.memberVolumeId) ??
+        (await a.cloud.manageVolume({
+          host: ctx.cinderHost,
+          sourceName: r.targetVolume,
+          name: `${member.name}-${v.deviceName?.replace('/dev/', '') ?? short(v.id, 6)}${test ? '-drill' : ''}`,
+          volume_type: v.volumeType ?? undefined,
+          bootable: v.bootIndex === 0,
+          metadata: { ...tags, [TAG.memberVolume]: v.id },
+        }));
       // A repeat after a crash finds the volume already attached to the server it booted: in-use is done too.
       const current = await a.cloud.getVolume(volume.id);
       volume =
@@ -143,6 +170,13 @@ export function recoverySteps(kit: StepKit) {
               .catch(async (err) => {
                 const now = await a.cloud.getVolume(current.id);
                 if (now.status === 'in-use') return now;
+                if (now.status === 'error_managing') {
+                  throw new ProtectorError(
+                    'CLOUD_ERROR',
+                    `Cinder could not manage array volume '${r.targetVolume}' on host '${ctx.cinderHost}' (volume ${now.id} is in status error_managing): the host's pool must exist and fit volume type '${v.volumeType ?? 'default'}', and the array copy must exist. Check [cinder] volume_host with 'protector site validate ${ctx.siteName}'.`,
+                    { volumeId: now.id, host: ctx.cinderHost, sourceName: r.targetVolume },
+                  );
+                }
                 throw err;
               });
       placed.push({
