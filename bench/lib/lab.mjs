@@ -1,0 +1,90 @@
+// The lab of a bench, grown from one dataset size to the next: the template group is made once through
+// the gateway, then for each size (ascending) the lab is stopped, the missing groups are copied into
+// its files, and the lab starts again on them (same state, same ports).
+import { keystoneToken, startLab } from '../../test/dist/lab.js';
+import { captureTemplate, countDataset, createTemplate, seedGroups } from './dataset.mjs';
+
+const cleanups = new Set();
+let exiting = false;
+
+/** Runs `fn` when the bench is interrupted (Ctrl-C, SIGTERM), so no process of the lab is left. */
+export function onInterrupt(fn) {
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (exiting) return;
+    exiting = true;
+    console.error(`\nbench: ${signal}, stopping the lab ...`);
+    Promise.allSettled([...cleanups].map((fn) => fn())).finally(() => process.exit(130));
+  });
+}
+
+/** Starts a lab and registers it for clean-up. */
+export async function openLab(options) {
+  const lab = await startLab(options);
+  const off = onInterrupt(() => lab.stop());
+  const stop = lab.stop;
+  lab.stop = async () => {
+    off();
+    await stop();
+  };
+  return lab;
+}
+
+/**
+ * For each size of `sizes` (ascending): a running lab holding that many groups of `members` members;
+ * `run(lab, size, info)` measures it, and the lab is stopped afterwards.
+ */
+export async function withDatasets({ labOptions, sizes, members, replicate, run, log = console.log }) {
+  const ordered = [...sizes].sort((a, b) => a - b);
+  let lab = await openLab(labOptions);
+  let template;
+  try {
+    template = await createTemplate(lab);
+  } finally {
+    await lab.stop();
+  }
+  captureTemplate(lab, template);
+  let have = 0;
+  for (const size of ordered) {
+    const t0 = performance.now();
+    seedGroups(lab, { from: have, to: size, members, replicate });
+    have = size;
+    const seedMs = performance.now() - t0;
+    const counts = countDataset(lab);
+    const t1 = performance.now();
+    lab = await openLab(labOptions);
+    const startMs = performance.now() - t1;
+    log(
+      `dataset: ${size} groups x ${members} members (boston holds ${counts.boston.groups} groups, ${counts.boston.members} members; ` +
+        `seattle ${counts.seattle.groups}, ${counts.seattle.members}); copied in ${(seedMs / 1000).toFixed(1)} s, lab up in ${(startMs / 1000).toFixed(1)} s`,
+    );
+    try {
+      await run(lab, size, { seedMs, startMs, counts });
+    } finally {
+      await lab.stop();
+    }
+  }
+}
+
+/** One set of the demo tenant's Keystone tokens per client: `[{ boston, seattle }, ...]`. */
+export async function clientTokens(lab, n) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t = {};
+    for (const s of Object.values(lab.sites))
+      t[s.name] = await keystoneToken(s.keystoneUrl, 'demo', 'demo', 'demo');
+    out.push(t);
+  }
+  return out;
+}
+
+/** The pid of a lab process (`boston`, `seattle`, `gateway`). */
+export function labPid(lab, name) {
+  const pid = lab.process(name)?.child.pid;
+  if (!pid) throw new Error(`bench: lab process ${name} is not running`);
+  return pid;
+}

@@ -1,0 +1,29 @@
+// One measured load run against one target, with the CPU each process of the lab spent meanwhile.
+import { hostBusyPct, hostCpu, treeStat } from './common.mjs';
+import { runLoad } from './load.mjs';
+
+/**
+ * Warms the target up (`warmupMs` of the same load, not counted), then runs the load and reads the
+ * CPU of `pids` (name -> pid, each with its descendants) and of this process before and after.
+ */
+export async function measuredRun({ url, concurrency, durationMs, warmupMs, request, summarize, pids }) {
+  if (warmupMs > 0) await runLoad({ url, concurrency, durationMs: warmupMs, request });
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, treeStat(pid)]));
+  const self0 = process.cpuUsage();
+  const host0 = hostCpu();
+  const result = await runLoad({ url, concurrency, durationMs, request, summarize });
+  const host1 = hostCpu();
+  const self = process.cpuUsage(self0);
+  const cpuMs = {};
+  const rssMiB = {};
+  for (const [k, pid] of Object.entries(pids)) {
+    const after = treeStat(pid);
+    cpuMs[k] = after.cpuMs - before[k].cpuMs;
+    rssMiB[k] = Math.round(after.rssBytes / 2 ** 20);
+  }
+  cpuMs.loadGenerator = (self.user + self.system) / 1000;
+  const perRequest = Object.fromEntries(
+    Object.entries(cpuMs).map(([k, v]) => [k, result.requests ? v / result.requests : null]),
+  );
+  return { ...result, cpuMs, cpuMsPerRequest: perRequest, rssMiB, hostBusyPct: hostBusyPct(host0, host1) };
+}
