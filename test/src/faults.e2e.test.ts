@@ -5,8 +5,10 @@
  * with rollback, and the lab is checked:
  * - the operation ends SUCCEEDED (ROLLED_BACK for rollback cells), every member recovered;
  * - every member runs exactly once where the group says it runs (no duplicate server);
- * - nothing leaked: no recovered or drill volume left unattached on either cloud, no array copy
- *   without a Cinder volume, no drill network after a cleanup;
+ * - nothing leaked: no recovered or drill volume left unattached on either cloud, no `r-`/`t-` array
+ *   copy left that Cinder did not manage (Cinder's Pure driver renames the copies it manages
+ *   `volume-<id>-cinder`), every recovered Cinder volume's array volume present, no drill network after
+ *   a cleanup;
  * - both sites hold the same metadata and name the same primary site.
  * The cells walk the DR lifecycle (drill, cleanup, planned failover, failback) over and over, each
  * round cutting other steps.
