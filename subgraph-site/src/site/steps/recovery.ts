@@ -152,14 +152,26 @@ export function recoverySteps(kit: StepKit) {
       const v = member.volumes.find((x) => x.id === r.memberVolumeId)!;
       let volume =
         managed.get(r.memberVolumeId) ??
-        (await a.cloud.manageVolume({
-          host: ctx.cinderHost,
-          sourceName: r.targetVolume,
-          name: `${member.name}-${v.deviceName?.replace('/dev/', '') ?? short(v.id, 6)}${test ? '-drill' : ''}`,
-          volume_type: v.volumeType ?? undefined,
-          bootable: v.bootIndex === 0,
-          metadata: { ...tags, [TAG.memberVolume]: v.id },
-        }));
+        (await a.cloud
+          .manageVolume({
+            host: ctx.cinderHost,
+            sourceName: r.targetVolume,
+            name: `${member.name}-${v.deviceName?.replace('/dev/', '') ?? short(v.id, 6)}${test ? '-drill' : ''}`,
+            volume_type: v.volumeType ?? undefined,
+            bootable: v.bootIndex === 0,
+            metadata: { ...tags, [TAG.memberVolume]: v.id },
+          })
+          .catch((err) => {
+            // Cinder refuses a host without a cinder-volume service at once ("Host '...' not found").
+            if (isProtectorError(err) && /Host '.*' not found/.test(err.message)) {
+              throw new ProtectorError(
+                'CONFIG_INVALID',
+                `Cinder refused to manage array volume '${r.targetVolume}' into [cinder] volume_host = '${ctx.cinderHost}': ${err.message}. Set [cinder] volume_host on site ${ctx.siteName} to the FlashArray backend's pool (host@backend#pool, as \`cinder get-pools\` lists it), restart protector-site and check it with 'protector site validate ${ctx.siteName}'.`,
+                { option: '[cinder] volume_host', host: ctx.cinderHost },
+              );
+            }
+            throw err;
+          }));
       // A repeat after a crash finds the volume already attached to the server it booted: in-use is done too.
       const current = await a.cloud.getVolume(volume.id);
       volume =
