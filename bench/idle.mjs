@@ -138,7 +138,7 @@ try {
       const t0 = Date.now();
       const host0 = hostCpu();
       const first = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, treeStat(pid).cpuMs]));
-      let prev = { ...first };
+      const prev = { ...first };
       const peaks = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
       const samples = [];
       const end = t0 + settings.seconds * 1000;
