@@ -135,7 +135,7 @@ export function createStepKit(ctx: SiteContext) {
             enabled
               ? ` Its replication_type is '${kind}' but Protection Group '${pg.name}' replicates ${pg.replicationType}.`
               : ''
-          } Set replication_enabled='<is> True' and replication_type='<in> ${pg.replicationType}' on the type (openstack volume type set ${name} --property ...) on both sites, or use a volume of a replicated type.`,
+          } Retype volume ${v.id} to a type with replication_enabled='<is> True' and replication_type='<in> ${pg.replicationType}' on both sites (openstack volume set --type <type> --retype-policy on-demand ${v.id}); Cinder refuses to change the properties of a type volumes use ('Volume Type is currently in use.').`,
           { volumeType: name, volumeId: v.id },
         );
       }
