@@ -27,8 +27,8 @@ const CLI = '/usr/bin/openstack';
 /** python-cinderclient's `cinder`, which python3-openstackclient depends on: `get-pools` and `manage`. */
 const CINDER = '/usr/bin/cinder';
 const openstackCli = requirement(
-  'the openstack CLI (/usr/bin/openstack)',
-  existsSync(CLI),
+  'the openstack CLI and the cinder CLI it brings (/usr/bin/openstack, /usr/bin/cinder)',
+  existsSync(CLI) && existsSync(CINDER),
   'apt-get install -y python3-openstackclient',
 );
 
@@ -139,7 +139,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     ]);
     expect(endpoints.length).toBe(15);
     expect(token.project_id).toBe(tenant().projectId);
-  }, 120_000);
+  }, 300_000);
 
   it('gives the DR service user a role in a new tenant project, and takes it back', async () => {
     const project = await json(admin(), 'project', 'create', '--description', 'DR tenant', 'cli-tenant');
@@ -165,7 +165,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     await run(admin(), ['user', 'delete', String(user.id)]);
     await run(admin(), ['project', 'delete', String(project.id)]);
     expect((await json<Row[]>(admin(), 'project', 'list')).map((p) => p.Name)).not.toContain('cli-tenant');
-  }, 120_000);
+  }, 300_000);
 
   it('lists flavors, images, networks and subnets', async () => {
     const [flavors, images, networks, subnets] = await Promise.all([
@@ -178,7 +178,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     expect(images).toEqual([{ ID: seed().imageId, Name: 'cirros-0.6.2-x86_64-disk', Status: 'active' }]);
     expect(networks.map((n) => n.Name).sort()).toEqual(['private', 'public']);
     expect(subnets).toEqual([expect.objectContaining({ Name: 'private-subnet', Subnet: '10.0.0.0/24' })]);
-  }, 120_000);
+  }, 300_000);
 
   it('lists the Cinder volume services, where the array backend is host@backend', async () => {
     const services = await json<Row[]>(admin(), 'volume', 'service', 'list', '--service', 'cinder-volume');
@@ -191,7 +191,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     const refused = await failure(tenant(), 'volume', 'service', 'list');
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("Policy doesn't allow volume_extension:services:index to be performed.");
-  }, 120_000);
+  }, 300_000);
 
   it('finds the array backend’s pool with `cinder get-pools` and manages an array volume into it with `cinder manage`', async () => {
     // What an operator sets [cinder] volume_host to.
@@ -224,7 +224,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain("Host 'elsewhere@pure#pure' not found (HTTP 400)");
     await run(admin(), ['volume', 'delete', 'cli-managed']);
-  }, 120_000);
+  }, 300_000);
 
   it('creates a volume type, sets and unsets its properties, and deletes it', async () => {
     await run(admin(), [
@@ -250,7 +250,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     expect((await json<Row[]>(admin(), 'volume', 'type', 'list')).map((t) => t.Name)).not.toContain(
       'cli-type',
     );
-  }, 120_000);
+  }, 300_000);
 
   it('manages group types from 3.11, groups from 3.13, and lists them as consistency groups', async () => {
     const below = await failure(
@@ -322,7 +322,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     await run(tenant(), ['volume', 'group', 'delete', ...VOLUME_313, 'cli-group']);
     expect(await json<Row[]>(tenant(), 'consistency', 'group', 'list')).toEqual([]);
     await run(admin(), ['volume', 'group', 'type', 'delete', ...VOLUME_311, 'cli-group-type']);
-  }, 180_000);
+  }, 300_000);
 
   it('creates volumes (blank and from an image), sets one bootable, shows, lists and deletes them', async () => {
     const fromImage = await json(
@@ -355,7 +355,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     expect(listed.map((v) => v.Name).sort()).toEqual(['cli-blank', 'cli-boot']);
     await run(tenant(), ['volume', 'delete', String(blank.id), String(fromImage.id)]);
     expect(await json<Row[]>(tenant(), 'volume', 'list')).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('creates servers from an image, from a volume and with --boot-from-volume; stops, starts, deletes them', async () => {
     const network = ['--network', seed().networkId];
@@ -444,7 +444,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     // The boot volume the CLI gave stays (delete_on_termination false); Nova's own root volume too.
     expect((await json(tenant(), 'volume', 'show', String(bootVolume.id))).status).toBe('available');
     await run(tenant(), ['volume', 'delete', String(bootVolume.id), String(root?.id)]);
-  }, 240_000);
+  }, 400_000);
 
   it('refuses to boot from a volume that is not bootable: non-zero exit and Nova’s message', async () => {
     const data = await json(tenant(), 'volume', 'create', '--size', '1', 'cli-data');
@@ -465,7 +465,7 @@ needs(openstackCli).describe('python-openstackclient against the simulated cloud
     expect(await json<Row[]>(tenant(), 'server', 'list')).toEqual([]);
     expect((await json(tenant(), 'volume', 'show', 'cli-data')).status).toBe('available');
     await run(tenant(), ['volume', 'delete', 'cli-data']);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('the CLI requirement', () => {
