@@ -14,7 +14,10 @@
 //   BENCH_TARGETS [protector,apollo-gateway,hive-gateway]
 //   BENCH_QUERIES [site-only,replicas+peer,full]   (full runs on our gateway only: it needs the coordinator)
 //   BENCH_HEALTH_INTERVAL [10]  the gateway's [gateway] health_interval, seconds (the product default)
-//   BENCH_STORAGE [mock]        the lab's arrays: mock (in the site processes) or fa-sim (its own process)
+//   BENCH_STORAGE [fa-sim]      the lab's arrays: fa-sim (the FlashArray REST simulator, its own process,
+//                               reached over HTTPS by the pure driver) or mock (simulated inside both
+//                               site processes on one shared SQLite file; at 10k groups the sites then
+//                               stall on that file so long that the lab cannot register them)
 //   BENCH_REPLICATE [0]         1: the arrays take every group's scheduled snapshots during the runs
 //   BENCH_KEEP [0]              1: keep the lab folder (/tmp/bench-gateway-*) afterwards
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,7 +54,7 @@ const settings = {
   targets: envWords('BENCH_TARGETS', TARGETS_ALL, TARGETS_ALL),
   queries: envWords('BENCH_QUERIES', QUERIES_ALL, QUERIES_ALL),
   healthIntervalSeconds: envNumber('BENCH_HEALTH_INTERVAL', 10),
-  storage: envChoice('BENCH_STORAGE', ['mock', 'fa-sim'], 'mock'),
+  storage: envChoice('BENCH_STORAGE', ['fa-sim', 'mock'], 'fa-sim'),
   replicate: envNumber('BENCH_REPLICATE', 0) === 1,
 };
 
@@ -123,7 +126,7 @@ try {
             rows.push(row);
             console.log(
               `groups=${size} ${q.padEnd(13)} ${target.name.padEnd(14)} ${fixed(r.rps).padStart(7)} req/s  p50 ${fixed(r.p50Ms, 0)} ms  p99 ${fixed(r.p99Ms, 0)} ms  ` +
-                `errors ${r.error}  partial ${r.partial}  answered ${JSON.stringify(r.answered)}`,
+                `errors ${r.error}  partial ${r.partial}  empty ${r.empty}  answered ${JSON.stringify(r.answered)}`,
             );
           }
         }
@@ -148,6 +151,7 @@ printTable(
     ['p99 ms', (r) => fixed(r.p99Ms, 0)],
     ['errors', 'error'],
     ['partial', 'partial'],
+    ['empty', 'empty'],
     ['groups/answer', (r) => r.answered?.groups ?? null],
     ['gw CPU ms/req', (r) => fixed(r.cpuMsPerRequest.gateway, 2)],
     ['sites CPU ms/req', (r) => fixed((r.cpuMsPerRequest.boston ?? 0) + (r.cpuMsPerRequest.seattle ?? 0), 2)],

@@ -11,9 +11,11 @@
 //   BENCH_IDLE_WARMUP_SECONDS [30] unmeasured time after the lab starts (start-up, first monitor rounds)
 //   BENCH_IDLE_SAMPLE_SECONDS [5]  sampling period
 //   BENCH_HEALTH_INTERVAL [10]     the gateway's [gateway] health_interval (the product default)
-//   BENCH_STORAGE [mock]           mock: the arrays are simulated inside both site processes (the lab's
-//                                  default, so a site's CPU includes the array simulation); fa-sim: in
-//                                  their own process, so a site's CPU is the site's alone
+//   BENCH_STORAGE [fa-sim]         fa-sim: the arrays are simulated in their own process (the FlashArray
+//                                  REST simulator, reached over HTTPS by the pure driver), so a site's CPU
+//                                  is the site's alone; mock: inside both site processes (the lab's
+//                                  default; a site's CPU then includes the array simulation, and at 10k
+//                                  groups the lab does not start)
 //   BENCH_KEEP [0]
 //
 // What runs meanwhile: each site's replication monitor (every 2 s in the lab's site config; the
@@ -46,7 +48,7 @@ const settings = {
   warmupSeconds: envNumber('BENCH_IDLE_WARMUP_SECONDS', 30),
   sampleSeconds: envNumber('BENCH_IDLE_SAMPLE_SECONDS', 5),
   healthIntervalSeconds: envNumber('BENCH_HEALTH_INTERVAL', 10),
-  storage: envChoice('BENCH_STORAGE', ['mock', 'fa-sim'], 'mock'),
+  storage: envChoice('BENCH_STORAGE', ['fa-sim', 'mock'], 'fa-sim'),
   replicationIntervalSeconds: 30,
 };
 

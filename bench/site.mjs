@@ -10,7 +10,7 @@
 //   BENCH_QUERIES [site-only,list,entities]
 //   BENCH_IDLE_SAMPLE_SECONDS [5]  how long the site's background CPU is read before each size's runs
 //   BENCH_SQL_COUNT [1]        0: skip the SQL counting pass; BENCH_SQL_REQUESTS [20] requests per query in it
-//   BENCH_HEALTH_INTERVAL [10] BENCH_STORAGE [mock]  BENCH_REPLICATE [0]  BENCH_KEEP [0]   (as bench:gateway)
+//   BENCH_HEALTH_INTERVAL [10] BENCH_STORAGE [fa-sim]  BENCH_REPLICATE [0]  BENCH_KEEP [0]   (as bench:gateway)
 //
 // CPU ms per request is the site process's CPU time during the measured run divided by the requests
 // answered; it includes what the site did in the background meanwhile (replication monitor, the
@@ -49,7 +49,7 @@ const settings = {
   sqlCount: envNumber('BENCH_SQL_COUNT', 1) === 1,
   sqlRequests: envNumber('BENCH_SQL_REQUESTS', 20),
   healthIntervalSeconds: envNumber('BENCH_HEALTH_INTERVAL', 10),
-  storage: envChoice('BENCH_STORAGE', ['mock', 'fa-sim'], 'mock'),
+  storage: envChoice('BENCH_STORAGE', ['fa-sim', 'mock'], 'fa-sim'),
   replicate: envNumber('BENCH_REPLICATE', 0) === 1,
   site: 'boston',
 };
@@ -246,6 +246,7 @@ printTable(
     ['p99 ms', (r) => fixed(r.p99Ms, 0)],
     ['errors', 'error'],
     ['partial', 'partial'],
+    ['empty', 'empty'],
     ['site CPU ms/req', (r) => fixed(r.cpuMsPerRequest.site, 2)],
     ['site idle %', (r) => fixed(r.siteIdleCpuPct, 1)],
     ['SQL/req', (r) => (r.sqlSitePerRequest === undefined ? 'not measured' : fixed(r.sqlSitePerRequest, 0))],

@@ -146,12 +146,21 @@ function substitute(row, pairs) {
 
 const pairsOf = (map) => Object.entries(map).sort((a, b) => b[0].length - a[0].length);
 
+const statements = new WeakMap();
+
 function insertAll(db, table, rows) {
   if (!rows.length) return;
   const cols = Object.keys(rows[0]);
-  const stmt = db.prepare(
-    `INSERT INTO ${table} (${cols.map((c) => `"${c}"`).join(',')}) VALUES (${cols.map(() => '?').join(',')})`,
-  );
+  let byTable = statements.get(db);
+  if (!byTable) statements.set(db, (byTable = new Map()));
+  const key = `${table}(${cols.join(',')})`;
+  let stmt = byTable.get(key);
+  if (!stmt) {
+    stmt = db.prepare(
+      `INSERT INTO ${table} (${cols.map((c) => `"${c}"`).join(',')}) VALUES (${cols.map(() => '?').join(',')})`,
+    );
+    byTable.set(key, stmt);
+  }
   for (const r of rows) stmt.run(...cols.map((c) => r[c]));
 }
 

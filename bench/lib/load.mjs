@@ -6,6 +6,8 @@
 // An answer is:
 // - ok: HTTP 200 with data and no `errors`;
 // - partial: HTTP 200 with `errors` (data may be there, or null);
+// - empty (counted within ok): an ok answer whose list is empty (`"nodes":[]`, `"_entities":[]`)
+//   although the dataset holds groups;
 // - error: any other status (counted by status; 429 is also counted apart as rate-limited), a timeout
 //   or a connection failure.
 // Latency is measured from sending the request to reading the whole body, for every answer.
@@ -33,7 +35,7 @@ export async function runLoad({ url, concurrency, durationMs, timeoutMs = 60_000
     keepAliveTimeout: 30_000,
   });
   const latencies = [];
-  const counts = { ok: 0, partial: 0, error: 0, rateLimited: 0, timeout: 0 };
+  const counts = { ok: 0, empty: 0, partial: 0, error: 0, rateLimited: 0, timeout: 0 };
   const byStatus = {};
   const errorSamples = [];
   let summary = null;
@@ -100,6 +102,10 @@ export async function runLoad({ url, concurrency, durationMs, timeoutMs = 60_000
         if (summary === null && summarize) summary = summarize(json);
       }
       counts.ok++;
+      if (text.includes('"nodes":[]') || text.includes('"_entities":[]')) {
+        counts.empty++;
+        sample('ok but empty: the list held no group');
+      }
     }
   };
 
