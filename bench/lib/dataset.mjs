@@ -152,7 +152,10 @@ function insertAll(db, table, rows) {
   if (!rows.length) return;
   const cols = Object.keys(rows[0]);
   let byTable = statements.get(db);
-  if (!byTable) statements.set(db, (byTable = new Map()));
+  if (!byTable) {
+    byTable = new Map();
+    statements.set(db, byTable);
+  }
   const key = `${table}(${cols.join(',')})`;
   let stmt = byTable.get(key);
   if (!stmt) {

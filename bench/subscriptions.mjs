@@ -1,0 +1,292 @@
+// bench:subscriptions — N graphql-ws subscribers to a group's operation progress during a test failover
+// of the lab's demo group: how late each event reaches them (receive time minus the event's
+// occurredAt), what each subscriber costs the gateway in memory (RSS growth / N), and how long the
+// failover takes next to the same failover with no subscriber. Prints a table and writes
+// bench/results/subscriptions.json. Asserts nothing.
+//
+// Run: npm run bench:subscriptions   (builds first)
+// Environment (defaults in brackets):
+//   BENCH_SUBSCRIBERS [10000]       subscribers, each its own WebSocket connection
+//   BENCH_SUBSCRIBER_TOKENS [100]   distinct sets of the tenant's Keystone tokens they share (as 100
+//                                   users with 100 dashboards each); the gateway's rate limit
+//                                   (100/s per caller, burst 200) counts WebSocket upgrades per caller
+//   BENCH_CONNECT_BATCH [250]       connections opened at once
+//   BENCH_SETTLE_SECONDS [5]        wait after the last subscription before starting the failover
+//   BENCH_BOOT_SECONDS [2]          simulated VM boot time
+//   BENCH_KEEP [0]
+//
+// The subscription is `operationEvents(protectionGroup: "prod-web-app")`, with the selection of the
+// playground's OperationProgress tab. It carries the same OperationEvent records as
+// `operationProgress(id)`, from the same fan-out, but can be opened before the operation exists:
+// `operationProgress` needs the operation's id, which exists only once the failover has started, and
+// 10k subscribers cannot connect within a failover of a few seconds.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  envNumber,
+  fixed,
+  machine,
+  printTable,
+  requireBuild,
+  sleep,
+  treeStat,
+  writeResult,
+} from './lib/common.mjs';
+
+requireBuild();
+
+const settings = {
+  subscribers: envNumber('BENCH_SUBSCRIBERS', 10_000),
+  tokenSets: envNumber('BENCH_SUBSCRIBER_TOKENS', 100),
+  connectBatch: envNumber('BENCH_CONNECT_BATCH', 250),
+  settleSeconds: envNumber('BENCH_SETTLE_SECONDS', 5),
+  bootSeconds: envNumber('BENCH_BOOT_SECONDS', 2),
+  group: 'prod-web-app',
+};
+
+const { keystoneToken, waitForReplication } = await import('../test/dist/lab.js');
+const { labPid, openLab } = await import('./lib/lab.mjs');
+const { percentile } = await import('./lib/load.mjs');
+const { default: WebSocket } = await import('ws');
+
+const SUBSCRIPTION = `subscription Progress($pg: ID) {
+  operationEvents(protectionGroup: $pg) {
+    sequence kind occurredAt status percentComplete
+    step { name status site { name } }
+    member { memberName status }
+    message
+  }
+}`;
+const TERMINAL = ['SUCCEEDED', 'FAILED', 'PARTIAL', 'CANCELLED'];
+
+/** One subscriber: its socket, and every message it got with the time it got it. */
+function subscribe(wsUrl, tokens) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, 'graphql-transport-ws', {
+      headers: Object.fromEntries(Object.entries(tokens).map(([k, v]) => [`x-site-token-${k}`, v])),
+    });
+    const sub = { ws, received: [], done: false, error: null };
+    const timer = setTimeout(() => reject(new Error('no connection_ack within 60 s')), 60_000);
+    ws.on('open', () =>
+      ws.send(JSON.stringify({ type: 'connection_init', payload: { siteTokens: tokens } })),
+    );
+    ws.on('message', (data) => {
+      const at = Date.now();
+      const text = data.toString();
+      if (text.includes('"connection_ack"')) {
+        clearTimeout(timer);
+        ws.send(
+          JSON.stringify({
+            id: '1',
+            type: 'subscribe',
+            payload: { query: SUBSCRIPTION, variables: { pg: settings.group } },
+          }),
+        );
+        resolve(sub);
+        return;
+      }
+      if (text.includes('"ping"')) {
+        ws.send(JSON.stringify({ type: 'pong' }));
+        return;
+      }
+      sub.received.push([at, text]);
+      if (TERMINAL.some((s) => text.includes(`"status":"${s}"`)) && text.includes('"kind":"STATUS_CHANGED"'))
+        sub.done = true;
+    });
+    ws.on('error', (err) => {
+      sub.error = err.message;
+      clearTimeout(timer);
+      reject(err);
+    });
+    ws.on('close', (code) => {
+      if (!sub.done && !sub.error) sub.error = `closed (${code})`;
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'bench-subscriptions-'));
+const started = new Date();
+let lab = null;
+let subs = [];
+let result = null;
+try {
+  lab = await openLab({
+    dir,
+    gatewayPort: 0,
+    transferMs: 300,
+    bootSeconds: settings.bootSeconds,
+    replicationIntervalSeconds: 5,
+    healthIntervalSeconds: 10,
+    demo: true,
+  });
+  const tenant = await lab.tenantTokens();
+  await waitForReplication(lab, tenant, lab.demoChangedAt);
+  const gql = async (query, variables = {}) => {
+    const res = await lab.gql(query, variables, tenant);
+    if (res.errors?.length) throw new Error(res.errors[0].message);
+    return res.data;
+  };
+  const gatewayPid = labPid(lab, 'gateway');
+
+  /** Runs an operation to its end (polling every 100 ms, as bench:rto does); its time and the gateway's CPU. */
+  const timed = async (mutation) => {
+    const cpu0 = treeStat(gatewayPid).cpuMs;
+    const t0 = performance.now();
+    const data = await gql(mutation);
+    const op = Object.values(data)[0];
+    for (;;) {
+      const { operation } = await gql('query($id: ID!) { operation(id: $id) { status } }', { id: op.id });
+      if (TERMINAL.includes(operation.status)) {
+        if (operation.status !== 'SUCCEEDED') throw new Error(`operation ${op.id}: ${operation.status}`);
+        return {
+          id: op.id,
+          ms: performance.now() - t0,
+          endedAt: Date.now(),
+          gatewayCpuMs: treeStat(gatewayPid).cpuMs - cpu0,
+        };
+      }
+      await sleep(100);
+    }
+  };
+  const drill = () =>
+    timed(`mutation { testFailover(input: { protectionGroup: "${settings.group}" }) { id } }`);
+  const cleanup = () =>
+    timed(`mutation { testCleanup(input: { protectionGroup: "${settings.group}" }) { id } }`);
+
+  // A drill to warm everything up, then the baseline with no subscriber.
+  await drill();
+  await cleanup();
+  const baseline = await drill();
+  await cleanup();
+  console.log(`test failover with no subscriber: ${(baseline.ms / 1000).toFixed(2)} s`);
+
+  // The subscribers.
+  const tokenSets = [];
+  for (let i = 0; i < Math.max(1, settings.tokenSets); i++) {
+    const t = {};
+    for (const s of Object.values(lab.sites))
+      t[s.name] = await keystoneToken(s.keystoneUrl, 'demo', 'demo', 'demo');
+    tokenSets.push(t);
+  }
+  const wsUrl = lab.gatewayUrl.replace(/^http/, 'ws');
+  const rssBefore = treeStat(gatewayPid).rssBytes;
+  const connect0 = performance.now();
+  let failedToConnect = 0;
+  for (let i = 0; i < settings.subscribers; i += settings.connectBatch) {
+    const batch = [];
+    for (let j = i; j < Math.min(settings.subscribers, i + settings.connectBatch); j++)
+      batch.push(subscribe(wsUrl, tokenSets[j % tokenSets.length]));
+    for (const r of await Promise.allSettled(batch)) {
+      if (r.status === 'fulfilled') subs.push(r.value);
+      else failedToConnect++;
+    }
+  }
+  const connectMs = performance.now() - connect0;
+  await sleep(settings.settleSeconds * 1000);
+  const rssAfter = treeStat(gatewayPid).rssBytes;
+  console.log(
+    `${subs.length} subscribers connected in ${(connectMs / 1000).toFixed(1)} s (${failedToConnect} failed); ` +
+      `gateway RSS ${Math.round(rssBefore / 2 ** 20)} -> ${Math.round(rssAfter / 2 ** 20)} MiB`,
+  );
+
+  const loaded = await drill();
+  console.log(`test failover with ${subs.length} subscribers: ${(loaded.ms / 1000).toFixed(2)} s`);
+  const waitUntil = Date.now() + 120_000;
+  while (subs.some((s) => !s.done && !s.error) && Date.now() < waitUntil) await sleep(200);
+  const allDeliveredAt = Date.now();
+
+  // Delivery latency of every event every subscriber got.
+  const latencies = [];
+  const perSubscriber = [];
+  let lastDelivery = 0;
+  let errorsInEvents = 0;
+  for (const s of subs) {
+    let n = 0;
+    for (const [at, text] of s.received) {
+      const msg = JSON.parse(text);
+      if (msg.type !== 'next') continue;
+      if (msg.payload?.errors?.length) errorsInEvents++;
+      const occurredAt = Date.parse(msg.payload?.data?.operationEvents?.occurredAt ?? '');
+      if (Number.isFinite(occurredAt)) latencies.push(at - occurredAt);
+      lastDelivery = Math.max(lastDelivery, at);
+      n++;
+    }
+    perSubscriber.push(n);
+  }
+  latencies.sort((a, b) => a - b);
+  perSubscriber.sort((a, b) => a - b);
+  const missedEnd = subs.filter((s) => !s.done).length;
+  const closed = subs.filter((s) => s.error).map((s) => s.error);
+
+  for (const s of subs) s.ws.terminate();
+  subs = [];
+  await sleep(1000);
+  await cleanup();
+
+  result = {
+    subscribers: settings.subscribers,
+    connected: settings.subscribers - failedToConnect,
+    failedToConnect,
+    connectSeconds: connectMs / 1000,
+    gatewayRssBeforeMiB: rssBefore / 2 ** 20,
+    gatewayRssAfterMiB: rssAfter / 2 ** 20,
+    rssPerSubscriberKiB: settings.subscribers
+      ? (rssAfter - rssBefore) / 1024 / (settings.subscribers - failedToConnect || 1)
+      : null,
+    baselineFailoverSeconds: baseline.ms / 1000,
+    loadedFailoverSeconds: loaded.ms / 1000,
+    baselineGatewayCpuMs: baseline.gatewayCpuMs,
+    loadedGatewayCpuMs: loaded.gatewayCpuMs,
+    events: latencies.length,
+    eventsPerSubscriber: {
+      min: perSubscriber[0] ?? 0,
+      p50: percentile(perSubscriber, 50),
+      max: perSubscriber.at(-1) ?? 0,
+    },
+    latencyMs: {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      max: latencies.at(-1) ?? null,
+    },
+    lastDeliveryAfterFailoverEndMs: lastDelivery - loaded.endedAt,
+    waitedForDeliveryMs: allDeliveredAt - loaded.endedAt,
+    subscribersWithoutTheFinalEvent: missedEnd,
+    eventsWithErrors: errorsInEvents,
+    closedSamples: [...new Set(closed)].slice(0, 5),
+  };
+} finally {
+  for (const s of subs) s.ws.terminate();
+  await lab?.stop();
+  if (process.env.BENCH_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
+}
+
+const r = result;
+printTable(
+  `Subscriptions during a test failover of ${settings.group} (2 VMs, boot ${settings.bootSeconds} s) (${started.toISOString().slice(0, 10)})`,
+  [
+    ['subscribers', 'connected'],
+    ['connect s', (x) => fixed(x.connectSeconds)],
+    ['events', 'events'],
+    ['events/sub', (x) => `${x.eventsPerSubscriber.min}-${x.eventsPerSubscriber.max}`],
+    ['p50 ms', (x) => fixed(x.latencyMs.p50, 0)],
+    ['p99 ms', (x) => fixed(x.latencyMs.p99, 0)],
+    ['max ms', (x) => fixed(x.latencyMs.max, 0)],
+    ['RSS KiB/sub', (x) => fixed(x.rssPerSubscriberKiB, 1)],
+    ['failover s (none)', (x) => fixed(x.baselineFailoverSeconds, 2)],
+    ['failover s (N)', (x) => fixed(x.loadedFailoverSeconds, 2)],
+    ['missed end', 'subscribersWithoutTheFinalEvent'],
+  ],
+  [r],
+);
+console.log(
+  `last event delivered ${fixed(r.lastDeliveryAfterFailoverEndMs / 1000, 1)} s after the failover ended (as its poller saw it); ` +
+    `gateway CPU during the failover: ${fixed(r.baselineGatewayCpuMs, 0)} ms with no subscriber, ${fixed(r.loadedGatewayCpuMs, 0)} ms with ${r.connected}`,
+);
+writeResult('subscriptions', {
+  bench: 'subscriptions',
+  date: started.toISOString(),
+  machine: machine(),
+  settings,
+  result: r,
+});
