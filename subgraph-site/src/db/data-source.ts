@@ -11,12 +11,14 @@ import { buildSiteEntities } from './entities.js';
 import { InitialSiteSchema1732300000000 } from './migrations/0001-initial-schema.js';
 import { MemberPlacements1732500000000 } from './migrations/0002-member-placements.js';
 import { MemberBootPriority1732600000000 } from './migrations/0003-member-boot-priority.js';
+import { PgNameOrderIndex1733100000000 } from './migrations/0004-pg-name-order-index.js';
 
 /** Every migration of the site schema, oldest first. */
 export const SITE_MIGRATIONS = [
   InitialSiteSchema1732300000000,
   MemberPlacements1732500000000,
   MemberBootPriority1732600000000,
+  PgNameOrderIndex1733100000000,
 ];
 
 /** Name of the table where TypeORM records which migrations ran. */

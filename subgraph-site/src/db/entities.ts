@@ -39,6 +39,7 @@ export const CONSTRAINT = {
   siteRoleUnique: 'uq_site_role',
   pgProjectNameUnique: 'uq_pg_project_name',
   pgStatusIndex: 'ix_pg_status',
+  pgNameOrderIndex: 'ix_pg_name_order',
   memberPgFk: 'fk_member_pg',
   memberPgIndex: 'ix_member_pg',
   memberPgServerUnique: 'uq_member_pg_server',
@@ -244,6 +245,7 @@ export function buildSiteEntities(dialect: SiteDatabaseDialect): EntitySchema[] 
     indices: [
       { name: CONSTRAINT.pgProjectNameUnique, columns: ['projectId', 'name'], unique: true },
       { name: CONSTRAINT.pgStatusIndex, columns: ['status'] },
+      { name: CONSTRAINT.pgNameOrderIndex, columns: ['name', 'id'] },
     ],
   });
 

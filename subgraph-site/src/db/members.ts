@@ -27,11 +27,28 @@ export interface MemberState {
 
 /** Members of a PG with their volumes, in name order. */
 export async function listMembers(db: SiteDb, protectionGroupId: string): Promise<ProtectionGroupMember[]> {
+  return (await listMembersOf(db, [protectionGroupId])).get(protectionGroupId) ?? [];
+}
+
+/**
+ * Members (with their volumes, in name order) of several PGs at once: two queries whatever their
+ * number. Every id asked for is in the map, with `[]` for a PG without members.
+ */
+export async function listMembersOf(
+  db: SiteDb,
+  protectionGroupIds: readonly string[],
+): Promise<Map<string, ProtectionGroupMember[]>> {
+  const out = new Map<string, ProtectionGroupMember[]>(protectionGroupIds.map((id) => [id, []]));
+  if (protectionGroupIds.length === 0) return out;
   return db.read(async (m) => {
     const members = await m
       .getRepository<MemberRow>(ENTITY.member)
-      .find({ where: { protectionGroupId }, order: { name: 'ASC', id: 'ASC' } });
-    if (members.length === 0) return [];
+      .createQueryBuilder('mb')
+      .where('mb.protectionGroupId IN (:...ids)', { ids: [...new Set(protectionGroupIds)] })
+      .orderBy('mb.name', 'ASC')
+      .addOrderBy('mb.id', 'ASC')
+      .getMany();
+    if (members.length === 0) return out;
     const volumes = await m
       .getRepository<MemberVolumeRow>(ENTITY.memberVolume)
       .createQueryBuilder('v')
@@ -39,7 +56,11 @@ export async function listMembers(db: SiteDb, protectionGroupId: string): Promis
       .orderBy('v.position', 'ASC')
       .addOrderBy('v.id', 'ASC')
       .getMany();
-    return members.map((row) => toMember(row, volumes.filter((v) => v.memberId === row.id).map(toVolume)));
+    const byMember = new Map<string, MemberVolumeRecord[]>();
+    for (const v of volumes) byMember.set(v.memberId, [...(byMember.get(v.memberId) ?? []), toVolume(v)]);
+    for (const row of members)
+      out.get(row.protectionGroupId)!.push(toMember(row, byMember.get(row.id) ?? []));
+    return out;
   });
 }
 

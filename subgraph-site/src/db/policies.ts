@@ -20,8 +20,24 @@ export async function getReplicationPolicy(
   db: SiteDb,
   protectionGroupId: string,
 ): Promise<ReplicationPolicyRecord | null> {
-  const row = await db.read((m) => loadPolicy(m, protectionGroupId));
-  return row ? toPolicy(row) : null;
+  return (await getReplicationPolicies(db, [protectionGroupId])).get(protectionGroupId) ?? null;
+}
+
+/** The policies of several PGs at once (one query), without their tokens; a PG without one is absent. */
+export async function getReplicationPolicies(
+  db: SiteDb,
+  protectionGroupIds: readonly string[],
+): Promise<Map<string, ReplicationPolicyRecord>> {
+  if (protectionGroupIds.length === 0) return new Map();
+  const rows = await db.read((m) =>
+    m
+      .getRepository<ReplicationPolicyRow>(ENTITY.replicationPolicy)
+      .createQueryBuilder('p')
+      .addSelect(['p.primaryTokenCipher', 'p.secondaryTokenCipher'])
+      .where('p.protectionGroupId IN (:...ids)', { ids: [...new Set(protectionGroupIds)] })
+      .getMany(),
+  );
+  return new Map(rows.map((row) => [row.protectionGroupId, toPolicy(row)]));
 }
 
 /**

@@ -22,10 +22,23 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 
 export async function getProtectionGroup(db: SiteDb, id: string): Promise<ProtectionGroupReplica | null> {
-  const row = await db.read((m) =>
-    m.getRepository<ProtectionGroupRow>(ENTITY.protectionGroup).findOneBy({ id }),
+  return (await getProtectionGroups(db, [id])).get(id) ?? null;
+}
+
+/** Several PGs by id at once (one query); an id that does not exist is absent from the map. */
+export async function getProtectionGroups(
+  db: SiteDb,
+  ids: readonly string[],
+): Promise<Map<string, ProtectionGroupReplica>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.read((m) =>
+    m
+      .getRepository<ProtectionGroupRow>(ENTITY.protectionGroup)
+      .createQueryBuilder('pg')
+      .where('pg.id IN (:...ids)', { ids: [...new Set(ids)] })
+      .getMany(),
   );
-  return row ? toProtectionGroup(row) : null;
+  return new Map(rows.map((row) => [row.id, toProtectionGroup(row)]));
 }
 
 /** Like `getProtectionGroup`, but a missing PG is a `NOT_FOUND` error. */

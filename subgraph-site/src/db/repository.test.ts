@@ -411,6 +411,76 @@ describe('SiteRepository on SQLite', () => {
     });
   });
 
+  describe('reads of many groups at once', () => {
+    it('reads groups, members, policies and mappings in the same number of queries for 2 groups as for 40', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const md = newPg({
+          name: `app-${String(i).padStart(2, '0')}`,
+          members: [webMember(), { ...webMember(), name: 'web-2' }],
+          replicationPolicy: policy,
+        });
+        await repo.applyProtectionGroupMetadata(md, 0);
+        await repo.replaceResourceMappings(md.id, [
+          {
+            kind: 'network',
+            sourceSite: 'boston',
+            sourceId: `net-${i}`,
+            targetSite: 'seattle',
+            targetId: 'n',
+          },
+        ]);
+        ids.push(md.id);
+      }
+      let queries = 0;
+      const counted = await createSiteDataSource({
+        url: `sqlite://${dbPath}`,
+        logging: ['query'],
+        logger: {
+          logQuery: () => {
+            queries++;
+          },
+          logQueryError: () => {},
+          logQuerySlow: () => {},
+          logSchemaBuild: () => {},
+          logMigration: () => {},
+          log: () => {},
+        },
+      });
+      try {
+        const reader = createSiteRepository(counted, { secretKey: key });
+        const read = async (some: string[]) => {
+          queries = 0;
+          const [pgs, members, policies, mappings] = await Promise.all([
+            reader.getProtectionGroups(some),
+            reader.listMembersOf(some),
+            reader.getReplicationPolicies(some),
+            reader.listResourceMappingsOf(some),
+          ]);
+          return { queries, pgs, members, policies, mappings };
+        };
+        const few = await read(ids.slice(0, 2));
+        const all = await read(ids);
+        expect(few.queries).toBeGreaterThan(0);
+        expect(all.queries).toBe(few.queries);
+        expect(all.pgs.size).toBe(40);
+        expect([...all.members.values()].every((m) => m.map((x) => x.name).join() === 'web-1,web-2')).toBe(
+          true,
+        );
+        expect(all.members.get(ids[7]!)![0]!.volumes).toHaveLength(2);
+        expect(all.policies.get(ids[3]!)).toMatchObject({ purePgName: 'pg-prod-web-app' });
+        expect(all.policies.get(ids[3]!)).not.toHaveProperty('primaryArrayToken');
+        expect(all.mappings.get(ids[9]!)!.map((m) => m.sourceId)).toEqual(['net-9']);
+        // The one-group reads are the same reads.
+        expect(await reader.listMembers(ids[5]!)).toEqual(all.members.get(ids[5]!));
+        expect(await reader.getReplicationPolicy(ids[5]!)).toEqual(all.policies.get(ids[5]!));
+        expect(await reader.listResourceMappings(ids[5]!)).toEqual(all.mappings.get(ids[5]!));
+      } finally {
+        await counted.destroy();
+      }
+    });
+  });
+
   describe('sites, mappings and site-local bookkeeping', () => {
     it('keeps one local and one peer site', async () => {
       await repo.upsertSite({ name: 'boston', role: 'local', authUrl: 'https://ks.boston.example.com/v3' });

@@ -153,6 +153,11 @@ export class SiteRepository {
     return reads.requireProtectionGroup(this.#db, id);
   }
 
+  /** Several PGs by id at once (one query); missing ids are absent. */
+  getProtectionGroups(ids: readonly string[]): Promise<Map<string, ProtectionGroupReplica>> {
+    return reads.getProtectionGroups(this.#db, ids);
+  }
+
   getProtectionGroupByName(projectId: string, name: string): Promise<ProtectionGroupReplica | null> {
     return reads.getProtectionGroupByName(this.#db, projectId, name);
   }
@@ -172,6 +177,11 @@ export class SiteRepository {
     return members.listMembers(this.#db, protectionGroupId);
   }
 
+  /** Members of several PGs at once (two queries): PG id -> members, `[]` for none. */
+  listMembersOf(protectionGroupIds: readonly string[]): Promise<Map<string, ProtectionGroupMember[]>> {
+    return members.listMembersOf(this.#db, protectionGroupIds);
+  }
+
   /** Records site-local state of one member during an operation. No version bump. */
   updateMemberState(memberId: string, state: members.MemberState): Promise<void> {
     return members.updateMemberState(this.#db, memberId, state);
@@ -182,6 +192,13 @@ export class SiteRepository {
   /** The policy of a PG without its tokens (only `hasPrimaryToken` / `hasSecondaryToken`). */
   getReplicationPolicy(protectionGroupId: string): Promise<ReplicationPolicyRecord | null> {
     return policies.getReplicationPolicy(this.#db, protectionGroupId);
+  }
+
+  /** The policies of several PGs at once (one query), without tokens; a PG without one is absent. */
+  getReplicationPolicies(
+    protectionGroupIds: readonly string[],
+  ): Promise<Map<string, ReplicationPolicyRecord>> {
+    return policies.getReplicationPolicies(this.#db, protectionGroupIds);
   }
 
   /** The array tokens of a PG's policy, for storage calls only: never to a resolver or a logger. */
@@ -202,6 +219,13 @@ export class SiteRepository {
   /** Mappings of one scope (a PG's, or the global ones for `null`). */
   listResourceMappings(protectionGroupId: string | null): Promise<ResourceMappingRecord[]> {
     return resourceMappings.listResourceMappings(this.#db, protectionGroupId);
+  }
+
+  /** The mappings of several PGs at once (one query): PG id -> its own mappings. */
+  listResourceMappingsOf(
+    protectionGroupIds: readonly string[],
+  ): Promise<Map<string, ResourceMappingRecord[]>> {
+    return resourceMappings.listResourceMappingsOf(this.#db, protectionGroupIds);
   }
 
   /** Forward lookup; a PG's own mapping wins over a global one. */

@@ -80,13 +80,29 @@ export async function listResourceMappings(
   db: SiteDb,
   protectionGroupId: string | null,
 ): Promise<ResourceMappingRecord[]> {
+  const scope = protectionGroupId ?? GLOBAL_SCOPE;
+  return (await listResourceMappingsOf(db, [scope])).get(scope) ?? [];
+}
+
+/** Mappings of several scopes at once (one query): scope (a PG id, or `GLOBAL_SCOPE`) -> its mappings. */
+export async function listResourceMappingsOf(
+  db: SiteDb,
+  scopes: readonly string[],
+): Promise<Map<string, ResourceMappingRecord[]>> {
+  const out = new Map<string, ResourceMappingRecord[]>(scopes.map((s) => [s, []]));
+  if (scopes.length === 0) return out;
   const rows = await db.read((m) =>
-    m.getRepository<ResourceMappingRow>(ENTITY.resourceMapping).find({
-      where: { scope: protectionGroupId ?? GLOBAL_SCOPE },
-      order: { kind: 'ASC', sourceSite: 'ASC', sourceId: 'ASC' },
-    }),
+    m
+      .getRepository<ResourceMappingRow>(ENTITY.resourceMapping)
+      .createQueryBuilder('r')
+      .where('r.scope IN (:...scopes)', { scopes: [...new Set(scopes)] })
+      .orderBy('r.kind', 'ASC')
+      .addOrderBy('r.sourceSite', 'ASC')
+      .addOrderBy('r.sourceId', 'ASC')
+      .getMany(),
   );
-  return rows.map(toMapping);
+  for (const row of rows) out.get(row.scope)!.push(toMapping(row));
+  return out;
 }
 
 /**

@@ -4,6 +4,7 @@
  * audit need admin); the step mutations need the service role.
  */
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { batchLoader } from '@protector/platform';
 import {
   DateTimeScalar,
   isProtectorError,
@@ -14,6 +15,7 @@ import {
   siteSubgraphSdl,
 } from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
+import type { ProtectionGroupReplica } from '../db/index.js';
 import type { Caller } from './auth.js';
 import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
 import { checkCinderBackend } from './cinder-backend.js';
@@ -34,15 +36,48 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
   const key = ctx.siteName;
   const { repo, cloud, driver } = ctx;
 
-  async function replica(id: string, caller: Caller): Promise<Json | null> {
-    const pg = await repo.getProtectionGroup(id);
-    if (!pg || !canSeeProject(caller, pg.projectId)) return null;
-    const [members, policy, mappings] = await Promise.all([
-      repo.listMembers(id),
-      repo.getReplicationPolicy(id),
-      repo.listResourceMappings(id),
+  /**
+   * The replicas of `pgs` the caller may see (null for the others), in their order: members,
+   * policies and mappings of all of them in a constant number of queries, whatever their number.
+   */
+  async function replicasOf(
+    pgs: readonly ProtectionGroupReplica[],
+    caller: Caller,
+  ): Promise<(Json | null)[]> {
+    const ids = pgs.filter((pg) => canSeeProject(caller, pg.projectId)).map((pg) => pg.id);
+    const [members, policies, mappings] = await Promise.all([
+      repo.listMembersOf(ids),
+      repo.getReplicationPolicies(ids),
+      repo.listResourceMappingsOf(ids),
     ]);
-    return replicaToGraphQL(key, pg, { members, policy, mappings });
+    return pgs.map((pg) =>
+      canSeeProject(caller, pg.projectId)
+        ? replicaToGraphQL(key, pg, {
+            members: members.get(pg.id) ?? [],
+            policy: policies.get(pg.id) ?? null,
+            mappings: mappings.get(pg.id) ?? [],
+          })
+        : null,
+    );
+  }
+
+  /**
+   * One request's replica reads by id, batched: the ids a request asks for in one turn (the entities
+   * of a federated fetch) are read together. Keyed by the request's context, so a batch never mixes
+   * callers.
+   */
+  const replicaLoaders = new WeakMap<RequestContext, (id: string) => Promise<Json | null | undefined>>();
+  function replica(id: string, request: RequestContext): Promise<Json | null | undefined> {
+    let load = replicaLoaders.get(request);
+    if (!load) {
+      load = batchLoader(async (ids: readonly string[]) => {
+        const pgs = [...(await repo.getProtectionGroups(ids)).values()];
+        const read = await replicasOf(pgs, request.caller);
+        return new Map(pgs.map((pg, i) => [pg.id, read[i] ?? null]));
+      });
+      replicaLoaders.set(request, load);
+    }
+    return load(id).then((r) => r ?? null);
   }
 
   async function volumeTypes() {
@@ -224,7 +259,7 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
         },
         { first: args.first ?? 50, after: args.after ?? undefined },
       );
-      let nodes = await Promise.all(page.nodes.map((pg) => replica(pg.id, caller)));
+      let nodes = await replicasOf(page.nodes, caller);
       if (f.role) nodes = nodes.filter((n) => n?.role === f.role);
       const visible = nodes.filter((n): n is Json => !!n);
       return {
@@ -234,8 +269,8 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
         totalCount: page.totalCount,
       };
     },
-    protectionGroupReplica: (_: unknown, { id }: { id: string }, { caller }: RequestContext) =>
-      replica(id, caller),
+    protectionGroupReplica: (_: unknown, { id }: { id: string }, request: RequestContext) =>
+      replica(id, request),
     cinderBackend(_: unknown, __: unknown, { caller }: RequestContext) {
       requireAdmin(caller, "The Cinder backend's state");
       return checkCinderBackend(cloud, ctx.cinderHost);
@@ -396,7 +431,7 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     SiteMutations: siteMutations,
     ProtectionGroup: {
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-      [key]: (pg: { id: string }, _: unknown, { caller }: RequestContext) => replica(pg.id, caller),
+      [key]: (pg: { id: string }, _: unknown, request: RequestContext) => replica(pg.id, request),
     },
   };
 

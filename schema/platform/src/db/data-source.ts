@@ -5,6 +5,7 @@ import {
   DataSource,
   type EntityManager,
   type EntitySchema,
+  type Logger,
   type LoggerOptions,
   type MigrationInterface,
 } from 'typeorm';
@@ -29,6 +30,8 @@ export interface DataSourceOptions {
   readonly url: string;
   /** TypeORM query logging. Secrets are encrypted before they reach a query, so logs hold ciphertext only. */
   readonly logging?: LoggerOptions;
+  /** Where TypeORM's logging goes (its console by default); tests count queries with one. */
+  readonly logger?: Logger;
   /**
    * How long SQLite waits on a lock held by another connection before failing.
    * @default 5000
@@ -96,6 +99,7 @@ export async function createDataSource(
     migrationsTableName: MIGRATIONS_TABLE,
     synchronize: false,
     logging: options.logging ?? false,
+    ...(options.logger ? { logger: options.logger } : {}),
   };
   const dataSource =
     location.dialect === 'postgres'

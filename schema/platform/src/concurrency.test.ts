@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { batchLoader, mapLimit } from './concurrency.js';
+
+describe('batchLoader', () => {
+  it('loads the keys asked for in one turn together, each once, and misses as undefined', async () => {
+    const calls: (readonly string[])[] = [];
+    const load = batchLoader(async (keys: readonly string[]) => {
+      calls.push(keys);
+      return new Map(keys.filter((k) => k !== 'missing').map((k) => [k, k.toUpperCase()]));
+    });
+    const first = await Promise.all([load('a'), load('b'), load('a'), load('missing')]);
+    expect(first).toEqual(['A', 'B', 'A', undefined]);
+    expect(calls).toEqual([['a', 'b', 'missing']]);
+    // A later turn loads only what is new.
+    expect(await Promise.all([load('b'), load('c')])).toEqual(['B', 'C']);
+    expect(calls).toEqual([['a', 'b', 'missing'], ['c']]);
+  });
+
+  it('fails every key of a failed batch, and loads them again when asked again', async () => {
+    let fail = true;
+    const load = batchLoader(async (keys: readonly string[]) => {
+      if (fail) throw new Error('database is down');
+      return new Map(keys.map((k) => [k, 1]));
+    });
+    await expect(Promise.all([load('a'), load('b')])).rejects.toThrow('database is down');
+    fail = false;
+    expect(await load('a')).toBe(1);
+  });
+});
+
+describe('mapLimit', () => {
+  it('keeps the input order with at most `limit` in flight', async () => {
+    let running = 0;
+    let peak = 0;
+    const out = await mapLimit([5, 1, 3, 2], 2, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, n));
+      running--;
+      return n * 10;
+    });
+    expect(out).toEqual([50, 10, 30, 20]);
+    expect(peak).toBe(2);
+  });
+});
