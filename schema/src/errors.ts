@@ -145,7 +145,19 @@ export const ERROR_CODES = define({
     retryable: true,
   },
   SITE_UNREACHABLE: {
-    description: 'A site service did not answer within its timeout.',
+    description: 'A site service could not be reached: the connection was refused, or not made in time.',
+    httpStatus: 503,
+    retryable: true,
+  },
+  SITE_TIMEOUT: {
+    description:
+      "A site service took the request but did not answer within the gateway's `subgraph_timeout`: it is reachable but slow or overloaded. Retry later.",
+    httpStatus: 503,
+    retryable: true,
+  },
+  OVERLOADED: {
+    description:
+      'The server is working on as many requests as `[api] max_in_flight` allows; it refused this one at once rather than answer it late. Retry after the seconds in Retry-After.',
     httpStatus: 503,
     retryable: true,
   },

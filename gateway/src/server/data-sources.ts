@@ -17,7 +17,13 @@ import {
 } from 'graphql';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import { isGatewayContext, tokenForSite } from './context.js';
-import { describeFetchFailure, siteError, siteUnreachableError } from './errors.js';
+import {
+  describeFetchFailure,
+  siteError,
+  siteTimeoutError,
+  siteUnreachableError,
+  timedOut,
+} from './errors.js';
 
 type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
 type GatewayResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
@@ -167,7 +173,10 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
           errors: err.body.errors.map((e) => placed(siteError(site, e))),
         };
       }
-      return { errors: [placed(siteUnreachableError(site, describeFetchFailure(err, this.timeoutMs)))] };
+      const error = timedOut(err)
+        ? siteTimeoutError(site, this.timeoutMs)
+        : siteUnreachableError(site, describeFetchFailure(err, this.timeoutMs));
+      return { errors: [placed(error)] };
     }
   }
 }

@@ -74,7 +74,30 @@ export function describeFetchFailure(err: unknown, timeoutMs: number): string {
   return e?.message ?? String(err);
 }
 
-/** The GraphQL error for a site that did not answer: `SITE_UNREACHABLE`, retryable, naming the site. */
+/**
+ * Did a failed site fetch time out after the site took the request (slow) rather than fail to connect
+ * (unreachable)? The gateway's connect timeout is shorter than its request timeout, so a request that
+ * ran out of time had its connection.
+ */
+export const timedOut = (err: unknown): boolean => {
+  const name = (err as { name?: string } | null)?.name;
+  return name === 'TimeoutError' || name === 'AbortError';
+};
+
+/** The GraphQL error for a site that took the request and did not answer in time: `SITE_TIMEOUT`. */
+export function siteTimeoutError(
+  site: { readonly name: string; readonly key: string },
+  timeoutMs: number,
+): GraphQLFormattedError {
+  const e = new ProtectorError(
+    'SITE_TIMEOUT',
+    `Site '${site.name}' is reachable but did not answer within ${timeoutMs} ms (slow or overloaded); retry later.`,
+    { site: site.name, siteKey: site.key },
+  );
+  return { message: e.message, extensions: e.toExtensions() };
+}
+
+/** The GraphQL error for a site that could not be reached: `SITE_UNREACHABLE`, retryable, naming the site. */
 export function siteUnreachableError(
   site: { readonly name: string; readonly key: string },
   cause: string,

@@ -19,9 +19,10 @@ describe('a site that never answers', () => {
       expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
       expect(r.data).toEqual({ seattle: { key: 'seattle' }, protectionGroup: { id: 'pg-1', hang: null } });
       expect(r.errors).toHaveLength(1);
+      // It took the connection, so it is slow, not unreachable: the error says which.
       expect(r.errors[0]).toMatchObject({
-        message: `Site 'hang' is unreachable: no answer within ${TIMEOUT_MS} ms`,
-        extensions: { code: 'SITE_UNREACHABLE', site: 'hang', retryable: true },
+        message: `Site 'hang' is reachable but did not answer within ${TIMEOUT_MS} ms (slow or overloaded); retry later.`,
+        extensions: { code: 'SITE_TIMEOUT', site: 'hang', retryable: true },
       });
     } finally {
       await unregister('hang');

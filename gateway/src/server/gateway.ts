@@ -116,7 +116,12 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
     throw new Error(`subgraphTimeoutMs must be a positive integer (milliseconds); got ${timeoutMs}.`);
   }
   // One pool for every site: closed on stop, so no socket outlives the gateway.
-  const dispatcher = new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 4_000 });
+  // Connecting gets half the request's time: a request that runs out of time had its connection, so
+  // the gateway tells a slow site (SITE_TIMEOUT) from one it cannot reach (SITE_UNREACHABLE).
+  const dispatcher = new Agent({
+    connect: { timeout: Math.max(50, Math.floor(timeoutMs / 2)) },
+    keepAliveTimeout: 4_000,
+  });
   const source = createSupergraphSource({
     sites: opts.sites,
     ...(opts.supergraphFile ? { supergraphFile: opts.supergraphFile } : {}),

@@ -113,6 +113,7 @@ describe('protector.conf', () => {
       max_query_tokens: 5000,
       rate_limit: 100,
       rate_limit_burst: 200,
+      max_in_flight: 256,
       metrics_token: undefined,
       bind_host: '0.0.0.0',
       bind_port: 8788,

@@ -110,6 +110,8 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   const path = opts.path ?? '/graphql';
   const limit = opts.maxBodyBytes ?? 1024 * 1024;
   const limiter = new RateLimiter(opts.rateLimit ?? { perSecond: 0, burst: 1 });
+  const maxInFlight = opts.rateLimit?.maxInFlight ?? 0;
+  let inFlight = 0;
   /** Refuses a caller over its rate limit; true when the request was refused. */
   const overLimit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const wait = limiter.take(callerKey(req));
@@ -133,6 +135,19 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         return;
       }
       if (overLimit(req, res)) return;
+      if (maxInFlight > 0 && inFlight >= maxInFlight) {
+        sendError(
+          res,
+          'OVERLOADED',
+          `The server is working on ${inFlight} requests, its limit ([api] max_in_flight); retry in 1 s.`,
+          { 'retry-after': '1' },
+        );
+        return;
+      }
+      inFlight++;
+      res.once('close', () => {
+        inFlight--;
+      });
       if (req.method !== 'GET' && req.method !== 'POST') {
         sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not served at ${path}; use GET or POST.`, {
           allow: 'GET, POST',

@@ -13,6 +13,8 @@ export interface RateLimit {
   readonly perSecond: number;
   /** Requests a caller may send at once after being idle. */
   readonly burst: number;
+  /** GraphQL requests the server works on at once, all callers together; more get 503 OVERLOADED. 0 = no limit. */
+  readonly maxInFlight?: number;
 }
 
 /** The `[api]` options of the rate limit, shared by `gateway.conf` and `protector.conf`. */
@@ -30,12 +32,24 @@ export const rateLimitOptions = {
     min: 1,
     max: 1000000,
   }),
+  max_in_flight: option.int({
+    description:
+      'GraphQL requests the server works on at once, all callers together; one more is refused at once with HTTP 503 OVERLOADED and Retry-After, so an overloaded server answers honestly instead of late or partially. 0 turns the limit off.',
+    default: 256,
+    min: 0,
+    max: 1000000,
+  }),
 };
 
 /** The rate limit from a compiled `[api]` section. */
-export const rateLimitOf = (api: { rate_limit: number; rate_limit_burst: number }): RateLimit => ({
+export const rateLimitOf = (api: {
+  rate_limit: number;
+  rate_limit_burst: number;
+  max_in_flight: number;
+}): RateLimit => ({
   perSecond: api.rate_limit,
   burst: api.rate_limit_burst,
+  maxInFlight: api.max_in_flight,
 });
 
 /** Who a request comes from, for its bucket: a hash of the tokens it carries, else its address. */
