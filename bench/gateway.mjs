@@ -8,6 +8,7 @@
 //   BENCH_MEMBERS [10]          members per group (one volume each)
 //   BENCH_SECONDS [20]          measured seconds per target and query
 //   BENCH_WARMUP_SECONDS [3]    unmeasured load before each measured run
+//   BENCH_TIMEOUT_SECONDS [120] a request unanswered after this long counts as an error (timeout)
 //   BENCH_CONCURRENCY [50]      concurrent clients (each with its own Keystone tokens)
 //   BENCH_PAGE [50]             page size of the site-only query
 //   BENCH_FULL_PAGE [500]       page size of the full list and replicas+peer queries (500: the API's maximum)
@@ -48,6 +49,7 @@ const settings = {
   members: envNumber('BENCH_MEMBERS', 10),
   seconds: envNumber('BENCH_SECONDS', 20),
   warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 3),
+  timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 120),
   concurrency: envNumber('BENCH_CONCURRENCY', 50),
   page: envNumber('BENCH_PAGE', 50),
   fullPage: envNumber('BENCH_FULL_PAGE', 500),
@@ -112,6 +114,7 @@ try {
               concurrency: settings.concurrency,
               durationMs: settings.seconds * 1000,
               warmupMs: settings.warmupSeconds * 1000,
+              timeoutMs: settings.timeoutSeconds * 1000,
               request: (n) => ({
                 headers: {
                   'x-site-token-boston': tokens[n].boston,

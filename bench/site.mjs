@@ -6,6 +6,7 @@
 // Run: npm run bench:site   (builds first)
 // Environment (defaults in brackets):
 //   BENCH_GROUPS [1000,10000]  BENCH_MEMBERS [10]  BENCH_SECONDS [20]  BENCH_WARMUP_SECONDS [3]
+//   BENCH_TIMEOUT_SECONDS [120]
 //   BENCH_CONCURRENCY [50]     BENCH_PAGE [50]     BENCH_FULL_PAGE [500]
 //   BENCH_QUERIES [site-only,list,entities]
 //   BENCH_IDLE_SAMPLE_SECONDS [5]  how long the site's background CPU is read before each size's runs
@@ -41,6 +42,7 @@ const settings = {
   members: envNumber('BENCH_MEMBERS', 10),
   seconds: envNumber('BENCH_SECONDS', 20),
   warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 3),
+  timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 120),
   concurrency: envNumber('BENCH_CONCURRENCY', 50),
   page: envNumber('BENCH_PAGE', 50),
   fullPage: envNumber('BENCH_FULL_PAGE', 500),
@@ -172,6 +174,7 @@ try {
           concurrency: settings.concurrency,
           durationMs: settings.seconds * 1000,
           warmupMs: settings.warmupSeconds * 1000,
+          timeoutMs: settings.timeoutSeconds * 1000,
           request: (n) => ({ headers: { 'x-auth-token': tokens[n][SITE] }, body: query.body }),
           summarize: query.summarize,
           pids: { site: pid },

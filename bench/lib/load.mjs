@@ -25,7 +25,7 @@ export function percentile(sorted, p) {
  * `summarize(json)`, called on the first ok answer, says what it held (groups, members) to show
  * that every target answered alike.
  */
-export async function runLoad({ url, concurrency, durationMs, timeoutMs = 60_000, request, summarize }) {
+export async function runLoad({ url, concurrency, durationMs, timeoutMs = 120_000, request, summarize }) {
   const target = new URL(url);
   const pool = new Pool(target.origin, {
     connections: concurrency,

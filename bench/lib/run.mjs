@@ -6,12 +6,21 @@ import { runLoad } from './load.mjs';
  * Warms the target up (`warmupMs` of the same load, not counted), then runs the load and reads the
  * CPU of `pids` (name -> pid, each with its descendants) and of this process before and after.
  */
-export async function measuredRun({ url, concurrency, durationMs, warmupMs, request, summarize, pids }) {
-  if (warmupMs > 0) await runLoad({ url, concurrency, durationMs: warmupMs, request });
+export async function measuredRun({
+  url,
+  concurrency,
+  durationMs,
+  warmupMs,
+  timeoutMs,
+  request,
+  summarize,
+  pids,
+}) {
+  if (warmupMs > 0) await runLoad({ url, concurrency, durationMs: warmupMs, timeoutMs, request });
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, treeStat(pid)]));
   const self0 = process.cpuUsage();
   const host0 = hostCpu();
-  const result = await runLoad({ url, concurrency, durationMs, request, summarize });
+  const result = await runLoad({ url, concurrency, durationMs, timeoutMs, request, summarize });
   const host1 = hostCpu();
   const self = process.cpuUsage(self0);
   const cpuMs = {};
