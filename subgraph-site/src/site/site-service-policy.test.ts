@@ -145,5 +145,6 @@ describe('a replication policy drives the arrays', () => {
     } finally {
       writeFileSync(lab.boston.configPath, conf);
     }
-  });
+    // It restarts a site service: give it the time a loaded 2-core CI machine takes.
+  }, 60_000);
 });
