@@ -184,6 +184,46 @@ describe('subscriptions through the gateway', () => {
     }
   });
 
+  it('refetches an event entity once for every subscriber with the same selection and tokens', async () => {
+    env.coordinator.operations.set('op-many', {
+      id: 'op-many',
+      status: 'RUNNING',
+      percentComplete: 10,
+      protectionGroupId: 'pg-7',
+    });
+    const hub = env.coordinator.broadcast('op-many');
+    const query =
+      'subscription { operationProgress(id: "op-many") { sequence operation { status protectionGroup { id b: boston { id } } } } }';
+    const clients = Array.from({ length: 6 }, (_, i) =>
+      connect({ token: i < 5 ? env.bostonTokens.tenant : env.bostonTokens.admin }),
+    );
+    try {
+      const subs = [];
+      for (const client of clients) {
+        const subscribed = env.coordinator.subscribed();
+        subs.push(subscribe(client, query));
+        await subscribed;
+      }
+      const before = env.coordinator.contexts.length;
+      hub.publish({ sequence: 1, status: 'RUNNING', percentComplete: 10, operation: { id: 'op-many' } });
+      const events = await Promise.all(subs.map((s) => s.next()));
+      for (const e of events) {
+        expect(e).toMatchObject({
+          data: {
+            operationProgress: {
+              sequence: 1,
+              operation: { status: 'RUNNING', protectionGroup: { id: 'pg-7' } },
+            },
+          },
+        });
+      }
+      // Five subscribers with one token share one refetch; the sixth (another token) has its own.
+      expect(env.coordinator.contexts.length - before).toBe(2);
+    } finally {
+      await Promise.all(clients.map((c) => c.dispose()));
+    }
+  });
+
   it('answers an invalid document with the protocol error message', async () => {
     const client = connect({ token: env.bostonTokens.tenant });
     try {

@@ -9,6 +9,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { EventHub } from '@protector/platform';
 import { sendJson } from '@protector/platform/server';
 import { coordinatorSubgraphSdl, ProtectorError } from '@protector/schema';
 import { deferred, EventChannel, type GraphQLResult, gql, tempDir } from '@protector/test-kit';
@@ -54,6 +55,11 @@ export interface StubCoordinator {
   readonly contexts: GatewayContext[];
   /** One channel per operation id; created on first use. */
   channel(operationId: string): EventChannel<Record<string, unknown>>;
+  /**
+   * An operation whose events go to every subscriber (an `EventHub`, as the real coordinator's bus);
+   * subscriptions to it are served from the hub instead of the single-consumer channel.
+   */
+  broadcast(operationId: string): EventHub<Record<string, unknown>>;
   /** Resolves on each coordinatorSubscribe call (renewed after each). */
   subscribed(): Promise<{ field: string; args: Record<string, unknown> }>;
   coordinatorSubscribe(
@@ -68,6 +74,7 @@ export function createStubCoordinator(): StubCoordinator {
   const operations = new Map<string, StubOperation>();
   const contexts: GatewayContext[] = [];
   const channels = new Map<string, EventChannel<Record<string, unknown>>>();
+  const hubs = new Map<string, EventHub<Record<string, unknown>>>();
   let nextSubscribe = deferred<{ field: string; args: Record<string, unknown> }>();
 
   const site = stubSiteJson;
@@ -136,6 +143,14 @@ export function createStubCoordinator(): StubCoordinator {
     operations,
     contexts,
     channel,
+    broadcast(id) {
+      let hub = hubs.get(id);
+      if (!hub) {
+        hub = new EventHub();
+        hubs.set(id, hub);
+      }
+      return hub;
+    },
     subscribed: () => nextSubscribe.promise,
     coordinatorSubscribe(field, args) {
       const done = nextSubscribe;
@@ -146,7 +161,7 @@ export function createStubCoordinator(): StubCoordinator {
       }
       const id = String(args['id']);
       if (!operations.has(id)) throw new ProtectorError('NOT_FOUND', `Operation '${id}' does not exist.`);
-      return channel(id);
+      return hubs.get(id)?.subscribe() ?? channel(id);
     },
   };
 }

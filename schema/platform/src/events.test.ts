@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventHub } from './events.js';
+import { EventHub, FANOUT_CHUNK } from './events.js';
 
 describe('EventHub', () => {
   it('delivers the first events, then live matching ones in order, and ends after the last', async () => {
@@ -22,5 +22,35 @@ describe('EventHub', () => {
     await it.return(undefined);
     hub.publish('b');
     expect((await it.next()).done).toBe(true);
+  });
+
+  it('delivers to many subscribers a chunk per turn, every event to each, in publishing order', async () => {
+    const hub = new EventHub<number>();
+    const n = FANOUT_CHUNK * 4 + 7;
+    const seen = Array.from({ length: n }, () => [] as number[]);
+    const subs = seen.map((got) => {
+      const it = hub.subscribe();
+      return (async () => {
+        for await (const e of it) {
+          got.push(e);
+          if (e === 3) return;
+        }
+      })();
+    });
+    // Let every subscriber start listening.
+    await new Promise((r) => setImmediate(r));
+    let delivered = 0;
+    const spy = hub.subscribe();
+    void (async () => {
+      for await (const _ of spy) delivered++;
+    })();
+    hub.publish(1);
+    hub.publish(2);
+    hub.publish(3);
+    await Promise.all(subs);
+    expect(seen.every((got) => got.join() === '1,2,3')).toBe(true);
+    await new Promise((r) => setImmediate(r));
+    expect(delivered).toBe(3);
+    await spy.return(undefined);
   });
 });

@@ -11,11 +11,45 @@ export interface SubscribeOptions<T> {
   readonly last?: (event: T) => boolean;
 }
 
+/** Listeners one turn of the event loop delivers an event to, when an event has more than this many. */
+export const FANOUT_CHUNK = 256;
+
 export class EventHub<T> {
   private readonly listeners = new Set<(event: T) => void>();
+  /** Events still being delivered to many listeners, each with the listeners it had when published. */
+  private readonly backlog: { event: T; to: ((event: T) => void)[]; next: number }[] = [];
 
+  /**
+   * Delivers `event` to every current subscriber, in publishing order for each. Up to
+   * {@link FANOUT_CHUNK} subscribers get it at once; to more, it goes {@link FANOUT_CHUNK} per turn of
+   * the event loop, so the publisher (the operation engine) goes on at once and its own I/O is not
+   * held behind thousands of deliveries: its step latency does not grow with the subscribers.
+   */
   publish(event: T): void {
-    for (const listener of this.listeners) listener(event);
+    const to = [...this.listeners];
+    if (this.backlog.length === 0 && to.length <= FANOUT_CHUNK) {
+      for (const listener of to) listener(event);
+      return;
+    }
+    this.backlog.push({ event, to, next: 0 });
+    if (this.backlog.length === 1) this.deliverSome();
+  }
+
+  private deliverSome(): void {
+    let budget = FANOUT_CHUNK;
+    while (this.backlog.length > 0 && budget > 0) {
+      const head = this.backlog[0]!;
+      const end = Math.min(head.to.length, head.next + budget);
+      for (let i = head.next; i < end; i++) {
+        const listener = head.to[i]!;
+        // A subscriber that stopped meanwhile gets nothing more.
+        if (this.listeners.has(listener)) listener(head.event);
+      }
+      budget -= end - head.next;
+      head.next = end;
+      if (head.next >= head.to.length) this.backlog.shift();
+    }
+    if (this.backlog.length > 0) setImmediate(() => this.deliverSome());
   }
 
   /** Live events matching `filter`, each subscriber with its own queue, until the consumer stops. */
