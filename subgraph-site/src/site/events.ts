@@ -84,60 +84,65 @@ export function startReplicationMonitor(deps: {
         deps.log('WARNING', `replication link changed from ${link} to ${now}`);
       }
       link = now;
-      const page = await deps.repo.listProtectionGroups({}, { first: 500 });
-      for (const pg of page.nodes) {
-        if (!pg.storageGroupName && pg.replicationType === 'async') continue;
-        const name = storageGroupNameOf(pg);
-        // Watch the direction where this site is the target: that is where recovery points land.
-        const ref = groupRef(deps.arrays, pg, 'to-here');
-        let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
-        try {
-          status = await deps.driver.replicationStatus(ref);
-        } catch (err) {
-          if (isProtectorError(err)) continue;
-          throw err;
-        }
-        const policy = await deps.repo.getReplicationPolicy(pg.id);
-        const rpo = policy?.rpoMinutes ?? null;
-        const p = status.lastPoint;
-        if (p && lastPoint.get(pg.id) !== p.name) {
-          if (lastPoint.has(pg.id) || (p.completedAt?.getTime() ?? 0) >= startedAt) {
-            deps.events.publish({
-              kind: 'REPLICATION_COMPLETED',
-              protectionGroupId: pg.id,
-              projectId: pg.projectId,
-              storageGroupName: name,
-              recoveryPoint: pointJson(p),
-              lagSeconds: status.lagSeconds,
-              rpoMinutes: rpo,
-              linkState: linkState(status.link),
-              previousLinkState: null,
-              message: `Recovery point ${p.name} of '${pg.name}' completed replication.`,
-            });
+      // Every group, a page at a time (a site may hold thousands), with the page's policies in one read.
+      for (let after: string | null = null, more = true; more; ) {
+        const page = await deps.repo.listProtectionGroups({}, { first: 500, after });
+        after = page.pageInfo.endCursor;
+        more = page.pageInfo.hasNextPage;
+        const policies = await deps.repo.getReplicationPolicies(page.nodes.map((pg) => pg.id));
+        for (const pg of page.nodes) {
+          if (!pg.storageGroupName && pg.replicationType === 'async') continue;
+          const name = storageGroupNameOf(pg);
+          // Watch the direction where this site is the target: that is where recovery points land.
+          const ref = groupRef(deps.arrays, pg, 'to-here');
+          let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
+          try {
+            status = await deps.driver.replicationStatus(ref);
+          } catch (err) {
+            if (isProtectorError(err)) continue;
+            throw err;
           }
-          lastPoint.set(pg.id, p.name);
-          if (!pg.lastReplicationAt || pg.lastReplicationAt < p.createdAt)
-            await deps.repo.recordReplication(pg.id, p.createdAt);
-        }
-        if (rpo !== null && status.lagSeconds !== null) {
-          const isViolated = rpoCompliance(status.lagSeconds, rpo) === 'VIOLATED';
-          if (isViolated !== (violated.get(pg.id) ?? false)) {
-            deps.events.publish({
-              kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',
-              protectionGroupId: pg.id,
-              projectId: pg.projectId,
-              storageGroupName: name,
-              recoveryPoint: p ? pointJson(p) : null,
-              lagSeconds: status.lagSeconds,
-              rpoMinutes: rpo,
-              linkState: linkState(status.link),
-              previousLinkState: null,
-              message: isViolated
-                ? `'${pg.name}' violates its RPO: the newest complete recovery point is ${status.lagSeconds} s old (RPO ${rpo} min).`
-                : `'${pg.name}' meets its RPO again (lag ${status.lagSeconds} s).`,
-            });
+          const rpo = policies.get(pg.id)?.rpoMinutes ?? null;
+          const p = status.lastPoint;
+          if (p && lastPoint.get(pg.id) !== p.name) {
+            if (lastPoint.has(pg.id) || (p.completedAt?.getTime() ?? 0) >= startedAt) {
+              deps.events.publish({
+                kind: 'REPLICATION_COMPLETED',
+                protectionGroupId: pg.id,
+                projectId: pg.projectId,
+                storageGroupName: name,
+                recoveryPoint: pointJson(p),
+                lagSeconds: status.lagSeconds,
+                rpoMinutes: rpo,
+                linkState: linkState(status.link),
+                previousLinkState: null,
+                message: `Recovery point ${p.name} of '${pg.name}' completed replication.`,
+              });
+            }
+            lastPoint.set(pg.id, p.name);
+            if (!pg.lastReplicationAt || pg.lastReplicationAt < p.createdAt)
+              await deps.repo.recordReplication(pg.id, p.createdAt);
           }
-          violated.set(pg.id, isViolated);
+          if (rpo !== null && status.lagSeconds !== null) {
+            const isViolated = rpoCompliance(status.lagSeconds, rpo) === 'VIOLATED';
+            if (isViolated !== (violated.get(pg.id) ?? false)) {
+              deps.events.publish({
+                kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',
+                protectionGroupId: pg.id,
+                projectId: pg.projectId,
+                storageGroupName: name,
+                recoveryPoint: p ? pointJson(p) : null,
+                lagSeconds: status.lagSeconds,
+                rpoMinutes: rpo,
+                linkState: linkState(status.link),
+                previousLinkState: null,
+                message: isViolated
+                  ? `'${pg.name}' violates its RPO: the newest complete recovery point is ${status.lagSeconds} s old (RPO ${rpo} min).`
+                  : `'${pg.name}' meets its RPO again (lag ${status.lagSeconds} s).`,
+              });
+            }
+            violated.set(pg.id, isViolated);
+          }
         }
       }
     } catch (err) {
