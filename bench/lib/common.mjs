@@ -1,6 +1,7 @@
 // What every bench shares: settings from the environment, the build check, /proc readings, the table
 // and the JSON result file. Loads only node: modules, so it can explain a missing build before anything
 // of the project is imported.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -158,6 +159,22 @@ export function hostCpu() {
 export const hostBusyPct = (a, b) =>
   b.total > a.total ? (100 * (b.busy - a.busy)) / (b.total - a.total) : 0;
 
+/** The commit measured, and the files that differed from it in the working tree (built and measured too). */
+export function source() {
+  const git = (...args) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+    } catch {
+      return null;
+    }
+  };
+  const status = git('status', '--porcelain', '--untracked-files=no');
+  return {
+    commit: git('rev-parse', 'HEAD'),
+    modified: status ? status.split('\n').map((l) => l.slice(3)) : [],
+  };
+}
+
 /** What the report says about the machine. */
 export function machine() {
   const cpuInfo = readFileSync('/proc/cpuinfo', 'utf8');
@@ -194,7 +211,7 @@ export function printTable(title, columns, rows) {
 export function writeResult(name, result) {
   const file = join(RESULTS_DIR, `${name}.json`);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ ...result, source: source() }, null, 2)}\n`);
   console.log(`\nresults: ${file}`);
   return file;
 }
