@@ -170,8 +170,11 @@ export function source() {
   };
   const status = git('status', '--porcelain', '--untracked-files=no');
   return {
-    commit: git('rev-parse', 'HEAD'),
-    modified: status ? status.split('\n').map((l) => l.slice(3)) : [],
+    commit: git('rev-parse', 'HEAD')?.trim() ?? null,
+    modified: (status ?? '')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => l.slice(3)),
   };
 }
 
