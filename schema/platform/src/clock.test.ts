@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { every, keystoneTime, ManualClock, systemClock } from './clock.js';
+import { adaptiveDelay, every, keystoneTime, ManualClock, systemClock } from './clock.js';
 
 describe('ManualClock', () => {
   it('wakes sleepers in due order when time is advanced, including sleeps started meanwhile', async () => {
@@ -64,5 +64,14 @@ describe('keystoneTime', () => {
     expect(keystoneTime('2026-12-02T10:00:00.000000')).toBe(Date.UTC(2026, 11, 2, 10));
     expect(keystoneTime('2026-12-02T10:00:00+01:00')).toBe(Date.UTC(2026, 11, 2, 9));
     expect(Number.isNaN(keystoneTime('not a time'))).toBe(true);
+  });
+});
+
+describe('adaptiveDelay', () => {
+  it('starts at a tenth of the interval and grows by half each time up to the interval', () => {
+    expect(Array.from({ length: 8 }, (_, i) => adaptiveDelay(2000, i))).toEqual([
+      200, 300, 450, 675, 1013, 1519, 2000, 2000,
+    ]);
+    expect(adaptiveDelay(50, 0)).toBe(10);
   });
 });

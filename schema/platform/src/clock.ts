@@ -128,3 +128,13 @@ export function keystoneTime(text: string): number {
   const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text}Z`;
   return Date.parse(zoned);
 }
+
+/**
+ * The waits of a poll that adapts: it asks again after a tenth of `intervalMs` (at least 10 ms), then
+ * half as long again each time, up to `intervalMs`. A state that is reached soon is seen soon; one that
+ * takes long is asked about no more often than `intervalMs`. The n-th wait (from 0).
+ */
+export function adaptiveDelay(intervalMs: number, attempt: number): number {
+  const first = Math.max(10, intervalMs / 10);
+  return Math.min(intervalMs, Math.round(first * 1.5 ** attempt));
+}

@@ -5,7 +5,7 @@
  * better-sqlite3 or TypeORM only when it asks for them. Test tooling is `@protector/test-kit`.
  */
 
-export { type Clock, every, keystoneTime, ManualClock, systemClock } from './clock.js';
+export { adaptiveDelay, type Clock, every, keystoneTime, ManualClock, systemClock } from './clock.js';
 export { type ComposedSupergraph, type ComposeSupergraphOptions, composeSupergraph } from './compose.js';
 export { batchLoader, mapLimit } from './concurrency.js';
 export * from './config/index.js';

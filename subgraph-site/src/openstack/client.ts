@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { adaptiveDelay } from '@protector/platform';
 import { isProtectorError, ProtectorError } from '@protector/schema';
 import { KeystoneSession, parseTokenInfo, type SessionOptions } from './session.js';
 import type {
@@ -149,7 +150,7 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
   ): Promise<T> {
     const timeoutMs = wait.timeoutMs ?? waitTimeoutMs;
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const item = await load();
       if (done(item)) return item;
       const failure = failed(item);
@@ -160,7 +161,8 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
           timeoutMs,
         });
       }
-      await sleep(wait.intervalMs ?? pollIntervalMs);
+      // Adaptive: soon at first, then no more often than the interval.
+      await sleep(adaptiveDelay(wait.intervalMs ?? pollIntervalMs, attempt));
     }
   }
 

@@ -3,7 +3,7 @@
  * helpers several steps use (tenant clouds, members, servers, recovery points).
  */
 import { createHash } from 'node:crypto';
-import { crashPoint } from '@protector/platform';
+import { adaptiveDelay, crashPoint } from '@protector/platform';
 import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import type { RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
 import type { MemberInput, ProtectionGroupReplica, StepAttempt } from '../../db/index.js';
@@ -223,7 +223,7 @@ export function createStepKit(ctx: SiteContext) {
     timeoutSeconds: number,
   ): Promise<RecoveryPoint> {
     const deadline = Date.now() + timeoutSeconds * 1000;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const point = (await driver.listRecoveryPoints(ref)).find((p) => p.name === name);
       if (point?.complete) return point;
       if (Date.now() > deadline) {
@@ -233,7 +233,8 @@ export function createStepKit(ctx: SiteContext) {
           { point: name },
         );
       }
-      await new Promise((r) => setTimeout(r, 200));
+      // Adaptive: soon at first (a transfer may be nearly done), then every 200 ms.
+      await new Promise((r) => setTimeout(r, adaptiveDelay(200, attempt)));
     }
   }
   return {
