@@ -60,7 +60,7 @@ const settings = {
   replicate: envNumber('BENCH_REPLICATE', 0) === 1,
 };
 
-const { clientTokens, labPid, onInterrupt, withDatasets } = await import('./lib/lab.mjs');
+const { clientTokens, labPid, onInterrupt, removeOnInterrupt, withDatasets } = await import('./lib/lab.mjs');
 const { startPeers } = await import('./lib/peers.mjs');
 const { FULL, REPLICAS_PEER, SITE_ONLY, summarize } = await import('./lib/queries.mjs');
 const { measuredRun } = await import('./lib/run.mjs');
@@ -72,6 +72,7 @@ const QUERY = {
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
+removeOnInterrupt(dir);
 const rows = [];
 const datasets = [];
 const started = new Date();
@@ -105,6 +106,10 @@ try {
         if (settings.targets.includes('protector'))
           targets.push({ name: 'protector', url: lab.gatewayUrl, pid: labPid(lab, 'gateway') });
         for (const p of peers) targets.push({ name: p.name, url: p.url, pid: p.process.child.pid });
+        const headersOf = (n) => ({
+          'x-site-token-boston': tokens[n].boston,
+          'x-site-token-seattle': tokens[n].seattle,
+        });
         for (const q of settings.queries) {
           const query = QUERY[q];
           for (const target of targets) {
@@ -115,11 +120,12 @@ try {
               durationMs: settings.seconds * 1000,
               warmupMs: settings.warmupSeconds * 1000,
               timeoutMs: settings.timeoutSeconds * 1000,
+              prime: (n) => ({
+                headers: headersOf(n),
+                body: { query: '{ boston { key } seattle { key } }' },
+              }),
               request: (n) => ({
-                headers: {
-                  'x-site-token-boston': tokens[n].boston,
-                  'x-site-token-seattle': tokens[n].seattle,
-                },
+                headers: headersOf(n),
                 body: { query: query.document, variables: { first: query.first } },
               }),
               summarize: query.summarize,
@@ -129,7 +135,7 @@ try {
             rows.push(row);
             console.log(
               `groups=${size} ${q.padEnd(13)} ${target.name.padEnd(14)} ${fixed(r.rps).padStart(7)} req/s  p50 ${fixed(r.p50Ms, 0)} ms  p99 ${fixed(r.p99Ms, 0)} ms  ` +
-                `errors ${r.error}  partial ${r.partial}  empty ${r.empty}  answered ${JSON.stringify(r.answered)}`,
+                `errors ${r.error}  partial ${r.partial}  empty ${r.empty}  answered ${JSON.stringify(r.answered)}${r.errorSamples.length ? `  first problem: ${r.errorSamples[0]}` : ''}`,
             );
           }
         }

@@ -52,7 +52,7 @@ const settings = {
   replicationIntervalSeconds: 30,
 };
 
-const { labPid, withDatasets } = await import('./lib/lab.mjs');
+const { labPid, removeOnInterrupt, withDatasets } = await import('./lib/lab.mjs');
 const { default: Database } = await import('better-sqlite3');
 
 /** The fa-sim process among our children, if the lab runs one. */
@@ -108,6 +108,7 @@ function replicationDone(lab, since) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-idle-'));
+removeOnInterrupt(dir);
 const rows = [];
 const started = new Date();
 console.log(

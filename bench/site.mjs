@@ -56,12 +56,13 @@ const settings = {
   site: 'boston',
 };
 
-const { clientTokens, labPid, withDatasets } = await import('./lib/lab.mjs');
+const { clientTokens, labPid, removeOnInterrupt, withDatasets } = await import('./lib/lab.mjs');
 const { ENTITIES_AT_SITE, LIST_AT_SITE, SITE_ONLY_AT_SITE, summarize } = await import('./lib/queries.mjs');
 const { measuredRun } = await import('./lib/run.mjs');
 const { fetch } = await import('undici');
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-site-'));
+removeOnInterrupt(dir);
 const rows = [];
 const datasets = [];
 const started = new Date();
@@ -175,6 +176,10 @@ try {
           durationMs: settings.seconds * 1000,
           warmupMs: settings.warmupSeconds * 1000,
           timeoutMs: settings.timeoutSeconds * 1000,
+          prime: (n) => ({
+            headers: { 'x-auth-token': tokens[n][SITE] },
+            body: { query: `{ ${SITE} { key } }` },
+          }),
           request: (n) => ({ headers: { 'x-auth-token': tokens[n][SITE] }, body: query.body }),
           summarize: query.summarize,
           pids: { site: pid },
@@ -191,7 +196,7 @@ try {
         sizeRows.push(row);
         console.log(
           `groups=${size} ${q.padEnd(9)} ${fixed(r.rps).padStart(7)} req/s  p50 ${fixed(r.p50Ms, 0)} ms  p99 ${fixed(r.p99Ms, 0)} ms  ` +
-            `site CPU ${fixed(r.cpuMsPerRequest.site, 2)} ms/req  errors ${r.error}  partial ${r.partial}  answered ${JSON.stringify(r.answered)}`,
+            `site CPU ${fixed(r.cpuMsPerRequest.site, 2)} ms/req  errors ${r.error}  partial ${r.partial}  answered ${JSON.stringify(r.answered)}${r.errorSamples.length ? `  first problem: ${r.errorSamples[0]}` : ''}`,
         );
       }
 

@@ -46,7 +46,7 @@ const settings = {
 };
 
 const { keystoneToken, waitForReplication } = await import('../test/dist/lab.js');
-const { labPid, openLab } = await import('./lib/lab.mjs');
+const { labPid, openLab, removeOnInterrupt } = await import('./lib/lab.mjs');
 const { percentile } = await import('./lib/load.mjs');
 const { default: WebSocket } = await import('ws');
 
@@ -106,6 +106,7 @@ function subscribe(wsUrl, tokens) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-subscriptions-'));
+removeOnInterrupt(dir);
 const started = new Date();
 let lab = null;
 let subs = [];

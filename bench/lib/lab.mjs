@@ -1,11 +1,18 @@
 // The lab of a bench, grown from one dataset size to the next: the template group is made once through
 // the gateway, then for each size (ascending) the lab is stopped, the missing groups are copied into
 // its files, and the lab starts again on them (same state, same ports).
+import { rmSync } from 'node:fs';
 import { keystoneToken, startLab } from '../../test/dist/lab.js';
 import { captureTemplate, countDataset, createTemplate, seedGroups } from './dataset.mjs';
 
 const cleanups = new Set();
+const folders = new Set();
 let exiting = false;
+
+/** Deletes `dir` when the bench is interrupted, after the lab stopped (unless BENCH_KEEP=1). */
+export function removeOnInterrupt(dir) {
+  if (process.env.BENCH_KEEP !== '1') folders.add(dir);
+}
 
 /** Runs `fn` when the bench is interrupted (Ctrl-C, SIGTERM), so no process of the lab is left. */
 export function onInterrupt(fn) {
@@ -18,7 +25,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     if (exiting) return;
     exiting = true;
     console.error(`\nbench: ${signal}, stopping the lab ...`);
-    Promise.allSettled([...cleanups].map((fn) => fn())).finally(() => process.exit(130));
+    Promise.allSettled([...cleanups].map((fn) => fn())).finally(() => {
+      for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
   });
 }
 

@@ -1,9 +1,28 @@
 // One measured load run against one target, with the CPU each process of the lab spent meanwhile.
 import { hostBusyPct, hostCpu, treeStat } from './common.mjs';
+import { fetch } from 'undici';
 import { runLoad } from './load.mjs';
 
 /**
- * Warms the target up (`warmupMs` of the same load, not counted), then runs the load and reads the
+ * One light request per client, one after another, so every client's token is validated and cached
+ * by the sites before the load (as in a steady state, where tokens live for an hour): a site checks a
+ * token it has not seen with its Keystone, which in the lab runs inside the site process.
+ */
+async function primeTokens(url, concurrency, prime) {
+  for (let n = 0; n < concurrency; n++) {
+    const { headers, body } = prime(n);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    await res.text();
+  }
+}
+
+/**
+ * Primes the clients' tokens (`prime(n)`: a light request of client n), warms the target up
+ * (`warmupMs` of the same load, not counted), then runs the load and reads the
  * CPU of `pids` (name -> pid, each with its descendants) and of this process before and after.
  */
 export async function measuredRun({
@@ -12,10 +31,12 @@ export async function measuredRun({
   durationMs,
   warmupMs,
   timeoutMs,
+  prime,
   request,
   summarize,
   pids,
 }) {
+  if (prime) await primeTokens(url, concurrency, prime);
   if (warmupMs > 0) await runLoad({ url, concurrency, durationMs: warmupMs, timeoutMs, request });
   const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, treeStat(pid)]));
   const self0 = process.cpuUsage();
