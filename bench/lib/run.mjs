@@ -1,6 +1,7 @@
 // One measured load run against one target, with the CPU each process of the lab spent meanwhile.
-import { hostBusyPct, hostCpu, treeStat } from './common.mjs';
+
 import { fetch } from 'undici';
+import { hostBusyPct, hostCpu, treeStat } from './common.mjs';
 import { runLoad } from './load.mjs';
 
 /**
