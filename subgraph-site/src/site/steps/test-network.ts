@@ -1,4 +1,5 @@
 /** DR drill steps: the isolated test network and the cleanup of everything a drill created. */
+import { mapLimit } from '@protector/platform';
 import {
   errorJson,
   isProtectorError,
@@ -8,6 +9,9 @@ import {
 } from '@protector/schema';
 
 import { networkJson, type StepKey, type StepKit, short, TAG } from './kit.js';
+
+/** Drill volumes a cleanup deletes at once. */
+const CLEANUP_CONCURRENCY = 8;
 
 export function testNetworkSteps(kit: StepKit) {
   const { ctx, repo, cloud, driver, once, tenantCloud, arrayNameOf } = kit;
@@ -90,7 +94,8 @@ export function testNetworkSteps(kit: StepKit) {
         const volumes = (await cloud.listVolumes({ allTenants: true })).filter((v) => mine(v.metadata));
         const deletedVolumeIds: string[] = [];
         const destroyedStorageVolumes: string[] = [];
-        for (const v of volumes) {
+        // Several at a time: each waits for its server's detach, and they do not depend on each other.
+        await mapLimit(volumes, CLEANUP_CONCURRENCY, async (v) => {
           try {
             await cloud.waitForVolumeStatus(v.id, 'available', { timeoutMs: 60_000 }).catch(() => undefined);
             await cloud.deleteVolume(v.id);
@@ -99,7 +104,7 @@ export function testNetworkSteps(kit: StepKit) {
           } catch (err) {
             if (!isProtectorError(err, 'NOT_FOUND')) errors.push(errorJson(err));
           }
-        }
+        });
         // Array copies that never made it into Cinder (a drill interrupted between copy and manage):
         // named t-<operation>-<member volume> (see recoverMember), so findable when the drill is named.
         if (input.testOperationId) {
