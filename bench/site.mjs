@@ -10,8 +10,15 @@
 //   BENCH_CONCURRENCY [50]     BENCH_PAGE [50]     BENCH_FULL_PAGE [500]
 //   BENCH_QUERIES [site-only,list,entities]
 //   BENCH_IDLE_SAMPLE_SECONDS [5]  how long the site's background CPU is read before each size's runs
-//   BENCH_SQL_COUNT [1]        0: skip the SQL counting pass; BENCH_SQL_REQUESTS [20] requests per query in it
+//   BENCH_SQL_COUNT [1]        0: no SQL statement count (and no counter loaded into the lab's processes);
+//                              BENCH_SQL_REQUESTS [20] requests per query in the counting pass
 //   BENCH_HEALTH_INTERVAL [10] BENCH_STORAGE [fa-sim]  BENCH_REPLICATE [0]  BENCH_KEEP [0]   (as bench:gateway)
+//
+// SQL statements are counted by a preload (lib/sql-count.mjs) that every process of the lab starts with
+// (the site has no statement counter or query log of its own): it wraps better-sqlite3's statement
+// methods with a counter, which costs a function call per statement. After the timed runs, each query
+// is sent BENCH_SQL_REQUESTS times, one at a time, marked with a header, and the statements the site
+// ran while serving the marked requests are divided by their number.
 //
 // CPU ms per request is the site process's CPU time during the measured run divided by the requests
 // answered; it includes what the site did in the background meanwhile (replication monitor, the
@@ -63,6 +70,14 @@ const { fetch } = await import('undici');
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-site-'));
 removeOnInterrupt(dir);
+const countDir = join(dir, 'sql-count');
+if (settings.sqlCount) {
+  // Every process of the lab starts with the statement counter preloaded (see lib/sql-count.mjs).
+  mkdirSync(countDir, { recursive: true });
+  process.env.NODE_OPTIONS =
+    `${process.env.NODE_OPTIONS ?? ''} --import=${join(ROOT, 'bench', 'lib', 'sql-count.mjs')}`.trim();
+  process.env.BENCH_SQL_COUNT_DIR = countDir;
+}
 const rows = [];
 const datasets = [];
 const started = new Date();
@@ -201,25 +216,7 @@ try {
       }
 
       if (settings.sqlCount) {
-        // The counting pass: the site restarted with the statement counter preloaded, requests one at a time.
-        const countDir = join(dir, 'sql-count');
-        mkdirSync(countDir, { recursive: true });
-        await lab.killSite(SITE);
-        const saved = {
-          NODE_OPTIONS: process.env.NODE_OPTIONS,
-          BENCH_SQL_COUNT_DIR: process.env.BENCH_SQL_COUNT_DIR,
-        };
-        process.env.NODE_OPTIONS =
-          `${saved.NODE_OPTIONS ?? ''} --import=${join(ROOT, 'bench', 'lib', 'sql-count.mjs')}`.trim();
-        process.env.BENCH_SQL_COUNT_DIR = countDir;
-        try {
-          await lab.startSite(SITE);
-        } finally {
-          for (const [k, v] of Object.entries(saved)) {
-            if (v === undefined) delete process.env[k];
-            else process.env[k] = v;
-          }
-        }
+        // The counting pass, after the timed runs: requests one at a time, marked for the counter.
         for (const row of sizeRows) {
           const c = await countStatements(
             lab,

@@ -4,10 +4,11 @@
 // loops, other callers). On SIGUSR2 it writes what it counted to
 // `$BENCH_SQL_COUNT_DIR/sql-<pid>.json`. It does nothing unless BENCH_SQL_COUNT_DIR is set.
 //
-// bench:site loads it only into a site it restarts for the counting pass, after the timed runs: the
-// site exposes no statement counter or query log option of its own, and this keeps the timed runs
-// free of any hook. Statements are counted where better-sqlite3 executes them (Statement#run, #get,
-// #all, #iterate), which is where TypeORM's better-sqlite3 driver runs every query, BEGIN and COMMIT.
+// bench:site starts the lab's processes with it (NODE_OPTIONS), as the site exposes no statement
+// counter or query log option of its own. Its cost in the timed runs is one function call per
+// statement; counting itself happens in a separate pass of marked requests, one at a time. Statements
+// are counted where better-sqlite3 executes them (Statement#run, #get, #all, #iterate), which is where
+// TypeORM's better-sqlite3 driver runs every query, BEGIN and COMMIT.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
