@@ -76,6 +76,7 @@ removeOnInterrupt(dir);
 const rows = [];
 const datasets = [];
 const started = new Date();
+const host = machine(); // before the lab starts: the load average says how busy the machine was already
 console.log(
   `bench:gateway: ${settings.targets.join(', ')}; queries ${settings.queries.join(', ')}; ${settings.concurrency} clients, ` +
     `${settings.seconds} s each (+${settings.warmupSeconds} s warm-up); groups ${settings.groups.join(', ')} x ${settings.members} members; lab in ${dir}`,
@@ -156,6 +157,7 @@ printTable(
     ['query', 'query', 'left'],
     ['target', 'target', 'left'],
     ['req/s', (r) => fixed(r.rps)],
+    ['complete/s', (r) => fixed(r.completeRps)],
     ['p50 ms', (r) => fixed(r.p50Ms, 0)],
     ['p99 ms', (r) => fixed(r.p99Ms, 0)],
     ['errors', 'error'],
@@ -175,7 +177,7 @@ for (const r of samples) console.log(`  ${r.groups} ${r.query} ${r.target}: ${r.
 writeResult('gateway', {
   bench: 'gateway',
   date: started.toISOString(),
-  machine: machine(),
+  machine: { ...host, loadAverageAtEnd: machine().loadAverage },
   versions: {
     '@apollo/gateway': packageVersion('@apollo/gateway'),
     '@graphql-hive/gateway': packageVersion('@graphql-hive/gateway'),

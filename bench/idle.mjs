@@ -111,6 +111,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-idle-'));
 removeOnInterrupt(dir);
 const rows = [];
 const started = new Date();
+const host = machine(); // before the lab starts: the load average says how busy the machine was already
 console.log(
   `bench:idle: groups ${settings.groups.join(', ')} x ${settings.members} members, replicating every ${settings.replicationIntervalSeconds} s; ` +
     `${settings.seconds} s measured per size after ${settings.warmupSeconds} s; arrays: ${settings.storage}; lab in ${dir}`,
@@ -205,4 +206,10 @@ printTable(
   rows,
 );
 
-writeResult('idle', { bench: 'idle', date: started.toISOString(), machine: machine(), settings, runs: rows });
+writeResult('idle', {
+  bench: 'idle',
+  date: started.toISOString(),
+  machine: { ...host, loadAverageAtEnd: machine().loadAverage },
+  settings,
+  runs: rows,
+});

@@ -81,6 +81,7 @@ if (settings.sqlCount) {
 const rows = [];
 const datasets = [];
 const started = new Date();
+const host = machine(); // before the lab starts: the load average says how busy the machine was already
 const SITE = settings.site;
 console.log(
   `bench:site: site ${SITE}; queries ${settings.queries.join(', ')}; ${settings.concurrency} clients, ${settings.seconds} s each ` +
@@ -247,6 +248,7 @@ printTable(
     ['query', 'query', 'left'],
     ['page', 'page'],
     ['req/s', (r) => fixed(r.rps)],
+    ['complete/s', (r) => fixed(r.completeRps)],
     ['p50 ms', (r) => fixed(r.p50Ms, 0)],
     ['p99 ms', (r) => fixed(r.p99Ms, 0)],
     ['errors', 'error'],
@@ -266,7 +268,7 @@ for (const r of rows.filter((x) => x.errorSamples.length))
 writeResult('site', {
   bench: 'site',
   date: started.toISOString(),
-  machine: machine(),
+  machine: { ...host, loadAverageAtEnd: machine().loadAverage },
   settings,
   datasets,
   runs: rows,

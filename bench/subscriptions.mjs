@@ -108,6 +108,7 @@ function subscribe(wsUrl, tokens) {
 const dir = mkdtempSync(join(tmpdir(), 'bench-subscriptions-'));
 removeOnInterrupt(dir);
 const started = new Date();
+const host = machine(); // before the lab starts: the load average says how busy the machine was already
 let lab = null;
 let subs = [];
 let result = null;
@@ -287,7 +288,7 @@ console.log(
 writeResult('subscriptions', {
   bench: 'subscriptions',
   date: started.toISOString(),
-  machine: machine(),
+  machine: { ...host, loadAverageAtEnd: machine().loadAverage },
   settings,
   result: r,
 });

@@ -187,7 +187,7 @@ export function machine() {
     cpuModel: model,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
-    loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    loadAverage: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
 }
 

@@ -119,6 +119,7 @@ export async function runLoad({ url, concurrency, durationMs, timeoutMs = 120_00
     elapsedMs: Math.round(elapsedMs),
     rps: (total * 1000) / elapsedMs,
     okRps: (counts.ok * 1000) / elapsedMs,
+    completeRps: ((counts.ok - counts.empty) * 1000) / elapsedMs,
     p50Ms: percentile(latencies, 50),
     p99Ms: percentile(latencies, 99),
     maxMs: latencies.at(-1) ?? null,
