@@ -75,6 +75,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
 removeOnInterrupt(dir);
 const rows = [];
 const datasets = [];
+let failures = [];
 const started = new Date();
 const host = machine(); // before the lab starts: the load average says how busy the machine was already
 console.log(
@@ -83,7 +84,7 @@ console.log(
 );
 
 try {
-  await withDatasets({
+  failures = await withDatasets({
     labOptions: {
       dir,
       gatewayPort: 0,
@@ -174,7 +175,9 @@ printTable(
 const samples = rows.filter((r) => r.errorSamples.length);
 for (const r of samples) console.log(`  ${r.groups} ${r.query} ${r.target}: ${r.errorSamples.join(' | ')}`);
 
+for (const f of failures) console.log(`  ${f.groups} groups: the lab did not start (${f.error})`);
 writeResult('gateway', {
+  failures,
   bench: 'gateway',
   date: started.toISOString(),
   machine: { ...host, loadAverageAtEnd: machine().loadAverage },

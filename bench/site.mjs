@@ -80,6 +80,7 @@ if (settings.sqlCount) {
 }
 const rows = [];
 const datasets = [];
+let failures = [];
 const started = new Date();
 const host = machine(); // before the lab starts: the load average says how busy the machine was already
 const SITE = settings.site;
@@ -139,7 +140,7 @@ async function countStatements(lab, body, n, token, countDir) {
 }
 
 try {
-  await withDatasets({
+  failures = await withDatasets({
     labOptions: {
       dir,
       gatewayPort: 0,
@@ -265,7 +266,9 @@ printTable(
 for (const r of rows.filter((x) => x.errorSamples.length))
   console.log(`  ${r.groups} ${r.query}: ${r.errorSamples.join(' | ')}`);
 
+for (const f of failures) console.log(`  ${f.groups} groups: the lab did not start (${f.error})`);
 writeResult('site', {
+  failures,
   bench: 'site',
   date: started.toISOString(),
   machine: { ...host, loadAverageAtEnd: machine().loadAverage },

@@ -46,7 +46,8 @@ export async function openLab(options) {
 
 /**
  * For each size of `sizes` (ascending): a running lab holding that many groups of `members` members;
- * `run(lab, size, info)` measures it, and the lab is stopped afterwards.
+ * `run(lab, size, info)` measures it, and the lab is stopped afterwards. Returns the sizes whose lab
+ * did not start, with the reason.
  */
 export async function withDatasets({ labOptions, sizes, members, replicate, run, log = console.log }) {
   const ordered = [...sizes].sort((a, b) => a - b);
@@ -59,6 +60,7 @@ export async function withDatasets({ labOptions, sizes, members, replicate, run,
   }
   captureTemplate(lab, template);
   let have = 0;
+  const failures = [];
   for (const size of ordered) {
     const t0 = performance.now();
     seedGroups(lab, { from: have, to: size, members, replicate });
@@ -66,7 +68,15 @@ export async function withDatasets({ labOptions, sizes, members, replicate, run,
     const seedMs = performance.now() - t0;
     const counts = countDataset(lab);
     const t1 = performance.now();
-    lab = await openLab(labOptions);
+    try {
+      lab = await openLab(labOptions);
+    } catch (err) {
+      // The lab gave up (a process not ready within its 60 s): say so, and go on with the next size.
+      const error = String(err.message).split('\n')[0];
+      log(`dataset: ${size} groups x ${members} members: the lab did not start: ${error}`);
+      failures.push({ groups: size, members, error });
+      continue;
+    }
     const startMs = performance.now() - t1;
     log(
       `dataset: ${size} groups x ${members} members (boston holds ${counts.boston.groups} groups, ${counts.boston.members} members; ` +
@@ -78,6 +88,7 @@ export async function withDatasets({ labOptions, sizes, members, replicate, run,
       await lab.stop();
     }
   }
+  return failures;
 }
 
 /** One set of the demo tenant's Keystone tokens per client: `[{ boston, seattle }, ...]`. */
