@@ -142,12 +142,20 @@ try {
     let nullAnswers = 0;
     const deadline = Date.now() + 300_000;
     for (;;) {
-      const { operation } = await gql('query($id: ID!) { operation(id: $id) { status } }', { id: op.id });
+      const { operation } = await gql(
+        'query($id: ID!) { operation(id: $id) { status error { code message } steps { key status error { code message } } } }',
+        { id: op.id },
+      );
       if (!operation) nullAnswers++;
       else if (TERMINAL.includes(operation.status)) {
-        if (operation.status !== 'SUCCEEDED') throw new Error(`operation ${op.id}: ${operation.status}`);
+        const failedSteps = operation.steps
+          .filter((x) => x.error)
+          .map((x) => `${x.key}: ${x.error.code} ${x.error.message}`);
         return {
           id: op.id,
+          status: operation.status,
+          error: operation.error ? `${operation.error.code}: ${operation.error.message}` : null,
+          failedSteps,
           ms: performance.now() - t0,
           endedAt: Date.now(),
           gatewayCpuMs: treeStat(gatewayPid).cpuMs - cpu0,
@@ -164,9 +172,9 @@ try {
     timed(`mutation { testCleanup(input: { protectionGroup: "${settings.group}" }) { id } }`);
 
   // A drill to warm everything up, then the baseline with no subscriber.
-  await drill();
+  await must(drill());
   await cleanup();
-  const baseline = await drill();
+  const baseline = await must(drill());
   await cleanup();
   console.log(`test failover with no subscriber: ${(baseline.ms / 1000).toFixed(2)} s`);
 
@@ -200,7 +208,10 @@ try {
   );
 
   const loaded = await drill();
-  console.log(`test failover with ${subs.length} subscribers: ${(loaded.ms / 1000).toFixed(2)} s`);
+  console.log(
+    `test failover with ${subs.length} subscribers: ${loaded.status} in ${(loaded.ms / 1000).toFixed(2)} s` +
+      (loaded.status === 'SUCCEEDED' ? '' : ` (${loaded.error}; ${loaded.failedSteps.join('; ')})`),
+  );
   const waitUntil = Date.now() + 120_000;
   while (subs.some((s) => !s.done && !s.error) && Date.now() < waitUntil) await sleep(200);
   const allDeliveredAt = Date.now();
@@ -245,6 +256,9 @@ try {
       : null,
     baselineFailoverSeconds: baseline.ms / 1000,
     loadedFailoverSeconds: loaded.ms / 1000,
+    loadedFailoverStatus: loaded.status,
+    loadedFailoverError: loaded.error,
+    loadedFailoverFailedSteps: loaded.failedSteps,
     baselineGatewayCpuMs: baseline.gatewayCpuMs,
     loadedGatewayCpuMs: loaded.gatewayCpuMs,
     pollAnswersWithoutTheOperation: { baseline: baseline.nullAnswers, loaded: loaded.nullAnswers },
@@ -285,6 +299,7 @@ printTable(
     ['RSS KiB/sub', (x) => fixed(x.rssPerSubscriberKiB, 1)],
     ['failover s (none)', (x) => fixed(x.baselineFailoverSeconds, 2)],
     ['failover s (N)', (x) => fixed(x.loadedFailoverSeconds, 2)],
+    ['outcome (N)', 'loadedFailoverStatus'],
     ['missed end', 'subscribersWithoutTheFinalEvent'],
   ],
   [r],
