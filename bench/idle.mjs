@@ -20,6 +20,8 @@
 //                                  is the site's alone; mock: inside both site processes (the lab's
 //                                  default; a site's CPU then includes the array simulation, and at 10k
 //                                  groups the lab does not start)
+//   BENCH_REPLICATE [1]            0: the arrays take no snapshot (schedules off): the sites' and the
+//                                  gateway's polling alone, without the simulator's replication work
 //   BENCH_KEEP [0]
 //
 // What runs meanwhile: each site's replication monitor (every 2 s in the lab's site config; the
@@ -54,6 +56,7 @@ const settings = {
   healthIntervalSeconds: envNumber('BENCH_HEALTH_INTERVAL', 10),
   storage: envChoice('BENCH_STORAGE', ['fa-sim', 'mock'], 'fa-sim'),
   replicationIntervalSeconds: 30,
+  replicate: envNumber('BENCH_REPLICATE', 1) === 1,
 };
 
 const { labPid, removeOnInterrupt, withDatasets } = await import('./lib/lab.mjs');
@@ -134,7 +137,7 @@ try {
     },
     sizes: settings.groups,
     members: settings.members,
-    replicate: true,
+    replicate: settings.replicate,
     run: async (lab, size, info) => {
       const pids = {
         boston: labPid(lab, 'boston'),
@@ -197,7 +200,7 @@ try {
 }
 
 printTable(
-  `Idle CPU (no clients), % of one core, ${settings.seconds} s per size, groups replicating every ${settings.replicationIntervalSeconds} s, arrays: ${settings.storage} (${started.toISOString().slice(0, 10)})`,
+  `Idle CPU (no clients), % of one core, ${settings.seconds} s per size, ${settings.replicate ? `groups replicating every ${settings.replicationIntervalSeconds} s` : 'array schedules off'}, arrays: ${settings.storage} (${started.toISOString().slice(0, 10)})`,
   [
     ['groups', 'groups'],
     ['process', 'process', 'left'],
@@ -212,7 +215,7 @@ printTable(
 );
 
 for (const f of failures) console.log(`  ${f.groups} groups: the lab did not start (${f.error})`);
-writeResult('idle', {
+writeResult(settings.replicate ? 'idle' : 'idle-no-snapshots', {
   failures,
   bench: 'idle',
   date: started.toISOString(),
