@@ -166,10 +166,19 @@ try {
       await sleep(100);
     }
   };
+  const must = async (run) => {
+    const r = await run;
+    if (r.status !== 'SUCCEEDED')
+      throw new Error(`operation ${r.id}: ${r.status} ${r.error ?? ''} ${r.failedSteps.join('; ')}`);
+    return r;
+  };
   const drill = () =>
     timed(`mutation { testFailover(input: { protectionGroup: "${settings.group}" }) { id } }`);
+  // Forced: it also cleans up after a drill that failed.
   const cleanup = () =>
-    timed(`mutation { testCleanup(input: { protectionGroup: "${settings.group}" }) { id } }`);
+    must(
+      timed(`mutation { testCleanup(input: { protectionGroup: "${settings.group}", force: true }) { id } }`),
+    );
 
   // A drill to warm everything up, then the baseline with no subscriber.
   await must(drill());
