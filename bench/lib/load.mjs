@@ -39,6 +39,7 @@ export async function runLoad({ url, concurrency, durationMs, timeoutMs = 120_00
   const byStatus = {};
   const errorSamples = [];
   let summary = null;
+  let summaryFromEmpty = false;
   let bytes = 0;
   let bodies = 0;
   const t0 = performance.now();
@@ -81,9 +82,11 @@ export async function runLoad({ url, concurrency, durationMs, timeoutMs = 120_00
         sample(`HTTP ${status}: ${text.slice(0, 200)}`);
         continue;
       }
-      // Our data never holds the word "errors": parse only answers that may carry them (and the first).
+      // Our data never holds the word "errors": parse only answers that may carry them, and the first
+      // one that is not empty (for the summary).
       const mayHaveErrors = text.includes('"errors"');
-      if (mayHaveErrors || summary === null) {
+      const empty = text.includes('"nodes":[]') || text.includes('"_entities":[]');
+      if (mayHaveErrors || summary === null || (summaryFromEmpty && !empty)) {
         let json;
         try {
           json = JSON.parse(text);
@@ -99,10 +102,13 @@ export async function runLoad({ url, concurrency, durationMs, timeoutMs = 120_00
           );
           continue;
         }
-        if (summary === null && summarize) summary = summarize(json);
+        if ((summary === null || (summaryFromEmpty && !empty)) && summarize) {
+          summary = summarize(json);
+          summaryFromEmpty = empty;
+        }
       }
       counts.ok++;
-      if (text.includes('"nodes":[]') || text.includes('"_entities":[]')) {
+      if (empty) {
         counts.empty++;
         sample('ok but empty: the list held no group');
       }
