@@ -97,7 +97,7 @@ try {
     replicate: settings.replicate,
     run: async (lab, size, info) => {
       datasets.push({ groups: size, members: settings.members, ...info });
-      const tokens = await clientTokens(lab, settings.concurrency);
+      let tokens = await clientTokens(lab, settings.concurrency);
       const peers = await startPeers(
         lab,
         settings.targets.filter((t) => t !== 'protector'),
@@ -116,6 +116,9 @@ try {
           const query = QUERY[q];
           for (const target of targets) {
             if (query.protectorOnly && target.name !== 'protector') continue;
+            // Fresh tokens for each run: a site keeps a validated token 300 s ([keystone_authtoken]
+            // token_cache_time), and one validated again under load waits for the Keystone inside the site.
+            tokens = await clientTokens(lab, settings.concurrency);
             const r = await measuredRun({
               url: target.url,
               concurrency: settings.concurrency,
