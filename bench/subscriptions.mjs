@@ -230,12 +230,20 @@ try {
   const perSubscriber = [];
   let lastDelivery = 0;
   let errorsInEvents = 0;
+  const eventErrorSamples = [];
+  const endings = {};
   for (const s of subs) {
     let n = 0;
     for (const [at, text] of s.received) {
       const msg = JSON.parse(text);
+      if (msg.type === 'error' || msg.type === 'complete') endings[msg.type] = (endings[msg.type] ?? 0) + 1;
       if (msg.type !== 'next') continue;
-      if (msg.payload?.errors?.length) errorsInEvents++;
+      if (msg.payload?.errors?.length) {
+        errorsInEvents++;
+        const e = msg.payload.errors[0];
+        const what = `${e.message}${e.extensions?.code ? ` (${e.extensions.code})` : ''}`;
+        if (eventErrorSamples.length < 5 && !eventErrorSamples.includes(what)) eventErrorSamples.push(what);
+      }
       const occurredAt = Date.parse(msg.payload?.data?.operationEvents?.occurredAt ?? '');
       if (Number.isFinite(occurredAt)) latencies.push(at - occurredAt);
       lastDelivery = Math.max(lastDelivery, at);
@@ -286,6 +294,8 @@ try {
     waitedForDeliveryMs: allDeliveredAt - loaded.endedAt,
     subscribersWithoutTheFinalEvent: missedEnd,
     eventsWithErrors: errorsInEvents,
+    eventErrorSamples,
+    streamEndings: endings,
     closedSamples: [...new Set(closed)].slice(0, 5),
   };
 } finally {
