@@ -140,7 +140,8 @@ try {
             rows.push(row);
             console.log(
               `groups=${size} ${q.padEnd(13)} ${target.name.padEnd(14)} ${fixed(r.rps).padStart(7)} req/s  p50 ${fixed(r.p50Ms, 0)} ms  p99 ${fixed(r.p99Ms, 0)} ms  ` +
-                `errors ${r.error}  partial ${r.partial}  empty ${r.empty}  answered ${JSON.stringify(r.answered)}${r.errorSamples.length ? `  first problem: ${r.errorSamples[0]}` : ''}`,
+                `errors ${r.error}  partial ${r.partial}  empty ${r.empty}  answered ${JSON.stringify(r.answered)}${r.errorSamples.length ? `  first problem: ${r.errorSamples[0]}` : ''}` +
+                `\n    alone: ${r.alone.ms} ms, ${r.alone.error ?? JSON.stringify(r.alone.answered)}`,
             );
           }
         }

@@ -216,7 +216,8 @@ try {
         sizeRows.push(row);
         console.log(
           `groups=${size} ${q.padEnd(9)} ${fixed(r.rps).padStart(7)} req/s  p50 ${fixed(r.p50Ms, 0)} ms  p99 ${fixed(r.p99Ms, 0)} ms  ` +
-            `site CPU ${fixed(r.cpuMsPerRequest.site, 2)} ms/req  errors ${r.error}  partial ${r.partial}  answered ${JSON.stringify(r.answered)}${r.errorSamples.length ? `  first problem: ${r.errorSamples[0]}` : ''}`,
+            `site CPU ${fixed(r.cpuMsPerRequest.site, 2)} ms/req  errors ${r.error}  partial ${r.partial}  answered ${JSON.stringify(r.answered)}${r.errorSamples.length ? `  first problem: ${r.errorSamples[0]}` : ''}` +
+            `\n    alone: ${r.alone.ms} ms, ${r.alone.error ?? JSON.stringify(r.alone.answered)}`,
         );
       }
 

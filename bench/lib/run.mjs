@@ -22,9 +22,36 @@ async function primeTokens(url, concurrency, prime) {
 }
 
 /**
+ * One request with no other load, after the run: what the same query answers when the target is not
+ * busy (its time, and what it held or the first error), next to what the load got.
+ */
+async function oneRequest(url, { headers, body }, summarize) {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    return {
+      ms: Math.round(performance.now() - t0),
+      status: res.status,
+      answered: json.data && summarize ? summarize(json) : null,
+      error: json.errors?.length
+        ? `${json.errors[0].message} (${json.errors[0].extensions?.code ?? '-'})`
+        : null,
+    };
+  } catch (err) {
+    return { ms: Math.round(performance.now() - t0), status: 0, answered: null, error: err.message };
+  }
+}
+
+/**
  * Primes the clients' tokens (`prime(n)`: a light request of client n), warms the target up
  * (`warmupMs` of the same load, not counted), then runs the load and reads the
- * CPU of `pids` (name -> pid, each with its descendants) and of this process before and after.
+ * CPU of `pids` (name -> pid, each with its descendants) and of this process before and after; last,
+ * one request alone (`alone`).
  */
 export async function measuredRun({
   url,
@@ -53,8 +80,16 @@ export async function measuredRun({
     rssMiB[k] = Math.round(after.rssBytes / 2 ** 20);
   }
   cpuMs.loadGenerator = (self.user + self.system) / 1000;
+  const alone = await oneRequest(url, request(0), summarize);
   const perRequest = Object.fromEntries(
     Object.entries(cpuMs).map(([k, v]) => [k, result.requests ? v / result.requests : null]),
   );
-  return { ...result, cpuMs, cpuMsPerRequest: perRequest, rssMiB, hostBusyPct: hostBusyPct(host0, host1) };
+  return {
+    ...result,
+    cpuMs,
+    cpuMsPerRequest: perRequest,
+    rssMiB,
+    hostBusyPct: hostBusyPct(host0, host1),
+    alone,
+  };
 }
