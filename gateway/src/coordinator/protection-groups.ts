@@ -3,72 +3,183 @@
  * sync state), who may act on it, and the preconditions every change checks first (both sites
  * answer, the copies agree, no operation is running). The changes themselves are in group-changes.ts.
  */
-import { isProtectorError, type Json, ProtectorError } from '@protector/schema';
+import { isProtectorError, ProtectorError } from '@protector/schema';
+import type { ProtectionGroupReplicaFilterInput } from './generated/site-documents.js';
 import {
   authoritative,
   listReplicas,
   peerUnreachable,
   type Replica,
+  type ReplicaPage,
   type ReplicaRead,
   readReplica,
+  replicaPage,
+  SITE_PAGE_LIMIT,
   syncState,
 } from './replicas.js';
 import { type CallerCredential, SERVICE } from './site-client.js';
 import { type CallerTokens, type GroupView, SiteRegistry } from './site-registry.js';
 import type { OperationRecord } from './store.js';
 
+/** Errors that refuse the caller (or its input) rather than say a site could not answer. */
+const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT']);
+
+const bytes = (s: string) => Buffer.from(s, 'utf8');
+/** The sites' list order: name, then id, each by its bytes (`SiteDb.bytewise`). */
+export const listOrder = (a: Pick<Replica, 'name' | 'id'>, b: Pick<Replica, 'name' | 'id'>): number =>
+  Buffer.compare(bytes(a.name), bytes(b.name)) || Buffer.compare(bytes(a.id), bytes(b.id));
+
+/** One page of groups across the sites; `failedSites` did not answer (their reads say why). */
+export interface GroupPage {
+  readonly edges: readonly { readonly cursor: string; readonly node: GroupView }[];
+  readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
+  readonly failedSites: readonly string[];
+}
+
+/**
+ * The merge behind `pageGroups`: every site is asked for one page at a time after the same cursor; a
+ * group is taken only once every site that may still hold it has listed past it (everything up to the
+ * smallest last group of a site with more to list), so a group that one site lists and another does
+ * not gets both sites' answers. Groups `keep` drops still move the cursor; pages are read until the
+ * page is full or every list ends. A site that fails is not asked again in this request.
+ */
+export async function mergeSitePages(o: {
+  readonly sites: readonly string[];
+  fetch(site: string, chunk: number, cursor: string | null): Promise<ReplicaPage>;
+  view(id: string, reads: ReplicaRead[], failed: ReadonlyMap<string, ProtectorError>): GroupView;
+  readonly first: number;
+  readonly after: string | null;
+  keep(v: GroupView): boolean;
+}): Promise<GroupPage> {
+  const { first } = o;
+  const failed = new Map<string, ProtectorError>();
+  const edges: { cursor: string; node: GroupView }[] = [];
+  const chunk = Math.min(first + 1, SITE_PAGE_LIMIT);
+  let more = true;
+  for (let cursor = o.after; more && edges.length <= first; ) {
+    const pages = new Map<string, ReplicaPage>();
+    await Promise.all(
+      o.sites
+        .filter((s) => !failed.has(s))
+        .map(async (s) => {
+          try {
+            pages.set(s, await o.fetch(s, chunk, cursor));
+          } catch (err) {
+            if (!isProtectorError(err)) throw err;
+            failed.set(s, err);
+          }
+        }),
+    );
+    if (pages.size === 0) break;
+    let bound: Replica | null = null;
+    for (const page of pages.values()) {
+      const last = page.edges.at(-1)?.node;
+      if (page.hasNextPage && last && (!bound || listOrder(last, bound) < 0)) bound = last;
+    }
+    const byId = new Map<string, { cursor: string; reads: ReplicaRead[] }>();
+    for (const [site, page] of pages) {
+      for (const { cursor: at, node } of page.edges) {
+        if (bound && listOrder(node, bound) > 0) continue;
+        const entry = byId.get(node.id) ?? { cursor: at, reads: [] };
+        entry.reads.push({ site, replica: node, error: null });
+        byId.set(node.id, entry);
+      }
+    }
+    const round = [...byId.entries()]
+      .map(([id, { cursor: at, reads }]) => ({ cursor: at, node: o.view(id, reads, failed) }))
+      .sort((a, b) => listOrder(a.node.group, b.node.group));
+    for (const e of round) if (edges.length <= first && o.keep(e.node)) edges.push(e);
+    more = bound !== null;
+    cursor = round.at(-1)?.cursor ?? cursor;
+  }
+  if (failed.size && (failed.size === o.sites.length || edges.length === 0)) {
+    // Nothing listed while a site failed: the caller learns why (a refusal first) instead of an empty list.
+    const errors = [...failed.values()];
+    throw errors.find((e) => REFUSALS.has(e.code)) ?? errors[0]!;
+  }
+  const shown = edges.slice(0, first);
+  return {
+    edges: shown,
+    pageInfo: {
+      hasNextPage: edges.length > first || (more && edges.length === first),
+      endCursor: shown.at(-1)?.cursor ?? null,
+    },
+    failedSites: [...failed.keys()],
+  };
+}
+
 export abstract class ProtectionGroups extends SiteRegistry {
   // ---- reading groups ----
 
-  /** Every group the caller may see, merged by id across the sites. */
-  async listGroups(ctx: CallerTokens, filter: Json = {}): Promise<GroupView[]> {
-    const byId = new Map<string, ReplicaRead[]>();
-    const failed = new Map<string, ProtectorError>();
-    await Promise.all(
-      this.sites().map(async (s) => {
-        try {
-          for (const r of await listReplicas(await this.client(s.name), this.credential(ctx, s), filter)) {
-            byId.set(r.id, [...(byId.get(r.id) ?? []), { site: s.name, replica: r, error: null }]);
-          }
-        } catch (err) {
-          if (!isProtectorError(err)) throw err;
-          failed.set(s.name, err);
-        }
-      }),
+  /**
+   * Every group the caller may see (of `filter`, kept by `keep`), merged by id across the sites, in
+   * list order. Reads every site's whole list: for the coordinator's own checks and site summaries.
+   */
+  async listGroups(
+    ctx: CallerTokens,
+    filter: ProtectionGroupReplicaFilterInput = {},
+    keep: (v: GroupView) => boolean = () => true,
+  ): Promise<GroupView[]> {
+    return (await this.pageGroups(ctx, filter, Number.POSITIVE_INFINITY, null, keep)).edges.map(
+      (e) => e.node,
     );
-    // A caller who could not list at any site learns why instead of getting an empty list.
-    const refused = [...failed.values()].find((e) => e.code === 'UNAUTHENTICATED' || e.code === 'FORBIDDEN');
-    if (refused && failed.size === this.sites().length) throw refused;
-    return this.views(byId, failed);
   }
 
   /**
-   * Groups from what each site listed. A group's site that did not list it either lacks it, did not
+   * The first `first` groups the caller may see after the cursor `after`, ordered by name then id (as
+   * every site orders its list), merged by id across the sites. Each site is asked for one page at a
+   * time after the same cursor; a group is taken only once every site that may still hold it has listed
+   * past it, so a group one site lists and the other does not gets both sites' answers. `keep` filters
+   * on what only the merged group tells (sync status, the winning replica's status); when it drops
+   * groups, further pages are read until the page is full or the lists end.
+   *
+   * A site that does not answer leaves its replicas out with its error on each group's read; a list
+   * that would be empty while a site failed is that site's error instead, so no list is silently
+   * empty or silently short of a site.
+   */
+  async pageGroups(
+    ctx: CallerTokens,
+    filter: ProtectionGroupReplicaFilterInput,
+    first: number,
+    after: string | null,
+    keep: (v: GroupView) => boolean = () => true,
+  ): Promise<GroupPage> {
+    return mergeSitePages({
+      sites: this.sites().map((s) => s.name),
+      fetch: async (site, chunk, cursor) => {
+        const s = this.sites().find((x) => x.name === site)!;
+        return replicaPage(await this.client(site), this.credential(ctx, s), filter, chunk, cursor);
+      },
+      view: (id, reads, failed) => this.view(id, reads, failed),
+      first,
+      after,
+      keep,
+    });
+  }
+
+  /**
+   * A group from what the sites listed. A group's site that did not list it either lacks it, did not
    * answer, or refused the caller: its read says which (`failed` holds each site's listing error).
    */
-  protected views(
-    byId: Map<string, ReplicaRead[]>,
+  protected view(
+    id: string,
+    found: readonly ReplicaRead[],
     failed: ReadonlyMap<string, ProtectorError>,
-  ): GroupView[] {
-    const out: GroupView[] = [];
-    for (const [id, found] of byId) {
-      const group = authoritative(found)!;
-      // A site that did not list the group either lacks it or did not answer: say which.
-      const reads = [group.currentPrimarySite.name, group.secondarySite.name].map(
-        (site) =>
-          found.find((f) => f.site === site) ?? {
-            site,
-            replica: null,
-            error:
-              failed.get(site) ??
-              (this.siteHealth(site).status === 'UNREACHABLE'
-                ? new ProtectorError('SITE_UNREACHABLE', `Site '${site}' is unreachable.`)
-                : null),
-          },
-      );
-      out.push({ id, group, reads });
-    }
-    return out.sort((a, b) => a.group.name.localeCompare(b.group.name));
+  ): GroupView {
+    const group = authoritative(found)!;
+    const reads = [group.currentPrimarySite.name, group.secondarySite.name].map(
+      (site) =>
+        found.find((f) => f.site === site) ?? {
+          site,
+          replica: null,
+          error:
+            failed.get(site) ??
+            (this.siteHealth(site).status === 'UNREACHABLE'
+              ? new ProtectorError('SITE_UNREACHABLE', `Site '${site}' is unreachable.`)
+              : null),
+        },
+    );
+    return { id, group, reads };
   }
 
   /** One group by id or name, as the caller may see it; NOT_FOUND otherwise. */

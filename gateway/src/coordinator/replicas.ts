@@ -39,14 +39,42 @@ export async function readReplica(client: SiteClient, id: string, as: Identity):
   }
 }
 
-/** Lists the replicas `as` may see on one site. */
+/** Largest page a site lists. */
+export const SITE_PAGE_LIMIT = 500;
+
+/** One page of a site's list of replicas, in its order (name, then id), with each one's cursor. */
+export interface ReplicaPage {
+  readonly edges: readonly { readonly cursor: string; readonly node: Replica }[];
+  readonly hasNextPage: boolean;
+  readonly endCursor: string | null;
+}
+
+/** The `first` replicas `as` may see on one site after the cursor `after` (a cursor of any site). */
+export async function replicaPage(
+  client: SiteClient,
+  as: Identity,
+  filter: ProtectionGroupReplicaFilterInput,
+  first: number,
+  after: string | null,
+): Promise<ReplicaPage> {
+  const here = await client.query(ReplicasDocument, { filter, first, after }, as);
+  const { edges, pageInfo } = here.protectionGroupReplicas;
+  return { edges, hasNextPage: pageInfo.hasNextPage, endCursor: pageInfo.endCursor ?? null };
+}
+
+/** Every replica `as` may see on one site, a page at a time. */
 export async function listReplicas(
   client: SiteClient,
   as: Identity,
   filter: ProtectionGroupReplicaFilterInput = {},
 ): Promise<Replica[]> {
-  const here = await client.query(ReplicasDocument, { filter }, as);
-  return here.protectionGroupReplicas.nodes;
+  const all: Replica[] = [];
+  for (let after: string | null = null; ; ) {
+    const page = await replicaPage(client, as, filter, SITE_PAGE_LIMIT, after);
+    all.push(...page.edges.map((e) => e.node));
+    if (!page.hasNextPage || !page.endCursor) return all;
+    after = page.endCursor;
+  }
 }
 
 /** The copy that wins: the higher metadata version; on a tie, the current primary's. */

@@ -22,10 +22,16 @@ import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './stor
 
 const site = (name: string | null) => (name ? { __typename: 'Site', name } : null);
 
-function page<T extends { id: string }>(all: readonly T[], first = 50, after?: string | null) {
+/** A page size the API accepts (1 to 500). */
+function pageSize(first: number): number {
   if (!Number.isInteger(first) || first < 1 || first > 500) {
     throw new ProtectorError('BAD_USER_INPUT', `first must be between 1 and 500, got ${first}.`);
   }
+  return first;
+}
+
+function page<T extends { id: string }>(all: readonly T[], first = 50, after?: string | null) {
+  pageSize(first);
   let start = 0;
   if (after) {
     const i = all.findIndex((x) => x.id === after);
@@ -339,13 +345,22 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         ctx: CallerTokens,
       ) {
         const f = args.filter ?? {};
-        let views = await c.listGroups(ctx, f.name ? { name: f.name } : {});
-        if (f.status) views = views.filter((v) => (f.status as string[]).includes(v.group.status));
-        if (f.syncStatus)
-          views = views.filter((v) => (f.syncStatus as string[]).includes(syncState(v.reads)));
-        if (f.projectId) views = views.filter((v) => v.group.projectId === f.projectId);
-        if (f.primarySite) views = views.filter((v) => v.group.currentPrimarySite.name === f.primarySite);
-        return page(views, args.first ?? 50, args.after);
+        const first = pageSize(args.first ?? 50);
+        const siteFilter = f.name ? { name: String(f.name) } : {};
+        // What only the merged group tells is filtered here; the name is filtered by the sites.
+        const keep = (v: GroupView) =>
+          (!f.status || (f.status as string[]).includes(v.group.status)) &&
+          (!f.syncStatus || (f.syncStatus as string[]).includes(syncState(v.reads))) &&
+          (!f.projectId || v.group.projectId === f.projectId) &&
+          (!f.primarySite || v.group.currentPrimarySite.name === f.primarySite);
+        const found = await c.pageGroups(ctx, siteFilter, first, args.after ?? null, keep);
+        return {
+          edges: found.edges,
+          nodes: found.edges.map((e) => e.node),
+          pageInfo: found.pageInfo,
+          // Counted only when asked for: it reads every site's whole list.
+          totalCount: async () => (await c.listGroups(ctx, siteFilter, keep)).length,
+        };
       },
       async protectionGroup(
         _: unknown,

@@ -21,6 +21,7 @@ export {
 } from './data-source.js';
 export type { SiteDatabaseDialect } from './entities.js';
 export { REDACTED } from './redact.js';
+export { protectionGroupCursor } from './replica-reads.js';
 export {
   type ApplyMetadataOptions,
   createSiteRepository,

@@ -103,16 +103,20 @@ needs(testPostgres).describe('site database on PostgreSQL 15', () => {
     expect(await ds.query('SELECT COUNT(*)::int AS n FROM replication_policy')).toEqual([{ n: 0 }]);
   });
 
-  it('pages in the database collation and runs steps once', async () => {
+  it('pages by bytes whatever the database collation (as SQLite does), and runs steps once', async () => {
     const repo = createSiteRepository(ds, { secretKey: key });
-    for (const name of ['b', 'a', 'c']) await repo.applyProtectionGroupMetadata(newPg({ name }), 0);
-    const page1 = await repo.listProtectionGroups({ projectId: 'p1' }, { first: 2 });
+    for (const name of ['b', 'a', 'C', 'a_b', 'a-c'])
+      await repo.applyProtectionGroupMetadata(newPg({ name }), 0);
+    const page1 = await repo.listProtectionGroups({ projectId: 'p1' }, { first: 3 });
     const page2 = await repo.listProtectionGroups(
       { projectId: 'p1' },
-      { first: 2, after: page1.pageInfo.endCursor },
+      { first: 3, after: page1.pageInfo.endCursor },
     );
-    expect([...page1.nodes, ...page2.nodes].map((pg) => pg.name)).toEqual(['a', 'b', 'c']);
+    expect([...page1.nodes, ...page2.nodes].map((pg) => pg.name)).toEqual(['C', 'a', 'a-c', 'a_b', 'b']);
     expect(page2.pageInfo.hasNextPage).toBe(false);
+    expect(await repo.countProtectionGroupsByPrimarySite({ projectId: 'p1' })).toEqual(
+      new Map([[page1.nodes[0]!.currentPrimarySite, 5]]),
+    );
 
     let calls = 0;
     const step = () => repo.runStepOnce('op-pg', 'k', 'Step', { token: 'x' }, async () => ({ n: ++calls }));

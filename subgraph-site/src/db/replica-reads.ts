@@ -60,7 +60,7 @@ export async function getProtectionGroupByName(
 }
 
 /**
- * Lists PGs ordered by name (then id), `first` at a time after the opaque cursor `after`
+ * Lists PGs ordered by name (by its bytes, then id), `first` at a time after the opaque cursor `after`
  * (the `endCursor` of the previous page).
  */
 export async function listProtectionGroups(
@@ -84,19 +84,20 @@ export async function listProtectionGroups(
     if (statuses) qb.andWhere('pg.status IN (:...statuses)', { statuses });
     if (filter.name !== undefined) qb.andWhere('pg.name = :name', { name: filter.name });
     const totalCount = await qb.getCount();
+    const name = db.bytewise('pg.name');
     if (cursor) {
       qb.andWhere(
         new Brackets((w) => {
-          w.where('pg.name > :cursorName', { cursorName: cursor.name }).orWhere(
-            'pg.name = :cursorName AND pg.id > :cursorId',
+          w.where(`${name} > :cursorName`, { cursorName: cursor.name }).orWhere(
+            `pg.name = :cursorName AND ${db.bytewise('pg.id')} > :cursorId`,
             { cursorId: cursor.id },
           );
         }),
       );
     }
     const rows = await qb
-      .orderBy('pg.name', 'ASC')
-      .addOrderBy('pg.id', 'ASC')
+      .orderBy(name, 'ASC')
+      .addOrderBy(db.bytewise('pg.id'), 'ASC')
       .limit(first + 1)
       .getMany();
     const nodes = rows.slice(0, first).map(toProtectionGroup);
@@ -104,9 +105,29 @@ export async function listProtectionGroups(
     return {
       nodes,
       totalCount,
-      pageInfo: { hasNextPage: rows.length > first, endCursor: last ? encodeCursor(last) : null },
+      pageInfo: { hasNextPage: rows.length > first, endCursor: last ? protectionGroupCursor(last) : null },
     };
   });
+}
+
+/** How many PGs (of `filter`) each site is the current primary of: one query, whatever their number. */
+export async function countProtectionGroupsByPrimarySite(
+  db: SiteDb,
+  filter: Pick<ProtectionGroupFilter, 'projectId'> = {},
+): Promise<Map<string, number>> {
+  const projectIds = asList(filter.projectId);
+  if (projectIds?.length === 0) return new Map();
+  const rows = await db.read((m) => {
+    const qb = m
+      .getRepository<ProtectionGroupRow>(ENTITY.protectionGroup)
+      .createQueryBuilder('pg')
+      .select('pg.currentPrimarySite', 'site')
+      .addSelect('COUNT(*)', 'count')
+      .groupBy('pg.currentPrimarySite');
+    if (projectIds) qb.where('pg.projectId IN (:...projectIds)', { projectIds });
+    return qb.getRawMany<{ site: string; count: number | string }>();
+  });
+  return new Map(rows.map((r) => [r.site, Number(r.count)]));
 }
 
 export const toProtectionGroup = (row: ProtectionGroupRow): ProtectionGroupReplica => ({
@@ -138,7 +159,8 @@ const asList = <T>(value: T | readonly T[] | undefined): readonly T[] | undefine
 
 const CURSOR_PREFIX = 'pg1';
 
-function encodeCursor(pg: ProtectionGroupReplica): string {
+/** The opaque cursor of a group's position in the list (its name, then id). */
+export function protectionGroupCursor(pg: Pick<ProtectionGroupReplica, 'name' | 'id'>): string {
   return Buffer.from(JSON.stringify([CURSOR_PREFIX, pg.name, pg.id])).toString('base64url');
 }
 

@@ -170,6 +170,13 @@ export class SiteRepository {
     return reads.listProtectionGroups(this.#db, filter, paging);
   }
 
+  /** How many PGs (of `filter`) each site is the current primary of. */
+  countProtectionGroupsByPrimarySite(
+    filter: Pick<ProtectionGroupFilter, 'projectId'> = {},
+  ): Promise<Map<string, number>> {
+    return reads.countProtectionGroupsByPrimarySite(this.#db, filter);
+  }
+
   // ---------------------------------------------------------------- members (members.ts)
 
   /** Members of a PG with their volumes, in name order. */

@@ -28,6 +28,15 @@ export class SiteDb {
     return runSiteRead(this.#dataSource, work);
   }
 
+  /**
+   * A text column compared and ordered by its bytes (code points), on either database: lists ordered
+   * by name page the same way on every site, whatever PostgreSQL's collation, so the coordinator can
+   * merge two sites' pages.
+   */
+  bytewise(column: string): string {
+    return this.#postgres ? `${column} COLLATE "C"` : column;
+  }
+
   /** Row lock for read-then-write in a transaction; SQLite needs none (one writer, queued). */
   forUpdate(): Pick<FindOneOptions, 'lock'> {
     return this.#postgres ? { lock: { mode: 'pessimistic_write' } } : {};

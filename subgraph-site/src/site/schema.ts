@@ -15,7 +15,7 @@ import {
   siteSubgraphSdl,
 } from '@protector/schema';
 import { type GraphQLSchema, parse } from 'graphql';
-import type { ProtectionGroupReplica } from '../db/index.js';
+import { type ProtectionGroupReplica, protectionGroupCursor } from '../db/index.js';
 import type { Caller } from './auth.js';
 import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
 import { checkCinderBackend } from './cinder-backend.js';
@@ -159,11 +159,16 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     };
   }
 
-  /** Every group held here whose project the caller may see. */
-  const visibleGroups = async (caller: Caller) =>
-    (await repo.listProtectionGroups({}, { first: 500 })).nodes.filter((p) =>
-      canSeeProject(caller, p.projectId),
+  /** How many of the groups the caller may see have this site as primary, and how many the peer. */
+  const visibleCounts = async (caller: Caller) => {
+    const all = isAdmin(caller) || isService(caller);
+    const bySite = await repo.countProtectionGroupsByPrimarySite(
+      all ? {} : { projectId: caller.projectId ?? [] },
     );
+    const total = [...bySite.values()].reduce((a, n) => a + n, 0);
+    const primary = bySite.get(key) ?? 0;
+    return { primary, secondary: total - primary };
+  };
 
   const siteState = {
     key: () => key,
@@ -174,16 +179,14 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
     startedAt: () => ctx.startedAt,
     // The site's role and counts over the groups the caller may see (a tenant learns nothing of others).
     async role(_: unknown, __: unknown, { caller }: RequestContext) {
-      const groups = await visibleGroups(caller);
-      const primary = groups.filter((p) => p.currentPrimarySite === key).length;
-      const secondary = groups.length - primary;
+      const { primary, secondary } = await visibleCounts(caller);
       return primary && secondary ? 'MIXED' : primary ? 'PRIMARY' : secondary ? 'SECONDARY' : 'IDLE';
     },
     async primaryProtectionGroupCount(_: unknown, __: unknown, { caller }: RequestContext) {
-      return (await visibleGroups(caller)).filter((p) => p.currentPrimarySite === key).length;
+      return (await visibleCounts(caller)).primary;
     },
     async secondaryProtectionGroupCount(_: unknown, __: unknown, { caller }: RequestContext) {
-      return (await visibleGroups(caller)).filter((p) => p.secondarySite === key).length;
+      return (await visibleCounts(caller)).secondary;
     },
     async storage(_: unknown, __: unknown, { caller }: RequestContext) {
       requireAdmin(caller, 'Storage state');
@@ -259,12 +262,16 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
         },
         { first: args.first ?? 50, after: args.after ?? undefined },
       );
-      let nodes = await replicasOf(page.nodes, caller);
-      if (f.role) nodes = nodes.filter((n) => n?.role === f.role);
-      const visible = nodes.filter((n): n is Json => !!n);
+      const nodes = await replicasOf(page.nodes, caller);
+      // An edge's cursor is the list's own (name, id) position: the same group has the same cursor on
+      // every site, so a caller (the coordinator) can continue any site's list after any group.
+      const edges = page.nodes
+        .map((pg, i) => ({ cursor: protectionGroupCursor(pg), node: nodes[i] }))
+        .filter((e): e is { cursor: string; node: Json } => !!e.node && (!f.role || e.node.role === f.role));
+      const visible = edges.map((e) => e.node);
       return {
         nodes: visible,
-        edges: visible.map((node) => ({ cursor: String(node.id), node })),
+        edges,
         pageInfo: page.pageInfo,
         totalCount: page.totalCount,
       };

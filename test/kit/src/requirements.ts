@@ -281,7 +281,20 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     await chown(dir, Number(uid.trim()), Number(gid.trim()));
   }
   const data = join(dir, 'data');
-  await exec('initdb', ['-D', data, '-U', 'protector', '--auth=trust', '--encoding=UTF8', '--no-sync']);
+  // A linguistic collation (ICU, built into Debian's PostgreSQL), as production databases usually have:
+  // the product must not depend on the C collation's byte order.
+  await exec('initdb', [
+    '-D',
+    data,
+    '-U',
+    'protector',
+    '--auth=trust',
+    '--encoding=UTF8',
+    '--locale=C.UTF-8',
+    '--locale-provider=icu',
+    '--icu-locale=en-US',
+    '--no-sync',
+  ]);
   await exec('pg_ctl', [
     '-D',
     data,
