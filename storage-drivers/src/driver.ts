@@ -10,7 +10,7 @@ import { type Clock, mapLimit, systemClock } from '@protector/platform';
 import { flashArrayNameProblem, type Json, ProtectorError } from '@protector/schema';
 import type { ArrayClient } from './client/array-client.js';
 import { protectionGroups } from './driver/async-replication.js';
-import { pickRef, toVolume } from './driver/mapping.js';
+import { pickRef, replicaName, toVolume } from './driver/mapping.js';
 import { DEFAULT_SCHEDULE, type GroupArrays, type ReplicationMechanism } from './driver/mechanism.js';
 import { pods } from './driver/sync-replication.js';
 import {
@@ -23,6 +23,8 @@ import {
 import type {
   ArrayCheck,
   ArrayInfo,
+  CompletedReplication,
+  CompletedReplications,
   InitializeOptions,
   LinkState,
   MaterializeOptions,
@@ -553,6 +555,72 @@ export abstract class FlashArrayDriver implements StorageDriver {
           ? Math.max(0, Math.round((this.clock.now() - lastPoint.createdAt.getTime()) / 1000))
           : null;
     return { group: ref.name, link, lagSeconds, lastPoint, inProgress };
+  }
+
+  async completedReplications(
+    targetArray: string,
+    refs: readonly ReplicationGroupRef[],
+    since: Date | null,
+  ): Promise<CompletedReplications> {
+    // One listing per credential the groups read the array with (most share the site's own).
+    const byClient = new Map<ArrayClient, Map<string, ReplicationGroupRef>>();
+    for (const ref of refs) {
+      this.checkRef(ref);
+      if (ref.mode !== 'async' || ref.targetArray !== targetArray) {
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `completedReplications watches async groups replicating to '${targetArray}'; '${ref.name}' is ${ref.mode} to '${ref.targetArray}'.`,
+        );
+      }
+      const client = this.client(targetArray, ref);
+      const named = byClient.get(client) ?? new Map<string, ReplicationGroupRef>();
+      named.set(replicaName(ref), ref);
+      byClient.set(client, named);
+    }
+    if (!byClient.size) byClient.set(this.client(targetArray), new Map());
+    const completed = new Map<string, CompletedReplication>();
+    let until: number | null = since?.getTime() ?? null;
+    for (const [client, named] of byClient) {
+      const transfers = since
+        ? await client.list<Json>('/protection-group-snapshots/transfer', {
+            destroyed: 'false',
+            filter: `progress="1.0" and completed>=${since.getTime()}`,
+          })
+        : (
+            await client.request<{ items: Json[] }>({
+              method: 'GET',
+              path: '/protection-group-snapshots/transfer',
+              query: { destroyed: 'false', filter: 'progress="1.0"', sort: 'completed-', limit: '1' },
+            })
+          ).items;
+      const newest = new Map<string, Json>();
+      for (const t of transfers) {
+        const at = Number(t.completed);
+        if (until === null || at > until) until = at;
+        const name = String(t.name);
+        const group = named.get(name.slice(0, name.lastIndexOf('.')));
+        if (!since || !group) continue;
+        const seen = newest.get(group.name);
+        if (!seen || at > Number(seen.completed)) newest.set(group.name, t);
+      }
+      const names = [...newest.values()].map((t) => String(t.name));
+      for (let i = 0; i < names.length; i += 50) {
+        const snaps = await client.list<Json>('/protection-group-snapshots', {
+          names: names.slice(i, i + 50).join(','),
+        });
+        for (const snap of snaps) {
+          const name = String(snap.name);
+          const group = named.get(name.slice(0, name.lastIndexOf('.')))!;
+          completed.set(group.name, {
+            group: group.name,
+            point: name,
+            createdAt: new Date(Number(snap.created)),
+            completedAt: new Date(Number(newest.get(group.name)!.completed)),
+          });
+        }
+      }
+    }
+    return { completed, until: until === null ? null : new Date(until) };
   }
 
   private async requireGroup(ref: ReplicationGroupRef): Promise<ReplicationGroup> {

@@ -11,6 +11,8 @@ export type {
   ArrayCheck,
   ArrayIdentity,
   ArrayInfo,
+  CompletedReplication,
+  CompletedReplications,
   InitializeOptions,
   LinkState,
   MaterializeOptions,

@@ -129,6 +129,23 @@ export interface ReplicationStatus {
   readonly inProgress: RecoveryPoint | null;
 }
 
+/** A recovery point that completed replication: what `completedReplications` reports per group. */
+export interface CompletedReplication {
+  /** The group's name on its source array (`ReplicationGroupRef.name`). */
+  readonly group: string;
+  /** The point's name on the target array. */
+  readonly point: string;
+  readonly createdAt: Date;
+  readonly completedAt: Date;
+}
+
+/** What completed on one array since a time of that array: per group, its newest completed point. */
+export interface CompletedReplications {
+  readonly completed: ReadonlyMap<string, CompletedReplication>;
+  /** The newest completion the array reported (at or after `since`): the next call's `since`. */
+  readonly until: Date | null;
+}
+
 export interface ArrayCheck {
   readonly array: string;
   readonly role: 'primary' | 'secondary';
@@ -208,4 +225,16 @@ export interface StorageDriver {
   reverseReplication(ref: ReplicationGroupRef, volumes: readonly string[]): Promise<ReplicationGroup>;
 
   replicationStatus(ref: ReplicationGroupRef): Promise<ReplicationStatus>;
+  /**
+   * Set-based watch of many async groups replicating to `targetArray`: the points that completed at or
+   * after `since` (that array's time), the newest per group. One listing of the array's transfers per
+   * array credential, whatever the number of groups, then one read of the new points' snapshots: its
+   * cost follows what changed, not how many groups there are. With `since` null it only learns `until`
+   * (callers read each group's state once with `replicationStatus`).
+   */
+  completedReplications(
+    targetArray: string,
+    refs: readonly ReplicationGroupRef[],
+    since: Date | null,
+  ): Promise<CompletedReplications>;
 }

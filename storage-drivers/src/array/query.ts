@@ -37,6 +37,8 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
   return (item) =>
     clauses.every(({ field, op, raw }) => {
       const value = pick(item, field);
+      // As on an array, a field without a value matches no comparison but `!=`.
+      if (value === null || value === undefined) return op === '!=';
       const numeric = typeof value === 'number' && raw.trim() !== '' && !Number.isNaN(Number(raw));
       const a: number | string = numeric ? (value as number) : String(value);
       const b: number | string = numeric ? Number(raw) : raw;

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventHub } from '@protector/platform';
 import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
-import type { StorageDriver } from '@protector/storage-drivers';
-import type { SiteRepository } from '../db/index.js';
+import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
+import type { ProtectionGroupReplica, SiteRepository } from '../db/index.js';
 import { groupRef, type SiteContext, storageGroupNameOf } from './context.js';
 
 export type { SiteEventKind };
@@ -42,9 +42,46 @@ export class SiteEvents extends EventHub<SiteEvent> {
 
 const linkState = (s: string) => s.toUpperCase();
 
+/** What the monitor knows of a group's replication to this site, as of its last poll. */
+export interface WatchedReplication {
+  readonly link: string;
+  /** Newest complete recovery point on this site's array. */
+  readonly lastPoint: {
+    name: string;
+    createdAt: Date;
+    completedAt: Date | null;
+    progress: number;
+    complete: boolean;
+  } | null;
+  /** Seconds since `lastPoint` was created, now; null without one (0 for a connected pod). */
+  lagSeconds(): number | null;
+}
+
+/** What the monitor knows of one group: the ref it was read with (a new direction is read again). */
+interface Known {
+  readonly ref: string;
+  readonly mode: ReplicationGroupRef['mode'];
+  link: string;
+  point: WatchedReplication['lastPoint'];
+}
+
+/** The replication monitor: its poll, and what it knows of each group (for storage state reads). */
+export interface ReplicationMonitor {
+  stop(): void;
+  pollNow(): Promise<void>;
+  /** The group's replication as the last poll saw it; undefined before the monitor has seen it. */
+  statusOf(protectionGroupId: string): WatchedReplication | undefined;
+}
+
 /**
- * Polls replication status of every group replicating to (or from) this site and publishes changes.
- * Also records `lastReplicationAt` on the replica when a newer complete point lands.
+ * Watches replication to this site for every group and publishes changes (replication completed, RPO
+ * violated or restored, link state changed); records `lastReplicationAt` on the replica when a newer
+ * complete point lands. Never overlaps itself.
+ *
+ * Its cost follows what changed, not the number of groups: a group's state is read from the arrays
+ * once (when the monitor first sees it, or its direction changed); after that, one set-based listing
+ * per poll (`completedReplications`) returns only the points that completed since the previous poll,
+ * and lags and RPOs are computed from what is known. Sync groups (pods) are read every poll.
  */
 export function startReplicationMonitor(deps: {
   repo: SiteRepository;
@@ -55,14 +92,81 @@ export function startReplicationMonitor(deps: {
   arrays: Pick<SiteContext, 'localArray' | 'peerArray' | 'arrayTokens'>;
   intervalMs: number;
   log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
-}): { stop(): void; pollNow(): Promise<void> } {
-  const lastPoint = new Map<string, string>();
+}): ReplicationMonitor {
   // Points completed before the monitor started are history, not news; later ones are reported even when
   // they are the first point of a group (the group's first replication).
   const startedAt = Date.now();
   const violated = new Map<string, boolean>();
+  const known = new Map<string, Known>();
+  // Array time up to which completions were read (per target array): the next poll reads from there.
+  const since = new Map<string, Date>();
   let link: string | null = null;
   let running: Promise<void> | null = null;
+  const refKey = (r: ReplicationGroupRef) => `${r.mode}\n${r.sourceArray}\n${r.targetArray}\n${r.name}`;
+
+  const watched = (k: Known): WatchedReplication => ({
+    link: k.link,
+    lastPoint: k.point,
+    // A connected pod mirrors every write: no lag.
+    lagSeconds: () =>
+      k.mode === 'sync' && k.link === 'CONNECTED'
+        ? 0
+        : k.point === null
+          ? null
+          : Math.max(0, Math.round((Date.now() - k.point.createdAt.getTime()) / 1000)),
+  });
+
+  /** A newer complete point of a group: the event (unless history) and `lastReplicationAt`. */
+  const landed = async (
+    pg: ProtectionGroupReplica,
+    name: string,
+    point: NonNullable<WatchedReplication['lastPoint']>,
+    rpo: number | null,
+    state: Known,
+  ) => {
+    const first = state.point === null && !known.has(pg.id);
+    if (state.point?.name === point.name) return;
+    if (state.point && point.createdAt < state.point.createdAt) return;
+    if (!first || (point.completedAt?.getTime() ?? 0) >= startedAt) {
+      deps.events.publish({
+        kind: 'REPLICATION_COMPLETED',
+        protectionGroupId: pg.id,
+        projectId: pg.projectId,
+        storageGroupName: name,
+        recoveryPoint: pointJson(point),
+        lagSeconds: Math.max(0, Math.round((Date.now() - point.createdAt.getTime()) / 1000)),
+        rpoMinutes: rpo,
+        linkState: state.link,
+        previousLinkState: null,
+        message: `Recovery point ${point.name} of '${pg.name}' completed replication.`,
+      });
+    }
+    state.point = point;
+    if (!pg.lastReplicationAt || pg.lastReplicationAt < point.createdAt)
+      await deps.repo.recordReplication(pg.id, point.createdAt);
+  };
+
+  const checkRpo = (pg: ProtectionGroupReplica, name: string, rpo: number | null, w: WatchedReplication) => {
+    const lag = w.lagSeconds();
+    if (rpo === null || lag === null) return;
+    const isViolated = rpoCompliance(lag, rpo) === 'VIOLATED';
+    if (isViolated === (violated.get(pg.id) ?? false)) return;
+    violated.set(pg.id, isViolated);
+    deps.events.publish({
+      kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',
+      protectionGroupId: pg.id,
+      projectId: pg.projectId,
+      storageGroupName: name,
+      recoveryPoint: w.lastPoint ? pointJson(w.lastPoint) : null,
+      lagSeconds: lag,
+      rpoMinutes: rpo,
+      linkState: w.link,
+      previousLinkState: null,
+      message: isViolated
+        ? `'${pg.name}' violates its RPO: the newest complete recovery point is ${lag} s old (RPO ${rpo} min).`
+        : `'${pg.name}' meets its RPO again (lag ${lag} s).`,
+    });
+  };
 
   const poll = async () => {
     try {
@@ -84,6 +188,17 @@ export function startReplicationMonitor(deps: {
         deps.log('WARNING', `replication link changed from ${link} to ${now}`);
       }
       link = now;
+      const local = deps.arrays.localArray;
+      // Learn where the array's completions stand before reading any group, so nothing completing
+      // during the reads below is missed by the next listing.
+      // (An array that never completed one: everything from now on is new.)
+      if (!since.has(local)) {
+        const { until } = await deps.driver.completedReplications(local, [], null);
+        since.set(local, until ?? new Date(0));
+      }
+      const live = new Set<string>();
+      // Groups already read once: watched together, by one listing of what completed since.
+      const watchedAsync: { pg: ProtectionGroupReplica; ref: ReplicationGroupRef; rpo: number | null }[] = [];
       // Every group, a page at a time (a site may hold thousands), with the page's policies in one read.
       for (let after: string | null = null, more = true; more; ) {
         const page = await deps.repo.listProtectionGroups({}, { first: 500, after });
@@ -92,9 +207,17 @@ export function startReplicationMonitor(deps: {
         const policies = await deps.repo.getReplicationPolicies(page.nodes.map((pg) => pg.id));
         for (const pg of page.nodes) {
           if (!pg.storageGroupName && pg.replicationType === 'async') continue;
+          live.add(pg.id);
           const name = storageGroupNameOf(pg);
+          const rpo = policies.get(pg.id)?.rpoMinutes ?? null;
           // Watch the direction where this site is the target: that is where recovery points land.
           const ref = groupRef(deps.arrays, pg, 'to-here');
+          const state = known.get(pg.id);
+          if (ref.mode === 'async' && state?.ref === refKey(ref)) {
+            state.link = now;
+            watchedAsync.push({ pg, ref, rpo });
+            continue;
+          }
           let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
           try {
             status = await deps.driver.replicationStatus(ref);
@@ -102,49 +225,47 @@ export function startReplicationMonitor(deps: {
             if (isProtectorError(err)) continue;
             throw err;
           }
-          const rpo = policies.get(pg.id)?.rpoMinutes ?? null;
-          const p = status.lastPoint;
-          if (p && lastPoint.get(pg.id) !== p.name) {
-            if (lastPoint.has(pg.id) || (p.completedAt?.getTime() ?? 0) >= startedAt) {
-              deps.events.publish({
-                kind: 'REPLICATION_COMPLETED',
-                protectionGroupId: pg.id,
-                projectId: pg.projectId,
-                storageGroupName: name,
-                recoveryPoint: pointJson(p),
-                lagSeconds: status.lagSeconds,
-                rpoMinutes: rpo,
-                linkState: linkState(status.link),
-                previousLinkState: null,
-                message: `Recovery point ${p.name} of '${pg.name}' completed replication.`,
-              });
-            }
-            lastPoint.set(pg.id, p.name);
-            if (!pg.lastReplicationAt || pg.lastReplicationAt < p.createdAt)
-              await deps.repo.recordReplication(pg.id, p.createdAt);
-          }
-          if (rpo !== null && status.lagSeconds !== null) {
-            const isViolated = rpoCompliance(status.lagSeconds, rpo) === 'VIOLATED';
-            if (isViolated !== (violated.get(pg.id) ?? false)) {
-              deps.events.publish({
-                kind: isViolated ? 'RPO_VIOLATED' : 'RPO_RESTORED',
-                protectionGroupId: pg.id,
-                projectId: pg.projectId,
-                storageGroupName: name,
-                recoveryPoint: p ? pointJson(p) : null,
-                lagSeconds: status.lagSeconds,
-                rpoMinutes: rpo,
-                linkState: linkState(status.link),
-                previousLinkState: null,
-                message: isViolated
-                  ? `'${pg.name}' violates its RPO: the newest complete recovery point is ${status.lagSeconds} s old (RPO ${rpo} min).`
-                  : `'${pg.name}' meets its RPO again (lag ${status.lagSeconds} s).`,
-              });
-            }
-            violated.set(pg.id, isViolated);
-          }
+          const next: Known = {
+            ref: refKey(ref),
+            mode: ref.mode,
+            link: linkState(status.link),
+            point: state?.point ?? null,
+          };
+          if (status.lastPoint) await landed(pg, name, status.lastPoint, rpo, next);
+          known.set(pg.id, next);
+          checkRpo(pg, name, rpo, watched(next));
         }
       }
+      if (watchedAsync.length) {
+        const from = since.get(local)!;
+        const seen = await deps.driver.completedReplications(
+          local,
+          watchedAsync.map((w) => w.ref),
+          from,
+        );
+        if (seen.until && seen.until > from) since.set(local, seen.until);
+        for (const { pg, ref, rpo } of watchedAsync) {
+          const state = known.get(pg.id)!;
+          const done = seen.completed.get(ref.name);
+          if (done) {
+            await landed(
+              pg,
+              ref.name,
+              {
+                name: done.point,
+                createdAt: done.createdAt,
+                completedAt: done.completedAt,
+                progress: 1,
+                complete: true,
+              },
+              rpo,
+              state,
+            );
+          }
+          checkRpo(pg, ref.name, rpo, watched(state));
+        }
+      }
+      for (const id of known.keys()) if (!live.has(id)) known.delete(id);
     } catch (err) {
       deps.log('WARNING', `replication monitor: ${(err as Error).message}`);
     }
@@ -158,7 +279,14 @@ export function startReplicationMonitor(deps: {
   };
   const timer = setInterval(() => void pollNow(), deps.intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer), pollNow };
+  return {
+    stop: () => clearInterval(timer),
+    pollNow,
+    statusOf: (id) => {
+      const state = known.get(id);
+      return state ? watched(state) : undefined;
+    },
+  };
 }
 
 export function pointJson(p: {

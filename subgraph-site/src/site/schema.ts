@@ -20,7 +20,7 @@ import type { Caller } from './auth.js';
 import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
 import { checkCinderBackend } from './cinder-backend.js';
 import { type SiteContext, storageRef } from './context.js';
-import { pointJson, type SiteEvent } from './events.js';
+import { pointJson, type ReplicationMonitor, type SiteEvent } from './events.js';
 import { replicaToGraphQL } from './metadata.js';
 import { networkJson, type SiteSteps, type StepKey, TAG, tenantMappingJson } from './steps.js';
 
@@ -32,7 +32,11 @@ export interface RequestContext {
 const site = (name: string) => ({ __typename: 'Site', name });
 const pgRef = (id: string | null) => (id ? { __typename: 'ProtectionGroup', id } : null);
 
-export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSchema {
+export function buildSiteSchema(
+  ctx: SiteContext,
+  steps: SiteSteps,
+  monitor: Pick<ReplicationMonitor, 'statusOf'>,
+): GraphQLSchema {
   const key = ctx.siteName;
   const { repo, cloud, driver } = ctx;
 
@@ -192,15 +196,26 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
       requireAdmin(caller, 'Storage state');
       const validation = await driver.validate();
       const infos = driver.arrays();
-      const page = await repo.listProtectionGroups({}, { first: 500 });
-      const groups = await Promise.all(
-        page.nodes.map(async (pg) => {
+      // Every group, a page at a time, with what the replication monitor knows of it (the arrays
+      // are read here only for a group the monitor has not seen yet).
+      const groups: Json[] = [];
+      for (let after: string | null = null, more = true; more; ) {
+        const page = await repo.listProtectionGroups({}, { first: 500, after });
+        after = page.pageInfo.endCursor;
+        more = page.pageInfo.hasNextPage;
+        const policies = await repo.getReplicationPolicies(page.nodes.map((pg) => pg.id));
+        for (const pg of page.nodes) {
           const ref = await storageRef(ctx, pg).catch(() => null);
-          const status = ref ? await driver.replicationStatus(ref).catch(() => null) : null;
-          const policy = await repo.getReplicationPolicy(pg.id);
+          const watched = monitor.statusOf(pg.id);
+          const status = watched
+            ? { lastPoint: watched.lastPoint, lagSeconds: watched.lagSeconds() }
+            : ref
+              ? await driver.replicationStatus(ref).catch(() => null)
+              : null;
+          const policy = policies.get(pg.id) ?? null;
           const rpo = policy?.rpoMinutes ?? null;
           const lag = status?.lagSeconds ?? null;
-          return {
+          groups.push({
             name: ref?.name ?? pg.storageGroupName ?? pg.name,
             kind: pg.replicationType === 'async' ? 'PROTECTION_GROUP' : 'POD',
             protectionGroup: pgRef(pg.id),
@@ -209,9 +224,9 @@ export function buildSiteSchema(ctx: SiteContext, steps: SiteSteps): GraphQLSche
             rpoMinutes: rpo,
             rpoCompliance: rpoCompliance(lag, rpo),
             replicationIntervalSeconds: policy?.replicationIntervalSeconds ?? null,
-          };
-        }),
-      );
+          });
+        }
+      }
       return {
         driver: driver.name.toUpperCase(),
         arrays: validation.arrays.map((a) => ({

@@ -281,7 +281,19 @@ export async function startSiteService(
       log: logSite,
     };
     const steps = createSiteSteps(ctx);
-    const schema = buildSiteSchema(ctx, steps);
+    // Storage state reads what the monitor knows instead of asking the arrays about every group.
+    const monitor = startReplicationMonitor({
+      repo,
+      driver,
+      events,
+      siteName,
+      arrays,
+      intervalMs: config.DEFAULT.replication_monitor_interval * 1000,
+      log: logSite,
+    });
+    cleanups.push(() => monitor.stop());
+
+    const schema = buildSiteSchema(ctx, steps, monitor);
     const validator = createTokenValidator(cloud, ks.token_cache_time);
 
     const limits = queryLimitsOf(config.api);
@@ -320,17 +332,6 @@ export async function startSiteService(
         throw err;
       }
     };
-
-    const monitor = startReplicationMonitor({
-      repo,
-      driver,
-      events,
-      siteName,
-      arrays,
-      intervalMs: config.DEFAULT.replication_monitor_interval * 1000,
-      log: logSite,
-    });
-    cleanups.push(() => monitor.stop());
 
     const readiness = async () => {
       const checks: Record<string, { ok: boolean; error?: string }> = {};

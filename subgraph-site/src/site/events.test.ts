@@ -1,0 +1,147 @@
+/**
+ * The replication monitor on a real site database (SQLite) and the Mock storage driver's arrays: its
+ * reads of the arrays follow what changed, not the number of groups.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSecretKey } from '@protector/platform/db';
+import type { StorageDriver } from '@protector/storage-drivers';
+import { MockStorageDriver } from '@protector/storage-drivers/mock';
+import type { DataSource } from 'typeorm';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSiteDataSource, createSiteRepository, type SiteRepository } from '../db/index.js';
+import { type SiteEvent, SiteEvents, startReplicationMonitor } from './events.js';
+
+const A = 'mock-array-a';
+const B = 'mock-array-b';
+
+describe('replication monitor', () => {
+  let dir: string;
+  let ds: DataSource;
+  let repo: SiteRepository;
+  let driver: MockStorageDriver;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'protector-monitor-'));
+    ds = await createSiteDataSource({ url: `sqlite://${join(dir, 'site.sqlite')}` });
+    repo = createSiteRepository(ds, { secretKey: generateSecretKey() });
+    driver = MockStorageDriver.create({ dataDir: dir, arrays: [A, B], transferMs: 0 });
+    await driver.initialize();
+  });
+  afterEach(async () => {
+    await driver.close();
+    if (ds.isInitialized) await ds.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** `n` async groups replicating boston (array a) -> seattle (array b), each with one volume. */
+  async function groups(n: number, from = 0) {
+    const ids: string[] = [];
+    for (let i = from; i < from + n; i++) {
+      const name = `pg-g${i}`;
+      const id = randomUUID();
+      await repo.applyProtectionGroupMetadata(
+        {
+          id,
+          name: `g${i}`,
+          projectId: 'p1',
+          replicationType: 'async',
+          currentPrimarySite: 'boston',
+          secondarySite: 'seattle',
+          storageGroupName: name,
+          volumeType: 'replicated-ssd',
+        },
+        0,
+      );
+      const ref = { name, mode: 'async' as const, sourceArray: A, targetArray: B };
+      await driver.createVolumes(A, [{ name: `${name}-vol`, sizeBytes: 1024 * 1024 }]);
+      await driver.ensureReplicationGroup(ref);
+      await driver.addVolumes(ref, [`${name}-vol`]);
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  /** The driver, counting what the monitor asks of it. */
+  function counted() {
+    const calls: Record<string, number> = {};
+    const proxy = new Proxy(driver as StorageDriver, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
+          return value.apply(target, args);
+        };
+      },
+    });
+    return { proxy, calls };
+  }
+
+  it('reads each group once, then only what completed since, whatever the number of groups', async () => {
+    const ids = await groups(30);
+    const { proxy, calls } = counted();
+    const events: SiteEvent[] = [];
+    const hub = new SiteEvents();
+    const stream = hub.subscribe();
+    void (async () => {
+      for await (const e of stream) events.push(e);
+    })();
+    const monitor = startReplicationMonitor({
+      repo,
+      driver: proxy,
+      events: hub,
+      siteName: 'seattle',
+      arrays: { localArray: B, peerArray: A, arrayTokens: () => undefined },
+      intervalMs: 3_600_000,
+      log: () => undefined,
+    });
+    try {
+      await monitor.pollNow();
+      expect(calls.replicationStatus).toBe(30);
+      for (const k of Object.keys(calls)) delete calls[k];
+
+      // Nothing changed: no group is read again.
+      await monitor.pollNow();
+      await monitor.pollNow();
+      expect(calls.replicationStatus ?? 0).toBe(0);
+      expect(calls.completedReplications).toBe(2);
+
+      // One group replicates: the next poll learns it, records it and reports it.
+      const point = await driver.replicateNow({
+        name: 'pg-g7',
+        mode: 'async',
+        sourceArray: A,
+        targetArray: B,
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      await monitor.pollNow();
+      await new Promise((r) => setImmediate(r));
+      expect(calls.replicationStatus ?? 0).toBe(0);
+      expect(monitor.statusOf(ids[7]!)?.lastPoint?.name).toBe(point.name);
+      expect(monitor.statusOf(ids[7]!)?.lagSeconds()).toBeGreaterThanOrEqual(0);
+      expect(monitor.statusOf(ids[8]!)?.lastPoint).toBeNull();
+      expect((await repo.getProtectionGroup(ids[7]!))?.lastReplicationAt?.getTime()).toBe(
+        point.createdAt.getTime(),
+      );
+      expect(events.filter((e) => e.kind === 'REPLICATION_COMPLETED')).toMatchObject([
+        { protectionGroupId: ids[7], recoveryPoint: { name: point.name, complete: true } },
+      ]);
+      // Seen once: polling again reports nothing new.
+      await monitor.pollNow();
+      expect(events.filter((e) => e.kind === 'REPLICATION_COMPLETED')).toHaveLength(1);
+
+      // A new group is read once, the others not.
+      for (const k of Object.keys(calls)) delete calls[k];
+      await groups(1, 30);
+      await monitor.pollNow();
+      await monitor.pollNow();
+      expect(calls.replicationStatus).toBe(1);
+    } finally {
+      monitor.stop();
+      await stream.return(undefined);
+    }
+  });
+});
