@@ -9,7 +9,6 @@ import {
   arrayUrlProblem,
   defaultStorageGroupName,
   flashArrayNameProblem,
-  isProtectorError,
   ProtectorError,
   policyNumberProblem,
   protectionGroupNameProblem,
@@ -37,7 +36,14 @@ import {
   VolumeTypesDocument,
 } from './generated/site-documents.js';
 import { ProtectionGroups } from './protection-groups.js';
-import { listReplicas, memberInput, peerUnreachable, type Replica, readReplica } from './replicas.js';
+import {
+  listReplicas,
+  memberInput,
+  noAnswer,
+  peerUnreachable,
+  type Replica,
+  readReplica,
+} from './replicas.js';
 import { type CallerCredential, SERVICE, type SiteClient } from './site-client.js';
 import type { CallerTokens, GroupView } from './site-registry.js';
 
@@ -89,7 +95,7 @@ export abstract class GroupChanges extends ProtectionGroups {
           return { client: c, types: await this.volumeTypes(c, credentials.get(c)!), error: null };
         } catch (err) {
           // Only a site that did not answer is down; a refused token is the caller's to fix.
-          if (isProtectorError(err, 'SITE_UNREACHABLE')) return { client: c, types: [], error: err };
+          if (noAnswer(err)) return { client: c, types: [], error: err };
           throw err;
         }
       }),
@@ -422,7 +428,7 @@ export abstract class GroupChanges extends ProtectionGroups {
         readReplica(await this.client(s.name), '00000000-0000-0000-0000-000000000000', SERVICE),
       ),
     );
-    const unreachable = down.find((r) => r.error?.code === 'SITE_UNREACHABLE');
+    const unreachable = down.find((r) => noAnswer(r.error));
     if (unreachable) throw peerUnreachable(unreachable);
     let out: TenantMappingFieldsFragment[] = [];
     for (const s of sites) {

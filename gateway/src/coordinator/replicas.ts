@@ -14,6 +14,10 @@ import {
 } from './generated/site-documents.js';
 import type { Identity, SiteClient } from './site-client.js';
 
+/** The site did not answer: unreachable, or reachable but too slow (SITE_TIMEOUT). */
+export const noAnswer = (err: unknown): err is ProtectorError =>
+  err instanceof ProtectorError && (err.code === 'SITE_UNREACHABLE' || err.code === 'SITE_TIMEOUT');
+
 /** A group's replica on one site, as `ReplicaFields` in `documents/site-queries.graphql` selects it. */
 export type Replica = ReplicaFieldsFragment;
 /** One member of a replica. */
@@ -94,7 +98,7 @@ export type SyncState = SyncStatus;
 
 /** Sync status of a group from what each of its sites answered. */
 export function syncState(reads: readonly ReplicaRead[]): SyncState {
-  if (reads.some((r) => r.error && r.error.code === 'SITE_UNREACHABLE')) return 'UNREACHABLE';
+  if (reads.some((r) => noAnswer(r.error))) return 'UNREACHABLE';
   if (reads.some((r) => r.error)) return 'FAILED';
   const versions = new Set(reads.map((r) => r.replica?.metadataVersion ?? 0));
   return versions.size === 1 ? 'IN_SYNC' : 'OUT_OF_SYNC';

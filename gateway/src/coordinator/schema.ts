@@ -99,7 +99,22 @@ const stepJson = (s: OperationRecord['steps'][number]) => ({
 });
 
 /** The payload of `OperationEvent` for one event. */
+const eventJsons = new WeakMap<OperationEvent, Json>();
+
+/**
+ * An event as the API's `OperationEvent`: one object per event, which every subscriber receives (so
+ * subscribers with the same selection and authority share its execution; see `resolveEvent`).
+ */
 export function operationEventJson(e: OperationEvent): Json {
+  let json = eventJsons.get(e);
+  if (!json) {
+    json = toOperationEventJson(e);
+    eventJsons.set(e, json);
+  }
+  return json;
+}
+
+function toOperationEventJson(e: OperationEvent): Json {
   const step = e.stepIndex === null ? null : e.operation.steps.find((s) => s.index === e.stepIndex);
   const member = e.memberId ? e.operation.members.find((m) => m.memberId === e.memberId) : null;
   return {

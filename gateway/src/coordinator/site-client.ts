@@ -109,6 +109,18 @@ export class SiteKeystone {
   async validate(token: string): Promise<TokenInfo> {
     const hit = this.validated.get(token);
     if (hit && hit.until > Date.now()) return hit.info;
+    // Many requests (or subscribers) with one token wait for one check.
+    let pending = this.validating.get(token);
+    if (!pending) {
+      pending = this.check(token).finally(() => this.validating.delete(token));
+      this.validating.set(token, pending);
+    }
+    return pending;
+  }
+
+  private readonly validating = new Map<string, Promise<TokenInfo>>();
+
+  private async check(token: string): Promise<TokenInfo> {
     const res = await this.call('GET', '/auth/tokens?nocatalog=1', {
       'x-auth-token': await this.serviceToken(),
       'x-subject-token': token,
@@ -235,6 +247,16 @@ export class SiteClient {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
+      // The site took the request and did not answer in time: slow or overloaded, not gone.
+      const code = (err as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        throw new ProtectorError(
+          'SITE_TIMEOUT',
+          `Site '${this.site.name}' is reachable but did not answer within ${timeoutMs} ms (slow or overloaded); retry later.`,
+          { site: this.site.name },
+          { cause: err },
+        );
+      }
       throw new ProtectorError(
         'SITE_UNREACHABLE',
         `Site '${this.site.name}' is unreachable: ${(err as Error).message}`,

@@ -15,7 +15,7 @@ import {
 } from '@protector/schema';
 import { request } from 'undici';
 import { CinderBackendCheckDocument, StorageCheckDocument } from './generated/site-documents.js';
-import { listReplicas, type Replica, type ReplicaRead } from './replicas.js';
+import { listReplicas, noAnswer, type Replica, type ReplicaRead } from './replicas.js';
 import { CallerCredential, SERVICE, SiteClient, type TokenInfo } from './site-client.js';
 import { type SiteHealth, SiteHealthMonitor } from './site-health.js';
 import type { CoordinatorStore, ServiceCredentials, SiteRecord } from './store.js';
@@ -158,7 +158,7 @@ export abstract class SiteRegistry {
         await (await this.client(site.name)).keystone.validate(token);
         return true;
       } catch (err) {
-        if (isProtectorError(err, 'SITE_UNREACHABLE')) return null;
+        if (noAnswer(err)) return null;
         throw err;
       }
     };

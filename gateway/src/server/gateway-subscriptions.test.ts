@@ -193,7 +193,7 @@ describe('subscriptions through the gateway', () => {
     });
     const hub = env.coordinator.broadcast('op-many');
     const query =
-      'subscription { operationProgress(id: "op-many") { sequence operation { status protectionGroup { id b: boston { id } } } } }';
+      'subscription { operationProgress(id: "op-many") { sequence message operation { status protectionGroup { id b: boston { id } } } } }';
     const clients = Array.from({ length: 6 }, (_, i) =>
       connect({ token: i < 5 ? env.bostonTokens.tenant : env.bostonTokens.admin }),
     );
@@ -205,6 +205,7 @@ describe('subscriptions through the gateway', () => {
         await subscribed;
       }
       const before = env.coordinator.contexts.length;
+      const resolved = env.coordinator.resolutions.message;
       hub.publish({ sequence: 1, status: 'RUNNING', percentComplete: 10, operation: { id: 'op-many' } });
       const events = await Promise.all(subs.map((s) => s.next()));
       for (const e of events) {
@@ -217,8 +218,10 @@ describe('subscriptions through the gateway', () => {
           },
         });
       }
-      // Five subscribers with one token share one refetch; the sixth (another token) has its own.
+      // Five subscribers with one token share one execution of the event (and so one refetch); the
+      // sixth (another token) has its own.
       expect(env.coordinator.contexts.length - before).toBe(2);
+      expect(env.coordinator.resolutions.message - resolved).toBe(2);
     } finally {
       await Promise.all(clients.map((c) => c.dispose()));
     }

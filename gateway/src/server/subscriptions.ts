@@ -239,20 +239,7 @@ function sharedRefetch(
   variables: Record<string, unknown>,
   ctx: GatewayContext,
 ): Promise<unknown> {
-  let text = printed.get(query.document);
-  if (text === undefined) {
-    text = print(query.document);
-    printed.set(query.document, text);
-  }
-  let authority = authorities.get(ctx);
-  if (authority === undefined) {
-    const tokens = Object.entries(ctx.siteTokens).sort(([a], [b]) => a.localeCompare(b));
-    authority = createHash('sha256')
-      .update(JSON.stringify([ctx.defaultToken, tokens]))
-      .digest('base64');
-    authorities.set(ctx, authority);
-  }
-  const key = `${authority}\u0000${text}\u0000${JSON.stringify(variables)}`;
+  const key = `${authorityOf(ctx)}\u0000${printedOnce(query.document)}\u0000${JSON.stringify(variables)}`;
   let pending = refetchesInFlight.get(key);
   if (!pending) {
     pending = deps.execute(query.document, variables, ctx).finally(() => refetchesInFlight.delete(key));
@@ -261,12 +248,80 @@ function sharedRefetch(
   return pending;
 }
 
+/** The authority of a context: its tokens, hashed (subscribers with the same tokens may share answers). */
+function authorityOf(ctx: GatewayContext): string {
+  let authority = authorities.get(ctx);
+  if (authority === undefined) {
+    const tokens = Object.entries(ctx.siteTokens).sort(([a], [b]) => a.localeCompare(b));
+    authority = createHash('sha256')
+      .update(JSON.stringify([ctx.defaultToken, tokens]))
+      .digest('base64');
+    authorities.set(ctx, authority);
+  }
+  return authority;
+}
+
+function printedOnce(document: DocumentNode): string {
+  let text = printed.get(document);
+  if (text === undefined) {
+    text = print(document);
+    printed.set(document, text);
+  }
+  return text;
+}
+
+/** What makes two subscriptions answer an event alike: document, operation, variables, authority. */
+const sharingKeys = new WeakMap<PreparedSubscription, string>();
+function sharingKey(sub: PreparedSubscription): string {
+  let key = sharingKeys.get(sub);
+  if (key === undefined) {
+    key = [
+      authorityOf(sub.ctx),
+      printedOnce(sub.args.document),
+      sub.args.operationName ?? '',
+      JSON.stringify(sub.variables),
+    ].join('\u0000');
+    sharingKeys.set(sub, key);
+  }
+  return key;
+}
+
+/**
+ * Executions of one event, by sharing key: an event object the coordinator hands to every subscriber
+ * is executed once per distinct subscription (document, variables, tokens), and each of those
+ * subscribers sends that one answer (only read). 10,000 dashboards of 100 users with one selection
+ * cost 100 executions per event, not 10,000. Kept as long as the event object lives.
+ */
+const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+
 /** Resolves one event of a subscription into the subscriber's result (see the module comment). */
-export async function resolveEvent(
+export function resolveEvent(
   deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute'>,
   sub: PreparedSubscription,
   event: Record<string, unknown>,
   origin: EventOrigin = {},
+): Promise<ExecutionResult> {
+  // A site's event is relayed per subscriber (its own site subscription): nothing to share.
+  if (origin.fromSite) return executeEvent(deps, sub, event, origin);
+  let byKey = executions.get(event);
+  if (!byKey) {
+    byKey = new Map();
+    executions.set(event, byKey);
+  }
+  const key = sharingKey(sub);
+  let result = byKey.get(key);
+  if (!result) {
+    result = executeEvent(deps, sub, event, origin);
+    byKey.set(key, result);
+  }
+  return result;
+}
+
+async function executeEvent(
+  deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute'>,
+  sub: PreparedSubscription,
+  event: Record<string, unknown>,
+  origin: EventOrigin,
 ): Promise<ExecutionResult> {
   const refetchErrors: GraphQLError[] = [];
   const fromGateway = new WeakSet<object>();
@@ -445,9 +500,13 @@ const missingEvent = (site: RelaySite) =>
     }),
   );
 
+/** How many distinct valid subscription documents are kept parsed (the oldest goes first). */
+const VALID_DOCUMENTS_KEPT = 500;
+
 /** graphql-ws server options of the gateway (see the module comment). */
 export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions & { schema?: undefined } {
   const contexts = new WeakMap<object, GatewayContext>();
+  const validDocuments = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
 
   return {
     connectionInitWaitTimeout: 10_000,
@@ -469,23 +528,33 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       const schema = deps.apiSchema();
       if (!schema)
         return [gatewayError('The supergraph is not loaded yet; retry in a moment.', 'INTERNAL', true)];
-      let document: DocumentNode;
-      try {
-        document = parse(payload.query, parseLimits(deps.limits));
-      } catch (err) {
-        const message = (err as Error).message;
-        const formatted = sanitizeClientError({ message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
-        return [gatewayError(formatted.message, String(formatted.extensions?.['code']))];
+      // Many subscribers send the same document: parsed and validated once per schema, and shared.
+      let valid = validDocuments.get(schema);
+      if (!valid) {
+        valid = new Map();
+        validDocuments.set(schema, valid);
       }
-      const errors = validate(schema, document, [...specifiedRules, ...queryLimitRules(deps.limits)]);
-      if (errors.length > 0) {
-        return errors.map(
-          (e) =>
-            new GraphQLError(withoutEchoedValues(e.message), {
-              nodes: e.nodes,
-              extensions: { code: e.extensions['code'] ?? 'GRAPHQL_VALIDATION_FAILED' },
-            }),
-        );
+      let document = valid.get(payload.query);
+      if (!document) {
+        try {
+          document = parse(payload.query, parseLimits(deps.limits));
+        } catch (err) {
+          const message = (err as Error).message;
+          const formatted = sanitizeClientError({ message, extensions: { code: 'GRAPHQL_PARSE_FAILED' } });
+          return [gatewayError(formatted.message, String(formatted.extensions?.['code']))];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...queryLimitRules(deps.limits)]);
+        if (errors.length > 0) {
+          return errors.map(
+            (e) =>
+              new GraphQLError(withoutEchoedValues(e.message), {
+                nodes: e.nodes,
+                extensions: { code: e.extensions['code'] ?? 'GRAPHQL_VALIDATION_FAILED' },
+              }),
+          );
+        }
+        if (valid.size >= VALID_DOCUMENTS_KEPT) valid.delete(valid.keys().next().value!);
+        valid.set(payload.query, document);
       }
       const operationName = payload.operationName ?? undefined;
       const operation = getOperationAST(document, operationName);

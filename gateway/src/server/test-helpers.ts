@@ -53,6 +53,8 @@ export interface StubCoordinator {
   readonly operations: Map<string, StubOperation>;
   /** Contexts the coordinator's resolvers were called with. */
   readonly contexts: GatewayContext[];
+  /** How many times an event's `message` was resolved (once per execution of an event). */
+  readonly resolutions: { message: number };
   /** One channel per operation id; created on first use. */
   channel(operationId: string): EventChannel<Record<string, unknown>>;
   /**
@@ -73,6 +75,7 @@ export function createStubCoordinator(): StubCoordinator {
   const registry: GatewaySite[] = [];
   const operations = new Map<string, StubOperation>();
   const contexts: GatewayContext[] = [];
+  const resolutions = { message: 0 };
   const channels = new Map<string, EventChannel<Record<string, unknown>>>();
   const hubs = new Map<string, EventHub<Record<string, unknown>>>();
   let nextSubscribe = deferred<{ field: string; args: Record<string, unknown> }>();
@@ -121,7 +124,10 @@ export function createStubCoordinator(): StubCoordinator {
     },
     // A coordinator resolver on an event field: the gateway must use it for fields it takes from events.
     OperationEvent: {
-      message: (event: { message?: string; sequence: number }) => event.message ?? `event ${event.sequence}`,
+      message: (event: { message?: string; sequence: number }) => {
+        resolutions.message++;
+        return event.message ?? `event ${event.sequence}`;
+      },
     },
   };
 
@@ -142,6 +148,7 @@ export function createStubCoordinator(): StubCoordinator {
     registry,
     operations,
     contexts,
+    resolutions,
     channel,
     broadcast(id) {
       let hub = hubs.get(id);
