@@ -25,7 +25,15 @@ describe('listing Protection Groups across the sites', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'protector-listing-e2e-'));
-    lab = await startLab({ dir, gatewayPort: 0, transferMs: 300, bootSeconds: 1, demo: false });
+    // No health checks during the tests: the sites' request counters count only the tests' requests.
+    lab = await startLab({
+      dir,
+      gatewayPort: 0,
+      transferMs: 300,
+      bootSeconds: 1,
+      demo: false,
+      healthIntervalSeconds: 3600,
+    });
     tokens = await lab.tenantTokens();
     for (const name of NAMES) {
       await gql(
@@ -93,6 +101,40 @@ describe('listing Protection Groups across the sites', () => {
     expect(((boston.edges as Json[]).at(-1) as Json).cursor).toBe(cursor);
     const seattle = ((await list('seattle', cursor)).seattle as Json).protectionGroupReplicas as Json;
     expect((seattle.edges as Json[]).map((e) => (e.node as Json).name)).toEqual(ORDERED.slice(3, 6));
+  });
+
+  /** GraphQL queries a site has answered (its /metrics). */
+  async function siteQueries(site: string): Promise<number> {
+    const text = await (await fetch(lab.sites[site]!.url.replace(/\/graphql$/, '/metrics'))).text();
+    const line = text.split('\n').find((l) => l.startsWith('protector_graphql_requests_total{type="query"}'));
+    return Number(line?.split(' ').at(-1) ?? 0);
+  }
+
+  it("answers the sites' replica fields from what the list read: each site is asked once", async () => {
+    const replica =
+      'name metadataVersion status role members { name } policy { rpoMinutes } lastReplicationAt';
+    const before = { boston: await siteQueries('boston'), seattle: await siteQueries('seattle') };
+    const { protectionGroups } = await gql<{ protectionGroups: { nodes: Json[] } }>(
+      `{ protectionGroups(first: 50) { nodes { name boston { ${replica} } seattle { ${replica} } } } }`,
+    );
+    expect(await siteQueries('boston')).toBe(before.boston + 1);
+    expect(await siteQueries('seattle')).toBe(before.seattle + 1);
+    // The same as each site answers itself.
+    for (const site of ['boston', 'seattle']) {
+      const direct = await gql<Json>(
+        `{ ${site} { protectionGroupReplicas(first: 50) { nodes { ${replica} } } } }`,
+      );
+      expect(protectionGroups.nodes.map((n) => n[site])).toEqual(
+        ((direct[site] as Json).protectionGroupReplicas as Json).nodes,
+      );
+    }
+    // A field the list did not read is asked of the site.
+    const again = await siteQueries('boston');
+    const { protectionGroups: withSite } = await gql<{ protectionGroups: { nodes: Json[] } }>(
+      '{ protectionGroups(first: 2) { nodes { boston { name site { name } } } } }',
+    );
+    expect(withSite.nodes[0]).toEqual({ boston: { name: ORDERED[0], site: { name: 'boston' } } });
+    expect(await siteQueries('boston')).toBe(again + 2);
   });
 
   it('refuses a cursor that is not one, naming the argument', async () => {

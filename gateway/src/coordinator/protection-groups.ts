@@ -17,6 +17,7 @@ import {
   SITE_PAGE_LIMIT,
   syncState,
 } from './replicas.js';
+import { rememberReplica } from './request-reads.js';
 import { type CallerCredential, SERVICE } from './site-client.js';
 import { type CallerTokens, type GroupView, SiteRegistry } from './site-registry.js';
 import type { OperationRecord } from './store.js';
@@ -144,7 +145,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
     after: string | null,
     keep: (v: GroupView) => boolean = () => true,
   ): Promise<GroupPage> {
-    return mergeSitePages({
+    const found = await mergeSitePages({
       sites: this.sites().map((s) => s.name),
       fetch: async (site, chunk, cursor) => {
         const s = this.sites().find((x) => x.name === site)!;
@@ -155,6 +156,16 @@ export abstract class ProtectionGroups extends SiteRegistry {
       after,
       keep,
     });
+    for (const e of found.edges) this.remember(ctx, e.node.id, e.node.reads);
+    return found;
+  }
+
+  /** Keeps what the sites answered the caller about a group, for the rest of its request. */
+  private remember(ctx: CallerTokens, id: string, reads: readonly ReplicaRead[]): void {
+    for (const r of reads) {
+      const key = this.sites().find((s) => s.name === r.site)?.key;
+      if (key && !r.error) rememberReplica(ctx, key, id, r.replica);
+    }
   }
 
   /**
@@ -217,6 +228,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
       );
     }
     const mine = reads.filter((r) => r.error || r.replica?.id === group.id);
+    this.remember(ctx, group.id, mine);
     return { id: group.id, group, reads: mine };
   }
 

@@ -5,17 +5,23 @@
  */
 import { createHash } from 'node:crypto';
 import { LocalGraphQLDataSource, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { ProtectorError } from '@protector/schema';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { ProtectorError, siteSubgraphSdl } from '@protector/schema';
 import {
   type DocumentNode,
+  execute,
   type FieldNode,
+  type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLFormattedError,
+  type GraphQLSchema,
   Kind,
   parse,
   type SelectionSetNode,
 } from 'graphql';
 import { type Agent, fetch as undiciFetch } from 'undici';
+import { ReplicaFieldsFragmentDoc } from '../coordinator/generated/site-documents.js';
+import { rememberedReplicas } from '../coordinator/request-reads.js';
 import { isGatewayContext, tokenForSite } from './context.js';
 import {
   describeFetchFailure,
@@ -124,6 +130,8 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
   }
 
   override async process(options: ProcessOptions): Promise<GatewayResponse> {
+    const known = await this.answerFromReads(options);
+    if (known) return known;
     const key = this.sharingKey(options);
     if (!key) return this.send(options);
     let running = this.inflight.get(key);
@@ -132,6 +140,60 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
       this.inflight.set(key, running);
     }
     return structuredClone(await running);
+  }
+
+  private localSchema: GraphQLSchema | null = null;
+  private readonly entityFetches = new Map<string, boolean>();
+
+  /**
+   * The planner's entity fetch of replicas the coordinator already read for this request, with the
+   * caller's own credential at this site (`request-reads.ts`), answered from those reads: every
+   * group of the fetch was read, and the fetch selects nothing the coordinator did not read (its
+   * `ReplicaFields`), with no argument or directive. Executed against this site's own subgraph schema,
+   * so the answer has the shape the site would give. Null: the fetch goes to the site.
+   */
+  private async answerFromReads(options: ProcessOptions): Promise<GatewayResponse | null> {
+    const ctx = options.context;
+    const query = options.request.query;
+    if (!isGatewayContext(ctx) || !query) return null;
+    const known = rememberedReplicas(ctx, this.site.key);
+    if (!known) return null;
+    const representations = options.request.variables?.['representations'];
+    if (
+      !Array.isArray(representations) ||
+      !representations.every(
+        (r) => isRecord(r) && r['__typename'] === 'ProtectionGroup' && known.has(String(r['id'])),
+      )
+    )
+      return null;
+    let answerable = this.entityFetches.get(query);
+    if (answerable === undefined) {
+      answerable = answerableFromReads(query, this.site.key);
+      if (this.entityFetches.size >= 1000) this.entityFetches.clear();
+      this.entityFetches.set(query, answerable);
+    }
+    if (!answerable) return null;
+    this.localSchema ??= buildSubgraphSchema([
+      {
+        typeDefs: parse(siteSubgraphSdl(this.site.key)),
+        resolvers: {
+          ProtectionGroup: {
+            __resolveReference: (ref: { id: string }, local: { replicas: ReadonlyMap<string, unknown> }) => ({
+              id: ref.id,
+              [this.site.key]: local.replicas.get(ref.id) ?? null,
+            }),
+          },
+        } as never,
+      },
+    ]);
+    const result = await execute({
+      schema: this.localSchema,
+      document: parse(query),
+      variableValues: options.request.variables ?? {},
+      contextValue: { replicas: known },
+    });
+    if (result.errors?.length) return null;
+    return { data: result.data as GatewayResponse['data'] };
   }
 
   /**
@@ -179,6 +241,62 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
       return { errors: [placed(error)] };
     }
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** The fields `ReplicaFields` reads, as a tree: field name -> its sub-fields (null for a leaf). */
+type FieldTree = ReadonlyMap<string, FieldTree | null>;
+const treeOf = (set: SelectionSetNode): FieldTree =>
+  new Map(
+    set.selections
+      .filter((s): s is FieldNode => s.kind === Kind.FIELD)
+      .map((f) => [f.name.value, f.selectionSet ? treeOf(f.selectionSet) : null]),
+  );
+const REPLICA_FIELDS: FieldTree = treeOf(
+  (ReplicaFieldsFragmentDoc.definitions[0] as FragmentDefinitionNode).selectionSet,
+);
+
+/** Every selection is a field of `allowed` (or `__typename`), without argument or directive. */
+function within(set: SelectionSetNode, allowed: FieldTree): boolean {
+  return set.selections.every((s) => {
+    if (s.directives?.length) return false;
+    if (s.kind === Kind.INLINE_FRAGMENT) return within(s.selectionSet, allowed);
+    if (s.kind !== Kind.FIELD) return false;
+    if (s.name.value === '__typename') return !s.selectionSet;
+    if (s.arguments?.length || !allowed.has(s.name.value)) return false;
+    const sub = allowed.get(s.name.value);
+    return s.selectionSet ? !!sub && within(s.selectionSet, sub) : !sub;
+  });
+}
+
+/**
+ * Is `query` an entity fetch of ProtectionGroups that selects only `id`, `__typename` and this
+ * site's replica field with what `ReplicaFields` reads?
+ */
+export function answerableFromReads(query: string, siteKey: string): boolean {
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch {
+    return false;
+  }
+  const [operation, ...others] = document.definitions;
+  if (others.length || operation?.kind !== Kind.OPERATION_DEFINITION || operation.operation !== 'query')
+    return false;
+  const [root, ...more] = operation.selectionSet.selections;
+  if (more.length || root?.kind !== Kind.FIELD || root.name.value !== '_entities' || root.directives?.length)
+    return false;
+  return (root.selectionSet?.selections ?? []).every((s) => {
+    if (s.kind === Kind.FIELD) return s.name.value === '__typename' && !s.directives?.length;
+    if (s.kind !== Kind.INLINE_FRAGMENT || s.typeCondition?.name.value !== 'ProtectionGroup') return false;
+    if (s.directives?.length) return false;
+    return s.selectionSet.selections.every((f) => {
+      if (f.kind !== Kind.FIELD || f.directives?.length || f.arguments?.length) return false;
+      if (f.name.value === '__typename' || f.name.value === 'id') return !f.selectionSet;
+      return f.name.value === siteKey && !!f.selectionSet && within(f.selectionSet, REPLICA_FIELDS);
+    });
+  });
 }
 
 /** The document of a fetch: given by the planner only when configured to, else parsed (errors only). */

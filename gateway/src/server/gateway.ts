@@ -207,7 +207,8 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   ): Promise<GatewayExecutionResult> => {
     const response = await apollo.executeOperation(
       { query, variables, ...(operationName ? { operationName } : {}) },
-      { contextValue: ctx },
+      // A context of its own per execution: what one execution remembers is for it only.
+      { contextValue: { ...ctx } },
     );
     if (response.body.kind !== 'single') {
       throw new Error('Incremental delivery (@defer/@stream) is not supported by the gateway.');
