@@ -580,12 +580,20 @@ export abstract class FlashArrayDriver implements StorageDriver {
     if (!byClient.size) byClient.set(this.client(targetArray), new Map());
     const completed = new Map<string, CompletedReplication>();
     let until: number | null = since?.getTime() ?? null;
+    // Only snapshots replicated in from the groups' source arrays (`SOURCE:GROUP.suffix`).
+    const from = [...new Set(refs.map((r) => r.sourceArray))];
     for (const [client, named] of byClient) {
       const transfers = since
-        ? await client.list<Json>('/protection-group-snapshots/transfer', {
-            destroyed: 'false',
-            filter: `progress="1.0" and completed>=${since.getTime()}`,
-          })
+        ? (
+            await Promise.all(
+              (from.length ? from : [null]).map((source) =>
+                client.list<Json>('/protection-group-snapshots/transfer', {
+                  destroyed: 'false',
+                  filter: `${source ? `name='${source}:*' and ` : ''}progress="1.0" and completed>=${since.getTime()}`,
+                }),
+              ),
+            )
+          ).flat()
         : (
             await client.request<{ items: Json[] }>({
               method: 'GET',

@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS volume_snaps (
   provisioned INTEGER NOT NULL, created INTEGER NOT NULL, serial TEXT NOT NULL,
   content_origin TEXT, content_version INTEGER NOT NULL DEFAULT 0, destroyed INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (array, name));
+CREATE INDEX IF NOT EXISTS pgroup_snaps_running ON pgroup_snaps (array) WHERE completed IS NULL;
+CREATE INDEX IF NOT EXISTS pgroup_snaps_by_group ON pgroup_snaps (array, pgroup, created);
+CREATE INDEX IF NOT EXISTS pgroup_snaps_by_name ON pgroup_snaps (name);
+CREATE INDEX IF NOT EXISTS pgroups_due ON pgroups (last_scheduled + frequency_ms)
+  WHERE schedule_enabled = 1 AND destroyed = 0;
+CREATE INDEX IF NOT EXISTS volume_snaps_by_point ON volume_snaps (array, pgroup_snap);
 CREATE TABLE IF NOT EXISTS pods (name TEXT PRIMARY KEY, created INTEGER NOT NULL, destroyed INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS pod_arrays (
   pod TEXT NOT NULL, array TEXT NOT NULL, status TEXT NOT NULL, promotion TEXT NOT NULL,

@@ -75,9 +75,7 @@ function selectSnapRows(m: ArrayModel, array: string, q: Query): PgroupSnapRow[]
   const wanted = names(q.names);
   const sources = names(q.source_names);
   const destroyed = q.destroyed === undefined ? null : q.destroyed === 'true';
-  const rows = m.db
-    .prepare('SELECT * FROM pgroup_snaps WHERE array = ? ORDER BY created, name')
-    .all(array) as PgroupSnapRow[];
+  const rows = candidateSnapRows(m, array, wanted, sources);
   for (const s of sources) {
     if (!pgroupRow(m, array, s)) throw bad(`Protection group '${s}' does not exist.`, s);
   }
@@ -96,6 +94,33 @@ function selectSnapRows(m: ArrayModel, array: string, q: Query): PgroupSnapRow[]
       (!sources.length || sources.includes(r.pgroup)) &&
       (destroyed === null || (r.destroyed === 1) === destroyed),
   );
+}
+
+/**
+ * The rows `names` and `source_names` can select, read by index where they name groups or snapshots
+ * exactly (a pattern reads the array's whole list), in list order.
+ */
+function candidateSnapRows(
+  m: ArrayModel,
+  array: string,
+  wanted: readonly string[],
+  sources: readonly string[],
+): PgroupSnapRow[] {
+  const order = 'ORDER BY created, name';
+  const marks = (list: readonly string[]) => list.map(() => '?').join(', ');
+  if (sources.length) {
+    return m.db
+      .prepare(`SELECT * FROM pgroup_snaps WHERE array = ? AND pgroup IN (${marks(sources)}) ${order}`)
+      .all(array, ...sources) as PgroupSnapRow[];
+  }
+  if (wanted.length && !wanted.some((w) => w.includes('*'))) {
+    return m.db
+      .prepare(
+        `SELECT * FROM pgroup_snaps WHERE array = ? AND (pgroup IN (${marks(wanted)}) OR name IN (${marks(wanted)})) ${order}`,
+      )
+      .all(array, ...wanted, ...wanted) as PgroupSnapRow[];
+  }
+  return m.db.prepare(`SELECT * FROM pgroup_snaps WHERE array = ? ${order}`).all(array) as PgroupSnapRow[];
 }
 
 /** `GET /protection-group-snapshots`. */

@@ -111,7 +111,7 @@ export function runSchedules(m: ArrayModel, now: number): void {
 /** Moves every running transfer on to `now`; one that has moved its whole duration completes. */
 export function advanceTransfers(m: ArrayModel, now: number): void {
   for (const snap of m.db
-    .prepare('SELECT * FROM pgroup_snaps WHERE completed IS NULL AND destroyed = 0 AND array != source_array')
+    .prepare('SELECT * FROM pgroup_snaps WHERE completed IS NULL AND array != source_array AND destroyed = 0')
     .all() as PgroupSnapRow[]) {
     const dt = Math.max(0, now - snap.last_tick);
     const up = linkStatus(m, snap.source_array, snap.array) === 'connected';
