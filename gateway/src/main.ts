@@ -98,6 +98,7 @@ export async function startProtectorGateway(
       sites: () => coordinator.sites().map((s) => ({ name: s.name, key: s.key, url: s.url })),
       supergraphFile: config.gateway.supergraph_file,
       subgraphTimeoutMs: config.gateway.subgraph_timeout * 1000,
+      siteMaxInFlight: config.gateway.site_max_in_flight,
       routes: playground ? { '/': playground, '/playground': playground, '/playground/*': playground } : {},
       log: (level, message) => {
         if (level !== 'debug')

@@ -90,6 +90,12 @@ Regenerate this file with \`npx vitest run src/config -u\` in \`gateway/\`.`,
         min: 1,
         unit: 'seconds',
       }),
+      site_max_in_flight: option.int({
+        description:
+          'Requests the gateway sends one site at once (identical ones merged count once); more wait for a turn, and one that cannot start within half of subgraph_timeout is answered 503 OVERLOADED with Retry-After instead of late or partially. 0 = no limit.',
+        default: 16,
+        min: 0,
+      }),
       health_interval: option.int({
         description:
           'How often every site is checked (reachability, storage, replication link, RPO); a site that returns is re-synced.',

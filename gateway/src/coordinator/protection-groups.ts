@@ -4,13 +4,15 @@
  * answer, the copies agree, no operation is running). The changes themselves are in group-changes.ts.
  */
 import { isProtectorError, ProtectorError } from '@protector/schema';
-import type { ProtectionGroupReplicaFilterInput } from './generated/site-documents.js';
+import { type ProtectionGroupReplicaFilterInput, ReplicaHeadsDocument } from './generated/site-documents.js';
 import {
   authoritative,
   listReplicas,
   peerUnreachable,
   type Replica,
+  type ReplicaHead,
   type ReplicaPage,
+  type ReplicaPageDocument,
   type ReplicaRead,
   readReplica,
   replicaPage,
@@ -27,12 +29,12 @@ const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT']);
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 /** The sites' list order: name, then id, each by its bytes (`SiteDb.bytewise`). */
-export const listOrder = (a: Pick<Replica, 'name' | 'id'>, b: Pick<Replica, 'name' | 'id'>): number =>
+export const listOrder = (a: Pick<ReplicaHead, 'name' | 'id'>, b: Pick<ReplicaHead, 'name' | 'id'>): number =>
   Buffer.compare(bytes(a.name), bytes(b.name)) || Buffer.compare(bytes(a.id), bytes(b.id));
 
 /** One page of groups across the sites; `failedSites` did not answer (their reads say why). */
-export interface GroupPage {
-  readonly edges: readonly { readonly cursor: string; readonly node: GroupView }[];
+export interface GroupPage<R extends ReplicaHead = Replica> {
+  readonly edges: readonly { readonly cursor: string; readonly node: GroupView<R> }[];
   readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
   readonly failedSites: readonly string[];
 }
@@ -44,21 +46,21 @@ export interface GroupPage {
  * not gets both sites' answers. Groups `keep` drops still move the cursor; pages are read until the
  * page is full or every list ends. A site that fails is not asked again in this request.
  */
-export async function mergeSitePages(o: {
+export async function mergeSitePages<R extends ReplicaHead>(o: {
   readonly sites: readonly string[];
-  fetch(site: string, chunk: number, cursor: string | null): Promise<ReplicaPage>;
-  view(id: string, reads: ReplicaRead[], failed: ReadonlyMap<string, ProtectorError>): GroupView;
+  fetch(site: string, chunk: number, cursor: string | null): Promise<ReplicaPage<R>>;
+  view(id: string, reads: ReplicaRead<R>[], failed: ReadonlyMap<string, ProtectorError>): GroupView<R>;
   readonly first: number;
   readonly after: string | null;
-  keep(v: GroupView): boolean;
-}): Promise<GroupPage> {
+  keep(v: GroupView<R>): boolean;
+}): Promise<GroupPage<R>> {
   const { first } = o;
   const failed = new Map<string, ProtectorError>();
-  const edges: { cursor: string; node: GroupView }[] = [];
+  const edges: { cursor: string; node: GroupView<R> }[] = [];
   const chunk = Math.min(first + 1, SITE_PAGE_LIMIT);
   let more = true;
   for (let cursor = o.after; more && edges.length <= first; ) {
-    const pages = new Map<string, ReplicaPage>();
+    const pages = new Map<string, ReplicaPage<R>>();
     await Promise.all(
       o.sites
         .filter((s) => !failed.has(s))
@@ -72,12 +74,12 @@ export async function mergeSitePages(o: {
         }),
     );
     if (pages.size === 0) break;
-    let bound: Replica | null = null;
+    let bound: R | null = null;
     for (const page of pages.values()) {
       const last = page.edges.at(-1)?.node;
       if (page.hasNextPage && last && (!bound || listOrder(last, bound) < 0)) bound = last;
     }
-    const byId = new Map<string, { cursor: string; reads: ReplicaRead[] }>();
+    const byId = new Map<string, { cursor: string; reads: ReplicaRead<R>[] }>();
     for (const [site, page] of pages) {
       for (const { cursor: at, node } of page.edges) {
         if (bound && listOrder(node, bound) > 0) continue;
@@ -119,7 +121,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
   async listGroups(
     ctx: CallerTokens,
     filter: ProtectionGroupReplicaFilterInput = {},
-    keep: (v: GroupView) => boolean = () => true,
+    keep: (v: GroupView<ReplicaHead>) => boolean = () => true,
   ): Promise<GroupView[]> {
     return (await this.pageGroups(ctx, filter, Number.POSITIVE_INFINITY, null, keep)).edges.map(
       (e) => e.node,
@@ -127,12 +129,29 @@ export abstract class ProtectionGroups extends SiteRegistry {
   }
 
   /**
+   * How many groups `listGroups` would answer, reading only what places, merges and filters each
+   * replica (`ReplicaHeadFields`): a list's `totalCount`.
+   */
+  async countGroups(
+    ctx: CallerTokens,
+    filter: ProtectionGroupReplicaFilterInput,
+    keep: (v: GroupView<ReplicaHead>) => boolean,
+  ): Promise<number> {
+    const all = await mergeSitePages<ReplicaHead>({
+      sites: this.sites().map((s) => s.name),
+      fetch: (site, chunk, cursor) => this.sitePage(ctx, site, filter, chunk, cursor, ReplicaHeadsDocument),
+      view: (id, reads, failed) => this.view(id, reads, failed),
+      first: Number.POSITIVE_INFINITY,
+      after: null,
+      keep,
+    });
+    return all.edges.length;
+  }
+
+  /**
    * The first `first` groups the caller may see after the cursor `after`, ordered by name then id (as
-   * every site orders its list), merged by id across the sites. Each site is asked for one page at a
-   * time after the same cursor; a group is taken only once every site that may still hold it has listed
-   * past it, so a group one site lists and the other does not gets both sites' answers. `keep` filters
-   * on what only the merged group tells (sync status, the winning replica's status); when it drops
-   * groups, further pages are read until the page is full or the lists end.
+   * every site orders its list), merged by id across the sites (`mergeSitePages`). `keep` filters on
+   * what only the merged group tells (sync status, the winning replica's status).
    *
    * A site that does not answer leaves its replicas out with its error on each group's read; a list
    * that would be empty while a site failed is that site's error instead, so no list is silently
@@ -143,14 +162,11 @@ export abstract class ProtectionGroups extends SiteRegistry {
     filter: ProtectionGroupReplicaFilterInput,
     first: number,
     after: string | null,
-    keep: (v: GroupView) => boolean = () => true,
+    keep: (v: GroupView<ReplicaHead>) => boolean = () => true,
   ): Promise<GroupPage> {
-    const found = await mergeSitePages({
+    const found = await mergeSitePages<Replica>({
       sites: this.sites().map((s) => s.name),
-      fetch: async (site, chunk, cursor) => {
-        const s = this.sites().find((x) => x.name === site)!;
-        return replicaPage(await this.client(site), this.credential(ctx, s), filter, chunk, cursor);
-      },
+      fetch: (site, chunk, cursor) => this.sitePage(ctx, site, filter, chunk, cursor),
       view: (id, reads, failed) => this.view(id, reads, failed),
       first,
       after,
@@ -158,6 +174,19 @@ export abstract class ProtectionGroups extends SiteRegistry {
     });
     for (const e of found.edges) this.remember(ctx, e.node.id, e.node.reads);
     return found;
+  }
+
+  /** One page of one site's list, as the caller (in full, or what `document` selects). */
+  private async sitePage<R extends ReplicaHead = Replica>(
+    ctx: CallerTokens,
+    site: string,
+    filter: ProtectionGroupReplicaFilterInput,
+    chunk: number,
+    cursor: string | null,
+    document?: ReplicaPageDocument<R>,
+  ): Promise<ReplicaPage<R>> {
+    const s = this.sites().find((x) => x.name === site)!;
+    return replicaPage<R>(await this.client(site), this.credential(ctx, s), filter, chunk, cursor, document);
   }
 
   /** Keeps what the sites answered the caller about a group, for the rest of its request. */
@@ -172,11 +201,11 @@ export abstract class ProtectionGroups extends SiteRegistry {
    * A group from what the sites listed. A group's site that did not list it either lacks it, did not
    * answer, or refused the caller: its read says which (`failed` holds each site's listing error).
    */
-  protected view(
+  protected view<R extends ReplicaHead>(
     id: string,
-    found: readonly ReplicaRead[],
+    found: readonly ReplicaRead<R>[],
     failed: ReadonlyMap<string, ProtectorError>,
-  ): GroupView {
+  ): GroupView<R> {
     const group = authoritative(found)!;
     const reads = [group.currentPrimarySite.name, group.secondarySite.name].map(
       (site) =>

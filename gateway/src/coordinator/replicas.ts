@@ -2,6 +2,7 @@
  * Reading a Protection Group's replicas from the sites and writing metadata back to them with
  * compare-and-set. The coordinator keeps no copy of the metadata: the sites hold it.
  */
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { ProtectorError, type SyncStatus } from '@protector/schema';
 import {
   ApplyProtectionGroupMetadataDocument,
@@ -10,7 +11,9 @@ import {
   type ProtectionGroupReplicaFilterInput,
   ReplicaDocument,
   type ReplicaFieldsFragment,
+  type ReplicaHeadFieldsFragment,
   ReplicasDocument,
+  type ReplicasQueryVariables,
 } from './generated/site-documents.js';
 import type { Identity, SiteClient } from './site-client.js';
 
@@ -20,15 +23,17 @@ export const noAnswer = (err: unknown): err is ProtectorError =>
 
 /** A group's replica on one site, as `ReplicaFields` in `documents/site-queries.graphql` selects it. */
 export type Replica = ReplicaFieldsFragment;
+/** What places, merges and filters a replica in a list (`ReplicaHeadFields`); every Replica has it. */
+export type ReplicaHead = ReplicaHeadFieldsFragment;
 /** One member of a replica. */
 export type ReplicaMember = Replica['members'][number];
 /** One resource mapping of a replica. */
 export type ReplicaMapping = Replica['resourceMappings'][number];
 
 /** One site's answer about a group: its replica, or why it could not say. */
-export interface ReplicaRead {
+export interface ReplicaRead<R extends ReplicaHead = Replica> {
   readonly site: string;
-  readonly replica: Replica | null;
+  readonly replica: R | null;
   readonly error: ProtectorError | null;
 }
 
@@ -47,21 +52,38 @@ export async function readReplica(client: SiteClient, id: string, as: Identity):
 export const SITE_PAGE_LIMIT = 500;
 
 /** One page of a site's list of replicas, in its order (name, then id), with each one's cursor. */
-export interface ReplicaPage {
-  readonly edges: readonly { readonly cursor: string; readonly node: Replica }[];
+export interface ReplicaPage<R extends ReplicaHead = Replica> {
+  readonly edges: readonly { readonly cursor: string; readonly node: R }[];
   readonly hasNextPage: boolean;
   readonly endCursor: string | null;
 }
 
-/** The `first` replicas `as` may see on one site after the cursor `after` (a cursor of any site). */
-export async function replicaPage(
+/** A site document that lists replicas a page at a time (`Replicas`, `ReplicaHeads`). */
+export type ReplicaPageDocument<R> = TypedDocumentNode<
+  {
+    here: {
+      protectionGroupReplicas: {
+        edges: readonly { cursor: string; node: R }[];
+        pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+      };
+    };
+  },
+  ReplicasQueryVariables
+>;
+
+/**
+ * The `first` replicas `as` may see on one site after the cursor `after` (a cursor of any site), in
+ * full, or with only what places, merges and filters them (`ReplicaHeadsDocument`).
+ */
+export async function replicaPage<R extends ReplicaHead = Replica>(
   client: SiteClient,
   as: Identity,
   filter: ProtectionGroupReplicaFilterInput,
   first: number,
   after: string | null,
-): Promise<ReplicaPage> {
-  const here = await client.query(ReplicasDocument, { filter, first, after }, as);
+  document: ReplicaPageDocument<R> = ReplicasDocument as unknown as ReplicaPageDocument<R>,
+): Promise<ReplicaPage<R>> {
+  const here = await client.query(document, { filter, first, after }, as);
   const { edges, pageInfo } = here.protectionGroupReplicas;
   return { edges, hasNextPage: pageInfo.hasNextPage, endCursor: pageInfo.endCursor ?? null };
 }
@@ -74,7 +96,7 @@ export async function listReplicas(
 ): Promise<Replica[]> {
   const all: Replica[] = [];
   for (let after: string | null = null; ; ) {
-    const page = await replicaPage(client, as, filter, SITE_PAGE_LIMIT, after);
+    const page: ReplicaPage = await replicaPage(client, as, filter, SITE_PAGE_LIMIT, after);
     all.push(...page.edges.map((e) => e.node));
     if (!page.hasNextPage || !page.endCursor) return all;
     after = page.endCursor;
@@ -82,8 +104,8 @@ export async function listReplicas(
 }
 
 /** The copy that wins: the higher metadata version; on a tie, the current primary's. */
-export function authoritative(reads: readonly ReplicaRead[]): Replica | null {
-  const replicas = reads.map((r) => r.replica).filter((r): r is Replica => !!r);
+export function authoritative<R extends ReplicaHead>(reads: readonly ReplicaRead<R>[]): R | null {
+  const replicas = reads.map((r) => r.replica).filter((r): r is R => !!r);
   if (!replicas.length) return null;
   return replicas.reduce((best, r) =>
     r.metadataVersion > best.metadataVersion ||
@@ -97,7 +119,7 @@ export function authoritative(reads: readonly ReplicaRead[]): Replica | null {
 export type SyncState = SyncStatus;
 
 /** Sync status of a group from what each of its sites answered. */
-export function syncState(reads: readonly ReplicaRead[]): SyncState {
+export function syncState(reads: readonly ReplicaRead<ReplicaHead>[]): SyncState {
   if (reads.some((r) => noAnswer(r.error))) return 'UNREACHABLE';
   if (reads.some((r) => r.error)) return 'FAILED';
   const versions = new Set(reads.map((r) => r.replica?.metadataVersion ?? 0));

@@ -17,7 +17,7 @@ import { type GraphQLSchema, parse } from 'graphql';
 import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordinator.js';
 import { type OperationEvent, percentComplete, snapshotEvent } from './events.js';
 import { type TenantMappingInput, TenantMappingsDocument } from './generated/site-documents.js';
-import { type ReplicaRead, syncState } from './replicas.js';
+import { type ReplicaHead, type ReplicaRead, syncState } from './replicas.js';
 import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './store.js';
 
 const site = (name: string | null) => (name ? { __typename: 'Site', name } : null);
@@ -363,7 +363,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         const first = pageSize(args.first ?? 50);
         const siteFilter = f.name ? { name: String(f.name) } : {};
         // What only the merged group tells is filtered here; the name is filtered by the sites.
-        const keep = (v: GroupView) =>
+        const keep = (v: GroupView<ReplicaHead>) =>
           (!f.status || (f.status as string[]).includes(v.group.status)) &&
           (!f.syncStatus || (f.syncStatus as string[]).includes(syncState(v.reads))) &&
           (!f.projectId || v.group.projectId === f.projectId) &&
@@ -373,8 +373,8 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           edges: found.edges,
           nodes: found.edges.map((e) => e.node),
           pageInfo: found.pageInfo,
-          // Counted only when asked for: it reads every site's whole list.
-          totalCount: async () => (await c.listGroups(ctx, siteFilter, keep)).length,
+          // Counted only when asked for: it reads every site's whole list (what places each group only).
+          totalCount: () => c.countGroups(ctx, siteFilter, keep),
         };
       },
       async protectionGroup(

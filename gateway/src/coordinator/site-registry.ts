@@ -15,7 +15,7 @@ import {
 } from '@protector/schema';
 import { request } from 'undici';
 import { CinderBackendCheckDocument, StorageCheckDocument } from './generated/site-documents.js';
-import { listReplicas, noAnswer, type Replica, type ReplicaRead } from './replicas.js';
+import { listReplicas, noAnswer, type Replica, type ReplicaHead, type ReplicaRead } from './replicas.js';
 import { CallerCredential, SERVICE, SiteClient, type TokenInfo } from './site-client.js';
 import { type SiteHealth, SiteHealthMonitor } from './site-health.js';
 import type { CoordinatorStore, ServiceCredentials, SiteRecord } from './store.js';
@@ -27,10 +27,10 @@ export interface CallerTokens {
 }
 
 /** A Protection Group as the coordinator sees it: the winning replica and what each site said. */
-export interface GroupView {
+export interface GroupView<R extends ReplicaHead = Replica> {
   readonly id: string;
-  readonly group: Replica;
-  readonly reads: readonly ReplicaRead[];
+  readonly group: R;
+  readonly reads: readonly ReplicaRead<R>[];
 }
 
 export type { SiteHealth, SiteHealthEvent, SiteStatus } from './site-health.js';

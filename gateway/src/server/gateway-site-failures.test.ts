@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { startGateway } from './index.js';
 import { setupGatewayEnv, siteEntry, TIMEOUT_MS } from './test-helpers.js';
 
 const env = setupGatewayEnv(['boston', 'seattle']);
@@ -25,6 +26,60 @@ describe('a site that never answers', () => {
         extensions: { code: 'SITE_TIMEOUT', site: 'hang', retryable: true },
       });
     } finally {
+      await unregister('hang');
+    }
+  });
+});
+
+describe('a site with no free turn', () => {
+  it('answers a query that cannot reach its turn at a site 503 OVERLOADED with Retry-After, not partially', async () => {
+    await register(siteEntry('hang', env.hang.url));
+    // A gateway that sends each site one request at a time.
+    const gw = await startGateway({
+      port: 0,
+      coordinatorSchema: env.coordinator.schema,
+      coordinatorSubscribe: (field, args, ctx) => env.coordinator.coordinatorSubscribe(field, args, ctx),
+      sites: () => env.coordinator.registry,
+      subgraphTimeoutMs: TIMEOUT_MS,
+      siteMaxInFlight: 1,
+    });
+    try {
+      const ask = (alias: string) =>
+        fetch(gw.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...ownTokens() },
+          body: JSON.stringify({
+            query: `{ seattle { key } protectionGroup(id: "pg-1") { id ${alias}: hang { id } } }`,
+          }),
+        });
+      const first = ask('a');
+      await new Promise((r) => setTimeout(r, 100));
+      const started = Date.now();
+      const second = await ask('b');
+      // It waited half the subgraph timeout for a turn, then said so: no partial answer.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT_MS / 2 - 50);
+      expect(second.status).toBe(503);
+      expect(second.headers.get('retry-after')).toBe('1');
+      expect(await second.json()).toEqual({
+        errors: [
+          {
+            message: expect.stringMatching(/^Site 'hang' is answering 1 requests of this gateway already/),
+            extensions: { code: 'OVERLOADED', retryable: true },
+          },
+        ],
+      });
+      // The one that had the turn ran its course (the site's timeout), as before.
+      const r = (await (await first).json()) as { errors: { extensions: { code: string } }[] };
+      expect(r.errors[0]?.extensions.code).toBe('SITE_TIMEOUT');
+      // Other sites are not held up by it.
+      const other = await fetch(gw.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...ownTokens() },
+        body: JSON.stringify({ query: '{ seattle { key } }' }),
+      });
+      expect(other.status).toBe(200);
+    } finally {
+      await gw.stop();
       await unregister('hang');
     }
   });

@@ -66,6 +66,11 @@ export interface StartGatewayOptions {
   readonly supergraphFile?: string;
   /** How long a site may take to answer one subgraph request. @default 10000 */
   readonly subgraphTimeoutMs?: number;
+  /**
+   * Requests sent to one site at once; more wait, and one that cannot start within half the subgraph
+   * timeout makes the answer 503 OVERLOADED. 0 = no limit. @default 0
+   */
+  readonly siteMaxInFlight?: number;
   /** Extra routes by exact path (`/path/*` for a prefix), e.g. the playground's; they win over `/healthz`, `/readyz`. */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
   /** @default writes warn and error lines to stderr */
@@ -155,6 +160,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         url,
         timeoutMs,
         dispatcher,
+        maxInFlight: opts.siteMaxInFlight ?? 0,
       });
     },
   });

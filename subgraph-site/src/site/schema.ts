@@ -14,7 +14,14 @@ import {
   SITE_STEP_NAMES,
   siteSubgraphSdl,
 } from '@protector/schema';
-import { type GraphQLSchema, parse } from 'graphql';
+import {
+  type FieldNode,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  Kind,
+  parse,
+  type SelectionSetNode,
+} from 'graphql';
 import { type ProtectionGroupReplica, protectionGroupCursor } from '../db/index.js';
 import type { Caller } from './auth.js';
 import { canSeeProject, isAdmin, isService, requireAdmin, requireService } from './auth.js';
@@ -32,6 +39,32 @@ export interface RequestContext {
 const site = (name: string) => ({ __typename: 'Site', name });
 const pgRef = (id: string | null) => (id ? { __typename: 'ProtectionGroup', id } : null);
 
+/** Fields of `set` (through fragments), by name. */
+function fieldsOf(
+  set: SelectionSetNode | undefined,
+  info: GraphQLResolveInfo,
+  out: FieldNode[] = [],
+): FieldNode[] {
+  for (const sel of set?.selections ?? []) {
+    if (sel.kind === Kind.FIELD) out.push(sel);
+    else if (sel.kind === Kind.INLINE_FRAGMENT) fieldsOf(sel.selectionSet, info, out);
+    else fieldsOf(info.fragments[sel.name.value]?.selectionSet, info, out);
+  }
+  return out;
+}
+
+/** The fields a connection's nodes are asked for (under `nodes` and `edges { node }`), by name. */
+function nodeFields(info: GraphQLResolveInfo): Set<string> {
+  const connection = info.fieldNodes.flatMap((f) => fieldsOf(f.selectionSet, info));
+  const nodes = [
+    ...connection.filter((f) => f.name.value === 'nodes'),
+    ...connection
+      .filter((f) => f.name.value === 'edges')
+      .flatMap((e) => fieldsOf(e.selectionSet, info).filter((f) => f.name.value === 'node')),
+  ];
+  return new Set(nodes.flatMap((n) => fieldsOf(n.selectionSet, info)).map((f) => f.name.value));
+}
+
 export function buildSiteSchema(
   ctx: SiteContext,
   steps: SiteSteps,
@@ -47,12 +80,15 @@ export function buildSiteSchema(
   async function replicasOf(
     pgs: readonly ProtectionGroupReplica[],
     caller: Caller,
+    wanted: ReadonlySet<string> | null = null,
   ): Promise<(Json | null)[]> {
     const ids = pgs.filter((pg) => canSeeProject(caller, pg.projectId)).map((pg) => pg.id);
+    // A list that selects no members, policy or mappings does not read them (null: all are read).
+    const reads = (field: string) => !wanted || wanted.has(field);
     const [members, policies, mappings] = await Promise.all([
-      repo.listMembersOf(ids),
-      repo.getReplicationPolicies(ids),
-      repo.listResourceMappingsOf(ids),
+      reads('members') ? repo.listMembersOf(ids) : new Map(),
+      reads('policy') ? repo.getReplicationPolicies(ids) : new Map(),
+      reads('resourceMappings') ? repo.listResourceMappingsOf(ids) : new Map(),
     ]);
     return pgs.map((pg) =>
       canSeeProject(caller, pg.projectId)
@@ -257,6 +293,7 @@ export function buildSiteSchema(
       _: unknown,
       args: { filter?: Json | null; first?: number; after?: string | null },
       { caller }: RequestContext,
+      info: GraphQLResolveInfo,
     ) {
       const f = args.filter ?? {};
       const projectId =
@@ -277,7 +314,7 @@ export function buildSiteSchema(
         },
         { first: args.first ?? 50, after: args.after ?? undefined },
       );
-      const nodes = await replicasOf(page.nodes, caller);
+      const nodes = await replicasOf(page.nodes, caller, nodeFields(info));
       // An edge's cursor is the list's own (name, id) position: the same group has the same cursor on
       // every site, so a caller (the coordinator) can continue any site's list after any group.
       const edges = page.nodes

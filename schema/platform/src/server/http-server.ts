@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_CODES, type ErrorCode, ProtectorError } from '@protector/schema';
-import type { GraphQLSchema } from 'graphql';
+import { type GraphQLSchema, getOperationAST, parse } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -104,6 +104,35 @@ function prefixRoute(
   return best?.handler;
 }
 
+/** Whether a GraphQL request (JSON body, or GET parameters) runs a mutation. */
+function isMutation(body: unknown, search: string): boolean {
+  const params = new URLSearchParams(search);
+  const request = (typeof body === 'object' && body ? body : {}) as {
+    query?: unknown;
+    operationName?: unknown;
+  };
+  const query = String(request.query ?? params.get('query') ?? '');
+  const name = request.operationName ?? params.get('operationName');
+  try {
+    const operation = getOperationAST(parse(query), typeof name === 'string' ? name : undefined);
+    return operation?.operation !== 'query';
+  } catch {
+    return true;
+  }
+}
+
+/** The message of an OVERLOADED error in a GraphQL answer, or null. */
+function overloadError(body: string): string | null {
+  try {
+    const errors = (JSON.parse(body) as { errors?: { message?: string; extensions?: { code?: string } }[] })
+      .errors;
+    const e = errors?.find((x) => x.extensions?.code === 'OVERLOADED');
+    return e ? String(e.message) : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function startGraphQLHttpServer<TContext extends BaseContext>(
   opts: GraphQLHttpServerOptions<TContext>,
 ): Promise<RunningHttpServer> {
@@ -182,6 +211,16 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
         context: () => opts.context(req),
       });
+      if (result.body.kind === 'complete') {
+        // A part of the answer refused for overload (a site without a free turn): the whole request
+        // is 503 with Retry-After, never a partial answer.
+        const overloaded = result.body.string.includes('"OVERLOADED"') && overloadError(result.body.string);
+        // A mutation's answer is never replaced: what it changed is in it.
+        if (overloaded && !isMutation(body, url.search)) {
+          sendError(res, 'OVERLOADED', overloaded, { 'retry-after': '1' });
+          return;
+        }
+      }
       for (const [k, v] of result.headers) res.setHeader(k, v);
       res.statusCode = result.status ?? 200;
       if (result.body.kind === 'complete') {
