@@ -2,6 +2,7 @@
  * protector-gateway: the coordinator (site registry, operation journal, metadata sync, site health)
  * and the federated GraphQL endpoint with subscriptions and the offline playground.
  */
+import { turnsBySite } from '@protector/platform';
 import { loadOrCreateKey, parseDatabaseUrl, parseSecretKey } from '@protector/platform/db';
 import { queryLimitsOf, rateLimitOf } from '@protector/platform/server';
 import type { GatewayConfig } from './config/index.js';
@@ -49,6 +50,12 @@ export async function startProtectorGateway(
       : await loadOrCreateKey(config.database.encryption_key_file);
     const store = new CoordinatorStore(ds, key);
     const gatewayId = newGatewayId();
+    // Each site's turns, shared by the planner's fetches and the coordinator's reads for callers; a
+    // request slower than half the timeout means the site is past what it answers in time.
+    const siteTurns = turnsBySite(
+      config.gateway.site_max_in_flight,
+      (config.gateway.subgraph_timeout * 1000) / 2,
+    );
     let gateway: RunningGateway | null = null;
     let fanout: PostgresEventFanout | null = null;
     const coordinator = new Coordinator({
@@ -59,6 +66,7 @@ export async function startProtectorGateway(
         await fanout?.announceSitesChanged();
       },
       siteTimeoutMs: config.gateway.subgraph_timeout * 1000,
+      siteTurns,
       healthIntervalMs: config.gateway.health_interval * 1000,
       onSitesChanged: async () => {
         await gateway?.recompose();
@@ -98,7 +106,7 @@ export async function startProtectorGateway(
       sites: () => coordinator.sites().map((s) => ({ name: s.name, key: s.key, url: s.url })),
       supergraphFile: config.gateway.supergraph_file,
       subgraphTimeoutMs: config.gateway.subgraph_timeout * 1000,
-      siteMaxInFlight: config.gateway.site_max_in_flight,
+      siteTurns,
       routes: playground ? { '/': playground, '/playground': playground, '/playground/*': playground } : {},
       log: (level, message) => {
         if (level !== 'debug')

@@ -59,7 +59,9 @@ export async function mergeSitePages<R extends ReplicaHead>(o: {
   const edges: { cursor: string; node: GroupView<R> }[] = [];
   const chunk = Math.min(first + 1, SITE_PAGE_LIMIT);
   let more = true;
-  for (let cursor = o.after; more && edges.length <= first; ) {
+  // A page ends when it is full: it is not read further to learn whether one more group follows (that
+  // would read the next page of every site); `hasNextPage` then says a site has more.
+  for (let cursor = o.after; more && edges.length < first; ) {
     const pages = new Map<string, ReplicaPage<R>>();
     await Promise.all(
       o.sites
@@ -104,7 +106,7 @@ export async function mergeSitePages<R extends ReplicaHead>(o: {
   return {
     edges: shown,
     pageInfo: {
-      hasNextPage: edges.length > first || (more && edges.length === first),
+      hasNextPage: edges.length > first || more,
       endCursor: shown.at(-1)?.cursor ?? null,
     },
     failedSites: [...failed.keys()],

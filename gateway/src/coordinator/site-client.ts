@@ -9,7 +9,7 @@
  * operation that an authorized caller started.
  */
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
-import { keystoneTime } from '@protector/platform';
+import { keystoneTime, type Turns, withTurn } from '@protector/platform';
 import { documentForSite, ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
 import { type DocumentNode, print } from 'graphql';
 import { request } from 'undici';
@@ -180,6 +180,8 @@ export class SiteClient {
     readonly site: SiteRecord,
     credentials: () => Promise<ServiceCredentials | null>,
     private readonly timeoutMs: number,
+    /** The site's turns, shared with the gateway's planner fetches: reads for callers take one. */
+    private readonly turns: Turns | null = null,
   ) {
     this.keystone = new SiteKeystone(site.authUrl, credentials, timeoutMs);
   }
@@ -194,7 +196,12 @@ export class SiteClient {
     as: Identity,
     timeoutMs = this.timeoutMs,
   ): Promise<R> {
-    const data = await this.send<{ here: R }>(this.source(document), variables as Json, as, timeoutMs);
+    // A caller's read waits for a turn at the site (OVERLOADED when none comes in time); the gateway's
+    // own work (health checks, the steps of operations) is never refused for load.
+    const send = () => this.send<{ here: R }>(this.source(document), variables as Json, as, timeoutMs);
+    const data = await (as.kind === 'caller'
+      ? withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send)
+      : send());
     return data.here;
   }
 

@@ -5,6 +5,7 @@
  * (`coordinator.ts`).
  */
 
+import type { Turns } from '@protector/platform';
 import {
   assertSiteKey,
   isProtectorError,
@@ -39,6 +40,8 @@ export interface CoordinatorOptions {
   readonly store: CoordinatorStore;
   /** Per-call timeout towards sites. */
   readonly siteTimeoutMs: number;
+  /** Each site's turns, shared with the gateway's planner fetches (`[gateway] site_max_in_flight`). */
+  readonly siteTurns?: (siteKey: string) => Turns | null;
   /** How often site health is checked (0 = never, for tests that drive it). */
   readonly healthIntervalMs: number;
   /** Called after the registry changed, so the gateway recomposes its supergraph. */
@@ -86,7 +89,12 @@ export abstract class SiteRegistry {
     for (const s of await this.opts.store.listSites()) {
       next.set(
         s.name,
-        new SiteClient(s, () => this.opts.store.serviceCredentials(s.name), this.opts.siteTimeoutMs),
+        new SiteClient(
+          s,
+          () => this.opts.store.serviceCredentials(s.name),
+          this.opts.siteTimeoutMs,
+          this.opts.siteTurns?.(s.key) ?? null,
+        ),
       );
     }
     this.clients = next;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { LocalGraphQLDataSource, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { type Turns, withTurn } from '@protector/platform';
 import { ProtectorError, siteSubgraphSdl } from '@protector/schema';
 import {
   type DocumentNode,
@@ -76,8 +77,8 @@ export interface SiteDataSourceOptions {
   readonly url: string;
   /** Give up on a site request after this long. */
   readonly timeoutMs: number;
-  /** Requests sent to the site at once (0: no limit); see `[gateway] site_max_in_flight`. */
-  readonly maxInFlight?: number;
+  /** The site's turns, shared with the coordinator's reads of it; see `[gateway] site_max_in_flight`. */
+  readonly turns?: Turns | null;
   /** Connection pool shared by the gateway's site data sources (closed when the gateway stops). */
   readonly dispatcher: Agent;
 }
@@ -90,13 +91,13 @@ export interface SiteDataSourceOptions {
 export class SiteDataSource extends RemoteGraphQLDataSource {
   readonly site: SiteIdentity;
   readonly timeoutMs: number;
-  private readonly inflight = new Map<string, Promise<GatewayResponse>>();
+  private readonly inflight = new Map<string, { answer: Promise<GatewayResponse>; waiters: number }>();
 
   constructor(opts: SiteDataSourceOptions) {
     super({ url: opts.url });
     this.site = opts.site;
     this.timeoutMs = opts.timeoutMs;
-    this.turns = opts.maxInFlight ? new Turns(opts.maxInFlight) : null;
+    this.turns = opts.turns ?? null;
     const { dispatcher, timeoutMs } = opts;
     // The whole exchange (connect, send, headers, body) must finish in time: a site that accepts the
     // connection and never answers must not hang the request.
@@ -138,36 +139,37 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
     const key = this.sharingKey(options);
     if (!key) return this.admitted(options);
     let running = this.inflight.get(key);
-    if (!running) {
-      running = this.admitted(options).finally(() => this.inflight.delete(key));
+    if (running) running.waiters++;
+    else {
+      running = {
+        answer: this.admitted(options).finally(() => this.inflight.delete(key)),
+        waiters: 1,
+      };
       this.inflight.set(key, running);
     }
-    return structuredClone(await running);
+    const answer = await running.answer;
+    // Shared: every caller gets its own copy (the gateway writes into what it gets).
+    return running.waiters > 1 ? structuredClone(answer) : answer;
   }
 
   private readonly turns: Turns | null;
 
   /**
-   * Sends the fetch when the site has a turn for it: at most `maxInFlight` at once, the others wait in
-   * order. One that cannot start within half the timeout is not sent: it answers OVERLOADED, which the
+   * Sends the fetch when the site has a turn for it: at most `maxInFlight` at once (fewer while the
+   * site is slow, see `Turns`), the others wait in order. One that cannot start within half the timeout is not sent: it answers OVERLOADED, which the
    * HTTP server turns into 503 with Retry-After (an honest "try again" rather than a late or partial
    * answer, and a site that is not pushed past what it can answer in time).
    */
   private async admitted(options: ProcessOptions): Promise<GatewayResponse> {
-    if (!this.turns) return this.send(options);
-    const waitMs = Math.floor(this.timeoutMs / 2);
-    if (!(await this.turns.take(waitMs))) {
-      const e = new ProtectorError(
-        'OVERLOADED',
-        `Site '${this.site.name()}' is answering ${this.turns.limit} requests of this gateway already and this one could not start within ${waitMs} ms; retry in 1 s.`,
-        { site: this.site.name(), siteKey: this.site.key },
-      );
-      return { errors: [{ message: e.message, extensions: e.toExtensions() }] };
-    }
     try {
-      return await this.send(options);
-    } finally {
-      this.turns.give();
+      return await withTurn(this.turns, Math.floor(this.timeoutMs / 2), this.site.name(), () =>
+        this.send(options),
+      );
+    } catch (err) {
+      if (!(err instanceof ProtectorError)) throw err;
+      return {
+        errors: [{ message: err.message, extensions: { ...err.toExtensions(), siteKey: this.site.key } }],
+      };
     }
   }
 
@@ -269,41 +271,6 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
         : siteUnreachableError(site, describeFetchFailure(err, this.timeoutMs));
       return { errors: [placed(error)] };
     }
-  }
-}
-
-/** At most `limit` holders at once; the others wait in order, each for at most its own time. */
-class Turns {
-  private held = 0;
-  private readonly waiting: { grant(): void }[] = [];
-  constructor(readonly limit: number) {}
-
-  /** True once the caller holds a turn; false when none came within `waitMs`. */
-  take(waitMs: number): Promise<boolean> {
-    if (this.held < this.limit) {
-      this.held++;
-      return Promise.resolve(true);
-    }
-    return new Promise((resolve) => {
-      const entry = {
-        grant: () => {
-          clearTimeout(timer);
-          resolve(true);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(entry), 1);
-        resolve(false);
-      }, waitMs);
-      this.waiting.push(entry);
-    });
-  }
-
-  /** Hands the turn to the next waiting caller, or frees it. */
-  give(): void {
-    const next = this.waiting.shift();
-    if (next) next.grant();
-    else this.held--;
   }
 }
 

@@ -3,6 +3,7 @@
  * dies (refused at once); the other site still answers. The environment is `setupGatewayEnv`.
  */
 
+import { turnsBySite } from '@protector/platform';
 import { describe, expect, it } from 'vitest';
 import { startGateway } from './index.js';
 import { setupGatewayEnv, siteEntry, TIMEOUT_MS } from './test-helpers.js';
@@ -41,7 +42,7 @@ describe('a site with no free turn', () => {
       coordinatorSubscribe: (field, args, ctx) => env.coordinator.coordinatorSubscribe(field, args, ctx),
       sites: () => env.coordinator.registry,
       subgraphTimeoutMs: TIMEOUT_MS,
-      siteMaxInFlight: 1,
+      siteTurns: turnsBySite(1, TIMEOUT_MS / 2),
     });
     try {
       const ask = (alias: string) =>

@@ -6,6 +6,7 @@
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Turns } from '@protector/platform';
 import {
   DEFAULT_QUERY_LIMITS,
   introspectionGuard,
@@ -67,10 +68,11 @@ export interface StartGatewayOptions {
   /** How long a site may take to answer one subgraph request. @default 10000 */
   readonly subgraphTimeoutMs?: number;
   /**
-   * Requests sent to one site at once; more wait, and one that cannot start within half the subgraph
-   * timeout makes the answer 503 OVERLOADED. 0 = no limit. @default 0
+   * Each site's turns (`[gateway] site_max_in_flight`): a fetch waits at most half the subgraph
+   * timeout for one, else the answer is 503 OVERLOADED. Shared with the coordinator's reads for
+   * callers. @default no limit
    */
-  readonly siteMaxInFlight?: number;
+  readonly siteTurns?: (siteKey: string) => Turns | null;
   /** Extra routes by exact path (`/path/*` for a prefix), e.g. the playground's; they win over `/healthz`, `/readyz`. */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
   /** @default writes warn and error lines to stderr */
@@ -160,7 +162,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         url,
         timeoutMs,
         dispatcher,
-        maxInFlight: opts.siteMaxInFlight ?? 0,
+        turns: opts.siteTurns?.(name) ?? null,
       });
     },
   });

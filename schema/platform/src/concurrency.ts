@@ -1,4 +1,5 @@
-/** Bounded concurrency for bulk work against arrays and clouds. */
+/** Bounded concurrency for bulk work against arrays and clouds, and turns at a server. */
+import { ProtectorError } from '@protector/schema';
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
 export async function mapLimit<T, R>(
@@ -53,5 +54,107 @@ export function batchLoader<K, V>(
       cache.set(key, found);
     }
     return found;
+  };
+}
+
+/**
+ * Turns at one site (or any server): at most `limit` requests at once, the others wait in order, each for at most its
+ * own time. The limit adapts (additive increase, multiplicative decrease) between 1 and `max`: a
+ * request that took longer than `slowMs` halves it, a faster one raises it by about one per `limit`
+ * requests. A site that slows down is sent fewer requests at once, so the ones it gets finish within
+ * the timeout, and the rest are refused early instead of answered late.
+ */
+export class Turns {
+  private held = 0;
+  private allowed: number;
+  private readonly waiting: { grant(): void }[] = [];
+
+  constructor(
+    readonly max: number,
+    private readonly slowMs: number,
+  ) {
+    this.allowed = max;
+  }
+
+  /** Requests allowed at once now. */
+  get limit(): number {
+    return Math.max(1, Math.floor(this.allowed));
+  }
+
+  /** True once the caller holds a turn; false when none came within `waitMs`. */
+  take(waitMs: number): Promise<boolean> {
+    if (this.held < this.limit && this.waiting.length === 0) {
+      this.held++;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const entry = {
+        grant: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        resolve(false);
+      }, waitMs);
+      this.waiting.push(entry);
+    });
+  }
+
+  /** Gives a turn back after a request that took `tookMs`, and hands free turns to waiting callers. */
+  give(tookMs: number): void {
+    this.allowed =
+      tookMs > this.slowMs
+        ? Math.max(1, this.allowed / 2)
+        : Math.min(this.max, this.allowed + 1 / Math.max(1, this.allowed));
+    this.held--;
+    while (this.held < this.limit && this.waiting.length > 0) {
+      this.held++;
+      this.waiting.shift()!.grant();
+    }
+  }
+}
+
+/**
+ * Runs `work` in a turn of `turns` (no limit when null): waits at most `waitMs` for one, else throws
+ * OVERLOADED naming `site`, without running `work`.
+ */
+export async function withTurn<T>(
+  turns: Turns | null,
+  waitMs: number,
+  site: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!turns) return work();
+  if (!(await turns.take(waitMs))) {
+    throw new ProtectorError(
+      'OVERLOADED',
+      `Site '${site}' is answering ${turns.limit} requests of this gateway already and this one could not start within ${waitMs} ms; retry in 1 s.`,
+      { site },
+    );
+  }
+  const started = Date.now();
+  try {
+    return await work();
+  } finally {
+    turns.give(Date.now() - started);
+  }
+}
+
+/**
+ * Turns per site key, made on first use: at most `max` at once per site (0: no limit, null), slow
+ * beyond `slowMs`. The gateway's planner fetches and the coordinator's reads for callers share them.
+ */
+export function turnsBySite(max: number, slowMs: number): (siteKey: string) => Turns | null {
+  const bySite = new Map<string, Turns>();
+  return (key) => {
+    if (max <= 0) return null;
+    let turns = bySite.get(key);
+    if (!turns) {
+      turns = new Turns(max, slowMs);
+      bySite.set(key, turns);
+    }
+    return turns;
   };
 }

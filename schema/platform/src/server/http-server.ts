@@ -198,6 +198,9 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       }
       const text = req.method === 'POST' ? await readBody(req, limit) : '';
+      // A client that gave up while the request waited (a gateway's timeout) gets no work done for it:
+      // an overloaded server does not spend itself on answers nobody reads.
+      if (req.socket.destroyed || res.destroyed) return;
       let body: unknown = text;
       if (text && String(req.headers['content-type'] ?? '').includes('application/json')) {
         try {
