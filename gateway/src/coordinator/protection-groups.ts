@@ -248,10 +248,12 @@ export abstract class ProtectionGroups extends SiteRegistry {
     );
     const group = authoritative(reads);
     if (!group) {
-      const authError = reads.find(
-        (r) => r.error && (r.error.code === 'UNAUTHENTICATED' || r.error.code === 'FORBIDDEN'),
-      );
-      if (authError?.error && reads.every((r) => r.error)) throw authError.error;
+      // Not found only when a site answered without it; when none answered, the caller learns why
+      // (a refusal first), not that the group does not exist.
+      if (reads.every((r) => r.error)) {
+        const errors = reads.map((r) => r.error!);
+        throw errors.find((e) => REFUSALS.has(e.code)) ?? errors[0]!;
+      }
       throw new ProtectorError(
         'NOT_FOUND',
         `Protection Group '${idOrName}' does not exist or is not visible to you.`,

@@ -196,13 +196,27 @@ export class SiteClient {
     as: Identity,
     timeoutMs = this.timeoutMs,
   ): Promise<R> {
+    const source = this.source(document);
+    const send = () => this.send<{ here: R }>(source, variables as Json, as, timeoutMs);
+    if (as.kind !== 'caller') return (await send()).here;
     // A caller's read waits for a turn at the site (OVERLOADED when none comes in time); the gateway's
-    // own work (health checks, the steps of operations) is never refused for load.
-    const send = () => this.send<{ here: R }>(this.source(document), variables as Json, as, timeoutMs);
-    const data = await (as.kind === 'caller'
-      ? withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send)
-      : send());
-    return data.here;
+    // own work (health checks, the steps of operations) is never refused for load. The same read with
+    // the same token in flight is sent once (many subscribers of one user subscribe at once), and each
+    // caller gets its own copy.
+    const key = `${as.token}\u0000${source}\u0000${JSON.stringify(variables)}`;
+    let running = this.reading.get(key);
+    if (running) running.waiters++;
+    else {
+      running = {
+        answer: withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send).finally(() =>
+          this.reading.delete(key),
+        ),
+        waiters: 1,
+      };
+      this.reading.set(key, running);
+    }
+    const data = (await running.answer) as { here: R };
+    return running.waiters > 1 ? structuredClone(data.here) : data.here;
   }
 
   /** Runs one site-local step (service role): a `documents/site-steps.graphql` mutation, typed by its input. */
@@ -222,6 +236,8 @@ export class SiteClient {
   }
 
   private readonly sources = new WeakMap<DocumentNode, string>();
+  /** Callers' reads in flight, by token, document and variables. */
+  private readonly reading = new Map<string, { answer: Promise<unknown>; waiters: number }>();
 
   /** The document as this site is sent it: the template's root field `here` aliased onto the site key. */
   private source(document: DocumentNode): string {
