@@ -54,7 +54,17 @@ export interface DriverArrays {
 }
 
 /** How many requests a bulk operation keeps in flight per array. */
-const CONCURRENCY = 16;
+/** Array requests a driver sends at once for bulk volume work, unless configured. */
+export const DEFAULT_CONCURRENCY = 16;
+
+/** A driver's `concurrency` option: a whole number from 1 (default DEFAULT_CONCURRENCY). */
+export function checkConcurrency(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ProtectorError('BAD_USER_INPUT', `concurrency must be a whole number from 1; got ${value}.`);
+  }
+  return value;
+}
 
 /** The arrays-side implementation of a replication mode. */
 function mechanismFor(mode: ReplicationMode): ReplicationMechanism {
@@ -85,6 +95,9 @@ export abstract class FlashArrayDriver implements StorageDriver {
   private readonly infos = new Map<Role, ArrayInfo>();
   private readonly byName = new Map<string, ArrayClient>();
   private remember: InitializeOptions['remember'];
+
+  /** Array requests sent at once for bulk volume work (create, destroy, copy): `concurrency` option. */
+  protected concurrency = DEFAULT_CONCURRENCY;
 
   protected constructor(
     protected readonly clients: DriverArrays,
@@ -276,7 +289,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
   async createVolumes(array: string, specs: readonly VolumeSpec[]): Promise<Volume[]> {
     const client = this.client(array);
     checkVolumeSpecs(specs);
-    return mapLimit(specs, CONCURRENCY, async (s) => {
+    return mapLimit(specs, this.concurrency, async (s) => {
       const res = await client.request<{ items: Json[] }>({
         method: 'POST',
         path: '/volumes',
@@ -316,7 +329,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
     opts: { eradicate?: boolean } = {},
   ): Promise<void> {
     const client = this.client(array);
-    await mapLimit(names, CONCURRENCY, async (name) => {
+    await mapLimit(names, this.concurrency, async (name) => {
       const [vol] = await client.listOrEmpty<Json>('/volumes', { names: name });
       if (!vol) return;
       if (!vol.destroyed) {
@@ -450,7 +463,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
     const listed = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
     checkMaterialize(ref, point, listed, named);
     const dst = this.client(ref.targetArray, ref);
-    return mapLimit(named, CONCURRENCY, async (r) => {
+    return mapLimit(named, this.concurrency, async (r) => {
       const source = mechanism.volumeSnapshot(point, r.sourceVolume);
       try {
         const res = await dst.request<{ items: Json[] }>({

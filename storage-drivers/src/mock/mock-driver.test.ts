@@ -59,6 +59,14 @@ describe('MockStorageDriver', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
+  it('refuses a concurrency that is not a whole number from 1, naming the option', () => {
+    for (const concurrency of [0, -1, 2.5]) {
+      expect(() => MockStorageDriver.create({ dataDir: tempDir(), concurrency, log: silent })).toThrow(
+        `concurrency must be a whole number from 1; got ${concurrency}.`,
+      );
+    }
+  });
+
   it('fails at start with the product advice when the data dir is missing', () => {
     const missing = join(tempDir(), 'nope', 'mock_storage');
     let err: unknown;

@@ -10,7 +10,7 @@ import { FlashArrayStore } from '../array/store.js';
 import { startTicker } from '../array/ticker.js';
 import { ArrayClient, type ArrayClientOptions, type RetryPolicy } from '../client/array-client.js';
 import { LocalArrayTransport } from '../client/local-transport.js';
-import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
+import { checkConcurrency, FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
 import type { InitializeOptions } from '../types.js';
 
 export const DEFAULT_MOCK_DATA_DIR = '/var/lib/protector/mock_storage';
@@ -30,6 +30,8 @@ export interface MockStorageDriverOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Items per page of a list request. @default DEFAULT_PAGE_SIZE */
   readonly pageSize?: number;
+  /** Array requests sent at once for bulk volume work. @default DEFAULT_CONCURRENCY */
+  readonly concurrency?: number;
   readonly log?: StorageLog;
   /** Simulated array time, retry backoff and the tick timer run on it. @default systemClock */
   readonly clock?: Clock;
@@ -92,7 +94,7 @@ export class MockStorageDriver extends FlashArrayDriver {
       transferMs: opts.transferMs,
       now: () => clock.now(),
     });
-    return new MockStorageDriver(
+    const driver = new MockStorageDriver(
       store,
       dataDir,
       arrays,
@@ -100,6 +102,8 @@ export class MockStorageDriver extends FlashArrayDriver {
       { retry: opts.retry, pageSize: opts.pageSize, clock },
       opts.log ?? stderrLog,
     );
+    driver.concurrency = checkConcurrency(opts.concurrency);
+    return driver;
   }
 
   override async initialize(opts?: InitializeOptions): Promise<void> {

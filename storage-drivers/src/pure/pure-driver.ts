@@ -2,7 +2,7 @@
 import { type Clock, systemClock } from '@protector/platform';
 import { ArrayClient, type RetryPolicy } from '../client/array-client.js';
 import { HttpArrayTransport } from '../client/http-transport.js';
-import { FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
+import { checkConcurrency, FlashArrayDriver, type StorageLog, stderrLog } from '../driver.js';
 
 export interface PureStorageDriverOptions {
   /** `[storage] primary_array_url`: HTTPS management URL of this site's array. */
@@ -19,6 +19,8 @@ export interface PureStorageDriverOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Items per page of a list request (`limit`); the rest come by continuation token. @default DEFAULT_PAGE_SIZE */
   readonly pageSize?: number;
+  /** Array requests sent at once for bulk volume work. @default DEFAULT_CONCURRENCY */
+  readonly concurrency?: number;
   readonly log?: StorageLog;
   /** Debugging only: allow `http://` URLs (fa-sim --http). Production configs refuse them. */
   readonly allowInsecureHttp?: boolean;
@@ -81,6 +83,7 @@ export class PureStorageDriver extends FlashArrayDriver {
       opts.log ?? stderrLog,
       opts.clock ?? systemClock,
     );
+    this.concurrency = checkConcurrency(opts.concurrency);
   }
 
   protected clientWithToken(role: 'primary' | 'secondary', token: string): ArrayClient {

@@ -75,6 +75,7 @@ describe('protector.conf', () => {
       mock_storage_dir: '/var/lib/protector/mock_storage',
       mock_arrays: ['mock-array-a', 'mock-array-b'],
       mock_transfer_ms: 2000,
+      recovery_concurrency: 8,
       replication_monitor_interval: 10,
       use_simulated_cloud: false,
     });
@@ -88,6 +89,7 @@ describe('protector.conf', () => {
       default_rpo_minutes: 15,
       ca_bundle: undefined,
       verify_tls: true,
+      concurrency: 16,
       request_timeout: 30,
     });
     expect(config.database).toEqual({

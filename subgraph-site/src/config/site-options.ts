@@ -121,6 +121,12 @@ milliseconds. Short values make lab drills quick; long ones let you watch transf
         default: 2000,
         min: 0,
       }),
+      recovery_concurrency: option.int({
+        description: `Members a recovery brings up at once (within one boot priority), and test volumes a drill's
+cleanup deletes at once.`,
+        default: 8,
+        min: 1,
+      }),
       replication_monitor_interval: option.int({
         description: `Seconds between checks of replication status, RPO compliance and the replication link; changes
 are published as site events.`,
@@ -196,6 +202,12 @@ Overridden per Protection Group; changing it does not alter existing policies.`,
       verify_tls: option.bool({
         description: "Verify the arrays' TLS certificates. Turn off only in a lab with self-signed arrays.",
         default: true,
+      }),
+      concurrency: option.int({
+        description:
+          'Requests the driver sends an array at once for bulk volume work (create, destroy, copy).',
+        default: 16,
+        min: 1,
       }),
       request_timeout: option.int({
         description: 'Timeout of one request to an array.',

@@ -32,6 +32,8 @@ export interface SiteContext {
   readonly defaults: { readonly replicationIntervalSeconds: number; readonly rpoMinutes: number };
   /** The Cinder host (`host@backend#pool`, `[cinder] volume_host`) that manages array volumes into Cinder. */
   readonly cinderHost: string;
+  /** Members a recovery brings up at once, and test volumes a cleanup deletes at once. */
+  readonly recoveryConcurrency: number;
   readonly log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
 }
 

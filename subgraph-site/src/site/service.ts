@@ -108,6 +108,7 @@ export async function startSiteService(
         arrays: [arrays[0]!, arrays[1]!],
         transferMs: config.DEFAULT.mock_transfer_ms,
         tickMs: 500,
+        concurrency: config.storage.concurrency,
         log: driverLog,
       });
     } else {
@@ -121,6 +122,7 @@ export async function startSiteService(
         verifyTls: config.storage.verify_tls,
         timeoutMs: config.storage.request_timeout * 1000,
         localArray: config.storage.local_array,
+        concurrency: config.storage.concurrency,
         log: driverLog,
       });
     }
@@ -278,6 +280,7 @@ export async function startSiteService(
         rpoMinutes: config.storage.default_rpo_minutes,
       },
       cinderHost: config.cinder.volume_host,
+      recoveryConcurrency: config.DEFAULT.recovery_concurrency,
       log: logSite,
     };
     const steps = createSiteSteps(ctx);

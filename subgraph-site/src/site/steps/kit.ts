@@ -28,8 +28,6 @@ export const TAG = {
 } as const;
 
 export const GIB = 1024 ** 3;
-/** How many members a recovery brings up at once. */
-export const MEMBER_CONCURRENCY = 8;
 export const short = (s: string, n = 8) => createHash('sha256').update(s).digest('hex').slice(0, n);
 /** A stable UUID (version 5 layout) derived from `s`: the same input gives the same id on every run. */
 export const stableUuid = (s: string) => {

@@ -14,7 +14,7 @@ import { storageRef } from '../context.js';
 import { pointJson } from '../events.js';
 import { mappingFromInput, memberToInput } from '../metadata.js';
 
-import { MEMBER_CONCURRENCY, type StepKey, type StepKit, short, TAG } from './kit.js';
+import { type StepKey, type StepKit, short, TAG } from './kit.js';
 
 export function recoverySteps(kit: StepKit) {
   const { ctx, repo, driver, once, tenantCloud, flavorIdOf, serverNetworks, arrayNameOf } = kit;
@@ -402,7 +402,7 @@ export function recoverySteps(kit: StepKit) {
           outcomes.push(
             ...(await mapLimit(
               members.filter((m) => m.bootPriority === priority),
-              MEMBER_CONCURRENCY,
+              ctx.recoveryConcurrency,
               recoverOne,
             )),
           );

@@ -11,7 +11,6 @@ import {
 import { networkJson, type StepKey, type StepKit, short, TAG } from './kit.js';
 
 /** Drill volumes a cleanup deletes at once. */
-const CLEANUP_CONCURRENCY = 8;
 
 export function testNetworkSteps(kit: StepKit) {
   const { ctx, repo, cloud, driver, once, tenantCloud, arrayNameOf } = kit;
@@ -95,7 +94,7 @@ export function testNetworkSteps(kit: StepKit) {
         const deletedVolumeIds: string[] = [];
         const destroyedStorageVolumes: string[] = [];
         // Several at a time: each waits for its server's detach, and they do not depend on each other.
-        await mapLimit(volumes, CLEANUP_CONCURRENCY, async (v) => {
+        await mapLimit(volumes, ctx.recoveryConcurrency, async (v) => {
           try {
             await cloud.waitForVolumeStatus(v.id, 'available', { timeoutMs: 60_000 }).catch(() => undefined);
             await cloud.deleteVolume(v.id);
