@@ -9,7 +9,7 @@
  * operation that an authorized caller started.
  */
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
-import { keystoneTime, type Turns, withTurn } from '@protector/platform';
+import { InFlight, keystoneTime, type Turns, withTurn } from '@protector/platform';
 import { documentForSite, ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
 import { type DocumentNode, print } from 'graphql';
 import { request } from 'undici';
@@ -204,19 +204,10 @@ export class SiteClient {
     // the same token in flight is sent once (many subscribers of one user subscribe at once), and each
     // caller gets its own copy.
     const key = `${as.token}\u0000${source}\u0000${JSON.stringify(variables)}`;
-    let running = this.reading.get(key);
-    if (running) running.waiters++;
-    else {
-      running = {
-        answer: withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send).finally(() =>
-          this.reading.delete(key),
-        ),
-        waiters: 1,
-      };
-      this.reading.set(key, running);
-    }
-    const data = (await running.answer) as { here: R };
-    return running.waiters > 1 ? structuredClone(data.here) : data.here;
+    const data = (await this.reading.run(key, () =>
+      withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send),
+    )) as { here: R };
+    return data.here;
   }
 
   /** Runs one site-local step (service role): a `documents/site-steps.graphql` mutation, typed by its input. */
@@ -237,7 +228,7 @@ export class SiteClient {
 
   private readonly sources = new WeakMap<DocumentNode, string>();
   /** Callers' reads in flight, by token, document and variables. */
-  private readonly reading = new Map<string, { answer: Promise<unknown>; waiters: number }>();
+  private readonly reading = new InFlight<unknown>();
 
   /** The document as this site is sent it: the template's root field `here` aliased onto the site key. */
   private source(document: DocumentNode): string {

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { LocalGraphQLDataSource, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { type Turns, withTurn } from '@protector/platform';
+import { InFlight, type Turns, withTurn } from '@protector/platform';
 import { ProtectorError, siteSubgraphSdl } from '@protector/schema';
 import {
   type DocumentNode,
@@ -91,7 +91,7 @@ export interface SiteDataSourceOptions {
 export class SiteDataSource extends RemoteGraphQLDataSource {
   readonly site: SiteIdentity;
   readonly timeoutMs: number;
-  private readonly inflight = new Map<string, { answer: Promise<GatewayResponse>; waiters: number }>();
+  private readonly inflight = new InFlight<GatewayResponse>();
 
   constructor(opts: SiteDataSourceOptions) {
     super({ url: opts.url });
@@ -138,18 +138,8 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
     if (known) return known;
     const key = this.sharingKey(options);
     if (!key) return this.admitted(options);
-    let running = this.inflight.get(key);
-    if (running) running.waiters++;
-    else {
-      running = {
-        answer: this.admitted(options).finally(() => this.inflight.delete(key)),
-        waiters: 1,
-      };
-      this.inflight.set(key, running);
-    }
-    const answer = await running.answer;
     // Shared: every caller gets its own copy (the gateway writes into what it gets).
-    return running.waiters > 1 ? structuredClone(answer) : answer;
+    return this.inflight.run(key, () => this.admitted(options));
   }
 
   private readonly turns: Turns | null;
@@ -174,7 +164,8 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
   }
 
   private localSchema: GraphQLSchema | null = null;
-  private readonly entityFetches = new Map<string, boolean>();
+  /** Entity fetches by query text: the parsed document when it can be answered from reads, else null. */
+  private readonly entityFetches = new Map<string, DocumentNode | null>();
 
   /**
    * The planner's entity fetch of replicas the coordinator already read for this request, with the
@@ -219,7 +210,7 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
     ]);
     const result = await execute({
       schema: this.localSchema,
-      document: parse(query),
+      document: answerable,
       variableValues: options.request.variables ?? {},
       contextValue: { replicas: known },
     });
@@ -302,23 +293,23 @@ function within(set: SelectionSetNode, allowed: FieldTree): boolean {
 }
 
 /**
- * Is `query` an entity fetch of ProtectionGroups that selects only `id`, `__typename` and this
- * site's replica field with what `ReplicaFields` reads?
+ * `query` parsed, when it is an entity fetch of ProtectionGroups that selects only `id`, `__typename`
+ * and this site's replica field with what `ReplicaFields` reads; null otherwise.
  */
-export function answerableFromReads(query: string, siteKey: string): boolean {
+export function answerableFromReads(query: string, siteKey: string): DocumentNode | null {
   let document: DocumentNode;
   try {
     document = parse(query);
   } catch {
-    return false;
+    return null;
   }
   const [operation, ...others] = document.definitions;
   if (others.length || operation?.kind !== Kind.OPERATION_DEFINITION || operation.operation !== 'query')
-    return false;
+    return null;
   const [root, ...more] = operation.selectionSet.selections;
   if (more.length || root?.kind !== Kind.FIELD || root.name.value !== '_entities' || root.directives?.length)
-    return false;
-  return (root.selectionSet?.selections ?? []).every((s) => {
+    return null;
+  const answerable = (root.selectionSet?.selections ?? []).every((s) => {
     if (s.kind === Kind.FIELD) return s.name.value === '__typename' && !s.directives?.length;
     if (s.kind !== Kind.INLINE_FRAGMENT || s.typeCondition?.name.value !== 'ProtectionGroup') return false;
     if (s.directives?.length) return false;
@@ -328,6 +319,7 @@ export function answerableFromReads(query: string, siteKey: string): boolean {
       return f.name.value === siteKey && !!f.selectionSet && within(f.selectionSet, REPLICA_FIELDS);
     });
   });
+  return answerable ? document : null;
 }
 
 /** The document of a fetch: given by the planner only when configured to, else parsed (errors only). */

@@ -158,3 +158,23 @@ export function turnsBySite(max: number, slowMs: number): (siteKey: string) => T
     return turns;
   };
 }
+
+/**
+ * Identical work in flight, done once: the first caller with a key starts it, later callers with the
+ * same key wait for the same result. When more than one waited, each gets its own copy (callers may
+ * write into what they get); a lone caller gets the result itself.
+ */
+export class InFlight<T> {
+  private readonly running = new Map<string, { result: Promise<T>; waiters: number }>();
+
+  async run(key: string, start: () => Promise<T>): Promise<T> {
+    let entry = this.running.get(key);
+    if (entry) entry.waiters++;
+    else {
+      entry = { result: start().finally(() => this.running.delete(key)), waiters: 1 };
+      this.running.set(key, entry);
+    }
+    const result = await entry.result;
+    return entry.waiters > 1 ? structuredClone(result) : result;
+  }
+}

@@ -7,7 +7,7 @@
 
 export { adaptiveDelay, type Clock, every, keystoneTime, ManualClock, systemClock } from './clock.js';
 export { type ComposedSupergraph, type ComposeSupergraphOptions, composeSupergraph } from './compose.js';
-export { batchLoader, mapLimit, Turns, turnsBySite, withTurn } from './concurrency.js';
+export { batchLoader, InFlight, mapLimit, Turns, turnsBySite, withTurn } from './concurrency.js';
 export * from './config/index.js';
 export { crashPoint } from './crash-points.js';
 export { EventHub, mapEvents, SKIP_EVENT, type SubscribeOptions } from './events.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Turns } from './concurrency.js';
+import { InFlight, Turns } from './concurrency.js';
 
 describe('Turns: requests at one site at once', () => {
   it('lets `max` in at once, queues the rest in order, and refuses one that waited too long', async () => {
@@ -38,5 +38,28 @@ describe('Turns: requests at one site at once', () => {
       turns.give(500);
     }
     expect(turns.limit).toBe(1);
+  });
+});
+
+describe('InFlight: identical work in flight, done once', () => {
+  it('runs one start for callers of one key; each of several gets its own copy, a lone caller the result', async () => {
+    const inFlight = new InFlight<{ n: number }>();
+    let starts = 0;
+    const start = async () => {
+      const n = ++starts;
+      await new Promise((r) => setTimeout(r, 10));
+      return { n };
+    };
+    const [a, b] = await Promise.all([inFlight.run('k', start), inFlight.run('k', start)]);
+    expect(starts).toBe(1);
+    expect(a).toEqual({ n: 1 });
+    expect(b).toEqual({ n: 1 });
+    expect(a).not.toBe(b);
+    a.n = 99; // a copy: the other caller's answer is untouched
+    expect(b.n).toBe(1);
+    // Once done, the key runs again; another key runs on its own.
+    const [c, d] = await Promise.all([inFlight.run('k', start), inFlight.run('other', start)]);
+    expect(starts).toBe(3);
+    expect([c.n, d.n].sort()).toEqual([2, 3]);
   });
 });
