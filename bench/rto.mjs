@@ -1,30 +1,40 @@
 // bench/rto: how long DR operations take in the two-site lab (real processes, simulated clouds with a
-// VM boot time, mock arrays), for Protection Groups of different sizes. Prints numbers; asserts nothing.
-// Run: npm run bench:rto   (BENCH_VMS=2,8,16 to choose sizes; BENCH_BOOT_SECONDS for the VM boot time)
+// VM boot time, mock arrays), for one Protection Group of each size and for many groups at once.
+// Prints numbers; asserts nothing.
+// Run: npm run bench:rto
+//   BENCH_VMS=10,100,500     the sizes of the single groups (members, one VM each)
+//   BENCH_GROUPS_AT_ONCE=50  then that many groups of BENCH_GROUP_VMS=2 VMs, each operation started on
+//                            all of them at once (0: skip)
+//   BENCH_BOOT_SECONDS=2     the simulated VM boot time
+//   BENCH_RECOVERY_CONCURRENCY=8  the sites' [DEFAULT] recovery_concurrency (and the bound's)
 // Each time is printed next to its critical-path bound (see criticalPathBound) and written to
-// bench/results/rto.json.
+// bench/results/rto.json with each step's start and length.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { machine, requireBuild, writeResult } from './lib/common.mjs';
+import { envList, envNumber, machine, requireBuild, writeResult } from './lib/common.mjs';
 
 requireBuild();
 const { bootVm, startLab } = await import('../test/dist/lab.js');
+const { mapLimit } = await import('@protector/platform');
 
-const SIZES = (process.env.BENCH_VMS ?? '2,8,16').split(',').map(Number);
-const BOOT_SECONDS = Number(process.env.BENCH_BOOT_SECONDS ?? 2);
+const SIZES = envList('BENCH_VMS', [10, 100, 500]);
+const GROUPS_AT_ONCE = envNumber('BENCH_GROUPS_AT_ONCE', 50);
+const GROUP_VMS = envNumber('BENCH_GROUP_VMS', 2);
+const BOOT_SECONDS = envNumber('BENCH_BOOT_SECONDS', 2);
 const TRANSFER_MS = 300;
-/** Members a site recovers at once (MEMBER_CONCURRENCY in subgraph-site/src/site/steps/kit.ts). */
-const MEMBERS_AT_ONCE = 8;
+/** Members a site boots at once: the sites' [DEFAULT] recovery_concurrency. */
+const MEMBERS_AT_ONCE = envNumber('BENCH_RECOVERY_CONCURRENCY', 8);
 
 /**
  * The least time an operation on a group of `n` VMs can take in this lab: the sum, over the steps of its
- * plan (gateway/src/coordinator/plans.ts; the steps run one after another), of the time the simulators
- * make those steps wait. Everything else (API calls, database writes, polling) counts as zero, so the
- * gap between a measured time and its bound is the product's own overhead.
+ * plan (gateway/src/coordinator/plans.ts), of the time the simulators make those steps wait. Everything
+ * else (API calls, database writes, polling) counts as zero, so the gap between a measured time and its
+ * bound is the product's own overhead. Groups run at once are independent, so each has its own bound.
  * - A VM booted on the recovering site (a new server) is ACTIVE `BOOT_SECONDS` after it was created
- *   (the simulated Nova's sim_boot_seconds). A site recovers 8 members at a time, in priority order; the
- *   bench's members all have the default priority, so booting n VMs takes ceil(n / 8) boot times.
+ *   (the simulated Nova's sim_boot_seconds). A site boots `recovery_concurrency` members at a time, in
+ *   priority order; the bench's members all have the default priority, so booting n VMs takes
+ *   ceil(n / recovery_concurrency) boot times.
  * - Stopping or starting a server takes no simulated time (the simulated Nova's powerTimeMs is 0), nor
  *   do Cinder volume creation and manage (volumeCreateMs 0), the array copies (materialize) or the test
  *   network.
@@ -32,10 +42,10 @@ const MEMBERS_AT_ONCE = 8;
  *   and the step waits for it.
  * So:
  * - test failover (test network, recover on the secondary from the newest complete point, which
- *   exists already): ceil(n / 8) boots;
+ *   exists already): ceil(n / recovery_concurrency) boots;
  * - test cleanup (delete the drill's servers, volumes, copies and network): 0;
  * - planned failover (stop the VMs, final replicateNow, recover as new servers on the secondary,
- *   swap roles): one transfer + ceil(n / 8) boots;
+ *   swap roles): one transfer + the boots;
  * - failback (reverse replication, stop on the secondary, final replicateNow, recover on the original
  *   site in place: the original servers are stopped there, get the recovered volumes and are started,
  *   which takes no simulated time; protect): one transfer.
@@ -64,6 +74,7 @@ const lab = await startLab({
   bootSeconds: BOOT_SECONDS,
   replicationIntervalSeconds: 5,
   demo: false,
+  recoveryConcurrency: MEMBERS_AT_ONCE,
 });
 const tokens = await lab.tenantTokens();
 
@@ -73,88 +84,136 @@ async function gql(query, variables = {}) {
   return res.data;
 }
 
-async function timed(label, mutation) {
-  const t0 = performance.now();
+/**
+ * Runs an operation and returns its time from the request to the journal's finish (the gateway and the
+ * bench share this machine's clock, so the status polling does not count), with each step's time.
+ */
+async function timed(label, mutation, pollMs = 100) {
+  const t0 = Date.now();
   const data = await gql(mutation);
   const id = Object.values(data)[0].id;
   for (;;) {
-    const { operation } = await gql('query($id: ID!) { operation(id: $id) { status } }', { id });
+    const { operation } = await gql(
+      'query($id: ID!) { operation(id: $id) { status finishedAt steps { key startedAt finishedAt } } }',
+      { id },
+    );
     if (['SUCCEEDED', 'FAILED', 'PARTIAL'].includes(operation.status)) {
       if (operation.status !== 'SUCCEEDED') throw new Error(`${label}: ${operation.status}`);
-      return performance.now() - t0;
+      const steps = operation.steps.map((s) => ({
+        key: s.key,
+        startMs: Date.parse(s.startedAt) - t0,
+        ms: Date.parse(s.finishedAt) - Date.parse(s.startedAt),
+      }));
+      return { ms: Date.parse(operation.finishedAt) - t0, steps };
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
 const results = [];
-const line = (n, name, ms) => {
-  const bound = criticalPathBound(name, n);
-  results.push({
-    vms: n,
-    operation: name,
-    ms: Math.round(ms),
-    boundMs: bound,
-    overheadMs: Math.round(ms - bound),
-  });
-  console.log(
-    `vms=${String(n).padStart(3)}  ${name.padEnd(17)} ${(ms / 1000).toFixed(1).padStart(6)} s   bound ${(bound / 1000).toFixed(1).padStart(5)} s   over it ${((ms - bound) / 1000).toFixed(1).padStart(5)} s`,
-  );
-};
+const OPERATIONS = [
+  ['test failover', (pg) => `testFailover(input: { protectionGroup: "${pg}" })`],
+  ['test cleanup', (pg) => `testCleanup(input: { protectionGroup: "${pg}" })`],
+  ['planned failover', (pg) => `failover(input: { protectionGroup: "${pg}", type: PLANNED })`],
+  ['failback', (pg) => `failback(input: { protectionGroup: "${pg}" })`],
+];
 
-try {
-  for (const n of SIZES) {
-    const pg = `bench-${n}`;
-    await gql(`mutation { createProtectionGroup(input: { name: "${pg}", replicationType: ASYNC, primarySite: "boston",
-      secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`);
-    await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "${pg}", policy: { primaryArrayUrl: "https://a.lab",
-      primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "${pg}",
-      replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
-    for (let i = 0; i < n; i++) {
-      await bootVm(lab.sites.boston, tokens.boston, `${pg}-vm${i}`);
-      await gql(`mutation { addMember(input: { protectionGroup: "${pg}", server: "${pg}-vm${i}" }) { id } }`);
-    }
-    const joined = Date.now();
+/** A group of `n` new VMs on boston, protected to seattle, with a complete recovery point. */
+async function prepareGroup(pg, n) {
+  await gql(`mutation { createProtectionGroup(input: { name: "${pg}", replicationType: ASYNC, primarySite: "boston",
+    secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`);
+  await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "${pg}", policy: { primaryArrayUrl: "https://a.lab",
+    primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "${pg}",
+    replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
+  const names = Array.from({ length: n }, (_, i) => `${pg}-vm${i}`);
+  await mapLimit(names, 16, (name) => bootVm(lab.sites.boston, tokens.boston, name));
+  for (const name of names)
+    await gql(`mutation { addMember(input: { protectionGroup: "${pg}", server: "${name}" }) { id } }`);
+}
+
+/** Waits until each group has a complete recovery point taken after its members joined. */
+async function replicated(groups, since) {
+  for (const pg of groups) {
     for (;;) {
       const { recoveryPoints } = await gql(
         `{ recoveryPoints(protectionGroup: "${pg}") { complete createdAt } }`,
       );
-      if (recoveryPoints.some((p) => p.complete && Date.parse(p.createdAt) > joined)) break;
+      if (recoveryPoints.some((p) => p.complete && Date.parse(p.createdAt) > since)) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    line(
-      n,
-      'test failover',
-      await timed('test failover', `mutation { testFailover(input: { protectionGroup: "${pg}" }) { id } }`),
+  }
+}
+
+const seconds = (ms) => (ms / 1000).toFixed(2).padStart(7);
+
+/** Runs each operation on all `groups` at once and records the slowest against its bound. */
+async function runOperations(label, groups, n) {
+  for (const [name, mutation] of OPERATIONS) {
+    // Times come from the journal; many groups are asked about less often, to load the gateway less.
+    const pollMs = Math.min(1000, 100 * groups.length);
+    const runs = await Promise.all(
+      groups.map((pg) => timed(`${name} of ${pg}`, `mutation { op: ${mutation(pg)} { id } }`, pollMs)),
     );
-    line(
-      n,
-      'test cleanup',
-      await timed('test cleanup', `mutation { testCleanup(input: { protectionGroup: "${pg}" }) { id } }`),
+    const slowest = runs.reduce((a, b) => (b.ms > a.ms ? b : a));
+    const bound = criticalPathBound(name, n);
+    const mean = runs.reduce((a, r) => a + r.ms, 0) / runs.length;
+    results.push({
+      run: label,
+      groups: groups.length,
+      vms: n,
+      operation: name,
+      ms: Math.round(slowest.ms),
+      meanMs: Math.round(mean),
+      boundMs: bound,
+      overheadMs: Math.round(slowest.ms - bound),
+      ratio: bound ? Number((slowest.ms / bound).toFixed(3)) : null,
+      steps: slowest.steps,
+    });
+    console.log(
+      `${label.padEnd(22)} ${name.padEnd(17)} ${seconds(slowest.ms)} s   bound ${seconds(bound)} s   over it ${seconds(slowest.ms - bound)} s   ${bound ? `${(slowest.ms / bound).toFixed(2)}x` : ''}`,
     );
-    line(
-      n,
-      'planned failover',
-      await timed(
-        'planned failover',
-        `mutation { failover(input: { protectionGroup: "${pg}", type: PLANNED }) { id } }`,
-      ),
+    if (process.env.BENCH_STEPS)
+      console.log(`    ${slowest.steps.map((s) => `${s.key} @${s.startMs} +${s.ms}`).join('  ')}`);
+  }
+}
+
+try {
+  for (const n of SIZES) {
+    const pg = `bench-${n}`;
+    const t0 = Date.now();
+    await prepareGroup(pg, n);
+    // A point taken after the last member joined holds them all.
+    await replicated([pg], Date.now());
+    console.log(`(${pg}: ${n} VMs protected and replicated in ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    await runOperations(`1 group of ${n} VMs`, [pg], n);
+  }
+  if (GROUPS_AT_ONCE > 0) {
+    const groups = Array.from({ length: GROUPS_AT_ONCE }, (_, i) => `bench-many-${i}`);
+    const t0 = Date.now();
+    await mapLimit(groups, 4, (pg) => prepareGroup(pg, GROUP_VMS));
+    await replicated(groups, Date.now());
+    console.log(
+      `(${GROUPS_AT_ONCE} groups of ${GROUP_VMS} VMs protected and replicated in ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
     );
-    line(
-      n,
-      'failback',
-      await timed('failback', `mutation { failback(input: { protectionGroup: "${pg}" }) { id } }`),
-    );
+    await runOperations(`${GROUPS_AT_ONCE} groups of ${GROUP_VMS} VMs`, groups, GROUP_VMS);
   }
   console.log(
-    `(VM boot time ${BOOT_SECONDS} s, snapshot transfer ${TRANSFER_MS / 1000} s, members recovered ${MEMBERS_AT_ONCE} at a time; ` +
+    `(VM boot time ${BOOT_SECONDS} s, snapshot transfer ${TRANSFER_MS / 1000} s, ${MEMBERS_AT_ONCE} members booted at a time per group; ` +
+      "time: from the request to the journal's finish, the slowest group when many run at once; " +
       'bound: the simulated waits on the critical path, see criticalPathBound in bench/rto.mjs)',
   );
   writeResult('rto', {
     bench: 'rto',
     date: new Date().toISOString(),
     machine: machine(),
-    settings: { vms: SIZES, bootSeconds: BOOT_SECONDS, transferMs: TRANSFER_MS },
+    settings: {
+      vms: SIZES,
+      groupsAtOnce: GROUPS_AT_ONCE,
+      groupVms: GROUP_VMS,
+      bootSeconds: BOOT_SECONDS,
+      transferMs: TRANSFER_MS,
+      recoveryConcurrency: MEMBERS_AT_ONCE,
+    },
     runs: results,
   });
 } finally {

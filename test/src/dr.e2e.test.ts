@@ -280,6 +280,14 @@ describe('a DR lifecycle across two sites', () => {
       'reverseReplication@boston',
       'syncMetadata',
     ]);
+    // The sync after reprotecting and the stop on seattle ran at the same time: both began before
+    // either ended.
+    const step = (key: string) => (op.steps as Json[]).find((s) => s.key === key)!;
+    const together = [step('sync-after-reprotect'), step('stop')];
+    expect(
+      Math.max(...together.map((s) => Date.parse(String(s.startedAt)))),
+      JSON.stringify(together),
+    ).toBeLessThan(Math.min(...together.map((s) => Date.parse(String(s.finishedAt)))));
     const back0 = await group();
     expect(back0).toMatchObject({
       status: 'ACTIVE',

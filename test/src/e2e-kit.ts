@@ -27,7 +27,7 @@ export async function until<T>(
   }
 }
 
-export const OPERATION = `id type status percentComplete error { code message } steps { key name status attempt site { name } }
+export const OPERATION = `id type status percentComplete error { code message } steps { key name status attempt site { name } startedAt finishedAt }
   members { memberName status serverId error { message } }`;
 
 /** A GraphQL client of the lab's gateway with default per-site tokens. */

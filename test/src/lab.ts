@@ -55,6 +55,8 @@ export interface LabOptions {
    * before a token is pasted); the security suite runs the product default, 'authenticated'.
    */
   readonly introspection?: 'always' | 'authenticated' | 'never';
+  /** The sites' `[DEFAULT] recovery_concurrency` (members booted at once). @default the product's */
+  readonly recoveryConcurrency?: number;
 }
 
 export interface LabSite {
@@ -166,7 +168,7 @@ log_dir = ${state}/log
 ${storage}
 replication_monitor_interval = 2
 use_simulated_cloud = True
-
+${o.recoveryConcurrency ? `recovery_concurrency = ${o.recoveryConcurrency}\n` : ''}
 [storage]
 ${arrays}default_replication_interval = ${o.replicationIntervalSeconds ?? 30}
 default_rpo_minutes = 5

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Clock, crashPoint, every, systemClock } from '@protector/platform';
-import { errorJson, type Json, ProtectorError } from '@protector/schema';
+import { type ErrorJson, errorJson, type Json, ProtectorError } from '@protector/schema';
 import {
   type OperationEvent,
   type OperationEventBus,
@@ -19,6 +19,7 @@ import {
   assertOperationTransition,
   attempted,
   forwardPlan,
+  nextBatch,
   type OperationSites,
   PLANS,
   type PlannedStep,
@@ -61,6 +62,12 @@ const RESUMABLE: readonly OperationStatus[] = ['PENDING', 'RUNNING', 'CANCELLING
 /** A name for this gateway process, unique among gateways sharing a database: host, pid, random. */
 export function newGatewayId(): string {
   return `${hostname().slice(0, 40)}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/** A step that failed, and how. */
+interface StepFailure {
+  readonly step: StepRecord;
+  readonly error: ErrorJson;
 }
 
 /** A run's hold on its operation: `lost` once another gateway took the operation over. */
@@ -340,20 +347,15 @@ export class OperationEngine {
           await this.transition(op, 'CANCELLED');
           return;
         }
-        if (!(await this.attemptStep(op, settle))) return;
+        if (!(await this.attemptSteps(op, [settle]))) return;
         continue;
       }
-      const phase = op.status === 'ROLLING_BACK' ? 'rollback' : 'forward';
-      const step = op.steps.find(
-        (s) =>
-          s.phase === phase && (s.status === 'PENDING' || s.status === 'RUNNING' || s.status === 'FAILED'),
-      );
-      if (!step) {
+      const batch = nextBatch(op, op.status === 'ROLLING_BACK' ? 'rollback' : 'forward');
+      if (!batch.length) {
         await this.finish(op);
         return;
       }
-      const ok = await this.attemptStep(op, step);
-      if (!ok) return;
+      if (!(await this.attemptSteps(op, batch))) return;
     }
   }
 
@@ -404,8 +406,30 @@ export class OperationEngine {
     await this.transition(op, partial ? 'PARTIAL' : 'SUCCEEDED');
   }
 
-  /** Runs one step; returns false when the operation stopped (failed). */
-  private async attemptStep(op: OperationRecord, step: StepRecord): Promise<boolean> {
+  /**
+   * Runs steps at once (one, or a batch the plan runs together); returns false when the operation
+   * stopped because one failed. The operation fails once all of them settled, naming the first.
+   */
+  private async attemptSteps(op: OperationRecord, steps: readonly StepRecord[]): Promise<boolean> {
+    const settled = await Promise.allSettled(steps.map((step) => this.attemptStep(op, step)));
+    const broken = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (broken) throw broken.reason;
+    const failure = settled
+      .map((s) => (s as PromiseFulfilledResult<StepFailure | null>).value)
+      .find((f) => f !== null);
+    if (!failure) return true;
+    const { step, error } = failure;
+    await this.transition(await this.require(op.id), 'FAILED', {
+      error: {
+        ...error,
+        message: `Step '${step.name}'${step.site ? ` on site ${step.site}` : ''} failed: ${error.message}`,
+      },
+    });
+    return false;
+  }
+
+  /** Runs one step and journals its outcome; answers how it failed, or null. */
+  private async attemptStep(op: OperationRecord, step: StepRecord): Promise<StepFailure | null> {
     const attempt = step.attempt + 1;
     await this.deps.store.updateStep(op.id, step.index, {
       status: 'RUNNING',
@@ -442,7 +466,7 @@ export class OperationEngine {
         `${step.name}${step.site ? ` on ${step.site}` : ''} ${skipped ? 'skipped' : 'succeeded'}.`,
         step.index,
       );
-      return true;
+      return null;
     } catch (err) {
       const error = errorJson(err);
       await this.deps.store.updateStep(op.id, step.index, {
@@ -457,13 +481,7 @@ export class OperationEngine {
         `${step.name}${step.site ? ` on ${step.site}` : ''} failed: ${error.message}`,
         step.index,
       );
-      await this.transition(failed, 'FAILED', {
-        error: {
-          ...error,
-          message: `Step '${step.name}'${step.site ? ` on site ${step.site}` : ''} failed: ${error.message}`,
-        },
-      });
-      return false;
+      return { step, error };
     }
   }
 

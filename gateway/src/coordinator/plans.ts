@@ -11,7 +11,7 @@ import {
   ProtectorError,
 } from '@protector/schema';
 import type { StepName } from './steps.js';
-import type { OperationRecord } from './store.js';
+import type { OperationRecord, StepRecord } from './store.js';
 
 /** Protection Group statuses (the GraphQL enum). */
 export type GroupStatus = ProtectionGroupStatus;
@@ -96,6 +96,12 @@ export interface PlannedStep {
   /** A step the engine can run: a plan naming any other step does not compile. */
   readonly name: StepName;
   readonly role: Role;
+  /**
+   * Runs at the same time as the step before it (neither needs the other's result). The engine runs
+   * such a batch together and goes on when all of it succeeded; each step is journaled on its own, so
+   * a resumed operation runs again only what did not finish.
+   */
+  readonly withPrevious?: true;
 }
 
 const status = (s: GroupStatus): PlannedStep => ({ key: `status:${s}`, name: 'setGroupStatus', role: null });
@@ -152,7 +158,8 @@ export const PLANS: Readonly<
       { key: 'reprotect', name: 'reverseReplication', role: 'source' },
       // Reprotecting renames the replicated volumes on the source; the target must know them before it recovers.
       { key: 'sync-after-reprotect', name: 'syncMetadata', role: null },
-      { key: 'stop', name: 'stopServers', role: 'source' },
+      // Stopping reads only the source's own records, which the sync does not write.
+      { key: 'stop', name: 'stopServers', role: 'source', withPrevious: true },
       { key: 'demote', name: 'demoteStorageGroup', role: 'source' },
       { key: 'final-sync', name: 'replicateNow', role: 'source' },
       { key: 'recover', name: 'materializeRecoveryPoint', role: 'target' },
@@ -174,6 +181,26 @@ export const PLANS: Readonly<
     rollback: [],
   },
 };
+
+/**
+ * The steps of `op` to run now: the first unfinished step of `phase` (pending, running or failed) and
+ * the unfinished steps its plan runs with it (`withPrevious`). Empty when the phase is done.
+ */
+export function nextBatch(op: OperationRecord, phase: 'forward' | 'rollback'): StepRecord[] {
+  const steps = op.steps.filter((s) => s.phase === phase);
+  const unfinished = (s: StepRecord) =>
+    s.status === 'PENDING' || s.status === 'RUNNING' || s.status === 'FAILED';
+  const first = steps.findIndex(unfinished);
+  if (first < 0) return [];
+  const plan = phase === 'forward' ? PLANS[op.type].forward : PLANS[op.type].rollback;
+  const together = (s: StepRecord) => plan.find((p) => p.key === s.key)?.withPrevious === true;
+  // Back to the batch's head (an earlier step of the batch may have finished), then on to its end.
+  let head = first;
+  while (head > 0 && together(steps[head]!)) head--;
+  let end = head + 1;
+  while (end < steps.length && together(steps[end]!)) end++;
+  return steps.slice(head, end).filter(unfinished);
+}
 
 /** Whether the operation ran (or began) a step named `name`. */
 export const attempted = (op: OperationRecord, name: StepName): boolean =>

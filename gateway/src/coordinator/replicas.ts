@@ -208,21 +208,26 @@ export async function writeMetadata(
   newVersion: number,
   key: { operationId: string; stepKey: string },
 ): Promise<Replica[]> {
-  const out: Replica[] = [];
-  for (const w of writes) {
-    // Each site keeps the group under its own project (tenant mappings may differ per site).
-    const projectId = w.projectId ?? metadata.projectId;
-    const res = await w.client.step(
-      ApplyProtectionGroupMetadataDocument,
-      { operationId: key.operationId, stepKey: `${key.stepKey}@${w.client.site.name}` },
-      {
-        expectedVersion: w.expectedVersion,
-        metadata: { ...metadata, projectId, metadataVersion: newVersion },
-      },
-    );
-    out.push(res.replica);
-  }
-  return out;
+  // Both sites at once. A site that fails leaves the other one version ahead: the higher version wins
+  // every read (`authoritative`), a retried step writes both over it, and a sync levels them.
+  const settled = await Promise.allSettled(
+    writes.map(async (w) => {
+      // Each site keeps the group under its own project (tenant mappings may differ per site).
+      const projectId = w.projectId ?? metadata.projectId;
+      const res = await w.client.step(
+        ApplyProtectionGroupMetadataDocument,
+        { operationId: key.operationId, stepKey: `${key.stepKey}@${w.client.site.name}` },
+        {
+          expectedVersion: w.expectedVersion,
+          metadata: { ...metadata, projectId, metadataVersion: newVersion },
+        },
+      );
+      return res.replica;
+    }),
+  );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<Replica>).value);
 }
 
 /** Refusal of a change to a group whose other site did not answer: nothing was written. */

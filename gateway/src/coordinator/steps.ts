@@ -131,7 +131,7 @@ const STEPS = {
     const recoveryPoint =
       finalSync?.recoveryPoint?.name ?? (op.params.recoveryPoint as string | undefined) ?? null;
     const mappings = (op.params.resourceMappings as ResourceMappingInput[] | undefined) ?? null;
-    const group = await readGroup(ctx, op, false);
+    const { group } = await readGroup(ctx, op, false);
     const res = await (await siteOf(ctx, run)).step(MaterializeRecoveryPointDocument, keyOf(run), {
       protectionGroupId: op.protectionGroupId,
       recoveryPoint,
@@ -217,7 +217,7 @@ const STEPS = {
 
   swapRoles: (ctx, { op }) => swapRoles(ctx, op),
   fenceStale: (ctx, run) => fenceStale(ctx, run.op, keyOf(run)),
-  syncMetadata: (ctx, { op }) => syncMetadata(ctx, op),
+  syncMetadata: (ctx, { op, step }) => syncMetadata(ctx, op, step.key),
 } satisfies Record<string, StepFn>;
 
 /** The name of a step the engine can run. */
@@ -252,20 +252,27 @@ export async function runStep(ctx: StepContext, run: StepRun): Promise<Json> {
   }
 }
 
-/** Reads the group from both sites (service identity); the planned ones need both. */
-async function readGroup(ctx: StepContext, op: OperationRecord, requireBoth: boolean): Promise<Replica> {
+/**
+ * Reads the group from both sites (service identity); the planned ones need both. Returns the winning
+ * copy and the reads, which a write that follows uses for its compare-and-set.
+ */
+async function readGroup(
+  ctx: StepContext,
+  op: OperationRecord,
+  requireBoth: boolean,
+): Promise<{ group: Replica; reads: ReplicaRead[] }> {
   const reads = await readBoth(ctx, op);
   if (requireBoth) {
     const down = reads.find((r) => r.error);
     if (down) throw peerUnreachable(down);
   }
-  const best = authoritative(reads);
-  if (!best)
+  const group = authoritative(reads);
+  if (!group)
     throw new ProtectorError(
       'NOT_FOUND',
       `Protection Group '${op.protectionGroupName}' is on no reachable site.`,
     );
-  return best;
+  return { group, reads };
 }
 
 async function readBoth(ctx: StepContext, op: OperationRecord): Promise<ReplicaRead[]> {
@@ -283,28 +290,22 @@ const writesTo = (ctx: StepContext, reads: readonly ReplicaRead[]) =>
     })),
   );
 
-/** Writes `change` to the group on the sites the operation may reach (both, unless unplanned). */
+/**
+ * Writes `change` to the group on the sites the operation may reach (both, unless unplanned), over
+ * the versions `readGroup` just read: a site written in between refuses the write (compare-and-set).
+ */
 async function writeGroup(
   ctx: StepContext,
   op: OperationRecord,
   stepKey: string,
-  change: (r: Replica) => Partial<ProtectionGroupMetadataInput>,
+  { group, reads }: { group: Replica; reads: readonly ReplicaRead[] },
+  change: Partial<ProtectionGroupMetadataInput>,
 ): Promise<Replica> {
-  const reads = await readBoth(ctx, op);
-  const tolerant = op.type === 'UNPLANNED_FAILOVER';
-  const down = reads.filter((r) => r.error);
-  if (down.length && !tolerant) throw peerUnreachable(down[0]!);
-  const best = authoritative(reads);
-  if (!best)
-    throw new ProtectorError(
-      'NOT_FOUND',
-      `Protection Group '${op.protectionGroupName}' is on no reachable site.`,
-    );
   const live = reads.filter((r) => !r.error);
   const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
   const [written] = await writeMetadata(
     await writesTo(ctx, live),
-    withMemberStatuses(toMetadataInput(best, change(best))),
+    withMemberStatuses(toMetadataInput(group, change)),
     newVersion,
     {
       operationId: op.id,
@@ -329,10 +330,10 @@ function withMemberStatuses(metadata: ProtectionGroupMetadataInput): ProtectionG
 }
 
 async function setGroupStatus(ctx: StepContext, op: OperationRecord, to: GroupStatus): Promise<Json> {
-  const group = await readGroup(ctx, op, op.type !== 'UNPLANNED_FAILOVER');
-  if (group.status === to) return { status: to, unchanged: true };
-  assertGroupTransition(group.status, to, `Setting status ${to}`);
-  const written = await writeGroup(ctx, op, `status:${to}`, () => ({ status: to }));
+  const read = await readGroup(ctx, op, op.type !== 'UNPLANNED_FAILOVER');
+  if (read.group.status === to) return { status: to, unchanged: true };
+  assertGroupTransition(read.group.status, to, `Setting status ${to}`);
+  const written = await writeGroup(ctx, op, `status:${to}`, read, { status: to });
   return { status: written.status, metadataVersion: written.metadataVersion };
 }
 
@@ -341,15 +342,16 @@ async function swapRoles(ctx: StepContext, op: OperationRecord): Promise<Json> {
   const fresh = await ctx.store.getOperation(op.id);
   const partial = (fresh ?? op).members.some((m) => m.status === 'FAILED');
   const to: GroupStatus = op.type === 'FAILBACK' ? 'ACTIVE' : partial ? 'FAILED_OVER_PARTIAL' : 'FAILED_OVER';
-  const group = await readGroup(ctx, op, op.type !== 'UNPLANNED_FAILOVER');
+  const read = await readGroup(ctx, op, op.type !== 'UNPLANNED_FAILOVER');
+  const { group } = read;
   if (group.currentPrimarySite.name === op.targetSite && group.status === to)
     return { primary: op.targetSite, status: to };
   assertGroupTransition(group.status, to, `Completing ${op.type.toLowerCase()}`);
-  const written = await writeGroup(ctx, op, 'swap', (r) => ({
+  const written = await writeGroup(ctx, op, 'swap', read, {
     status: to,
-    currentPrimarySite: op.targetSite ?? r.currentPrimarySite.name,
-    secondarySite: op.sourceSite ?? r.secondarySite.name,
-  }));
+    currentPrimarySite: op.targetSite ?? group.currentPrimarySite.name,
+    secondarySite: op.sourceSite ?? group.secondarySite.name,
+  });
   return {
     primary: written.currentPrimarySite.name,
     status: written.status,
@@ -384,7 +386,7 @@ async function fenceStale(
   return { fenced };
 }
 
-async function syncMetadata(ctx: StepContext, op: OperationRecord): Promise<Json> {
+async function syncMetadata(ctx: StepContext, op: OperationRecord, stepKey: string): Promise<Json> {
   const reads = await readBoth(ctx, op);
   const down = reads.find((r) => r.error);
   if (down) throw peerUnreachable(down);
@@ -398,7 +400,7 @@ async function syncMetadata(ctx: StepContext, op: OperationRecord): Promise<Json
   const writes = await writesTo(ctx, stale);
   await writeMetadata(writes, toMetadataInput(best), newVersion, {
     operationId: op.id,
-    stepKey: `${op.steps.find((s) => s.status === 'RUNNING')?.key ?? 'sync'}#${newVersion}`,
+    stepKey: `${stepKey}#${newVersion}`,
   });
   return { synced: writes.map((w) => w.client.site.name), metadataVersion: newVersion };
 }

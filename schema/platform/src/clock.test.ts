@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adaptiveDelay, every, keystoneTime, ManualClock, systemClock } from './clock.js';
+import { adaptiveDelay, every, keystoneTime, ManualClock, progressDelay, systemClock } from './clock.js';
 
 describe('ManualClock', () => {
   it('wakes sleepers in due order when time is advanced, including sleeps started meanwhile', async () => {
@@ -73,5 +73,23 @@ describe('adaptiveDelay', () => {
       200, 300, 450, 675, 1013, 1519, 2000, 2000,
     ]);
     expect(adaptiveDelay(50, 0)).toBe(10);
+  });
+});
+
+describe('progressDelay', () => {
+  it('waits until the work should be done at the rate two readings show, within 10 ms and the interval', () => {
+    // 0.2 -> 0.5 in 90 ms: 0.5 left takes 150 ms.
+    expect(progressDelay(200, 3, { at: 1000, progress: 0.2 }, { at: 1090, progress: 0.5 })).toBe(150);
+    expect(progressDelay(200, 3, { at: 1000, progress: 0.1 }, { at: 1010, progress: 0.11 })).toBe(200);
+    expect(progressDelay(200, 3, { at: 1000, progress: 0.5 }, { at: 1100, progress: 0.999 })).toBe(10);
+  });
+  it('falls back to the adaptive wait with one reading, no movement or a clock going back', () => {
+    expect(progressDelay(200, 0, null, { at: 1000, progress: 0.5 })).toBe(adaptiveDelay(200, 0));
+    expect(progressDelay(200, 4, { at: 1000, progress: 0.5 }, { at: 1100, progress: 0.5 })).toBe(
+      adaptiveDelay(200, 4),
+    );
+    expect(progressDelay(200, 4, { at: 1100, progress: 0.2 }, { at: 1000, progress: 0.5 })).toBe(
+      adaptiveDelay(200, 4),
+    );
   });
 });

@@ -138,3 +138,27 @@ export function adaptiveDelay(intervalMs: number, attempt: number): number {
   const first = Math.max(10, intervalMs / 10);
   return Math.min(intervalMs, Math.round(first * 1.5 ** attempt));
 }
+
+/** One reading of work that reports its progress: when (ms, this host's clock) and how far (0..1). */
+export interface ProgressReading {
+  readonly at: number;
+  readonly progress: number;
+}
+
+/**
+ * The wait before asking again about work that reports its progress (a replication transfer): once
+ * two readings show it moving, the time it needs to finish at that rate (at least 10 ms, at most
+ * `intervalMs`), so its end is seen when it comes rather than up to `intervalMs` late; before that,
+ * {@link adaptiveDelay}. Rates come from this host's clock only: the array's clock may differ.
+ */
+export function progressDelay(
+  intervalMs: number,
+  attempt: number,
+  before: ProgressReading | null,
+  now: ProgressReading,
+): number {
+  if (!before || now.progress <= before.progress || now.at <= before.at || now.progress >= 1)
+    return adaptiveDelay(intervalMs, attempt);
+  const rate = (now.progress - before.progress) / (now.at - before.at);
+  return Math.min(intervalMs, Math.max(10, Math.ceil((1 - now.progress) / rate)));
+}

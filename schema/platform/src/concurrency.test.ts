@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchLoader, mapLimit } from './concurrency.js';
+import { batchLoader, lazily, limiter, mapLimit } from './concurrency.js';
 
 describe('batchLoader', () => {
   it('loads the keys asked for in one turn together, each once, and misses as undefined', async () => {
@@ -25,6 +25,59 @@ describe('batchLoader', () => {
     await expect(Promise.all([load('a'), load('b')])).rejects.toThrow('database is down');
     fail = false;
     expect(await load('a')).toBe(1);
+  });
+});
+
+describe('limiter', () => {
+  it('runs at most its limit at once, the rest in order as turns free, through failures', async () => {
+    const run = limiter(2);
+    let now = 0;
+    let most = 0;
+    const order: number[] = [];
+    const results = await Promise.allSettled(
+      [0, 1, 2, 3, 4].map((i) =>
+        run(async () => {
+          now++;
+          most = Math.max(most, now);
+          order.push(i);
+          await new Promise((r) => setTimeout(r, 5));
+          now--;
+          if (i === 1) throw new Error('boot failed');
+          return i;
+        }),
+      ),
+    );
+    expect(most).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+    ]);
+    // Every turn was given back.
+    expect(await Promise.all([run(async () => 'a'), run(async () => 'b'), run(async () => 'c')])).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+  });
+});
+
+describe('lazily', () => {
+  it('loads once when first asked for, shares the answer, and tries again after a failure', async () => {
+    let calls = 0;
+    const load = lazily(async () => {
+      calls++;
+      if (calls === 1) throw new Error('array busy');
+      return calls;
+    });
+    expect(calls).toBe(0);
+    await expect(load()).rejects.toThrow('array busy');
+    expect(await Promise.all([load(), load()])).toEqual([2, 2]);
+    expect(await load()).toBe(2);
+    expect(calls).toBe(2);
   });
 });
 

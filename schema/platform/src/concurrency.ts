@@ -20,6 +20,43 @@ export async function mapLimit<T, R>(
 }
 
 /**
+ * Turns of at most `limit` at once: `run(fn)` runs `fn` when a turn is free (waiting in order) and
+ * frees it when `fn` settles. For a stage of work that others overlap (booting while the next
+ * members are prepared).
+ */
+export function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= limit) await new Promise<void>((resolve) => queue.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      // The turn passes straight to the next in line (the count stays), or is freed.
+      const next = queue.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/**
+ * `load`, run when first asked for and its answer shared by the calls after it. A failure is not kept:
+ * the next call runs `load` again.
+ */
+export function lazily<T>(load: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | null = null;
+  return () => {
+    value ??= load().catch((err: unknown) => {
+      value = null;
+      throw err;
+    });
+    return value;
+  };
+}
+
+/**
  * A loader that batches: keys asked for before the next turn of the event loop are loaded together by
  * one call of `load` (which answers a map; a key it leaves out loads as `undefined`), and each key is
  * loaded once for the loader's life (one request's, typically).

@@ -5,9 +5,27 @@
  * better-sqlite3 or TypeORM only when it asks for them. Test tooling is `@protector/test-kit`.
  */
 
-export { adaptiveDelay, type Clock, every, keystoneTime, ManualClock, systemClock } from './clock.js';
+export {
+  adaptiveDelay,
+  type Clock,
+  every,
+  keystoneTime,
+  ManualClock,
+  type ProgressReading,
+  progressDelay,
+  systemClock,
+} from './clock.js';
 export { type ComposedSupergraph, type ComposeSupergraphOptions, composeSupergraph } from './compose.js';
-export { batchLoader, InFlight, mapLimit, Turns, turnsBySite, withTurn } from './concurrency.js';
+export {
+  batchLoader,
+  InFlight,
+  lazily,
+  limiter,
+  mapLimit,
+  Turns,
+  turnsBySite,
+  withTurn,
+} from './concurrency.js';
 export * from './config/index.js';
 export { crashPoint } from './crash-points.js';
 export { EventHub, mapEvents, SKIP_EVENT, type SubscribeOptions } from './events.js';

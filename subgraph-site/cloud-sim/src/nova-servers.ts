@@ -372,8 +372,31 @@ async function deleteServer(ctx: SimContext, req: ApiRequest): Promise<ApiRespon
     if (server.own_port_ids.includes(portId)) ctx.store.delete('port', portId);
     else ctx.store.put('port', { ...port, device_id: '', device_owner: '' });
   }
+  // Nova soft-deletes the row: a list with changes-since still shows the server, as DELETED.
   ctx.store.delete('server', server.id);
+  ctx.store.put<DeletedServerDoc>('deleted_server', { ...server, updated: ctx.now(), deleted_at: ctx.now() });
   return { status: 204 };
+}
+
+/** A deleted server's row: what it was, and when it was deleted. */
+interface DeletedServerDoc extends ServerDoc {
+  deleted_at: number;
+}
+
+/** `changes-since` (ISO 8601), as Nova reads it; null when absent. */
+function changesSince(req: ApiRequest): number | null {
+  const text = req.query.get('changes-since');
+  if (text === null) return null;
+  const at = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?$/.test(text)
+    ? Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`)
+    : Number.NaN;
+  if (Number.isNaN(at)) {
+    throw new ApiError(
+      400,
+      `Invalid input for query parameters changes-since. Value: ${text}. '${text}' is not a 'date-time'`,
+    );
+  }
+  return at;
 }
 
 function listServers(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResponse {
@@ -388,17 +411,31 @@ function listServers(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResp
     throw new ApiError(400, `Invalid regular expression in name filter: ${req.query.get('name')}`);
   }
   const status = req.query.get('status')?.toUpperCase();
-  const servers = ctx.store
-    .list<ServerDoc>('server', (s) => !project || s.project_id === project)
+  // changes-since: the servers changed at or after it (Nova compares updated_at), deleted ones too.
+  const since = changesSince(req);
+  const ofProject = (s: ServerDoc) => !project || s.project_id === project;
+  const live = ctx.store
+    .list<ServerDoc>('server', ofProject)
     .map((s) => loadServerDoc(ctx, s.id) as ServerDoc)
-    .filter((s) => (!namePattern || namePattern.test(s.name)) && (!status || s.status === status));
+    .filter((s) => since === null || s.updated >= since);
+  const deleted =
+    since === null
+      ? []
+      : ctx.store.list<DeletedServerDoc>('deleted_server', (s) => ofProject(s) && s.updated >= since);
+  const servers = [...live, ...deleted].filter(
+    (s) =>
+      (!namePattern || namePattern.test(s.name)) &&
+      (!status || (isDeleted(s) ? 'DELETED' : s.status) === status),
+  );
   const page = paginate(req.query, servers);
   return {
     status: 200,
     body: {
       servers: page.map((s) =>
         detail
-          ? serverView(ctx, req, s)
+          ? isDeleted(s)
+            ? deletedView(ctx, req, s)
+            : serverView(ctx, req, s)
           : {
               id: s.id,
               name: s.name,
@@ -406,6 +443,21 @@ function listServers(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResp
             },
       ),
     },
+  };
+}
+
+const isDeleted = (s: ServerDoc): s is DeletedServerDoc => 'deleted_at' in s;
+
+/** A deleted server as a changes-since list shows it. */
+function deletedView(ctx: SimContext, req: ApiRequest, s: DeletedServerDoc): Record<string, unknown> {
+  return {
+    ...serverView(ctx, req, { ...s, port_ids: [], volumes: [] }),
+    status: 'DELETED',
+    hostId: '',
+    'OS-EXT-STS:power_state': 0,
+    'OS-EXT-STS:task_state': null,
+    'OS-EXT-STS:vm_state': 'deleted',
+    'OS-SRV-USG:terminated_at': isoTime(s.deleted_at),
   };
 }
 

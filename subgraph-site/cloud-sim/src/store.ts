@@ -13,6 +13,8 @@ export type ResourceKind =
   | 'flavor'
   | 'image'
   | 'server'
+  /** A deleted server, as Nova keeps its row: listed with `changes-since` as DELETED. */
+  | 'deleted_server'
   | 'volume'
   | 'volume_type'
   | 'group_type'

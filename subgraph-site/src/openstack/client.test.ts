@@ -246,6 +246,51 @@ describe('compute and block storage', () => {
     expect((await errorOf(() => tenant.getVolume(volumeId))).code).toBe('NOT_FOUND');
   });
 
+  it("waits on many servers together through Nova's changes-since list, another project's as admin", async () => {
+    const boot = (name: string) =>
+      tenant.createServer({ name, flavorRef: '1', imageRef: seed().imageId, networks: 'none' });
+    const servers = await Promise.all(['w-1', 'w-2', 'w-3', 'w-4'].map(boot));
+    expect(servers.map((s) => s.status)).toEqual(['BUILD', 'BUILD', 'BUILD', 'BUILD']);
+    // Changes since before the boots: all four; since a time to come: none.
+    const before = new Date(Date.now() - 60_000).toISOString();
+    expect((await tenant.listServers({ changesSince: before })).map((s) => s.id)).toEqual(
+      expect.arrayContaining(servers.map((s) => s.id)),
+    );
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    expect(await tenant.listServers({ changesSince: later })).toEqual([]);
+    // The tenant's and the admin's (the service user acting in a tenant's project) waits at once.
+    const admin = clientFor(seed().admin);
+    const [mine, theirs] = await Promise.all([
+      Promise.all(servers.slice(0, 2).map((s) => tenant.waitForServerStatus(s.id, 'ACTIVE'))),
+      Promise.all(servers.slice(2).map((s) => admin.waitForServerStatus(s.id, 'ACTIVE'))),
+    ]);
+    expect([...mine, ...theirs].map((s) => s.status)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE']);
+    // A deleted server is listed as DELETED since its change, and ends a wait for its deletion.
+    await tenant.stopServer(servers[0]!.id);
+    const stopping = tenant.waitForServerStatus(servers[0]!.id, 'SHUTOFF');
+    await tenant.deleteServer(servers[1]!.id);
+    await tenant.waitForServerDeleted(servers[1]!.id);
+    expect(
+      (await tenant.listServers({ changesSince: before })).find((s) => s.id === servers[1]!.id)?.status,
+    ).toBe('DELETED');
+    await stopping;
+    // A server deleted while it is waited on ends the wait with the reason.
+    const waited = tenant.waitForServerStatus(servers[0]!.id, 'ACTIVE', { timeoutMs: 3000 });
+    await tenant.deleteServer(servers[0]!.id);
+    const gone = await errorOf(() => waited);
+    expect(gone.code).toBe('CLOUD_ERROR');
+    expect(gone.message).toContain('the server was deleted while it was waited on');
+    // A wait that does not end in time says so.
+    const slow = await errorOf(() =>
+      tenant.waitForServerStatus(servers[2]!.id, 'SHUTOFF', { timeoutMs: 100 }),
+    );
+    expect(slow.message).toBe(`Server ${servers[2]!.id} reaching SHUTOFF did not finish within 100 ms.`);
+    for (const s of servers.slice(2)) await tenant.deleteServer(s.id);
+    // Nova refuses a changes-since that is not a time.
+    const bad = await errorOf(() => tenant.listServers({ changesSince: 'yesterday' }));
+    expect(bad.message).toContain("'yesterday' is not a 'date-time'");
+  });
+
   it('stops and starts a server, refusing transitions from the wrong state with 409', async () => {
     const volumeId = await bootVolume('db-1-boot');
     const server = await tenant.createServer({

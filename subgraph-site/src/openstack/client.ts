@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adaptiveDelay } from '@protector/platform';
 import { isProtectorError, ProtectorError } from '@protector/schema';
+import { ServerWatch } from './server-watch.js';
 import { KeystoneSession, parseTokenInfo, type SessionOptions } from './session.js';
 import type {
   CreateFlavorRequest,
@@ -166,6 +167,16 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     }
   }
 
+  // Servers waited on are watched together: one changes-since list per project per tick. Another
+  // project's servers (the service user acting on a tenant's) are listed as admin, by project.
+  const serverWatch = new ServerWatch(
+    async (projectId, changesSince) => {
+      const own = (await session.token()).info.projectId === projectId;
+      return client.listServers(own ? { changesSince } : { changesSince, allTenants: true, projectId });
+    },
+    Math.max(10, Math.round(pollIntervalMs / 4)),
+  );
+
   const neutronList = async <T>(collection: string, filter: ListFilter = {}): Promise<T[]> =>
     (await call<Record<string, T[]>>('network', 'GET', `/${collection}`, undefined, filter))[collection] ??
     [];
@@ -215,6 +226,7 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
         status: filter.status,
         all_tenants: filter.allTenants ? 1 : undefined,
         project_id: filter.projectId,
+        'changes-since': filter.changesSince,
       };
       return (await call<{ servers: Server[] }>('compute', 'GET', '/servers/detail', undefined, query))
         .servers;
@@ -228,32 +240,32 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     async stopServer(id) {
       await call('compute', 'POST', `/servers/${enc(id)}/action`, { 'os-stop': null });
     },
-    waitForServerStatus(id, status, wait) {
-      return poll(
+    async waitForServerStatus(id, status, wait = {}) {
+      return serverWatch.wait(
+        await client.getServer(id),
         `Server ${id} reaching ${status}`,
-        () => client.getServer(id),
         (s) => s.status === status && !s['OS-EXT-STS:task_state'],
         (s) =>
           s.status === 'ERROR'
             ? `the server is in ERROR: ${s.fault?.message ?? 'no fault recorded'}`
             : undefined,
-        wait,
+        wait.timeoutMs ?? waitTimeoutMs,
       );
     },
-    async waitForServerDeleted(id, wait) {
-      await poll(
+    async waitForServerDeleted(id, wait = {}) {
+      let server: Server;
+      try {
+        server = await client.getServer(id);
+      } catch (err) {
+        if (isProtectorError(err, 'NOT_FOUND')) return;
+        throw err;
+      }
+      await serverWatch.wait(
+        server,
         `Deletion of server ${id}`,
-        () =>
-          client.getServer(id).then(
-            (s) => s as Server | undefined,
-            (err: unknown) => {
-              if (isProtectorError(err, 'NOT_FOUND')) return undefined;
-              throw err;
-            },
-          ),
-        (s) => s === undefined,
+        (s) => s.status === 'DELETED',
         () => undefined,
-        wait,
+        wait.timeoutMs ?? waitTimeoutMs,
       );
     },
     async listVolumeAttachments(serverId) {

@@ -88,6 +88,11 @@ export interface ServerFilter {
   allTenants?: boolean;
   /** Admin only, with allTenants: one project's servers. */
   projectId?: string;
+  /**
+   * Only servers changed at or after this time (ISO 8601, Nova's `updated`), deleted ones included
+   * (status DELETED).
+   */
+  changesSince?: string;
 }
 
 /** A Nova flavor. */

@@ -3,7 +3,7 @@
  * helpers several steps use (tenant clouds, members, servers, recovery points).
  */
 import { createHash } from 'node:crypto';
-import { adaptiveDelay, crashPoint } from '@protector/platform';
+import { crashPoint, type ProgressReading, progressDelay } from '@protector/platform';
 import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import type { RecoveryPoint, ReplicationGroupRef } from '@protector/storage-drivers';
 import type { MemberInput, ProtectionGroupReplica, StepAttempt } from '../../db/index.js';
@@ -221,6 +221,7 @@ export function createStepKit(ctx: SiteContext) {
     timeoutSeconds: number,
   ): Promise<RecoveryPoint> {
     const deadline = Date.now() + timeoutSeconds * 1000;
+    let before: ProgressReading | null = null;
     for (let attempt = 0; ; attempt++) {
       const point = (await driver.listRecoveryPoints(ref)).find((p) => p.name === name);
       if (point?.complete) return point;
@@ -231,8 +232,11 @@ export function createStepKit(ctx: SiteContext) {
           { point: name },
         );
       }
-      // Adaptive: soon at first (a transfer may be nearly done), then every 200 ms.
-      await new Promise((r) => setTimeout(r, adaptiveDelay(200, attempt)));
+      // Asks again when the transfer should be done at the rate it is going; soon at first, then at
+      // most every 200 ms.
+      const now = { at: Date.now(), progress: point?.progress ?? 0 };
+      await new Promise((r) => setTimeout(r, progressDelay(200, attempt, before, now)));
+      before = now;
     }
   }
   return {

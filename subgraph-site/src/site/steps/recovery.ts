@@ -1,6 +1,6 @@
 /** Recovering members from a recovery point: array copy, Cinder manage, boot (or in place, where a member ran before). */
 
-import { crashPoint, mapLimit } from '@protector/platform';
+import { crashPoint, lazily, limiter, mapLimit } from '@protector/platform';
 import { errorJson, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import {
   groupMemberName,
@@ -84,6 +84,10 @@ export function recoverySteps(kit: StepKit) {
     boot: boolean;
     /** The cloud as the group's tenant, where the recovered resources belong. */
     cloud: OpenStackClient;
+    /** What the tenant held when this attempt began: where a repeat finds what a cut attempt made. */
+    before: { volumes(): Promise<Volume[]>; servers(): Promise<Server[]> };
+    /** A turn to boot (at most `recovery_concurrency` at once); preparing a member takes none. */
+    bootTurn: <T>(fn: () => Promise<T>) => Promise<T>;
   }): Promise<{
     serverId: string | null;
     placement: { flavorId: string | null; networkIds: string[] } | null;
@@ -91,7 +95,7 @@ export function recoverySteps(kit: StepKit) {
   }> {
     const { pg, member, point, test, opTag } = a;
     if (!test && a.boot) {
-      const reused = await reuseMember(a);
+      const reused = await a.bootTurn(() => reuseMember(a));
       if (reused) return reused;
     }
     const tags: Record<string, string> = {
@@ -121,7 +125,7 @@ export function recoverySteps(kit: StepKit) {
       cv.metadata?.[TAG.operation] === opTag &&
       cv.metadata?.[TAG.member] === member.id &&
       cv.metadata?.[TAG.memberVolume] === memberVolumeId;
-    const cinderVolumes = await a.cloud.listVolumes();
+    const cinderVolumes = await a.before.volumes();
     // A manage Cinder refused after accepting it (error_managing) is dropped and asked for again.
     for (const cv of cinderVolumes) {
       if (cv.status === 'error_managing' && requests.some((r) => ours(cv, r.memberVolumeId))) {
@@ -206,7 +210,26 @@ export function recoverySteps(kit: StepKit) {
         volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
       };
     const boot = placed.find((p) => p.bootIndex === 0) ?? placed[0]!;
-    const existing = (await a.cloud.listServers()).find(
+    const active = await a.bootTurn(() => bootMember(a, placed, boot, tags));
+    return {
+      serverId: active.id,
+      placement: {
+        flavorId: await flavorIdOf(a.cloud, active),
+        networkIds: test ? [] : await serverNetworks(a.cloud, active.id),
+      },
+      volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
+    };
+  }
+
+  /** Boots a prepared member from its managed volumes (or finds the server a cut attempt booted). */
+  async function bootMember(
+    a: Parameters<typeof recoverMember>[0],
+    placed: readonly { memberVolumeId: string; volumeId: string; bootIndex: number | null }[],
+    boot: { volumeId: string },
+    tags: Record<string, string>,
+  ): Promise<Server> {
+    const { pg, member, test, opTag } = a;
+    const existing = (await a.before.servers()).find(
       (s) =>
         s.metadata?.[TAG.operation] === opTag &&
         s.metadata?.[TAG.member] === member.id &&
@@ -252,15 +275,7 @@ export function recoverySteps(kit: StepKit) {
         metadata: tags,
       });
     }
-    const active = await a.cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000 });
-    return {
-      serverId: active.id,
-      placement: {
-        flavorId: await flavorIdOf(a.cloud, active),
-        networkIds: test ? [] : await serverNetworks(a.cloud, active.id),
-      },
-      volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
-    };
+    return a.cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000 });
   }
 
   return {
@@ -332,6 +347,11 @@ export function recoverySteps(kit: StepKit) {
         const mappings = input.resourceMappings.map(mappingFromInput);
         const opTag = short(key.operationId, 8);
         const tc = await tenantCloud(pg);
+        // Listed once for all members (not once per member), when the first one needs them.
+        const before = { volumes: lazily(() => tc.listVolumes()), servers: lazily(() => tc.listServers()) };
+        // `recovery_concurrency` members boot at once while as many more are prepared (array copies,
+        // Cinder manage), so each boot turn goes straight to a member that is ready.
+        const bootTurn = limiter(ctx.recoveryConcurrency);
         // Priority groups in order (1 first); within one, members recover in parallel (bounded), each on
         // its own: one failing does not stop the others, nor the next priority.
         const recoverOne = async (
@@ -350,6 +370,8 @@ export function recoverySteps(kit: StepKit) {
               mappings,
               testNetworkId: input.testNetworkId ?? null,
               boot: input.bootServers ?? true,
+              before,
+              bootTurn,
             });
             const result = {
               memberId: member.id,
@@ -402,7 +424,7 @@ export function recoverySteps(kit: StepKit) {
           outcomes.push(
             ...(await mapLimit(
               members.filter((m) => m.bootPriority === priority),
-              ctx.recoveryConcurrency,
+              ctx.recoveryConcurrency * 2,
               recoverOne,
             )),
           );
