@@ -126,7 +126,10 @@ async function prepareGroup(pg, n) {
     primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "${pg}",
     replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
   const names = Array.from({ length: n }, (_, i) => `${pg}-vm${i}`);
-  await mapLimit(names, 16, (name) => bootVm(lab.sites.boston, tokens.boston, name));
+  // On no network: the lab's tenant network (a /24) has ports for about 240 VMs.
+  await mapLimit(names, 16, (name) =>
+    bootVm(lab.sites.boston, tokens.boston, name, 'replicated-ssd', 'none'),
+  );
   for (const name of names)
     await gql(`mutation { addMember(input: { protectionGroup: "${pg}", server: "${name}" }) { id } }`);
 }

@@ -32,6 +32,7 @@ import {
   type ExecutionResult,
   execute,
   type FieldNode,
+  type FormattedExecutionResult,
   type FragmentDefinitionNode,
   GraphQLError,
   type GraphQLFieldResolver,
@@ -587,6 +588,9 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         contextValue: ctx,
       };
     },
+    // The answer of a shared execution goes out as it is, not copied per subscriber, so it is
+    // serialised once for all of its subscribers (`sharedPayloads` in @protector/platform).
+    onNext: (_ctx, _id, _payload, _args, result) => result as FormattedExecutionResult,
     // Queries and mutations sent over the socket go through the gateway like HTTP ones.
     async execute(args) {
       const ctx = args.contextValue as GatewayContext;

@@ -32,10 +32,10 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
     if (!m) throw new Error(`Invalid filter '${expr}'.`);
     const [, field, op, q1, q2, bare] = m;
     const raw = q1 ?? q2 ?? bare ?? '';
-    return { field: field!, op: op as FilterOp, raw };
+    return { field: field!, op: op as FilterOp, raw, pattern: raw.includes('*') ? wildcard(raw) : null };
   });
   return (item) =>
-    clauses.every(({ field, op, raw }) => {
+    clauses.every(({ field, op, raw, pattern }) => {
       const value = pick(item, field);
       // As on an array, a field without a value matches no comparison but `!=`.
       if (value === null || value === undefined) return op === '!=';
@@ -44,7 +44,7 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
       const b: number | string = numeric ? Number(raw) : raw;
       switch (op) {
         case '=':
-          return raw.includes('*') && !numeric ? wildcard(raw).test(String(a)) : a === b;
+          return pattern && !numeric ? pattern.test(String(a)) : a === b;
         case '!=':
           return a !== b;
         case '>':
@@ -61,6 +61,20 @@ export function compileFilter(expr: string | undefined): (item: Item) => boolean
         }
       }
     });
+}
+
+/**
+ * The prefix every `name` a filter selects starts with, when the filter says `name='<prefix>*'` (and
+ * maybe more): a list can read just that range of names. Null otherwise.
+ */
+export function namePrefix(expr: string | undefined): string | null {
+  for (const clause of expr?.split(/\s+and\s+/i) ?? []) {
+    const m = CLAUSE_RE.exec(clause);
+    const raw = m?.[3] ?? m?.[4] ?? m?.[5];
+    if (m?.[1] === 'name' && m[2] === '=' && raw && raw.indexOf('*') === raw.length - 1)
+      return raw.slice(0, -1);
+  }
+  return null;
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -6,7 +6,7 @@
 import { suffixProblem } from '@protector/schema';
 import type { ArrayModel, VolumeRow, VolumeSnapRow } from './model.js';
 import { podArrays, podOf } from './pod-members.js';
-import type { Item } from './query.js';
+import { type Item, namePrefix } from './query.js';
 import { type Body, bad, names, type Query, required } from './rest.js';
 import { liveVolume, podRef, serial, snapSource, volumeRow } from './volumes.js';
 
@@ -31,10 +31,25 @@ function volumeSnapItem(m: ArrayModel, s: VolumeSnapRow): Item {
  * unless `destroyed` says which, as on an array.
  */
 export function selectVolumeSnaps(m: ArrayModel, array: string, q: Query): Item[] {
-  const rows = m.db
-    .prepare('SELECT * FROM volume_snaps WHERE array = ? ORDER BY created, name')
-    .all(array) as VolumeSnapRow[];
   const wanted = names(q.names);
+  // Snapshots asked for by name, or by a name prefix in the filter (a point's, `<point>.*`), are read
+  // by the primary key, not by reading all of them; the filter still decides.
+  const prefix = namePrefix(q.filter);
+  const rows = (
+    wanted.length
+      ? m.db
+          .prepare(
+            `SELECT * FROM volume_snaps WHERE array = ? AND name IN (${wanted.map(() => '?').join(',')}) ORDER BY created, name`,
+          )
+          .all(array, ...wanted)
+      : prefix !== null
+        ? m.db
+            .prepare(
+              'SELECT * FROM volume_snaps WHERE array = ? AND name >= ? AND name < ? ORDER BY created, name',
+            )
+            .all(array, prefix, `${prefix}\u{10FFFF}`)
+        : m.db.prepare('SELECT * FROM volume_snaps WHERE array = ? ORDER BY created, name').all(array)
+  ) as VolumeSnapRow[];
   const sources = names(q.source_names);
   const destroyed = q.destroyed === undefined ? null : q.destroyed === 'true';
   return rows

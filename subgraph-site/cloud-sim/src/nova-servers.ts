@@ -81,7 +81,12 @@ const POWER_STATES: Record<ServerStatus, number> = { BUILD: 0, ACTIVE: 1, SHUTOF
 /** Loads a server, completing a transition whose time has come. */
 export function loadServerDoc(ctx: SimContext, id: string): ServerDoc | undefined {
   const server = ctx.store.get<ServerDoc>('server', id);
-  if (server?.pending && server.pending.at <= ctx.now()) {
+  return server && settled(ctx, server);
+}
+
+/** The server with a transition whose time has come completed (and stored). */
+function settled(ctx: SimContext, server: ServerDoc): ServerDoc {
+  if (server.pending && server.pending.at <= ctx.now()) {
     const { status, at } = server.pending;
     server.status = status;
     server.task_state = null;
@@ -414,14 +419,29 @@ function listServers(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResp
   // changes-since: the servers changed at or after it (Nova compares updated_at), deleted ones too.
   const since = changesSince(req);
   const ofProject = (s: ServerDoc) => !project || s.project_id === project;
-  const live = ctx.store
-    .list<ServerDoc>('server', ofProject)
-    .map((s) => loadServerDoc(ctx, s.id) as ServerDoc)
+  // With changes-since, as Nova's index on updated_at would: only rows changed since, or with a
+  // transition that may have completed since, are read.
+  const live = (
+    since === null
+      ? ctx.store.list<ServerDoc>('server', ofProject)
+      : ctx.store.listWhere<ServerDoc>(
+          'server',
+          "json_extract(body, '$.updated') >= ? OR json_extract(body, '$.pending') IS NOT NULL",
+          [since],
+          ofProject,
+        )
+  )
+    .map((s) => settled(ctx, s))
     .filter((s) => since === null || s.updated >= since);
   const deleted =
     since === null
       ? []
-      : ctx.store.list<DeletedServerDoc>('deleted_server', (s) => ofProject(s) && s.updated >= since);
+      : ctx.store.listWhere<DeletedServerDoc>(
+          'deleted_server',
+          "json_extract(body, '$.updated') >= ?",
+          [since],
+          ofProject,
+        );
   const servers = [...live, ...deleted].filter(
     (s) =>
       (!namePattern || namePattern.test(s.name)) &&

@@ -15,6 +15,8 @@ export type ResourceKind =
   | 'server'
   /** A deleted server, as Nova keeps its row: listed with `changes-since` as DELETED. */
   | 'deleted_server'
+  /** A deleted server, as Nova keeps its row: listed with `changes-since` as DELETED. */
+  | 'deleted_server'
   | 'volume'
   | 'volume_type'
   | 'group_type'
@@ -76,6 +78,24 @@ export class CloudStore {
     const rows = this.db.prepare('SELECT body FROM resources WHERE kind = ? ORDER BY seq').all(kind) as {
       body: string;
     }[];
+    const items = rows.map((row) => JSON.parse(row.body) as T);
+    return filter ? items.filter(filter) : items;
+  }
+
+  /**
+   * The objects of a kind that an SQL condition on their JSON `body` selects (e.g.
+   * `json_extract(body, '$.updated') >= ?`), in creation order, optionally filtered: a listing that
+   * parses only what it returns.
+   */
+  listWhere<T extends StoredResource>(
+    kind: ResourceKind,
+    condition: string,
+    params: readonly unknown[],
+    filter?: (item: T) => boolean,
+  ): T[] {
+    const rows = this.db
+      .prepare(`SELECT body FROM resources WHERE kind = ? AND (${condition}) ORDER BY seq`)
+      .all(kind, ...params) as { body: string }[];
     const items = rows.map((row) => JSON.parse(row.body) as T);
     return filter ? items.filter(filter) : items;
   }

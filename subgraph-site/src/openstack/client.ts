@@ -43,6 +43,11 @@ export interface WaitOptions {
   intervalMs?: number;
 }
 
+/** A wait for a server, which may start from the server as just read (one request fewer). */
+export interface ServerWaitOptions extends WaitOptions {
+  current?: Server;
+}
+
 /** Volume statuses from which a volume never reaches another status on its own. */
 const VOLUME_ERROR_STATUSES = [
   'error',
@@ -68,7 +73,7 @@ export interface OpenStackClient {
   startServer(id: string): Promise<void>;
   stopServer(id: string): Promise<void>;
   /** Polls until the server has `status`; fails at once when it goes to ERROR, with Nova's fault. */
-  waitForServerStatus(id: string, status: 'ACTIVE' | 'SHUTOFF', options?: WaitOptions): Promise<Server>;
+  waitForServerStatus(id: string, status: 'ACTIVE' | 'SHUTOFF', options?: ServerWaitOptions): Promise<Server>;
   /** Polls until the server is gone. */
   waitForServerDeleted(id: string, options?: WaitOptions): Promise<void>;
   listVolumeAttachments(serverId: string): Promise<VolumeAttachment[]>;
@@ -242,7 +247,7 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     },
     async waitForServerStatus(id, status, wait = {}) {
       return serverWatch.wait(
-        await client.getServer(id),
+        wait.current?.id === id ? wait.current : await client.getServer(id),
         `Server ${id} reaching ${status}`,
         (s) => s.status === status && !s['OS-EXT-STS:task_state'],
         (s) =>

@@ -67,22 +67,30 @@ describe('replication monitor', () => {
   /** The driver, counting what the monitor asks of it. */
   function counted() {
     const calls: Record<string, number> = {};
+    /** Most calls of each method in flight at once. */
+    const most: Record<string, number> = {};
+    const now: Record<string, number> = {};
     const proxy = new Proxy(driver as StorageDriver, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
-          calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
-          return value.apply(target, args);
+          const k = String(prop);
+          calls[k] = (calls[k] ?? 0) + 1;
+          now[k] = (now[k] ?? 0) + 1;
+          most[k] = Math.max(most[k] ?? 0, now[k]);
+          return Promise.resolve(value.apply(target, args)).finally(() => {
+            now[k]!--;
+          });
         };
       },
     });
-    return { proxy, calls };
+    return { proxy, calls, most };
   }
 
   it('reads each group once, then only what completed since, whatever the number of groups', async () => {
     const ids = await groups(30);
-    const { proxy, calls } = counted();
+    const { proxy, calls, most } = counted();
     const events: SiteEvent[] = [];
     const hub = new SiteEvents();
     const stream = hub.subscribe();
@@ -96,11 +104,14 @@ describe('replication monitor', () => {
       siteName: 'seattle',
       arrays: { localArray: B, peerArray: A, arrayTokens: () => undefined },
       intervalMs: 3_600_000,
+      concurrency: 4,
       log: () => undefined,
     });
     try {
       await monitor.pollNow();
       expect(calls.replicationStatus).toBe(30);
+      // The first reads go to the arrays [storage] concurrency at once.
+      expect(most.replicationStatus).toBe(4);
       for (const k of Object.keys(calls)) delete calls[k];
 
       // Nothing changed: no group is read again.

@@ -3,7 +3,7 @@
  * monitor that produces them by watching the array groups this site replicates to.
  */
 import { randomUUID } from 'node:crypto';
-import { EventHub } from '@protector/platform';
+import { EventHub, mapLimit } from '@protector/platform';
 import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
 import type { ProtectionGroupReplica, SiteRepository } from '../db/index.js';
@@ -91,6 +91,8 @@ export function startReplicationMonitor(deps: {
   /** This site's and the peer's array, by their current names. */
   arrays: Pick<SiteContext, 'localArray' | 'peerArray' | 'arrayTokens'>;
   intervalMs: number;
+  /** Groups read from the arrays at once when first seen (`[storage] concurrency`). @default 1 */
+  concurrency?: number;
   log: (level: 'INFO' | 'WARNING' | 'ERROR', message: string) => void;
 }): ReplicationMonitor {
   // Points completed before the monitor started are history, not news; later ones are reported even when
@@ -205,6 +207,14 @@ export function startReplicationMonitor(deps: {
         after = page.pageInfo.endCursor;
         more = page.pageInfo.hasNextPage;
         const policies = await deps.repo.getReplicationPolicies(page.nodes.map((pg) => pg.id));
+        // Groups seen for the first time (all of them, at start), and sync groups: read one by one.
+        const firstReads: {
+          pg: ProtectionGroupReplica;
+          name: string;
+          ref: ReplicationGroupRef;
+          rpo: number | null;
+          state: Known | undefined;
+        }[] = [];
         for (const pg of page.nodes) {
           if (!pg.storageGroupName && pg.replicationType === 'async') continue;
           live.add(pg.id);
@@ -218,11 +228,15 @@ export function startReplicationMonitor(deps: {
             watchedAsync.push({ pg, ref, rpo });
             continue;
           }
+          firstReads.push({ pg, name, ref, rpo, state });
+        }
+        // A few at once: at start a site reads every group, thousands against a busy array.
+        await mapLimit(firstReads, deps.concurrency ?? 1, async ({ pg, name, ref, rpo, state }) => {
           let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
           try {
             status = await deps.driver.replicationStatus(ref);
           } catch (err) {
-            if (isProtectorError(err)) continue;
+            if (isProtectorError(err)) return;
             throw err;
           }
           const next: Known = {
@@ -234,7 +248,7 @@ export function startReplicationMonitor(deps: {
           if (status.lastPoint) await landed(pg, name, status.lastPoint, rpo, next);
           known.set(pg.id, next);
           checkRpo(pg, name, rpo, watched(next));
-        }
+        });
       }
       if (watchedAsync.length) {
         const from = since.get(local)!;

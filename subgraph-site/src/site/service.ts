@@ -292,6 +292,7 @@ export async function startSiteService(
       siteName,
       arrays,
       intervalMs: config.DEFAULT.replication_monitor_interval * 1000,
+      concurrency: config.storage.concurrency,
       log: logSite,
     });
     cleanups.push(() => monitor.stop());

@@ -12,6 +12,7 @@ import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { callerKey, type RateLimit, RateLimiter } from './rate-limit.js';
+import { sharedPayloads } from './shared-payloads.js';
 
 /** A plain route: gets the request, writes the response. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -252,7 +253,9 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   let disposeWs: (() => Promise<void> | void) | null = null;
   if (opts.subscriptions) {
     wss = new WebSocketServer({ noServer: true });
-    const handle = useServer(opts.subscriptions, wss);
+    // A payload many subscribers are sent (one shared execution) is serialised once.
+    const shared = sharedPayloads();
+    const handle = useServer({ ...opts.subscriptions, jsonMessageReplacer: shared.replacer }, wss);
     disposeWs = () => handle.dispose();
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -260,7 +263,12 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         socket.destroy();
         return;
       }
-      wss!.handleUpgrade(req, socket, head, (ws) => wss!.emit('connection', ws, req));
+      wss!.handleUpgrade(req, socket, head, (ws) => {
+        const send = ws.send.bind(ws) as (data: unknown, cb?: (err?: Error) => void) => void;
+        ws.send = ((data: unknown, cb?: (err?: Error) => void) =>
+          send(typeof data === 'string' ? shared.frame(data) : data, cb)) as typeof ws.send;
+        wss!.emit('connection', ws, req);
+      });
     });
   }
 

@@ -14,6 +14,8 @@ export interface OpenSqliteOptions {
   readonly busyTimeoutMs?: number;
   /** Statements that create the schema (`CREATE TABLE IF NOT EXISTS ...`), run in one write transaction. */
   readonly schema?: string;
+  /** Prepared statements kept for reuse by their text (0: prepare every time). @default 256 */
+  readonly statementsKept?: number;
 }
 
 /** Whether an error is SQLite's "another connection holds the lock" (any of its BUSY/LOCKED codes). */
@@ -64,5 +66,26 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Datab
     db.close();
     throw err;
   }
+  cacheStatements(db, options.statementsKept ?? 256);
   return db;
+}
+
+/**
+ * Makes `db.prepare` answer the statement it prepared before for the same text (at most `kept`,
+ * the oldest forgotten first): code that prepares per call (simulators, stores) stops paying SQLite's
+ * compilation on every request. Statements are run with all/get/run, never left iterating.
+ */
+function cacheStatements(db: Database.Database, kept: number): void {
+  if (kept <= 0) return;
+  const prepare = db.prepare.bind(db);
+  const statements = new Map<string, Database.Statement>();
+  db.prepare = ((source: string) => {
+    let stmt = statements.get(source);
+    if (!stmt) {
+      stmt = prepare(source);
+      if (statements.size >= kept) statements.delete(statements.keys().next().value!);
+      statements.set(source, stmt);
+    }
+    return stmt;
+  }) as typeof db.prepare;
 }

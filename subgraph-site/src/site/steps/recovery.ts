@@ -9,7 +9,7 @@ import {
   type ReplicationGroupRef,
 } from '@protector/storage-drivers';
 import type { ProtectionGroupMember, ProtectionGroupReplica, ResourceMappingInput } from '../../db/index.js';
-import type { OpenStackClient, Server, Volume } from '../../openstack/index.js';
+import type { CreateServerRequest, OpenStackClient, Server, Volume } from '../../openstack/index.js';
 import { storageRef } from '../context.js';
 import { pointJson } from '../events.js';
 import { mappingFromInput, memberToInput } from '../metadata.js';
@@ -24,12 +24,17 @@ export function recoverySteps(kit: StepKit) {
    * recovery point and the server is started. Nothing is left behind from cycle to cycle. Returns null
    * when there is nothing to reuse (first failover here, or the server or a volume is gone).
    */
+  /** Whether the member ran here before with every volume recorded: what `reuseMember` needs. */
+  const reusable = (member: ProtectionGroupMember) =>
+    !!member.siteServerIds[ctx.siteName] &&
+    member.volumes.length > 0 &&
+    member.volumes.every((v) => v.siteVolumeIds[ctx.siteName] && v.arrayVolumeName);
+
   async function reuseMember(a: Parameters<typeof recoverMember>[0]) {
     const { member, point, ref } = a;
     const serverId = member.siteServerIds[ctx.siteName];
     const volumeIds = member.volumes.map((v) => v.siteVolumeIds[ctx.siteName]);
-    if (!serverId || !member.volumes.length || volumeIds.some((id) => !id)) return null;
-    if (member.volumes.some((v) => !v.arrayVolumeName)) return null;
+    if (!serverId || !reusable(member)) return null;
     let server: Server;
     let volumes: Volume[];
     try {
@@ -56,10 +61,12 @@ export function recoverySteps(kit: StepKit) {
       { overwrite: true },
     );
     crashPoint('site:materializeRecoveryPoint:copied');
-    await a.cloud.startServer(serverId).catch((err) => {
-      if (!isProtectorError(err, 'INVALID_STATE')) throw err;
+    const active = await a.bootTurn(async () => {
+      await a.cloud.startServer(serverId).catch((err) => {
+        if (!isProtectorError(err, 'INVALID_STATE')) throw err;
+      });
+      return a.cloud.waitForServerStatus(serverId, 'ACTIVE', { timeoutMs: 300_000 });
     });
-    const active = await a.cloud.waitForServerStatus(serverId, 'ACTIVE', { timeoutMs: 300_000 });
     return {
       serverId,
       placement: {
@@ -95,7 +102,7 @@ export function recoverySteps(kit: StepKit) {
   }> {
     const { pg, member, point, test, opTag } = a;
     if (!test && a.boot) {
-      const reused = await a.bootTurn(() => reuseMember(a));
+      const reused = await reuseMember(a);
       if (reused) return reused;
     }
     const tags: Record<string, string> = {
@@ -210,7 +217,18 @@ export function recoverySteps(kit: StepKit) {
         volumes: placed.map(({ memberVolumeId, volumeId }) => ({ memberVolumeId, volumeId })),
       };
     const boot = placed.find((p) => p.bootIndex === 0) ?? placed[0]!;
-    const active = await a.bootTurn(() => bootMember(a, placed, boot, tags));
+    // The server a cut attempt booted, else what to boot: both known before the turn to boot comes.
+    const existing = (await a.before.servers()).find(
+      (s) =>
+        s.metadata?.[TAG.operation] === opTag &&
+        s.metadata?.[TAG.member] === member.id &&
+        s.metadata?.[TAG.pg] === pg.id,
+    );
+    const request = existing ? null : await serverRequest(a, placed, boot, tags);
+    const active = await a.bootTurn(async () => {
+      const server = existing ?? (await a.cloud.createServer(request!));
+      return a.cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000, current: server });
+    });
     return {
       serverId: active.id,
       placement: {
@@ -221,61 +239,52 @@ export function recoverySteps(kit: StepKit) {
     };
   }
 
-  /** Boots a prepared member from its managed volumes (or finds the server a cut attempt booted). */
-  async function bootMember(
+  /**
+   * What Nova is asked to boot for a prepared member: its own flavor and networks where it ran, mapped
+   * to this site, else the group's mappings (the operation's win over the stored ones, kind by kind).
+   */
+  async function serverRequest(
     a: Parameters<typeof recoverMember>[0],
-    placed: readonly { memberVolumeId: string; volumeId: string; bootIndex: number | null }[],
+    placed: readonly { volumeId: string }[],
     boot: { volumeId: string },
     tags: Record<string, string>,
-  ): Promise<Server> {
-    const { pg, member, test, opTag } = a;
-    const existing = (await a.before.servers()).find(
-      (s) =>
-        s.metadata?.[TAG.operation] === opTag &&
-        s.metadata?.[TAG.member] === member.id &&
-        s.metadata?.[TAG.pg] === pg.id,
-    );
-    let server = existing;
-    if (!server) {
-      // The operation's mappings win over the group's stored ones, kind by kind.
-      const stored = (await repo.listResourceMappings(pg.id)).filter((m) => m.targetSite === ctx.siteName);
-      const given = a.mappings.filter((m) => m.targetSite === ctx.siteName);
-      const ofKind = (kind: string) => {
-        const mine = given.filter((m) => m.kind === kind);
-        return mine.length ? mine : stored.filter((m) => m.kind === kind);
-      };
-      // The member's own flavor and networks where it ran, mapped to this site; else the group's mappings.
-      const from = Object.entries(member.sitePlacements).find(([site]) => site !== ctx.siteName)?.[1];
-      const mapTo = (kind: string, id: string) => ofKind(kind).find((m) => m.sourceId === id)?.targetId;
-      let flavorId = (from?.flavorId && mapTo('flavor', from.flavorId)) || ofKind('flavor')[0]?.targetId;
-      const ownNetworks = (from?.networkIds ?? [])
-        .map((id) => mapTo('network', id))
-        .filter((x): x is string => !!x);
-      const networkIds = ownNetworks.length
-        ? ownNetworks
-        : [...new Set(ofKind('network').map((m) => m.targetId))];
-      if (!flavorId) flavorId = (await a.cloud.listFlavors()).sort((x, y) => x.ram - y.ram)[0]?.id;
-      if (!flavorId)
-        throw new ProtectorError(
-          'BAD_USER_INPUT',
-          `No flavor mapping for '${pg.name}' on site ${ctx.siteName}; set a flavor resource mapping.`,
-        );
-      const networks = test ? [{ uuid: a.testNetworkId! }] : networkIds.map((uuid) => ({ uuid }));
-      server = await a.cloud.createServer({
-        name: test ? `${member.name}-drill` : member.name,
-        flavorRef: flavorId,
-        networks: networks.length ? networks : 'none',
-        block_device_mapping_v2: placed.map((p) => ({
-          uuid: p.volumeId,
-          source_type: 'volume',
-          destination_type: 'volume',
-          boot_index: p === boot ? 0 : -1,
-          delete_on_termination: false,
-        })),
-        metadata: tags,
-      });
-    }
-    return a.cloud.waitForServerStatus(server.id, 'ACTIVE', { timeoutMs: 300_000 });
+  ): Promise<CreateServerRequest> {
+    const { pg, member, test } = a;
+    const stored = (await repo.listResourceMappings(pg.id)).filter((m) => m.targetSite === ctx.siteName);
+    const given = a.mappings.filter((m) => m.targetSite === ctx.siteName);
+    const ofKind = (kind: string) => {
+      const mine = given.filter((m) => m.kind === kind);
+      return mine.length ? mine : stored.filter((m) => m.kind === kind);
+    };
+    const from = Object.entries(member.sitePlacements).find(([site]) => site !== ctx.siteName)?.[1];
+    const mapTo = (kind: string, id: string) => ofKind(kind).find((m) => m.sourceId === id)?.targetId;
+    let flavorId = (from?.flavorId && mapTo('flavor', from.flavorId)) || ofKind('flavor')[0]?.targetId;
+    const ownNetworks = (from?.networkIds ?? [])
+      .map((id) => mapTo('network', id))
+      .filter((x): x is string => !!x);
+    const networkIds = ownNetworks.length
+      ? ownNetworks
+      : [...new Set(ofKind('network').map((m) => m.targetId))];
+    if (!flavorId) flavorId = (await a.cloud.listFlavors()).sort((x, y) => x.ram - y.ram)[0]?.id;
+    if (!flavorId)
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `No flavor mapping for '${pg.name}' on site ${ctx.siteName}; set a flavor resource mapping.`,
+      );
+    const networks = test ? [{ uuid: a.testNetworkId! }] : networkIds.map((uuid) => ({ uuid }));
+    return {
+      name: test ? `${member.name}-drill` : member.name,
+      flavorRef: flavorId,
+      networks: networks.length ? networks : 'none',
+      block_device_mapping_v2: placed.map((p) => ({
+        uuid: p.volumeId,
+        source_type: 'volume',
+        destination_type: 'volume',
+        boot_index: p === boot ? 0 : -1,
+        delete_on_termination: false,
+      })),
+      metadata: tags,
+    };
   }
 
   return {
