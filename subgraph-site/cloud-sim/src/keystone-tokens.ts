@@ -208,6 +208,17 @@ function renderToken(
 
 /** Looks a token up and returns its caller context, or undefined when Keystone would not accept it. */
 export function authenticateToken(ctx: SimContext, tokenId: string): AuthContext | undefined {
+  // The services keep what a token was validated as, as keystonemiddleware's token cache does, until
+  // it expires or anything that could change it does (a user, project, role, assignment, token or
+  // revocation): every request of a recovery does not validate its token again.
+  let cache = authCaches.get(ctx);
+  if (!cache) {
+    cache = new Map();
+    authCaches.set(ctx, cache);
+  }
+  const hit = cache.get(tokenId);
+  if (hit && hit.generation === ctx.store.identityGeneration && ctx.now() < hit.expiresAt) return hit.auth;
+  const generation = ctx.store.identityGeneration;
   let token: MintedToken;
   try {
     token = validateToken(ctx, tokenId);
@@ -216,7 +227,7 @@ export function authenticateToken(ctx: SimContext, tokenId: string): AuthContext
     throw err;
   }
   const roles = token.roles.map((r) => r.name);
-  return {
+  const auth: AuthContext = {
     tokenId,
     userId: token.user.id,
     userName: token.user.name,
@@ -224,7 +235,17 @@ export function authenticateToken(ctx: SimContext, tokenId: string): AuthContext
     roles,
     isAdmin: roles.includes('admin'),
   };
+  if (cache.size >= AUTH_CACHE_SIZE) cache.clear();
+  cache.set(tokenId, { auth, expiresAt: token.payload.expires_at, generation });
+  return auth;
 }
+
+/** Tokens a simulated cloud's services remember at most (then they start over). */
+const AUTH_CACHE_SIZE = 10_000;
+const authCaches = new WeakMap<
+  SimContext,
+  Map<string, { auth: AuthContext; expiresAt: number; generation: number }>
+>();
 
 /** The methods of a caller's token and its application credential, for the checks only Keystone's token model allows. */
 export function tokenMethods(

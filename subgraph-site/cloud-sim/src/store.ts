@@ -42,8 +42,23 @@ export interface StoredToken {
  * simulator's handlers own their shapes, the store only persists them, so a restart with the
  * same file keeps the cloud as it was.
  */
+/** Kinds whose change can change what a token is worth (its user, project, roles). */
+const IDENTITY_KINDS: ReadonlySet<ResourceKind> = new Set([
+  'domain',
+  'project',
+  'user',
+  'role',
+  'assignment',
+  'app_credential',
+]);
+
 export class CloudStore {
   readonly db: Database.Database;
+  /**
+   * Changes to identities, tokens and revocations so far: a token validated at one generation is
+   * still worth the same while it lasts (the services' token cache, as keystonemiddleware keeps one).
+   */
+  identityGeneration = 0;
 
   constructor(path: string) {
     this.db = openSqlite(path, {
@@ -109,10 +124,12 @@ export class CloudStore {
          ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body`,
       )
       .run(kind, item.id, JSON.stringify(item));
+    if (IDENTITY_KINDS.has(kind)) this.identityGeneration++;
     return item;
   }
 
   delete(kind: ResourceKind, id: string): boolean {
+    if (IDENTITY_KINDS.has(kind)) this.identityGeneration++;
     return this.db.prepare('DELETE FROM resources WHERE kind = ? AND id = ?').run(kind, id).changes > 0;
   }
 
@@ -135,6 +152,7 @@ export class CloudStore {
   }
 
   deleteToken(id: string): void {
+    this.identityGeneration++;
     this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id);
   }
 
@@ -144,6 +162,7 @@ export class CloudStore {
     const doomed = rows.filter((row) => match(JSON.parse(row.body) as Record<string, unknown>));
     const remove = this.db.prepare('DELETE FROM tokens WHERE id = ?');
     for (const row of doomed) remove.run(row.id);
+    this.identityGeneration++;
     return doomed.length;
   }
 
@@ -160,6 +179,8 @@ export class CloudStore {
   }
 
   setMeta(key: string, value: string): void {
+    // Revocation events live here.
+    this.identityGeneration++;
     this.db
       .prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',

@@ -122,8 +122,8 @@ milliseconds. Short values make lab drills quick; long ones let you watch transf
         min: 0,
       }),
       recovery_concurrency: option.int({
-        description: `Members a recovery brings up at once (within one boot priority), and test volumes a drill's
-cleanup deletes at once.`,
+        description: `Members a recovery boots at once (within one boot priority; as many more are prepared
+meanwhile: array copies, Cinder manage), and test volumes a drill's cleanup deletes at once.`,
         default: 8,
         min: 1,
       }),
