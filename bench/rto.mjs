@@ -7,12 +7,13 @@
 //                            all of them at once (0: skip)
 //   BENCH_BOOT_SECONDS=2     the simulated VM boot time
 //   BENCH_RECOVERY_CONCURRENCY=8  the sites' [DEFAULT] recovery_concurrency (and the bound's)
+//   BENCH_STORAGE=mock       the arrays: mock (one SQLite file shared by the sites) or fa-sim
 // Each time is printed next to its critical-path bound (see criticalPathBound) and written to
 // bench/results/rto.json with each step's start and length.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envList, envNumber, machine, requireBuild, writeResult } from './lib/common.mjs';
+import { envChoice, envList, envNumber, machine, requireBuild, writeResult } from './lib/common.mjs';
 
 requireBuild();
 const { bootVm, startLab } = await import('../test/dist/lab.js');
@@ -22,6 +23,8 @@ const SIZES = envList('BENCH_VMS', [10, 100, 500]);
 const GROUPS_AT_ONCE = envNumber('BENCH_GROUPS_AT_ONCE', 50);
 const GROUP_VMS = envNumber('BENCH_GROUP_VMS', 2);
 const BOOT_SECONDS = envNumber('BENCH_BOOT_SECONDS', 2);
+/** The arrays: the sites' mock driver on one shared SQLite file, or fa-sim over HTTPS (see the lab). */
+const STORAGE = envChoice('BENCH_STORAGE', ['mock', 'fa-sim'], 'mock');
 const TRANSFER_MS = 300;
 /** Members a site boots at once: the sites' [DEFAULT] recovery_concurrency. */
 const MEMBERS_AT_ONCE = envNumber('BENCH_RECOVERY_CONCURRENCY', 8);
@@ -75,7 +78,14 @@ const lab = await startLab({
   replicationIntervalSeconds: 5,
   demo: false,
   recoveryConcurrency: MEMBERS_AT_ONCE,
+  storage: STORAGE,
 });
+/** What a replication policy names: fa-sim's arrays and token, or any URL for the mock driver. */
+const ARRAYS = {
+  primary: lab.arrayUrls?.[lab.arrays.boston] ?? 'https://mock-array-a.lab',
+  secondary: lab.arrayUrls?.[lab.arrays.seattle] ?? 'https://mock-array-b.lab',
+  token: lab.arrayUrls ? 'T-lab-fa-sim' : 'T-bench',
+};
 const tokens = await lab.tenantTokens();
 
 async function gql(query, variables = {}) {
@@ -122,9 +132,9 @@ const OPERATIONS = [
 async function prepareGroup(pg, n) {
   await gql(`mutation { createProtectionGroup(input: { name: "${pg}", replicationType: ASYNC, primarySite: "boston",
     secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`);
-  await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "${pg}", policy: { primaryArrayUrl: "https://a.lab",
-    primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "${pg}",
-    replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
+  await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "${pg}", policy: {
+    primaryArrayUrl: "${ARRAYS.primary}", primaryArrayToken: "${ARRAYS.token}", secondaryArrayUrl: "${ARRAYS.secondary}",
+    secondaryArrayToken: "${ARRAYS.token}", purePgName: "${pg}", replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
   const names = Array.from({ length: n }, (_, i) => `${pg}-vm${i}`);
   // On no network: the lab's tenant network (a /24) has ports for about 240 VMs.
   await mapLimit(names, 16, (name) =>
@@ -216,6 +226,7 @@ try {
       bootSeconds: BOOT_SECONDS,
       transferMs: TRANSFER_MS,
       recoveryConcurrency: MEMBERS_AT_ONCE,
+      storage: STORAGE,
     },
     runs: results,
   });

@@ -205,7 +205,7 @@ Overridden per Protection Group; changing it does not alter existing policies.`,
       }),
       concurrency: option.int({
         description:
-          'Requests the driver sends an array at once for bulk volume work (create, destroy, copy).',
+          'Requests the driver sends an array at once for bulk volume work (create, destroy, copy), and groups the replication monitor reads at once when it first sees them (at start, every group).',
         default: 16,
         min: 1,
       }),
