@@ -280,6 +280,17 @@ describe('compute and block storage', () => {
     const gone = await errorOf(() => waited);
     expect(gone.code).toBe('CLOUD_ERROR');
     expect(gone.message).toContain('the server was deleted while it was waited on');
+    // One list Nova fails is asked again; three in a row fail the wait with Nova's error.
+    await tenant.startServer(servers[2]!.id).catch(() => undefined);
+    await tenant.stopServer(servers[2]!.id);
+    cloud.faults.set({ service: 'compute', op: 'list_servers', error: 500, times: 1 });
+    expect((await tenant.waitForServerStatus(servers[2]!.id, 'SHUTOFF')).status).toBe('SHUTOFF');
+    await tenant.startServer(servers[2]!.id);
+    cloud.faults.set({ service: 'compute', op: 'list_servers', error: 500, times: 3 });
+    expect((await errorOf(() => tenant.waitForServerStatus(servers[2]!.id, 'ACTIVE'))).message).toContain(
+      '500',
+    );
+    await tenant.waitForServerStatus(servers[2]!.id, 'ACTIVE');
     // A wait that does not end in time says so.
     const slow = await errorOf(() =>
       tenant.waitForServerStatus(servers[2]!.id, 'SHUTOFF', { timeoutMs: 100 }),

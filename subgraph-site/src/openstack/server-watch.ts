@@ -23,10 +23,15 @@ interface Waiter {
   readonly reject: (err: unknown) => void;
 }
 
+/** Failed lists in a row after which the waiters of a project fail with the last error. */
+const FAILURES_TOLERATED = 3;
+
 export class ServerWatch {
   /** Waiters by the project their server belongs to. */
   private readonly waiters = new Map<string, Set<Waiter>>();
   private running = false;
+  /** Lists in a row that failed, by project. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     /** The project's servers changed at or after `changesSince` (Nova's `updated`), deleted ones too. */
@@ -104,8 +109,16 @@ export class ServerWatch {
     let servers: Server[];
     try {
       servers = await this.changed(projectId, oldest);
+      this.failures.delete(projectId);
     } catch (err) {
-      // Nova did not answer the list: every waiter of the project learns it, as a poll of its own would.
+      // One list Nova did not answer is asked again at the next tick: it answers for many servers, and
+      // one blip must not fail them all. After FAILURES_TOLERATED in a row, every waiter learns it.
+      const failures = (this.failures.get(projectId) ?? 0) + 1;
+      if (failures < FAILURES_TOLERATED) {
+        this.failures.set(projectId, failures);
+        return;
+      }
+      this.failures.delete(projectId);
       for (const w of set) w.reject(err);
       this.waiters.delete(projectId);
       return;
