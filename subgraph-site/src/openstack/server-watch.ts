@@ -102,10 +102,8 @@ export class ServerWatch {
   }
 
   private async tick(projectId: string, set: Set<Waiter>): Promise<void> {
-    const oldest = [...set].reduce(
-      (a, w) => (Date.parse(w.since) < Date.parse(a) ? w.since : a),
-      [...set][0]!.since,
-    );
+    // The oldest change any waiter saw: what changed since covers every waiter.
+    const oldest = [...set].map((w) => w.since).reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a));
     let servers: Server[];
     try {
       servers = await this.changed(projectId, oldest);

@@ -24,17 +24,12 @@ export function recoverySteps(kit: StepKit) {
    * recovery point and the server is started. Nothing is left behind from cycle to cycle. Returns null
    * when there is nothing to reuse (first failover here, or the server or a volume is gone).
    */
-  /** Whether the member ran here before with every volume recorded: what `reuseMember` needs. */
-  const reusable = (member: ProtectionGroupMember) =>
-    !!member.siteServerIds[ctx.siteName] &&
-    member.volumes.length > 0 &&
-    member.volumes.every((v) => v.siteVolumeIds[ctx.siteName] && v.arrayVolumeName);
-
   async function reuseMember(a: Parameters<typeof recoverMember>[0]) {
     const { member, point, ref } = a;
     const serverId = member.siteServerIds[ctx.siteName];
     const volumeIds = member.volumes.map((v) => v.siteVolumeIds[ctx.siteName]);
-    if (!serverId || !reusable(member)) return null;
+    if (!serverId || !member.volumes.length || volumeIds.some((id) => !id)) return null;
+    if (member.volumes.some((v) => !v.arrayVolumeName)) return null;
     let server: Server;
     let volumes: Volume[];
     try {
