@@ -31,6 +31,7 @@ export {
 export { isSecretKey, redactSecrets, SECRET_MASK } from './sdk/redact.js';
 export type {
   AddMemberInput,
+  AddMembersInput,
   CancelOperationInput,
   Connection,
   CreateProtectionGroupInput,

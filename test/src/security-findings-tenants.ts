@@ -166,6 +166,22 @@ export function registerTenantFindings(lab: () => Fixture): void {
       groupOfB = b;
     });
 
+    it("tenant B cannot add tenant A's VMs to its own group, alone or together", async () => {
+      const fx = lab();
+      if (!groupOfB) throw new Error("tenant B's group is made by the test before");
+      const before = await fx.state();
+      for (const servers of [[fx.targets.candidateVm], [fx.targets.candidateVm, fx.targets.memberVm]]) {
+        const res = await fx.request(
+          'otherTenant',
+          'mutation($pg: ID!, $s: [ID!]!) { addMembers(input: { protectionGroup: $pg, servers: $s }) { id } }',
+          { pg: groupOfB.id, s: servers },
+        );
+        expect(codes(res.body), res.text).toEqual(['NOT_FOUND']);
+        expect(res.text).not.toContain(fx.targets.projects.tenant.boston!);
+      }
+      expect(await fx.state()).toEqual(before);
+    });
+
     it("a site's own view counts only the caller's groups", async () => {
       const fx = lab();
       const { boston } = await fx.ok<{ boston: Json }>(

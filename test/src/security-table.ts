@@ -411,6 +411,16 @@ const MUTATIONS: readonly Row[] = [
   },
   {
     root: 'Mutation',
+    field: 'addMembers',
+    document:
+      'mutation($pg: ID!, $vm: ID!) { addMembers(input: { protectionGroup: $pg, servers: [$vm] }) { id metadataVersion } }',
+    variables: (t) => ({ pg: t.group.id, vm: t.candidateVm }),
+    expect: all({ anonymous: U, garbage: U, otherTenant: NF, oneSite: U_SEATTLE, default: ok }),
+    settle: 'removeCandidate',
+    note: 'a VM of tenant A that is not a member (removed again after an allowed call)',
+  },
+  {
+    root: 'Mutation',
     field: 'removeMember',
     document:
       'mutation($pg: ID!, $vm: ID!) { removeMember(input: { protectionGroup: $pg, member: $vm }) { id metadataVersion } }',

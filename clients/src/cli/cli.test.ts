@@ -184,6 +184,22 @@ describe('protector CLI (child process against a real GraphQL server)', () => {
     );
   });
 
+  it('adds several VMs in one addMembers call, with the boot priority of all', async () => {
+    const run = await protector(
+      ['member', 'add', 'prod-web-app', 'app-01', 'app-02', 'app-03', '--boot-priority', '2'],
+      env,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^Error \(VOLUME_TYPE_NOT_REPLICATED\)/);
+    const seen = gateway.requests.at(-1);
+    expect(seen?.operationName).toBe('AddMembers');
+    expect(seen?.variables).toEqual({
+      input: { protectionGroup: 'prod-web-app', servers: ['app-01', 'app-02', 'app-03'], bootPriority: 2 },
+    });
+    const help = await protector(['member', 'add', '--help'], env);
+    expect(help.stdout).toContain('protector member add <protection-group> <server>... [options]');
+  });
+
   it('lists the volume types of a site from its own root field', async () => {
     const run = await protector(['site', 'list-volume-types', 'site-a', '-f', 'value'], env);
     expect(run.code).toBe(0);

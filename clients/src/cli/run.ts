@@ -111,7 +111,9 @@ const usageLine = (command: CommandSpec) =>
   [
     'protector',
     ...command.path,
-    ...(command.positionals ?? []).map((p) => (p.optional ? `[<${p.name}>]` : `<${p.name}>`)),
+    ...(command.positionals ?? []).map(
+      (p) => `${p.optional ? `[<${p.name}>]` : `<${p.name}>`}${p.repeated ? '...' : ''}`,
+    ),
     ...(Object.keys(command.options ?? {}).length > 0 ? ['[options]'] : []),
   ].join(' ');
 
@@ -317,7 +319,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     debug = values['debug'] === true;
     const globals = compileGlobals(values, io.env);
     const specs = command.positionals ?? [];
-    if (parsed.positionals.length > specs.length) {
+    const repeated = specs.at(-1)?.repeated ? parsed.positionals.slice(specs.length - 1) : [];
+    if (!repeated.length && parsed.positionals.length > specs.length) {
       throw new UsageError(
         `Too many arguments for '${commandName}': '${parsed.positionals.slice(specs.length).join(' ')}'`,
       );
@@ -356,6 +359,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       format: globals.format,
       values,
       args,
+      repeated,
       print: (result) => io.stdout(formatResult(result, globals.format)),
       note: (line) => io.stderr(`${line}\n`),
       env: io.env,

@@ -35,6 +35,8 @@ export interface PositionalSpec {
   readonly name: string;
   readonly description: string;
   readonly optional?: boolean;
+  /** The last positional only: it takes every remaining argument (`CommandContext.repeated`). */
+  readonly repeated?: boolean;
 }
 
 export type OptionValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
@@ -46,6 +48,8 @@ export interface CommandContext {
   readonly format: OutputFormat;
   readonly values: OptionValues;
   readonly args: Readonly<Record<string, string | undefined>>;
+  /** Every value of the command's repeated positional (its first is also in `args`). */
+  readonly repeated: readonly string[];
   /** Prints a result to stdout in the chosen format. */
   print(result: CommandResult): void;
   /** A line on stderr (progress, hints, warnings). */

@@ -21,6 +21,7 @@ import {
 import { redactSecrets } from './redact.js';
 import type {
   AddMemberInput,
+  AddMembersInput,
   CancelOperationInput,
   Connection,
   CreateProtectionGroupInput,
@@ -133,6 +134,8 @@ export interface ProtectorClient {
   createProtectionGroup(input: CreateProtectionGroupInput): Promise<ProtectionGroup>;
   deleteProtectionGroup(input: DeleteProtectionGroupInput): Promise<DeletedProtectionGroup>;
   addMember(input: AddMemberInput): Promise<ProtectionGroup>;
+  /** Adds several VMs in one change: all or nothing. */
+  addMembers(input: AddMembersInput): Promise<ProtectionGroup>;
   removeMember(input: RemoveMemberInput): Promise<ProtectionGroup>;
   createReplicationPolicy(input: CreateReplicationPolicyInput): Promise<ProtectionGroup>;
   setResourceMappings(input: SetResourceMappingsInput): Promise<ProtectionGroup>;
@@ -506,6 +509,7 @@ export function createProtectorClient(rawOptions: ProtectorClientOptions = {}): 
     deleteProtectionGroup: (input) =>
       field('deleteProtectionGroup', documents.deleteProtectionGroup, { input }),
     addMember: (input) => field('addMember', documents.addMember, { input }),
+    addMembers: (input) => field('addMembers', documents.addMembers, { input }),
     removeMember: (input) => field('removeMember', documents.removeMember, { input }),
     createReplicationPolicy: (input) =>
       field('createReplicationPolicy', documents.createReplicationPolicy, { input }),

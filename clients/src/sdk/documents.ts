@@ -8,6 +8,7 @@ import { documentForSite } from '@protector/schema';
 import { print } from 'graphql';
 import {
   AddMemberDocument,
+  AddMembersDocument,
   CancelOperationDocument,
   CreateProtectionGroupDocument,
   CreateReplicationPolicyDocument,
@@ -59,6 +60,7 @@ export const documents = {
   createProtectionGroup: CreateProtectionGroupDocument,
   deleteProtectionGroup: DeleteProtectionGroupDocument,
   addMember: AddMemberDocument,
+  addMembers: AddMembersDocument,
   removeMember: RemoveMemberDocument,
   createReplicationPolicy: CreateReplicationPolicyDocument,
   setResourceMappings: SetResourceMappingsDocument,

@@ -6,6 +6,7 @@
  */
 import type {
   AddMemberInput as AddMemberInputType,
+  AddMembersInput as AddMembersInputType,
   CancelOperationInput as CancelOperationInputType,
   CreateProtectionGroupInput as CreateProtectionGroupInputType,
   CreateReplicationPolicyInput as CreateReplicationPolicyInputType,
@@ -115,6 +116,7 @@ export type RegisterSiteInput = ReadonlyInput<RegisterSiteInputType>;
 export type CreateProtectionGroupInput = ReadonlyInput<CreateProtectionGroupInputType>;
 export type DeleteProtectionGroupInput = ReadonlyInput<DeleteProtectionGroupInputType>;
 export type AddMemberInput = ReadonlyInput<AddMemberInputType>;
+export type AddMembersInput = ReadonlyInput<AddMembersInputType>;
 export type RemoveMemberInput = ReadonlyInput<RemoveMemberInputType>;
 export type ReplicationPolicyInput = ReadonlyInput<ReplicationPolicyInputType>;
 export type CreateReplicationPolicyInput = ReadonlyInput<CreateReplicationPolicyInputType>;

@@ -266,7 +266,11 @@ export async function startFakeGateway(): Promise<FakeGateway> {
       };
       return group;
     },
-    addMember: ({ input }: { input: { protectionGroup: string; server: string } }) => {
+    addMember: ({ input }: { input: { protectionGroup: string } }) => {
+      findGroup(input.protectionGroup);
+      throw fail('VOLUME_TYPE_NOT_REPLICATED', "Volume type 'standard-ssd' does not support replication");
+    },
+    addMembers: ({ input }: { input: { protectionGroup: string } }) => {
       findGroup(input.protectionGroup);
       throw fail('VOLUME_TYPE_NOT_REPLICATED', "Volume type 'standard-ssd' does not support replication");
     },

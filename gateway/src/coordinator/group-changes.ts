@@ -14,7 +14,7 @@ import {
   protectionGroupNameProblem,
 } from '@protector/schema';
 import {
-  AddMemberDocument,
+  AddMembersDocument,
   ApplyProtectionGroupMetadataDocument,
   DeleteConsistencyGroupDocument,
   DeleteProtectionGroupReplicaDocument,
@@ -46,6 +46,9 @@ import {
 } from './replicas.js';
 import { type CallerCredential, SERVICE, type SiteClient } from './site-client.js';
 import type { CallerTokens, GroupView } from './site-registry.js';
+
+/** The most servers one `addMembers` takes (a change is one site step per site). */
+export const MAX_MEMBERS_PER_CHANGE = 1000;
 
 export abstract class GroupChanges extends ProtectionGroups {
   // ---- changes to groups ----
@@ -243,15 +246,45 @@ export abstract class GroupChanges extends ProtectionGroups {
     return this.getGroup(ctx, view.id);
   }
 
-  async addMember(
+  /** Adds one VM: `addMembers` with one server. */
+  addMember(
     ctx: CallerTokens,
     input: { protectionGroup: string; server: string; bootPriority?: number | null },
+  ): Promise<GroupView> {
+    return this.addMembers(ctx, {
+      protectionGroup: input.protectionGroup,
+      servers: [input.server],
+      bootPriority: input.bootPriority,
+    });
+  }
+
+  /**
+   * Adds VMs in one change: every server is found (by id or name, among those the caller sees on the
+   * primary) and checked before either site is written; the primary then reads their volumes and
+   * checks their types, and the secondary records what the primary found.
+   */
+  async addMembers(
+    ctx: CallerTokens,
+    input: { protectionGroup: string; servers: readonly string[]; bootPriority?: number | null },
   ): Promise<GroupView> {
     const bootPriority = input.bootPriority ?? 3;
     if (!Number.isInteger(bootPriority) || bootPriority < 1 || bootPriority > 5) {
       throw new ProtectorError(
         'BAD_USER_INPUT',
         `bootPriority must be a whole number from 1 (recovered first) to 5, got ${bootPriority}.`,
+      );
+    }
+    if (input.servers.length === 0 || input.servers.length > MAX_MEMBERS_PER_CHANGE) {
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `servers must name 1 to ${MAX_MEMBERS_PER_CHANGE} servers, got ${input.servers.length}; add more in several calls.`,
+      );
+    }
+    const twice = input.servers.find((s, i) => input.servers.indexOf(s) !== i);
+    if (twice !== undefined) {
+      throw new ProtectorError(
+        'BAD_USER_INPUT',
+        `Server '${twice}' is listed twice in servers; list each once.`,
       );
     }
     const requestId = randomUUID();
@@ -262,45 +295,66 @@ export abstract class GroupChanges extends ProtectionGroups {
       { filter: {} },
       this.credential(ctx, primary.site),
     );
-    const servers = visible.filter((s) => s.id === input.server || s.name === input.server);
-    if (!servers.length) {
-      throw new ProtectorError(
-        'NOT_FOUND',
-        `Server '${input.server}' does not exist on site '${primary.site.name}' or is not visible to you.`,
-      );
+    const byKey = new Map<string, (typeof visible)[number][]>();
+    for (const s of visible) {
+      byKey.set(s.id, [...(byKey.get(s.id) ?? []), s]);
+      if (s.name !== s.id) byKey.set(s.name, [...(byKey.get(s.name) ?? []), s]);
     }
-    if (servers.length > 1)
+    const memberOf = new Map(
+      view.group.members.flatMap((m) => m.placements.map((p) => [p.serverId, m] as const)),
+    );
+    const chosen = input.servers.map((wanted) => {
+      const found = byKey.get(wanted) ?? [];
+      if (!found.length) {
+        throw new ProtectorError(
+          'NOT_FOUND',
+          `Server '${wanted}' does not exist on site '${primary.site.name}' or is not visible to you.`,
+        );
+      }
+      if (found.length > 1) {
+        throw new ProtectorError(
+          'BAD_USER_INPUT',
+          `Several servers are named '${wanted}'; give the server id.`,
+        );
+      }
+      const server = found[0]!;
+      if (memberOf.has(server.id)) {
+        throw new ProtectorError(
+          'ALREADY_EXISTS',
+          `Server '${server.name}' is already a member of '${view.group.name}'.`,
+        );
+      }
+      return server;
+    });
+    const again = chosen.find((s, i) => chosen.findIndex((o) => o.id === s.id) !== i);
+    if (again) {
       throw new ProtectorError(
         'BAD_USER_INPUT',
-        `Several servers are named '${input.server}'; give the server id.`,
-      );
-    const server = servers[0]!;
-    if (view.group.members.some((m) => m.placements.some((p) => p.serverId === server.id))) {
-      throw new ProtectorError(
-        'ALREADY_EXISTS',
-        `Server '${server.name}' is already a member of '${view.group.name}'.`,
+        `Server '${again.name}' is listed twice in servers (by id and by name); list each once.`,
       );
     }
-    const memberId = randomUUID();
+    const added = chosen.map((server) => ({ server, memberId: randomUUID() }));
     return this.change(
       ctx,
       view.id,
-      'Adding a member',
+      added.length === 1 ? 'Adding a member' : 'Adding members',
       async (c, expectedVersion, group, primaryResult) => {
-        const member: ProtectionGroupMemberInput = primaryResult
-          ? memberInput(primaryResult.replica.members.find((m) => m.id === memberId)!)
-          : {
-              id: memberId,
-              name: server.name,
-              status: 'PROTECTED',
-              bootPriority,
-              volumes: [],
-              placements: [{ site: primary.site.name, serverId: server.id, networkIds: [], volumes: [] }],
-            };
+        const members: ProtectionGroupMemberInput[] = added.map(({ server, memberId }) =>
+          primaryResult
+            ? memberInput(primaryResult.replica.members.find((m) => m.id === memberId)!)
+            : {
+                id: memberId,
+                name: server.name,
+                status: 'PROTECTED',
+                bootPriority,
+                volumes: [],
+                placements: [{ site: primary.site.name, serverId: server.id, networkIds: [], volumes: [] }],
+              },
+        );
         return c.step(
-          AddMemberDocument,
-          { operationId: requestId, stepKey: `add-member@${c.site.name}` },
-          { protectionGroupId: group.id, expectedVersion, member },
+          AddMembersDocument,
+          { operationId: requestId, stepKey: `add-members@${c.site.name}` },
+          { protectionGroupId: group.id, expectedVersion, members },
         );
       },
       { statuses: ['ACTIVE'] },

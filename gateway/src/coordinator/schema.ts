@@ -442,6 +442,8 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         c.deleteProtectionGroup(ctx, input as never),
       addMember: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
         c.addMember(ctx, input as never),
+      addMembers: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
+        c.addMembers(ctx, input as never),
       removeMember: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>
         c.removeMember(ctx, input as never),
       createReplicationPolicy: (_: unknown, { input }: { input: Json }, ctx: CallerTokens) =>

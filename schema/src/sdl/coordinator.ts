@@ -39,6 +39,11 @@ type Mutation {
   deleteProtectionGroup(input: DeleteProtectionGroupInput!): DeletedProtectionGroup!
   """Add a VM; every volume must use a replication-enabled type matching the group (VOLUME_TYPE_NOT_REPLICATED)."""
   addMember(input: AddMemberInput!): ProtectionGroup!
+  """
+  Add many VMs in one change (one metadata version, one site step per site): all or nothing, each
+  checked as addMember checks one. At most 1000 servers per call.
+  """
+  addMembers(input: AddMembersInput!): ProtectionGroup!
   removeMember(input: RemoveMemberInput!): ProtectionGroup!
   """Create or update the group's replication policy (the product documentation's policy-create)."""
   createReplicationPolicy(input: CreateReplicationPolicyInput!): ProtectionGroup!
@@ -372,6 +377,15 @@ input AddMemberInput {
   """Nova server id or name on the primary site."""
   server: ID!
   """Recovery order, 1 (first) to 5; VMs of one priority come up together. Default 3."""
+  bootPriority: Int = 3
+}
+
+input AddMembersInput {
+  """Id or name."""
+  protectionGroup: ID!
+  """Nova server ids or names on the primary site, each at most once."""
+  servers: [ID!]!
+  """Recovery order of all of them, 1 (first) to 5. Default 3."""
   bootPriority: Int = 3
 }
 

@@ -26,8 +26,11 @@ type SiteMutations @shareable @inaccessible {
   """Create the array protection group (async, with schedule and target) or pod (sync) if missing."""
   ensureStorageGroup(step: SiteStepInput!, input: EnsureStorageGroupInput!): StorageGroupPayload!
   deleteStorageGroup(step: SiteStepInput!, input: ProtectionGroupRefInput!): SiteStepPayload!
-  """Record a member; where this site is primary, also add its volumes to the consistency and array groups."""
-  addMember(step: SiteStepInput!, input: SiteAddMemberInput!): ProtectionGroupReplicaPayload!
+  """
+  Record new members; where this site is primary, also add their volumes to the consistency and array
+  groups. All or nothing: one bad server fails the step before anything changes.
+  """
+  addMembers(step: SiteStepInput!, input: SiteAddMembersInput!): ProtectionGroupReplicaPayload!
   """Remove a member; where this site is primary, also take its volumes out of the groups."""
   removeMember(step: SiteStepInput!, input: SiteRemoveMemberInput!): ProtectionGroupReplicaPayload!
   """Stop the group's servers here (graceful, then forced after the timeout)."""
@@ -251,10 +254,10 @@ input EnsureStorageGroupInput @inaccessible {
   retention: Int
 }
 
-input SiteAddMemberInput @inaccessible {
+input SiteAddMembersInput @inaccessible {
   protectionGroupId: ID!
   expectedVersion: Int!
-  member: ProtectionGroupMemberInput!
+  members: [ProtectionGroupMemberInput!]!
 }
 
 input SiteRemoveMemberInput @inaccessible {
@@ -342,7 +345,7 @@ export const SITE_STEP_NAMES = [
   'deleteConsistencyGroup',
   'ensureStorageGroup',
   'deleteStorageGroup',
-  'addMember',
+  'addMembers',
   'removeMember',
   'stopServers',
   'startServers',

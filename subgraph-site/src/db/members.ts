@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ProtectorError } from '@protector/schema';
-import type { EntityManager } from 'typeorm';
+import { type EntityManager, In } from 'typeorm';
 import { ENTITY, type MemberRow, type MemberVolumeRow } from './entities.js';
 import type { SiteDb } from './site-db.js';
 import {
@@ -82,7 +82,12 @@ export async function updateMemberState(db: SiteDb, memberId: string, state: Mem
     throw new ProtectorError('NOT_FOUND', `Member ${memberId} does not exist`, { memberId });
 }
 
-/** Replaces every member (and volume) of a PG, inside the caller's metadata transaction. */
+/**
+ * Makes the PG's members (and their volumes) `members`, inside the caller's metadata transaction:
+ * members no longer listed are deleted, new ones inserted, and only those whose row or volumes differ
+ * are rewritten (keeping when they were added). A write of one member costs the same whatever the
+ * group's size.
+ */
 export async function replaceMembers(
   m: EntityManager,
   pgId: string,
@@ -90,13 +95,20 @@ export async function replaceMembers(
   now: Date,
 ) {
   const memberRepo = m.getRepository<MemberRow>(ENTITY.member);
-  // volumes go with their members (ON DELETE CASCADE)
-  await memberRepo.delete({ protectionGroupId: pgId });
+  const volumeRepo = m.getRepository<MemberVolumeRow>(ENTITY.memberVolume);
+  const before = new Map((await memberRepo.findBy({ protectionGroupId: pgId })).map((r) => [r.id, r]));
+  const volumesBefore = new Map<string, MemberVolumeRow[]>();
+  for (const ids of chunks([...before.keys()])) {
+    for (const v of await volumeRepo.findBy({ memberId: In(ids) }))
+      volumesBefore.set(v.memberId, [...(volumesBefore.get(v.memberId) ?? []), v]);
+  }
   const memberRows: MemberRow[] = [];
   const volumeRows: MemberVolumeRow[] = [];
+  const kept = new Set<string>();
   for (const member of members) {
     const memberId = member.id ?? randomUUID();
-    memberRows.push({
+    const old = before.get(memberId);
+    const row: MemberRow = {
       id: memberId,
       protectionGroupId: pgId,
       serverId: member.serverId ?? null,
@@ -106,12 +118,14 @@ export async function replaceMembers(
       sitePlacements: member.sitePlacements ? { ...member.sitePlacements } : null,
       bootPriority: member.bootPriority ?? 3,
       errorReason: member.errorReason ?? null,
-      createdAt: now,
+      createdAt: old?.createdAt ?? now,
       updatedAt: now,
-    });
-    for (const [position, volume] of (member.volumes ?? []).entries()) {
-      volumeRows.push({
-        id: volume.id ?? randomUUID(),
+    };
+    const oldVolumes = (volumesBefore.get(memberId) ?? []).sort((a, b) => a.position - b.position);
+    const volumes = (member.volumes ?? []).map(
+      (volume, position): MemberVolumeRow => ({
+        // A volume given without id keeps the one it had at its position.
+        id: volume.id ?? oldVolumes[position]?.id ?? randomUUID(),
         memberId,
         position,
         volumeId: volume.volumeId ?? null,
@@ -121,12 +135,59 @@ export async function replaceMembers(
         deviceName: volume.deviceName ?? null,
         volumeType: volume.volumeType ?? null,
         siteVolumeIds: { ...volume.siteVolumeIds },
-      });
+      }),
+    );
+    if (old && sameMember(old, row) && sameVolumes(oldVolumes, volumes)) {
+      kept.add(memberId);
+      continue;
     }
+    memberRows.push(row);
+    volumeRows.push(...volumes);
   }
-  if (memberRows.length > 0) await memberRepo.insert(memberRows);
-  if (volumeRows.length > 0) await m.getRepository<MemberVolumeRow>(ENTITY.memberVolume).insert(volumeRows);
+  // Changed members are written afresh; volumes go with their members (ON DELETE CASCADE).
+  const gone = [...before.keys()].filter((id) => !kept.has(id));
+  for (const ids of chunks(gone)) await memberRepo.delete({ id: In(ids) });
+  for (const rows of chunks(memberRows)) await memberRepo.insert(rows);
+  for (const rows of chunks(volumeRows)) await volumeRepo.insert(rows);
 }
+
+/** Rows per statement: well under the bound parameters SQLite and PostgreSQL take in one statement. */
+const chunks = <T>(items: readonly T[], size = 500): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
+const MEMBER_FIELDS = [
+  'serverId',
+  'name',
+  'status',
+  'siteServerIds',
+  'sitePlacements',
+  'bootPriority',
+  'errorReason',
+] as const;
+const VOLUME_FIELDS = [
+  'id',
+  'position',
+  'volumeId',
+  'arrayVolumeName',
+  'sizeGb',
+  'bootIndex',
+  'deviceName',
+  'volumeType',
+  'siteVolumeIds',
+] as const;
+const sameFields = <T>(fields: readonly (keyof T)[], a: T, b: T) =>
+  fields.every((f) => canonical(a[f]) === canonical(b[f]));
+const sameMember = (a: MemberRow, b: MemberRow) => sameFields(MEMBER_FIELDS, a, b);
+const sameVolumes = (a: readonly MemberVolumeRow[], b: readonly MemberVolumeRow[]) => {
+  return a.length === b.length && a.every((v, i) => sameFields(VOLUME_FIELDS, v, b[i]!));
+};
+/** JSON with object keys in order, so `{a, b}` read back from a JSON column equals `{b, a}`. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value ?? null, (_, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y)))
+      : v,
+  );
 
 /** Checks the `members` of a metadata write: ids, names, statuses, boot priorities, one entry per server. */
 export function validateMembers(members: readonly MemberInput[]): void {

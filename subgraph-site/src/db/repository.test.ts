@@ -51,6 +51,26 @@ const policy: ReplicationPolicyInput = {
   rpoMinutes: 15,
 };
 
+/** A second data source on the same file that records the text of every statement it runs. */
+async function countingDataSource(dbPath: string) {
+  const queries: string[] = [];
+  const counted = await createSiteDataSource({
+    url: `sqlite://${dbPath}`,
+    logging: ['query'],
+    logger: {
+      logQuery: (q: string) => {
+        queries.push(q);
+      },
+      logQueryError: () => {},
+      logQuerySlow: () => {},
+      logSchemaBuild: () => {},
+      logMigration: () => {},
+      log: () => {},
+    },
+  });
+  return { counted, queries };
+}
+
 describe('SiteRepository on SQLite', () => {
   let dir: string;
   let dbPath: string;
@@ -176,6 +196,52 @@ describe('SiteRepository on SQLite', () => {
         'SELECT COUNT(*) AS n FROM member_volume WHERE member_id NOT IN (SELECT id FROM member)',
       );
       expect(orphanVolumes).toEqual([{ n: 0 }]);
+    });
+
+    it('writes only the members that changed, whatever the size of the group, and keeps when each was added', async () => {
+      const sizes = [3, 300];
+      const writes: number[] = [];
+      for (const size of sizes) {
+        const members = Array.from({ length: size }, (_, i) => ({
+          ...webMember(),
+          id: randomUUID(),
+          name: `web-${i}`,
+        }));
+        const md = newPg({ name: `app-${size}`, members });
+        await repo.applyProtectionGroupMetadata(md, 0);
+        const first = await repo.listMembers(md.id);
+        await new Promise((r) => setTimeout(r, 5));
+        const { counted, queries } = await countingDataSource(dbPath);
+        try {
+          const writer = createSiteRepository(counted, { secretKey: key });
+          const changed = { ...members[1]!, bootPriority: 1 };
+          const next = [
+            members[0]!,
+            changed,
+            ...members.slice(3),
+            { ...webMember(), id: randomUUID(), name: 'new' },
+          ];
+          await writer.applyProtectionGroupMetadata({ id: md.id, members: next }, 1);
+          writes.push(queries.filter((q) => /^(INSERT|DELETE|UPDATE) .*"?member/i.test(q)).length);
+        } finally {
+          await counted.destroy();
+        }
+        const after = new Map((await repo.listMembers(md.id)).map((m) => [m.name, m]));
+        expect(after.size).toBe(size);
+        const before = new Map(first.map((m) => [m.name, m]));
+        expect(after.get('web-0')!.createdAt).toEqual(before.get('web-0')!.createdAt);
+        expect(after.get('web-0')!.updatedAt).toEqual(before.get('web-0')!.updatedAt);
+        expect(after.get('web-1')!.bootPriority).toBe(1);
+        expect(after.get('web-1')!.createdAt).toEqual(before.get('web-1')!.createdAt);
+        expect(after.get('web-1')!.updatedAt.getTime()).toBeGreaterThan(
+          before.get('web-1')!.updatedAt.getTime(),
+        );
+        expect(after.get('web-1')!.volumes).toEqual(before.get('web-1')!.volumes);
+        expect(after.has('web-2')).toBe(false);
+        expect(after.get('new')!.volumes).toHaveLength(2);
+      }
+      expect(writes[0]).toBeGreaterThan(0);
+      expect(writes[1]).toBe(writes[0]);
     });
 
     it('refuses a second PG with the same name in the same project, allows it in another project', async () => {
@@ -432,31 +498,19 @@ describe('SiteRepository on SQLite', () => {
         ]);
         ids.push(md.id);
       }
+      const { counted, queries: log } = await countingDataSource(dbPath);
       let queries = 0;
-      const counted = await createSiteDataSource({
-        url: `sqlite://${dbPath}`,
-        logging: ['query'],
-        logger: {
-          logQuery: () => {
-            queries++;
-          },
-          logQueryError: () => {},
-          logQuerySlow: () => {},
-          logSchemaBuild: () => {},
-          logMigration: () => {},
-          log: () => {},
-        },
-      });
       try {
         const reader = createSiteRepository(counted, { secretKey: key });
         const read = async (some: string[]) => {
-          queries = 0;
+          log.length = 0;
           const [pgs, members, policies, mappings] = await Promise.all([
             reader.getProtectionGroups(some),
             reader.listMembersOf(some),
             reader.getReplicationPolicies(some),
             reader.listResourceMappingsOf(some),
           ]);
+          queries = log.length;
           return { queries, pgs, members, policies, mappings };
         };
         const few = await read(ids.slice(0, 2));

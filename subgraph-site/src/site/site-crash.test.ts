@@ -65,41 +65,45 @@ describe('a site killed in the middle of materializeRecoveryPoint', () => {
       };
     }>(
       lab.boston,
-      'addMember',
+      'addMembers',
       { operationId: 'c-add', stepKey: 'boston' },
       {
         protectionGroupId: md.id,
         expectedVersion: 1,
-        member: {
-          id: randomUUID(),
-          name: 'db-1',
-          status: 'PROTECTING',
-          volumes: [],
-          placements: [{ site: 'boston', serverId: vm.serverId, networkIds: [], volumes: [] }],
-        },
+        members: [
+          {
+            id: randomUUID(),
+            name: 'db-1',
+            status: 'PROTECTING',
+            volumes: [],
+            placements: [{ site: 'boston', serverId: vm.serverId, networkIds: [], volumes: [] }],
+          },
+        ],
       },
       `replica { ${REPLICA_FIELDS} }`,
     );
     const member = added.replica.members[0]!;
     await stepOk(
       lab.seattle,
-      'addMember',
+      'addMembers',
       { operationId: 'c-add', stepKey: 'seattle' },
       {
         protectionGroupId: md.id,
         expectedVersion: 1,
-        member: {
-          id: member.id,
-          name: member.name,
-          status: member.status,
-          volumes: member.volumes.map((v) => ({ ...v, name: 'vda', bootable: v.bootIndex === 0 })),
-          placements: member.placements.map((p) => ({
-            site: p.site.name,
-            serverId: p.serverId,
-            networkIds: [],
-            volumes: p.volumes,
-          })),
-        },
+        members: [
+          {
+            id: member.id,
+            name: member.name,
+            status: member.status,
+            volumes: member.volumes.map((v) => ({ ...v, name: 'vda', bootable: v.bootIndex === 0 })),
+            placements: member.placements.map((p) => ({
+              site: p.site.name,
+              serverId: p.serverId,
+              networkIds: [],
+              volumes: p.volumes,
+            })),
+          },
+        ],
       },
       RECEIPT,
     );

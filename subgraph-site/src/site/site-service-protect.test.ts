@@ -164,18 +164,20 @@ describe('the step chain, protecting: boston primary, seattle secondary', () => 
     const plain = await bootTenantServer(lab.boston, 'plain-1', 'standard-ssd');
     const r = await callStep(
       lab.boston,
-      'addMember',
+      'addMembers',
       { operationId: 'add-plain-1', stepKey: 'boston' },
       {
         protectionGroupId: md.id,
         expectedVersion: 2,
-        member: {
-          id: randomUUID(),
-          name: 'plain-1',
-          status: 'PROTECTING',
-          volumes: [],
-          placements: [{ site: 'boston', serverId: plain.serverId, networkIds: [], volumes: [] }],
-        },
+        members: [
+          {
+            id: randomUUID(),
+            name: 'plain-1',
+            status: 'PROTECTING',
+            volumes: [],
+            placements: [{ site: 'boston', serverId: plain.serverId, networkIds: [], volumes: [] }],
+          },
+        ],
       },
       RECEIPT,
     );
@@ -184,18 +186,20 @@ describe('the step chain, protecting: boston primary, seattle secondary', () => 
     const sync = await bootTenantServer(lab.boston, 'sync-1', 'replicated-sync');
     const s = await callStep(
       lab.boston,
-      'addMember',
+      'addMembers',
       { operationId: 'add-sync-1', stepKey: 'boston' },
       {
         protectionGroupId: md.id,
         expectedVersion: 2,
-        member: {
-          id: randomUUID(),
-          name: 'sync-1',
-          status: 'PROTECTING',
-          volumes: [],
-          placements: [{ site: 'boston', serverId: sync.serverId, networkIds: [], volumes: [] }],
-        },
+        members: [
+          {
+            id: randomUUID(),
+            name: 'sync-1',
+            status: 'PROTECTING',
+            volumes: [],
+            placements: [{ site: 'boston', serverId: sync.serverId, networkIds: [], volumes: [] }],
+          },
+        ],
       },
       RECEIPT,
     );

@@ -118,18 +118,20 @@ export const ensureArrayGroup = (site: PairSite, md: GroupMetadata, source: bool
 export const addPrimaryMember = (md: GroupMetadata, web: TenantServer, memberId: string) =>
   stepOk<{ replica: Replica }>(
     lab.boston,
-    'addMember',
+    'addMembers',
     { operationId: 'add-web-1', stepKey: 'boston' },
     {
       protectionGroupId: md.id,
       expectedVersion: 1,
-      member: {
-        id: memberId,
-        name: 'web-1',
-        status: 'PROTECTING',
-        volumes: [],
-        placements: [{ site: 'boston', serverId: web.serverId, networkIds: [], volumes: [] }],
-      },
+      members: [
+        {
+          id: memberId,
+          name: 'web-1',
+          status: 'PROTECTING',
+          volumes: [],
+          placements: [{ site: 'boston', serverId: web.serverId, networkIds: [], volumes: [] }],
+        },
+      ],
     },
     `${RECEIPT} replica { ${REPLICA_FIELDS} }`,
   );
@@ -148,32 +150,34 @@ export const replicateNow = (md: GroupMetadata) =>
 export const addSecondaryMember = (md: GroupMetadata, m: Replica['members'][number], networkId: string) =>
   stepOk<{ replica: Replica }>(
     lab.seattle,
-    'addMember',
+    'addMembers',
     { operationId: 'add-web-1', stepKey: 'seattle' },
     {
       protectionGroupId: md.id,
       expectedVersion: 1,
-      member: {
-        id: m.id,
-        name: m.name,
-        status: m.status,
-        volumes: m.volumes.map((v) => ({
-          id: v.id,
-          name: 'vda',
-          sizeGb: 1,
-          volumeType: v.volumeType,
-          bootable: v.bootIndex === 0,
-          bootIndex: v.bootIndex,
-          deviceName: '/dev/vda',
-          storageVolumeName: v.storageVolumeName,
-        })),
-        placements: m.placements.map((p) => ({
-          site: p.site.name,
-          serverId: p.serverId,
-          networkIds: [networkId],
-          volumes: p.volumes,
-        })),
-      },
+      members: [
+        {
+          id: m.id,
+          name: m.name,
+          status: m.status,
+          volumes: m.volumes.map((v) => ({
+            id: v.id,
+            name: 'vda',
+            sizeGb: 1,
+            volumeType: v.volumeType,
+            bootable: v.bootIndex === 0,
+            bootIndex: v.bootIndex,
+            deviceName: '/dev/vda',
+            storageVolumeName: v.storageVolumeName,
+          })),
+          placements: m.placements.map((p) => ({
+            site: p.site.name,
+            serverId: p.serverId,
+            networkIds: [networkId],
+            volumes: p.volumes,
+          })),
+        },
+      ],
     },
     `replica { ${REPLICA_FIELDS} }`,
   );

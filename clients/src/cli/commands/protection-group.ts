@@ -310,8 +310,12 @@ export const protectionGroupCommands: readonly CommandSpec[] = [
   },
   {
     path: ['member', 'add'],
-    summary: 'Add a VM to a Protection Group (its volumes must use a replication-enabled type)',
-    positionals: [PG_ARG, { name: 'server', description: 'Nova server name or id on the primary site' }],
+    summary:
+      'Add VMs to a Protection Group (their volumes must use a replication-enabled type); several at once are one change, all or nothing',
+    positionals: [
+      PG_ARG,
+      { name: 'server', description: 'Nova server name or id on the primary site', repeated: true },
+    ],
     options: {
       'boot-priority': {
         type: 'string',
@@ -322,6 +326,7 @@ export const protectionGroupCommands: readonly CommandSpec[] = [
     examples: [
       'protector member add prod-web-app web-01',
       'protector member add prod-web-app db-01 --boot-priority 1',
+      'protector member add prod-web-app app-01 app-02 app-03',
     ],
     async run(context) {
       const bootPriority = integerOption(context.values, 'boot-priority', {
@@ -329,11 +334,14 @@ export const protectionGroupCommands: readonly CommandSpec[] = [
         max: 5,
         unit: 'priority',
       });
-      const pg = await context.client().addMember({
+      const common = {
         protectionGroup: context.args['protection-group'] ?? '',
-        server: context.args['server'] ?? '',
         ...(bootPriority === undefined ? {} : { bootPriority }),
-      });
+      };
+      const [server = '', ...more] = context.repeated;
+      const pg = more.length
+        ? await context.client().addMembers({ ...common, servers: context.repeated })
+        : await context.client().addMember({ ...common, server });
       context.print(protectionGroupView(pg));
       return 0;
     },

@@ -118,9 +118,16 @@ export function createStepKit(ctx: SiteContext) {
   /** The seed's rule: every volume type must be replication-enabled and of the group's replication type. */
   async function checkVolumeTypes(pg: ProtectionGroupReplica, volumes: readonly Volume[]): Promise<void> {
     const types = await cloud.listVolumeTypes();
+    const specsOf = new Map<string, Promise<Record<string, string>>>();
     for (const v of volumes) {
       const type = types.find((t) => t.name === v.volume_type || t.id === v.volume_type);
-      const specs = type ? (type.extra_specs ?? (await cloud.getVolumeTypeExtraSpecs(type.id))) : {};
+      if (type && !specsOf.has(type.id)) {
+        specsOf.set(
+          type.id,
+          type.extra_specs ? Promise.resolve(type.extra_specs) : cloud.getVolumeTypeExtraSpecs(type.id),
+        );
+      }
+      const specs = type ? await specsOf.get(type.id)! : {};
       const enabled = /^<is>\s*true$/i.test(String(specs.replication_enabled ?? '').trim());
       const kind = /^<in>\s*(async|sync)$/i
         .exec(String(specs.replication_type ?? '').trim())?.[1]

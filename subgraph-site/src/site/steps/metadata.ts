@@ -1,4 +1,5 @@
 /** Steps that keep the site's copy of a Protection Group: metadata (compare-and-set), members, policy, mappings. */
+import { mapLimit } from '@protector/platform';
 import { type Json, ProtectorError } from '@protector/schema';
 import { type SiteContext, storageGroupNameOf, storageRef } from '../context.js';
 import { mappingFromInput, memberFromInput, memberToInput, metadataFromInput } from '../metadata.js';
@@ -81,54 +82,65 @@ export function metadataSteps(kit: StepKit) {
       });
     },
 
-    async addMember(
+    /**
+     * Records new members; where this site is primary, reads each one's server, volumes, flavor and
+     * networks from the cloud (`recovery_concurrency` servers at once), checks every volume type, then
+     * adds all their volumes to the consistency and array groups in one call each. All or nothing: one
+     * bad server fails the step before anything changes.
+     */
+    async addMembers(
       key: StepKey,
-      input: { protectionGroupId: string; expectedVersion: number; member: Json },
+      input: { protectionGroupId: string; expectedVersion: number; members: Json[] },
     ) {
-      return once(key, 'addMember', input, async () => {
+      return once(key, 'addMembers', input, async () => {
         const pg = await repo.requireProtectionGroup(input.protectionGroupId);
-        let member = memberFromInput(input.member);
+        let members = input.members.map(memberFromInput);
         if (isPrimaryHere(pg)) {
-          const serverId = member.siteServerIds?.[ctx.siteName];
-          if (!serverId) {
-            throw new ProtectorError(
-              'BAD_USER_INPUT',
-              `Member '${member.name}' has no placement on site ${ctx.siteName}, the group's primary: give the server id there.`,
-            );
-          }
-          const { server, volumes } = await serverVolumes(serverId);
-          if (!volumes.length) {
-            throw new ProtectorError(
-              'BAD_USER_INPUT',
-              `Server '${server.name}' has no volumes attached; only volume-backed VMs can be protected.`,
-            );
-          }
-          await checkVolumeTypes(pg, volumes);
-          const previous = member.volumes ?? [];
-          member = {
-            ...member,
-            name: member.name || server.name,
-            status: 'protected',
-            sitePlacements: {
-              ...member.sitePlacements,
-              [ctx.siteName]: {
-                flavorId: await flavorIdOf(cloud, server),
-                networkIds: await serverNetworks(cloud, server.id),
+          const read = await mapLimit(members, ctx.recoveryConcurrency, async (member) => {
+            const serverId = member.siteServerIds?.[ctx.siteName];
+            if (!serverId) {
+              throw new ProtectorError(
+                'BAD_USER_INPUT',
+                `Member '${member.name}' has no placement on site ${ctx.siteName}, the group's primary: give the server id there.`,
+              );
+            }
+            const { server, volumes } = await serverVolumes(serverId);
+            if (!volumes.length) {
+              throw new ProtectorError(
+                'BAD_USER_INPUT',
+                `Server '${server.name}' has no volumes attached; only volume-backed VMs can be protected.`,
+              );
+            }
+            const previous = member.volumes ?? [];
+            const placement = {
+              flavorId: await flavorIdOf(cloud, server),
+              networkIds: await serverNetworks(cloud, server.id),
+            };
+            return {
+              volumes,
+              member: {
+                ...member,
+                name: member.name || server.name,
+                status: 'protected' as const,
+                sitePlacements: { ...member.sitePlacements, [ctx.siteName]: placement },
+                volumes: volumes.map((v, i) => ({
+                  // Member volume ids are UUIDs, stable across repeats of the step.
+                  id:
+                    previous.find((p) => p.siteVolumeIds?.[ctx.siteName] === v.id)?.id ??
+                    stableUuid(`${member.id}/${v.id}`),
+                  sizeGb: v.size,
+                  bootIndex: i === 0 ? 0 : null,
+                  deviceName: v.device,
+                  volumeType: v.volume_type,
+                  arrayVolumeName: arrayNameOf(v),
+                  siteVolumeIds: { [ctx.siteName]: v.id },
+                })),
               },
-            },
-            volumes: volumes.map((v, i) => ({
-              // Member volume ids are UUIDs, stable across repeats of the step.
-              id:
-                previous.find((p) => p.siteVolumeIds?.[ctx.siteName] === v.id)?.id ??
-                stableUuid(`${member.id}/${v.id}`),
-              sizeGb: v.size,
-              bootIndex: i === 0 ? 0 : null,
-              deviceName: v.device,
-              volumeType: v.volume_type,
-              arrayVolumeName: arrayNameOf(v),
-              siteVolumeIds: { [ctx.siteName]: v.id },
-            })),
-          };
+            };
+          });
+          const volumes = read.flatMap((r) => r.volumes);
+          await checkVolumeTypes(pg, volumes);
+          members = read.map((r) => r.member);
           if (pg.consistencyGroupId) {
             const group = await cloud.getGroup(pg.consistencyGroupId);
             const missing = volumes.map((v) => v.id).filter((id) => !(group.volumes ?? []).includes(id));
@@ -139,8 +151,9 @@ export function metadataSteps(kit: StepKit) {
             await driver.addVolumes(ref, volumes.map(arrayNameOf));
           }
         }
-        const current = (await repo.listMembers(pg.id)).filter((m) => m.id !== member.id).map(memberToInput);
-        await writeMembers(pg, input.expectedVersion, [...current, member]);
+        const adding = new Set(members.map((m) => m.id));
+        const current = (await repo.listMembers(pg.id)).filter((m) => !adding.has(m.id)).map(memberToInput);
+        await writeMembers(pg, input.expectedVersion, [...current, ...members]);
         return { replica: await replicaJson(pg.id) };
       });
     },
