@@ -140,8 +140,7 @@ async function prepareGroup(pg, n) {
   await mapLimit(names, 16, (name) =>
     bootVm(lab.sites.boston, tokens.boston, name, 'replicated-ssd', 'none'),
   );
-  for (const name of names)
-    await gql(`mutation { addMember(input: { protectionGroup: "${pg}", server: "${name}" }) { id } }`);
+  await gql(`mutation { addMembers(input: { protectionGroup: "${pg}", servers: ${JSON.stringify(names)} }) { id } }`);
 }
 
 /** Waits until each group has a complete recovery point taken after its members joined. */
