@@ -460,8 +460,13 @@ export abstract class FlashArrayDriver implements StorageDriver {
   ): Promise<Volume[]> {
     const mechanism = mechanismFor(ref.mode);
     const named = requests.map((r) => ({ ...r, sourceVolume: mechanism.memberName(ref, r.sourceVolume) }));
-    const listed = (await this.listRecoveryPoints(ref)).find((p) => p.name === point);
-    checkMaterialize(ref, point, listed, named);
+    const g = this.group(ref);
+    const listed = await g.mechanism.point(
+      g,
+      point,
+      named.map((r) => r.sourceVolume),
+    );
+    checkMaterialize(ref, point, listed ?? undefined, named);
     const dst = this.client(ref.targetArray, ref);
     return mapLimit(named, this.concurrency, async (r) => {
       const source = mechanism.volumeSnapshot(point, r.sourceVolume);

@@ -5,7 +5,13 @@
  * returns.
  */
 
-import { isProtectorError, type Json, ProtectorError, testNetworkCidrProblem } from '@protector/schema';
+import {
+  defaultTestNetworkCidr,
+  isProtectorError,
+  type Json,
+  ProtectorError,
+  testNetworkProblem,
+} from '@protector/schema';
 import { OperationEngine } from './engine.js';
 import { OperationEventBus } from './events.js';
 import { RecoveryPointsDocument } from './generated/site-documents.js';
@@ -164,7 +170,9 @@ export class Coordinator extends GroupChanges {
         'INVALID_STATE',
         `'${view.group.name}' has no members; add a VM before a drill.`,
       );
-    const cidrProblem = input.testNetworkCidr ? testNetworkCidrProblem(input.testNetworkCidr) : null;
+    // Every recovered server gets a port on the drill network.
+    const servers = view.group.members.length;
+    const cidrProblem = input.testNetworkCidr ? testNetworkProblem(input.testNetworkCidr, servers) : null;
     if (cidrProblem) throw new ProtectorError('BAD_USER_INPUT', `testNetworkCidr: ${cidrProblem}.`);
     if (input.recoveryPoint) await this.requireRecoveryPoint(ctx, view, input.recoveryPoint);
     // A pod mirrors every write: its drill recovers the current copy, no replicated point needed.
@@ -185,7 +193,7 @@ export class Coordinator extends GroupChanges {
       {
         recoveryPoint: input.recoveryPoint ?? null,
         resourceMappings: input.resourceMappings ?? null,
-        testNetworkCidr: input.testNetworkCidr ?? null,
+        testNetworkCidr: input.testNetworkCidr ?? defaultTestNetworkCidr(servers),
       },
       { requireBoth: true },
     );

@@ -18,11 +18,14 @@ export {
 } from './health.js';
 export { protectionGroupNameProblem, siteNameProblem } from './names.js';
 export {
+  defaultTestNetworkCidr,
   POLICY_BOUNDS,
   type PolicyNumber,
   policyNumberProblem,
   TEST_NETWORK_PREFIX,
   testNetworkCidrProblem,
+  testNetworkProblem,
+  testNetworkRoom,
 } from './policy.js';
 export { isSecretKey, redactSecrets } from './secrets.js';
 export { defaultStorageGroupName } from './storage-group.js';

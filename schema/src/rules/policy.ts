@@ -22,6 +22,37 @@ export function policyNumberProblem(field: PolicyNumber, value: unknown): string
 export const TEST_NETWORK_PREFIX = { min: 16, max: 29 } as const;
 
 /**
+ * Servers a drill network of this prefix holds: Neutron keeps its network and broadcast addresses, the
+ * router's gateway address and the DHCP port's.
+ */
+export const testNetworkRoom = (prefix: number): number => 2 ** (32 - prefix) - 4;
+
+/**
+ * The drill network when the caller names none: 192.168.250.0/24, or the smallest network around
+ * that address with room for `servers` (a /22 for 1000), at most a /16.
+ */
+export function defaultTestNetworkCidr(servers: number): string {
+  let prefix = 24;
+  while (prefix > TEST_NETWORK_PREFIX.min && testNetworkRoom(prefix) < servers) prefix--;
+  const third = 250 - (250 % 2 ** Math.max(0, 24 - prefix));
+  return `192.168.${third}.0/${prefix}`;
+}
+
+/**
+ * What is wrong with `cidr` as the drill network of `servers` recovered servers: its form (see
+ * {@link testNetworkCidrProblem}), or too little room.
+ */
+export function testNetworkProblem(cidr: string, servers: number): string | null {
+  const problem = testNetworkCidrProblem(cidr);
+  if (problem) return problem;
+  const prefix = Number(cidr.split('/')[1]);
+  if (testNetworkRoom(prefix) >= servers) return null;
+  let needed = prefix;
+  while (needed > TEST_NETWORK_PREFIX.min && testNetworkRoom(needed) < servers) needed--;
+  return `'${cidr}' has room for ${testNetworkRoom(prefix)} servers but the drill recovers ${servers}; give a /${needed} or larger`;
+}
+
+/**
  * What is wrong with an IPv4 network in CIDR notation for a drill network (null when it is one):
  * four decimal octets 0-255, a prefix of 16-29, and no host bits set.
  */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   arrayUrlProblem,
   defaultStorageGroupName,
+  defaultTestNetworkCidr,
   flashArrayNameProblem,
   isSecretKey,
   policyNumberProblem,
@@ -12,6 +13,8 @@ import {
   sizeProblem,
   suffixProblem,
   testNetworkCidrProblem,
+  testNetworkProblem,
+  testNetworkRoom,
   urlProblem,
   volumeNameProblem,
 } from './index.js';
@@ -198,6 +201,31 @@ describe('shared rules', () => {
     const problem = testNetworkCidrProblem(cidr);
     if (expected === null) expect(problem).toBeNull();
     else expect(problem).toMatch(expected);
+  });
+
+  it.each([
+    [1, '192.168.250.0/24'],
+    [252, '192.168.250.0/24'],
+    [253, '192.168.250.0/23'],
+    [500, '192.168.250.0/23'],
+    [1000, '192.168.248.0/22'],
+    [4000, '192.168.240.0/20'],
+    [70_000, '192.168.0.0/16'],
+  ])('the default drill network of %i servers is %s, and it holds them (up to a /16)', (servers, cidr) => {
+    expect(defaultTestNetworkCidr(servers)).toBe(cidr);
+    expect(testNetworkCidrProblem(cidr)).toBeNull();
+    if (servers <= testNetworkRoom(16)) expect(testNetworkProblem(cidr, servers)).toBeNull();
+  });
+
+  it('refuses a drill network too small for the group, naming the prefix that fits', () => {
+    expect(testNetworkProblem('10.0.0.0/26', 60)).toBeNull();
+    expect(testNetworkProblem('10.0.0.0/26', 61)).toBe(
+      "'10.0.0.0/26' has room for 60 servers but the drill recovers 61; give a /25 or larger",
+    );
+    expect(testNetworkProblem('192.168.250.0/24', 500)).toMatch(
+      /room for 252 servers .* give a \/23 or larger$/,
+    );
+    expect(testNetworkProblem('10.0.0.1/24', 1)).toMatch(/host bits set/);
   });
 
   it.each([

@@ -436,7 +436,10 @@ input TestFailoverInput {
   recoveryPoint: String
   """Mappings for this drill only; networks are replaced by the isolated test network unless mapped here."""
   resourceMappings: [ResourceMappingInput!]
-  """CIDR of the isolated test network."""
+  """
+  CIDR of the isolated test network, with room for every member (a /24 holds 252). Default:
+  192.168.250.0/24, or the smallest network around it that holds the group (a /22 for 1000 members).
+  """
   testNetworkCidr: String
 }
 

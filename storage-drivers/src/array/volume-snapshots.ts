@@ -10,14 +10,22 @@ import { type Item, namePrefix } from './query.js';
 import { type Body, bad, names, type Query, required } from './rest.js';
 import { liveVolume, podRef, serial, snapSource, volumeRow } from './volumes.js';
 
-/** A volume snapshot as REST 2.26 returns it (its content is sim-only data, read through the store). */
-function volumeSnapItem(m: ArrayModel, s: VolumeSnapRow): Item {
+/**
+ * A volume snapshot as REST 2.26 returns it (its content is sim-only data, read through the store).
+ * `serials` keeps the source volumes' serials already read, for a list of many snapshots.
+ */
+function volumeSnapItem(m: ArrayModel, s: VolumeSnapRow, serials = new Map<string, string>()): Item {
   const source = snapSource(s);
+  let serial = serials.get(source);
+  if (serial === undefined) {
+    serial = volumeRow(m, s.array, source)?.serial ?? '';
+    serials.set(source, serial);
+  }
   return {
     id: s.serial,
     name: s.name,
     serial: s.serial,
-    source: { id: volumeRow(m, s.array, source)?.serial ?? '', name: source },
+    source: { id: serial, name: source },
     pod: podRef(s.name),
     provisioned: s.provisioned,
     created: s.created,
@@ -50,16 +58,18 @@ export function selectVolumeSnaps(m: ArrayModel, array: string, q: Query): Item[
             .all(array, prefix, `${prefix}\u{10FFFF}`)
         : m.db.prepare('SELECT * FROM volume_snaps WHERE array = ? ORDER BY created, name').all(array)
   ) as VolumeSnapRow[];
-  const sources = names(q.source_names);
+  const wantedSet = new Set(wanted);
+  const sources = new Set(names(q.source_names));
   const destroyed = q.destroyed === undefined ? null : q.destroyed === 'true';
+  const serials = new Map<string, string>();
   return rows
     .filter(
       (r) =>
-        (!wanted.length || wanted.includes(r.name)) &&
-        (!sources.length || sources.includes(snapSource(r))) &&
+        (!wantedSet.size || wantedSet.has(r.name)) &&
+        (!sources.size || sources.has(snapSource(r))) &&
         (destroyed === null || (r.destroyed === 1) === destroyed),
     )
-    .map((r) => volumeSnapItem(m, r));
+    .map((r) => volumeSnapItem(m, r, serials));
 }
 
 /** `POST /volume-snapshots?source_names=V,..`: `V.<suffix>` for each source volume. */

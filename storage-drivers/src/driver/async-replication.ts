@@ -10,9 +10,15 @@ import type { GroupArrays, ReplicationMechanism } from './mechanism.js';
 
 /**
  * The group's recovery points on its target array, newest first (or just `point`): the snapshots,
- * their transfer records (where REST 2.x keeps replication progress) and their volume snapshots.
+ * their transfer records (where REST 2.x keeps replication progress) and their volume snapshots (of
+ * the volumes `only` names, when given: each read by name, so one member's check costs the same in a group of
+ * any size).
  */
-async function readPoints({ ref, dst }: GroupArrays, point?: string): Promise<RecoveryPoint[]> {
+async function readPoints(
+  { ref, dst }: GroupArrays,
+  point?: string,
+  only?: readonly string[],
+): Promise<RecoveryPoint[]> {
   const replica = replicaName(ref);
   const [snaps, transfers, volumeSnaps] = await Promise.all([
     dst.listOrEmpty<Json>('/protection-group-snapshots', {
@@ -25,7 +31,9 @@ async function readPoints({ ref, dst }: GroupArrays, point?: string): Promise<Re
       destroyed: 'false',
     }),
     dst.listOrEmpty<Json>('/volume-snapshots', {
-      filter: `name='${point ?? replica}.*'`,
+      ...(point && only
+        ? { names: only.map((v) => protectionGroups.volumeSnapshot(point, v)).join(',') }
+        : { filter: `name='${point ?? replica}.*'` }),
       destroyed: 'false',
     }),
   ]);
@@ -159,6 +167,8 @@ export const protectionGroups: ReplicationMechanism = {
   },
 
   points: (g) => readPoints(g),
+
+  point: async (g, name, volumes) => (await readPoints(g, name, volumes))[0] ?? null,
 
   volumeSnapshot: (point, volume) => `${point}.${volume}`,
 

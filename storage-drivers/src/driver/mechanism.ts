@@ -41,6 +41,11 @@ export interface ReplicationMechanism {
   /** Every recovery point on the target array, newest first. */
   points(g: GroupArrays): Promise<RecoveryPoint[]>;
   /**
+   * Recovery point `name` (null when the target holds none), with the snapshots of `volumes` (member
+   * names) only: what a copy of those volumes needs, read by name whatever the group's size.
+   */
+  point(g: GroupArrays, name: string, volumes: readonly string[]): Promise<RecoveryPoint | null>;
+  /**
    * The name the array gives member `volume` of the group: a pod's volumes are `POD::VOL` (given
    * either way); a protection group's keep their names.
    */

@@ -174,6 +174,14 @@ export const pods: ReplicationMechanism = {
     return points.find((p) => p.name === `${ref.name}.${suffix}`)!;
   },
 
+  async point({ ref, dst }, name, volumes) {
+    const snaps = await dst.listOrEmpty<Json>('/volume-snapshots', {
+      names: volumes.map((v) => pods.volumeSnapshot(name, v)).join(','),
+      destroyed: 'false',
+    });
+    return toSyncPoints(ref, snaps).find((p) => p.name === name) ?? null;
+  },
+
   async points({ ref, dst }) {
     const snaps = await dst.list<Json>('/volume-snapshots', {
       filter: podVolumeFilter(ref.name),

@@ -25,6 +25,7 @@ import {
   type ApiRequest,
   type ApiResponse,
   atLeast,
+  collectionLinks,
   isoTime,
   isRecord,
   matchesQuery,
@@ -84,10 +85,13 @@ function listVolumes(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResp
     .map((v) => loadVolume(ctx, v.id) as VolumeDoc)
     .map((v) => volumeView(ctx, req, v))
     .filter((v) => matchesQuery(req.query, v, ['name', 'status', 'group_id', 'bootable']));
-  const page = paginate(req.query, views as (Record<string, unknown> & { id: string })[]);
+  const { page, next } = paginate(req, views as (Record<string, unknown> & { id: string })[], ctx.maxLimit);
   return {
     status: 200,
-    body: { volumes: detail ? page : page.map((v) => ({ id: v.id, name: v.name, links: v.links })) },
+    body: {
+      volumes: detail ? page : page.map((v) => ({ id: v.id, name: v.name, links: v.links })),
+      ...(next ? { volumes_links: collectionLinks(next) } : {}),
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { FaultInjector } from './faults.js';
 import { glanceRoutes } from './glance.js';
 import {
   ANONYMOUS,
+  API_MAX_LIMIT,
   ApiError,
   type ApiRequest,
   type ApiResponse,
@@ -56,6 +57,11 @@ export interface SimulatedCloudOptions {
   seed?: SeedOptions | false;
   /** Clock in ms since epoch; tests move it to expire tokens or finish boots. @default Date.now */
   now?: () => number;
+  /**
+   * The most items one Nova, Cinder or Glance list answers, whatever `limit` asks for (Nova's
+   * `[api] max_limit`, Cinder's `osapi_max_limit`, Glance's `api_limit_max`). @default 1000
+   */
+  maxLimit?: number;
 }
 
 /** A running simulated OpenStack cloud. */
@@ -206,6 +212,7 @@ export async function createSimulatedCloud(options: SimulatedCloudOptions = {}):
     backend: options.volumeBackend,
     arrayHost,
     now: options.now ?? Date.now,
+    maxLimit: options.maxLimit ?? API_MAX_LIMIT,
   };
   const seed =
     options.seed === false

@@ -26,4 +26,6 @@ export interface SimContext {
   readonly arrayHost: string;
   /** The simulator's clock in ms since epoch (injectable for tests). */
   now(): number;
+  /** The most items one list answers (Nova's `[api] max_limit`); see `paginate`. */
+  readonly maxLimit: number;
 }

@@ -7,8 +7,12 @@ import {
   isRecord,
   matchesQuery,
   optionalString,
+  paginate,
   type Route,
 } from './http.js';
+
+/** Images one list answers without `limit` (Glance's `limit_param_default`). */
+const GLANCE_DEFAULT_LIMIT = 25;
 
 /** A stored Glance image (metadata only). */
 export interface ImageDoc {
@@ -100,17 +104,31 @@ export function glanceRoutes(ctx: SimContext): Route[] {
       method: 'GET',
       path: '/v2/images',
       op: 'list_images',
-      handler: (req) => ({
-        status: 200,
-        body: {
-          images: ctx.store
+      handler: (req) => {
+        const { page, next } = paginate(
+          req,
+          ctx.store
             .list<ImageDoc>('image', (i) => visibleTo(req, i))
             .map(imageView)
-            .filter((i) => matchesQuery(req.query, i, ['name', 'status', 'visibility', 'owner'])),
-          first: '/v2/images',
-          schema: '/v2/schemas/images',
-        },
-      }),
+            .filter((i) => matchesQuery(req.query, i, ['name', 'status', 'visibility', 'owner'])) as (Record<
+            string,
+            unknown
+          > & { id: string })[],
+          ctx.maxLimit,
+          GLANCE_DEFAULT_LIMIT,
+        );
+        // Glance's `next` is relative to its endpoint: the path and query only.
+        const nextPath = next ? `/v2/images${new URL(next).search}` : null;
+        return {
+          status: 200,
+          body: {
+            images: page,
+            first: '/v2/images',
+            schema: '/v2/schemas/images',
+            ...(nextPath ? { next: nextPath } : {}),
+          },
+        };
+      },
     },
     {
       method: 'GET',

@@ -215,13 +215,42 @@ export function matchesQuery(
 }
 
 /** Keeps the first `limit` items after `marker`, as Cinder and Nova paginate (400 for an unknown marker). */
-export function paginate<T extends { id: string }>(query: URLSearchParams, items: T[]): T[] {
-  const marker = query.get('marker');
+/** The default of the most items one list answers (Nova's `[api] max_limit`, Cinder's `osapi_max_limit`, Glance's `api_limit_max`). */
+export const API_MAX_LIMIT = 1000;
+
+/**
+ * One page of a collection as Nova, Cinder and Glance serve it: at most `limit` items after the item
+ * `marker`, `limit` capped at `max` and by default `max` (Glance's default is lower: `defaultLimit`).
+ * `next` is the link to the next page, given as those services give it: whenever the page is full,
+ * even if nothing follows.
+ */
+export function paginate<T extends { id: string }>(
+  req: Pick<ApiRequest, 'query' | 'baseUrl' | 'url'>,
+  items: T[],
+  max: number,
+  defaultLimit = max,
+): { page: T[]; next: string | null } {
+  const marker = req.query.get('marker');
   const start = marker ? items.findIndex((i) => i.id === marker) + 1 : 0;
   if (marker && start === 0) throw new ApiError(400, `marker [${marker}] not found`);
-  const limit = query.has('limit') ? Number(query.get('limit')) : Number.POSITIVE_INFINITY;
-  return items.slice(start, start + limit);
+  const raw = req.query.get('limit');
+  if (raw !== null && !/^[0-9]+$/.test(raw)) {
+    throw new ApiError(
+      400,
+      `Invalid input for query parameters limit. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`,
+    );
+  }
+  const limit = Math.min(raw === null ? Math.min(defaultLimit, max) : Number(raw), max);
+  const page = items.slice(start, start + limit);
+  if (limit === 0 || page.length < limit) return { page, next: null };
+  const url = new URL(req.url, 'http://cloud');
+  url.searchParams.set('limit', String(limit));
+  url.searchParams.set('marker', page.at(-1)!.id);
+  return { page, next: `${req.baseUrl}${url.pathname}${url.search}` };
 }
+
+/** A page's `<collection>_links` (Nova, Cinder): the next page's link, when there is one. */
+export const collectionLinks = (next: string | null) => (next ? [{ rel: 'next', href: next }] : []);
 
 /** Reads a JSON object of metadata/specs as a string map ({} when absent). */
 export function stringMap(value: unknown): Record<string, string> {

@@ -12,6 +12,7 @@ import {
   type ApiRequest,
   type ApiResponse,
   atLeast,
+  collectionLinks,
   isoTime,
   isoTimeZ,
   isRecord,
@@ -447,10 +448,11 @@ function listServers(ctx: SimContext, req: ApiRequest, detail: boolean): ApiResp
       (!namePattern || namePattern.test(s.name)) &&
       (!status || (isDeleted(s) ? 'DELETED' : s.status) === status),
   );
-  const page = paginate(req.query, servers);
+  const { page, next } = paginate(req, servers, ctx.maxLimit);
   return {
     status: 200,
     body: {
+      ...(next ? { servers_links: collectionLinks(next) } : {}),
       servers: page.map((s) =>
         detail
           ? isDeleted(s)

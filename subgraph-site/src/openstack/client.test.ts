@@ -45,8 +45,8 @@ async function errorOf(fn: () => Promise<unknown>): Promise<ProtectorError> {
 }
 
 /** A raw Keystone token for a seeded user, as a user's CLI would hold it. */
-async function issueToken(user: SeededUser): Promise<string> {
-  const response = await fetch(`${cloud.keystoneUrl}/auth/tokens`, {
+async function issueToken(user: SeededUser, on = cloud): Promise<string> {
+  const response = await fetch(`${on.keystoneUrl}/auth/tokens`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
@@ -684,5 +684,102 @@ describe('networks and images', () => {
     expect((await errorOf(() => tenant.getImage('00000000-0000-0000-0000-000000000000'))).code).toBe(
       'NOT_FOUND',
     );
+  });
+});
+
+describe('lists longer than a page', () => {
+  let paged: SimulatedCloud;
+  beforeAll(async () => {
+    paged = await createSimulatedCloud({ maxLimit: 3, timing: { bootTimeMs: 20 } });
+  });
+  afterAll(async () => {
+    await paged.stop();
+  });
+
+  it('follows Nova, Cinder and Glance next links to the last page, at its own endpoint', async () => {
+    const user = paged.seed!.tenant;
+    const tenant = createOpenStackClient({
+      authUrl: paged.keystoneUrl,
+      credentials: {
+        type: 'password',
+        username: user.name,
+        password: user.password,
+        projectName: user.projectName,
+      },
+      region: 'RegionOne',
+      pollIntervalMs: 20,
+      waitTimeoutMs: 5000,
+      timeoutMs: 5000,
+    });
+    const volumes = await Promise.all(
+      Array.from({ length: 7 }, (_, i) => tenant.createVolume({ size: 1, name: `paged-${i}` })),
+    );
+    const servers = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        tenant.createServer({
+          name: `paged-vm-${i}`,
+          flavorRef: paged.seed!.flavors['m1.small'] ?? Object.values(paged.seed!.flavors)[0]!,
+          networks: 'none',
+          block_device_mapping_v2: [
+            {
+              uuid: paged.seed!.imageId,
+              source_type: 'image',
+              destination_type: 'volume',
+              volume_size: 1,
+              boot_index: 0,
+              delete_on_termination: true,
+            },
+          ],
+        } as never),
+      ),
+    );
+    // Seven volumes, and one boot volume per server: 11, on four pages of at most 3.
+    const listed = await tenant.listVolumes();
+    expect(listed.length).toBe(11);
+    expect(new Set(listed.map((v) => v.id)).size).toBe(11);
+    expect(listed.map((v) => v.id)).toEqual(expect.arrayContaining(volumes.map((v) => v.id)));
+    expect((await tenant.listServers()).map((s) => s.id).sort()).toEqual(servers.map((s) => s.id).sort());
+    // A page exactly full still has a next link (as Nova gives it); the next page is empty.
+    expect((await tenant.listServers({ name: '^paged-vm-[012]$' })).length).toBe(3);
+
+    // What the services answer: at most max_limit, a next link with the marker, a bad limit refused.
+    const token = await issueToken(user, paged);
+    const raw = async (service: 'compute' | 'image', path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${await tenant.endpoint(service)}${path}`, {
+        ...init,
+        headers: { 'x-auth-token': token, 'content-type': 'application/json' },
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const first = await raw('compute', '/servers/detail?limit=50');
+    expect((first.body.servers as unknown[]).length).toBe(3);
+    const next = (first.body.servers_links as { rel: string; href: string }[])[0]!;
+    expect(next.rel).toBe('next');
+    expect(new URL(next.href).searchParams.get('limit')).toBe('3');
+    expect(new URL(next.href).searchParams.get('marker')).toBe(
+      (first.body.servers as { id: string }[])[2]!.id,
+    );
+    const last = await raw(
+      'compute',
+      `/servers/detail?limit=3&marker=${new URL(next.href).searchParams.get('marker')}`,
+    );
+    expect((last.body.servers as unknown[]).length).toBe(1);
+    expect(last.body.servers_links).toBeUndefined();
+    const bad = await raw('compute', '/servers/detail?limit=many');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('Invalid input for query parameters limit. Value: many.');
+
+    // Glance: `next` in the body; the seeded image and four more, on two pages.
+    for (let i = 0; i < 4; i++) {
+      const made = await raw('image', '/images', {
+        method: 'POST',
+        body: JSON.stringify({ name: `paged-image-${i}`, disk_format: 'raw', container_format: 'bare' }),
+      });
+      expect(made.status).toBe(201);
+    }
+    const page = await raw('image', '/images');
+    expect((page.body.images as unknown[]).length).toBe(3);
+    expect(page.body.next).toMatch(/^\/v2\/images\?limit=3&marker=/);
+    expect((await tenant.listImages()).length).toBe(5);
   });
 });

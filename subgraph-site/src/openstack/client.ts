@@ -146,6 +146,33 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     projectId?: string,
   ): Promise<T> => (await session.request<T>(service, { method, path, body, query, projectId })).body;
 
+  /**
+   * Every item of a list the service answers page by page (Nova and Cinder at most 1000 items, with a
+   * `<key>_links` next link; Glance 25 by default, with `next`). The next page is asked for with the
+   * marker the link gives, at this session's own endpoint: a link's host is never followed, so the
+   * token goes nowhere else.
+   */
+  async function listAll<T>(
+    service: OpenStackService,
+    path: string,
+    key: string,
+    query: Record<string, string | number | boolean | undefined> = {},
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const body = await call<Record<string, unknown>>(service, 'GET', path, undefined, { ...query, marker });
+      const page = (body[key] as T[] | undefined) ?? [];
+      items.push(...page);
+      const links = body[`${key}_links`] as { rel?: string; href?: string }[] | undefined;
+      const next =
+        links?.find((l) => l.rel === 'next')?.href ?? (typeof body.next === 'string' ? body.next : null);
+      const after = next ? (new URL(next, 'http://next').searchParams.get('marker') ?? undefined) : undefined;
+      if (!after || page.length === 0 || after === marker) return items;
+      marker = after;
+    }
+  }
+
   /** Polls `load` until `done`; `failed` names a terminal failure; timeouts are CLOUD_ERROR. */
   async function poll<T>(
     what: string,
@@ -233,8 +260,7 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
         project_id: filter.projectId,
         'changes-since': filter.changesSince,
       };
-      return (await call<{ servers: Server[] }>('compute', 'GET', '/servers/detail', undefined, query))
-        .servers;
+      return listAll<Server>('compute', '/servers/detail', 'servers', query);
     },
     async deleteServer(id) {
       await call('compute', 'DELETE', `/servers/${enc(id)}`);
@@ -311,8 +337,7 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
         group_id: filter.groupId,
         all_tenants: filter.allTenants ? 1 : undefined,
       };
-      return (await call<{ volumes: Volume[] }>('volume', 'GET', '/volumes/detail', undefined, query))
-        .volumes;
+      return listAll<Volume>('volume', '/volumes/detail', 'volumes', query);
     },
     async deleteVolume(id) {
       await call('volume', 'DELETE', `/volumes/${enc(id)}`);
@@ -448,7 +473,7 @@ export function createOpenStackClient(options: OpenStackClientOptions): OpenStac
     },
 
     async listImages(filter = {}) {
-      return (await call<{ images: Image[] }>('image', 'GET', '/images', undefined, filter)).images;
+      return listAll<Image>('image', '/images', 'images', filter);
     },
     async getImage(id) {
       return call<Image>('image', 'GET', `/images/${enc(id)}`);
