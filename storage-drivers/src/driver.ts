@@ -447,6 +447,19 @@ export abstract class FlashArrayDriver implements StorageDriver {
     return g.mechanism.snapshot(g, group, suffix);
   }
 
+  getRecoveryPoint(
+    ref: ReplicationGroupRef,
+    name: string,
+    volumes: readonly string[] = [],
+  ): Promise<RecoveryPoint | null> {
+    const g = this.group(ref);
+    return g.mechanism.point(
+      g,
+      name,
+      volumes.map((v) => g.mechanism.memberName(ref, v)),
+    );
+  }
+
   async listRecoveryPoints(ref: ReplicationGroupRef): Promise<RecoveryPoint[]> {
     const g = this.group(ref);
     return g.mechanism.points(g);
@@ -460,9 +473,8 @@ export abstract class FlashArrayDriver implements StorageDriver {
   ): Promise<Volume[]> {
     const mechanism = mechanismFor(ref.mode);
     const named = requests.map((r) => ({ ...r, sourceVolume: mechanism.memberName(ref, r.sourceVolume) }));
-    const g = this.group(ref);
-    const listed = await g.mechanism.point(
-      g,
+    const listed = await this.getRecoveryPoint(
+      ref,
       point,
       named.map((r) => r.sourceVolume),
     );

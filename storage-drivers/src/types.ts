@@ -206,6 +206,15 @@ export interface StorageDriver {
   replicateNow(ref: ReplicationGroupRef, opts?: { suffix?: string }): Promise<RecoveryPoint>;
   /** Every recovery point on the target, newest first, complete or not. */
   listRecoveryPoints(ref: ReplicationGroupRef): Promise<RecoveryPoint[]>;
+  /**
+   * One recovery point by name (null when the target holds none), read whatever the group's size: its
+   * `volumes` lists only those of `volumes` it holds (none when not given).
+   */
+  getRecoveryPoint(
+    ref: ReplicationGroupRef,
+    name: string,
+    volumes?: readonly string[],
+  ): Promise<RecoveryPoint | null>;
   /** Copies a complete recovery point's volume snapshots into volumes on the target array. */
   materialize(
     ref: ReplicationGroupRef,

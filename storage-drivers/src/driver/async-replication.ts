@@ -20,6 +20,7 @@ async function readPoints(
   only?: readonly string[],
 ): Promise<RecoveryPoint[]> {
   const replica = replicaName(ref);
+  const volumeSnapQuery = point && only ? only.map((v) => protectionGroups.volumeSnapshot(point, v)) : null;
   const [snaps, transfers, volumeSnaps] = await Promise.all([
     dst.listOrEmpty<Json>('/protection-group-snapshots', {
       ...(point ? { names: point } : { source_names: replica }),
@@ -30,12 +31,14 @@ async function readPoints(
       names: point ?? replica,
       destroyed: 'false',
     }),
-    dst.listOrEmpty<Json>('/volume-snapshots', {
-      ...(point && only
-        ? { names: only.map((v) => protectionGroups.volumeSnapshot(point, v)).join(',') }
-        : { filter: `name='${point ?? replica}.*'` }),
-      destroyed: 'false',
-    }),
+    volumeSnapQuery?.length === 0
+      ? []
+      : dst.listOrEmpty<Json>('/volume-snapshots', {
+          ...(volumeSnapQuery
+            ? { names: volumeSnapQuery.join(',') }
+            : { filter: `name='${point ?? replica}.*'` }),
+          destroyed: 'false',
+        }),
   ]);
   const transfer = new Map(transfers.map((t) => [String(t.name), t]));
   const volumes = volumesByPoint(volumeSnaps);

@@ -42,7 +42,8 @@ export interface ReplicationMechanism {
   points(g: GroupArrays): Promise<RecoveryPoint[]>;
   /**
    * Recovery point `name` (null when the target holds none), with the snapshots of `volumes` (member
-   * names) only: what a copy of those volumes needs, read by name whatever the group's size.
+   * names) only: what a copy of those volumes needs, read by name whatever the group's size (a
+   * protection group's point without volumes reads none; a pod's reads all of them).
    */
   point(g: GroupArrays, name: string, volumes: readonly string[]): Promise<RecoveryPoint | null>;
   /**

@@ -174,7 +174,10 @@ export const pods: ReplicationMechanism = {
     return points.find((p) => p.name === `${ref.name}.${suffix}`)!;
   },
 
-  async point({ ref, dst }, name, volumes) {
+  async point(g, name, volumes) {
+    // A pod's point is its volumes' snapshots of one suffix: without volumes, all of them are read.
+    if (!volumes.length) return (await pods.points(g)).find((p) => p.name === name) ?? null;
+    const { ref, dst } = g;
     const snaps = await dst.listOrEmpty<Json>('/volume-snapshots', {
       names: volumes.map((v) => pods.volumeSnapshot(name, v)).join(','),
       destroyed: 'false',

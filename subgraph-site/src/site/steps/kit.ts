@@ -230,7 +230,7 @@ export function createStepKit(ctx: SiteContext) {
     const deadline = Date.now() + timeoutSeconds * 1000;
     let before: ProgressReading | null = null;
     for (let attempt = 0; ; attempt++) {
-      const point = (await driver.listRecoveryPoints(ref)).find((p) => p.name === name);
+      const point = await driver.getRecoveryPoint(ref, name);
       if (point?.complete) return point;
       if (Date.now() > deadline) {
         throw new ProtectorError(

@@ -332,7 +332,10 @@ export function recoverySteps(kit: StepKit) {
         const named = chosen ?? input.recoveryPoint;
         const point = named
           ? points.find((p) => p.name === named)
-          : (complete.find((p) => wanted.every((v) => !!v && p.volumes.includes(v))) ?? complete[0]);
+          : (complete.find((p) => {
+              const has = new Set(p.volumes);
+              return wanted.every((v) => !!v && has.has(v));
+            }) ?? complete[0]);
         if (point && !chosen) await attempt.note({ recoveryPoint: point.name });
         if (!point) {
           throw new ProtectorError(

@@ -96,7 +96,11 @@ export function testNetworkSteps(kit: StepKit) {
         // Several at a time: each waits for its server's detach, and they do not depend on each other.
         await mapLimit(volumes, ctx.recoveryConcurrency, async (v) => {
           try {
-            await cloud.waitForVolumeStatus(v.id, 'available', { timeoutMs: 60_000 }).catch(() => undefined);
+            if (v.status !== 'available') {
+              await cloud
+                .waitForVolumeStatus(v.id, 'available', { timeoutMs: 60_000 })
+                .catch(() => undefined);
+            }
             await cloud.deleteVolume(v.id);
             deletedVolumeIds.push(v.id);
             destroyedStorageVolumes.push(arrayNameOf(v));
