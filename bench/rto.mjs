@@ -140,7 +140,9 @@ async function prepareGroup(pg, n) {
   await mapLimit(names, 16, (name) =>
     bootVm(lab.sites.boston, tokens.boston, name, 'replicated-ssd', 'none'),
   );
-  await gql(`mutation { addMembers(input: { protectionGroup: "${pg}", servers: ${JSON.stringify(names)} }) { id } }`);
+  await gql(
+    `mutation { addMembers(input: { protectionGroup: "${pg}", servers: ${JSON.stringify(names)} }) { id } }`,
+  );
 }
 
 /** Waits until each group has a complete recovery point taken after its members joined. */
