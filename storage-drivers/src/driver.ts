@@ -476,7 +476,7 @@ export abstract class FlashArrayDriver implements StorageDriver {
     const listed = await this.getRecoveryPoint(
       ref,
       point,
-      named.map((r) => r.sourceVolume),
+      requests.map((r) => r.sourceVolume),
     );
     checkMaterialize(ref, point, listed ?? undefined, named);
     const dst = this.client(ref.targetArray, ref);

@@ -280,13 +280,6 @@ export abstract class GroupChanges extends ProtectionGroups {
         `servers must name 1 to ${MAX_MEMBERS_PER_CHANGE} servers, got ${input.servers.length}; add more in several calls.`,
       );
     }
-    const twice = input.servers.find((s, i) => input.servers.indexOf(s) !== i);
-    if (twice !== undefined) {
-      throw new ProtectorError(
-        'BAD_USER_INPUT',
-        `Server '${twice}' is listed twice in servers; list each once.`,
-      );
-    }
     const requestId = randomUUID();
     const view = await this.getGroup(ctx, input.protectionGroup);
     const primary = await this.client(view.group.currentPrimarySite.name);
@@ -326,11 +319,12 @@ export abstract class GroupChanges extends ProtectionGroups {
       }
       return server;
     });
-    const again = chosen.find((s, i) => chosen.findIndex((o) => o.id === s.id) !== i);
-    if (again) {
+    // The same server twice, by the same name or by its id and its name.
+    const twice = chosen.find((s, i) => chosen.findIndex((o) => o.id === s.id) !== i);
+    if (twice) {
       throw new ProtectorError(
         'BAD_USER_INPUT',
-        `Server '${again.name}' is listed twice in servers (by id and by name); list each once.`,
+        `Server '${twice.name}' is listed twice in servers; list each once.`,
       );
     }
     const added = chosen.map((server) => ({ server, memberId: randomUUID() }));

@@ -178,9 +178,8 @@ const VOLUME_FIELDS = [
 const sameFields = <T>(fields: readonly (keyof T)[], a: T, b: T) =>
   fields.every((f) => canonical(a[f]) === canonical(b[f]));
 const sameMember = (a: MemberRow, b: MemberRow) => sameFields(MEMBER_FIELDS, a, b);
-const sameVolumes = (a: readonly MemberVolumeRow[], b: readonly MemberVolumeRow[]) => {
-  return a.length === b.length && a.every((v, i) => sameFields(VOLUME_FIELDS, v, b[i]!));
-};
+const sameVolumes = (a: readonly MemberVolumeRow[], b: readonly MemberVolumeRow[]) =>
+  a.length === b.length && a.every((v, i) => sameFields(VOLUME_FIELDS, v, b[i]!));
 /** JSON with object keys in order, so `{a, b}` read back from a JSON column equals `{b, a}`. */
 const canonical = (value: unknown): string =>
   JSON.stringify(value ?? null, (_, v) =>

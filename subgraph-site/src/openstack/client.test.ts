@@ -16,9 +16,13 @@ let backend: InMemoryVolumeBackend;
 /** Offset added to the cloud's clock, to expire tokens without waiting. */
 let cloudClockOffset = 0;
 
-function clientFor(user: SeededUser, extra: Partial<OpenStackClientOptions> = {}): OpenStackClient {
+function clientFor(
+  user: SeededUser,
+  extra: Partial<OpenStackClientOptions> = {},
+  on: SimulatedCloud = cloud,
+): OpenStackClient {
   return createOpenStackClient({
-    authUrl: cloud.keystoneUrl,
+    authUrl: on.keystoneUrl,
     credentials: {
       type: 'password',
       username: user.name,
@@ -698,19 +702,7 @@ describe('lists longer than a page', () => {
 
   it('follows Nova, Cinder and Glance next links to the last page, at its own endpoint', async () => {
     const user = paged.seed!.tenant;
-    const tenant = createOpenStackClient({
-      authUrl: paged.keystoneUrl,
-      credentials: {
-        type: 'password',
-        username: user.name,
-        password: user.password,
-        projectName: user.projectName,
-      },
-      region: 'RegionOne',
-      pollIntervalMs: 20,
-      waitTimeoutMs: 5000,
-      timeoutMs: 5000,
-    });
+    const tenant = clientFor(user, {}, paged);
     const volumes = await Promise.all(
       Array.from({ length: 7 }, (_, i) => tenant.createVolume({ size: 1, name: `paged-${i}` })),
     );
