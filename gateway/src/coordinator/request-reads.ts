@@ -7,8 +7,20 @@
 import type { Replica } from './replicas.js';
 
 const reads = new WeakMap<object, Map<string, Map<string, Replica | null>>>();
+/** Contexts whose reads are not kept (see {@link keepNoReads}). */
+const standing = new WeakSet<object>();
+
+/**
+ * Reads made with `ctx` are not kept: a subscription's context lives as long as the subscription,
+ * so what it remembered would go stale (a later execution answered from the state at subscribing)
+ * and hold a copy of its groups per subscriber. Each execution for it runs with a context of its own.
+ */
+export function keepNoReads(ctx: object): void {
+  standing.add(ctx);
+}
 
 export function rememberReplica(ctx: object, siteKey: string, id: string, replica: Replica | null): void {
+  if (standing.has(ctx)) return;
   let bySite = reads.get(ctx);
   if (!bySite) {
     bySite = new Map();

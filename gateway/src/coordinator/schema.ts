@@ -582,11 +582,11 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
         // the operation the event carries; subscribers with the same tokens share the question while
         // it is in flight, so 10,000 dashboards of 100 users ask it 100 times, not 10,000).
         const visible = new Map<string, Promise<boolean>>();
-        const tokens = JSON.stringify([ctx.defaultToken, ctx.siteTokens]);
         return mapEvents(source, async (e) => {
           await c.authenticate(ctx); // a token revoked or expired since ends the stream
           let allowed = visible.get(e.protectionGroupId);
           if (!allowed) {
+            const tokens = JSON.stringify([ctx.defaultToken, ctx.siteTokens]);
             allowed = visibility.run(`${tokens}\u0000${e.protectionGroupId}`, () =>
               c.operationVisible(ctx, e.operation),
             );

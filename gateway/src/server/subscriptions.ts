@@ -54,6 +54,7 @@ import {
   validate,
 } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
+import { keepNoReads } from '../coordinator/request-reads.js';
 import { contextFromConnectionParams, type GatewayContext, hasAnyToken, tokenForSite } from './context.js';
 import {
   buildRefetchQuery,
@@ -243,7 +244,10 @@ function sharedRefetch(
   const key = `${authorityOf(ctx)}\u0000${printedOnce(query.document)}\u0000${JSON.stringify(variables)}`;
   let pending = refetchesInFlight.get(key);
   if (!pending) {
-    pending = deps.execute(query.document, variables, ctx).finally(() => refetchesInFlight.delete(key));
+    // A context of its own: what this execution reads is kept for it only (`keepNoReads`).
+    pending = deps
+      .execute(query.document, variables, { ...ctx, requestId: randomUUID() })
+      .finally(() => refetchesInFlight.delete(key));
     refetchesInFlight.set(key, pending);
   }
   return pending;
@@ -607,6 +611,7 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
     },
     async subscribe(args) {
       const ctx = args.contextValue as GatewayContext;
+      keepNoReads(ctx);
       const operation = getOperationAST(args.document, args.operationName)!;
       const fragments = fragmentsOf(args.document);
       const [fieldNode] = rootFields(operation.selectionSet, fragments);
