@@ -10,7 +10,7 @@ import { ERROR_CODES, type ErrorCode, ProtectorError } from '@protector/schema';
 import { type GraphQLSchema, getOperationAST, parse } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { callerKey, type RateLimit, RateLimiter } from './rate-limit.js';
 import { sharedPayloads } from './shared-payloads.js';
 
@@ -252,9 +252,18 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   let wss: WebSocketServer | null = null;
   let disposeWs: (() => Promise<void> | void) | null = null;
   if (opts.subscriptions) {
-    wss = new WebSocketServer({ noServer: true });
-    // A payload many subscribers are sent (one shared execution) is serialised once.
+    // A payload many subscribers are sent (one shared execution) is serialised once: every socket
+    // puts that one JSON into its frame as it sends (a method of the class, not a closure per socket).
     const shared = sharedPayloads();
+    class SharedFrameWebSocket extends WebSocket {
+      override send(data: unknown, ...rest: unknown[]): void {
+        (super.send as (data: unknown, ...rest: unknown[]) => void)(
+          typeof data === 'string' ? shared.frame(data) : data,
+          ...rest,
+        );
+      }
+    }
+    wss = new WebSocketServer({ noServer: true, WebSocket: SharedFrameWebSocket });
     const handle = useServer({ ...opts.subscriptions, jsonMessageReplacer: shared.replacer }, wss);
     disposeWs = () => handle.dispose();
     server.on('upgrade', (req, socket, head) => {
@@ -263,12 +272,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         socket.destroy();
         return;
       }
-      wss!.handleUpgrade(req, socket, head, (ws) => {
-        const send = ws.send.bind(ws) as (data: unknown, cb?: (err?: Error) => void) => void;
-        ws.send = ((data: unknown, cb?: (err?: Error) => void) =>
-          send(typeof data === 'string' ? shared.frame(data) : data, cb)) as typeof ws.send;
-        wss!.emit('connection', ws, req);
-      });
+      wss!.handleUpgrade(req, socket, head, (ws) => wss!.emit('connection', ws, req));
     });
   }
 
