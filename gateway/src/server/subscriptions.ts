@@ -136,10 +136,17 @@ function rootFields(
   return out;
 }
 
-const fragmentsOf = (document: DocumentNode): Record<string, FragmentDefinitionNode> => {
-  const out: Record<string, FragmentDefinitionNode> = {};
-  for (const def of document.definitions)
-    if (def.kind === Kind.FRAGMENT_DEFINITION) out[def.name.value] = def;
+/** A document's fragments by name, found once per (shared) document. */
+const fragmentsByDocument = new WeakMap<DocumentNode, Readonly<Record<string, FragmentDefinitionNode>>>();
+const fragmentsOf = (document: DocumentNode): Readonly<Record<string, FragmentDefinitionNode>> => {
+  let out = fragmentsByDocument.get(document);
+  if (!out) {
+    const found: Record<string, FragmentDefinitionNode> = {};
+    for (const def of document.definitions)
+      if (def.kind === Kind.FRAGMENT_DEFINITION) found[def.name.value] = def;
+    out = found;
+    fragmentsByDocument.set(document, out);
+  }
   return out;
 };
 
@@ -212,7 +219,6 @@ interface PreparedSubscription {
   readonly operation: OperationDefinitionNode;
   readonly fragments: Readonly<Record<string, FragmentDefinitionNode>>;
   readonly variables: Record<string, unknown>;
-  readonly refetchQueries: Map<FieldNode, RefetchQuery>;
 }
 
 /** Where an event comes from, for {@link resolveEvent}. */
@@ -232,6 +238,11 @@ export interface EventOrigin {
  * (the answer is only read). 10,000 subscribers with one selection cost one refetch per event.
  */
 const refetchesInFlight = new Map<string, Promise<unknown>>();
+/**
+ * The refetch query of an entity field, built once per field of a document: subscribers that sent
+ * the same text share its parsed document (see `onSubscribe`), so they share these too.
+ */
+const refetchQueries = new WeakMap<FieldNode, RefetchQuery>();
 const printed = new WeakMap<DocumentNode, string>();
 const authorities = new WeakMap<GatewayContext, string>();
 
@@ -356,10 +367,10 @@ async function executeEvent(
     if (selectsOnly(selection, present, sub.fragments)) return reference;
 
     const first = info.fieldNodes[0]!;
-    let query = sub.refetchQueries.get(first);
+    let query = refetchQueries.get(first);
     if (!query) {
       query = buildRefetchQuery(rule, selection, sub.operation, sub.fragments);
-      sub.refetchQueries.set(first, query);
+      refetchQueries.set(first, query);
     }
     const variables: Record<string, unknown> = { [query.keyVariable]: key };
     for (const name of query.variables) {
@@ -632,7 +643,6 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         operation,
         fragments,
         variables,
-        refetchQueries: new Map(),
       };
       if (!fromCoordinator) {
         const responseKey = fieldNode.alias?.value ?? fieldNode.name.value;
