@@ -15,8 +15,6 @@ export type ResourceKind =
   | 'server'
   /** A deleted server, as Nova keeps its row: listed with `changes-since` as DELETED. */
   | 'deleted_server'
-  /** A deleted server, as Nova keeps its row: listed with `changes-since` as DELETED. */
-  | 'deleted_server'
   | 'volume'
   | 'volume_type'
   | 'group_type'
