@@ -53,4 +53,56 @@ describe('EventHub', () => {
     expect(delivered).toBe(3);
     await spy.return(undefined);
   });
+
+  it('gives a subscriber the sweep has not reached every event it is owed at once, in order', async () => {
+    const hub = new EventHub<number>();
+    const n = FANOUT_CHUNK * 3;
+    // The turn of the event loop each event arrived in, per subscriber (a ticker counts the turns).
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const arrivals = Array.from({ length: n }, () => [] as [number, number][]);
+    const subs = arrivals.map((got) => {
+      const it = hub.subscribe();
+      return (async () => {
+        for await (const e of it) {
+          got.push([e, turn]);
+          if (e === 2) return;
+        }
+      })();
+    });
+    await new Promise((r) => setImmediate(r));
+    hub.publish(1); // the first chunk gets it now, the rest in later turns
+    hub.publish(2); // published while the sweep is under way
+    await Promise.all(subs);
+    ticking = false;
+    expect(arrivals.every((got) => got.map(([e]) => e).join() === '1,2')).toBe(true);
+    const together = arrivals.filter(([[, t1], [, t2]]) => t1 === t2).length;
+    // The first chunk had 1 before 2 was published; every later subscriber got both in one turn.
+    expect(together).toBe(n - FANOUT_CHUNK);
+  });
+
+  it('does not deliver to a subscriber that stopped while a sweep was under way', async () => {
+    const hub = new EventHub<number>();
+    const its = Array.from({ length: FANOUT_CHUNK * 2 }, () => hub.subscribe());
+    const last = its.at(-1)!;
+    const got: number[] = [];
+    const reading = (async () => {
+      for await (const e of last) got.push(e);
+    })();
+    const others = its.slice(0, -1).map(async (it) => {
+      for await (const e of it) if (e === 2) return;
+    });
+    await new Promise((r) => setImmediate(r));
+    hub.publish(1);
+    await last.return(undefined); // stops before the sweep reaches it
+    hub.publish(2);
+    await Promise.all(others);
+    await reading;
+    expect(got).toEqual([]);
+  });
 });

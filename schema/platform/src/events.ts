@@ -16,40 +16,57 @@ export const FANOUT_CHUNK = 256;
 
 export class EventHub<T> {
   private readonly listeners = new Set<(event: T) => void>();
-  /** Events still being delivered to many listeners, each with the listeners it had when published. */
-  private readonly backlog: { event: T; to: ((event: T) => void)[]; next: number }[] = [];
+  /** Events still being delivered to many listeners, each with the listeners it has yet to reach. */
+  private readonly backlog: { event: T; to: Set<(event: T) => void> }[] = [];
+  /** The listeners the running sweep visits, in subscription order, and how far it got. */
+  private sweep: ((event: T) => void)[] = [];
+  private at = 0;
 
   /**
    * Delivers `event` to every current subscriber, in publishing order for each. Up to
    * {@link FANOUT_CHUNK} subscribers get it at once; to more, it goes {@link FANOUT_CHUNK} per turn of
    * the event loop, so the publisher (the operation engine) goes on at once and its own I/O is not
    * held behind thousands of deliveries: its step latency does not grow with the subscribers.
+   *
+   * The delivery is by subscriber: a subscriber the sweep reaches gets every event it is still owed
+   * at once, so events published while the sweep runs reach the subscribers it has not passed
+   * together with the earlier ones (their frames leave in one write; see `http-server.ts`), and the
+   * subscribers it had passed in a sweep after it.
    */
   publish(event: T): void {
-    const to = [...this.listeners];
-    if (this.backlog.length === 0 && to.length <= FANOUT_CHUNK) {
-      for (const listener of to) listener(event);
+    if (this.backlog.length === 0 && this.listeners.size <= FANOUT_CHUNK) {
+      for (const listener of [...this.listeners]) listener(event);
       return;
     }
-    this.backlog.push({ event, to, next: 0 });
-    if (this.backlog.length === 1) this.deliverSome();
+    this.backlog.push({ event, to: new Set(this.listeners) });
+    if (this.backlog.length === 1) {
+      this.sweep = [...this.listeners];
+      this.at = 0;
+      this.deliverSome();
+    }
   }
 
   private deliverSome(): void {
     let budget = FANOUT_CHUNK;
-    while (this.backlog.length > 0 && budget > 0) {
-      const head = this.backlog[0]!;
-      const end = Math.min(head.to.length, head.next + budget);
-      for (let i = head.next; i < end; i++) {
-        const listener = head.to[i]!;
-        // A subscriber that stopped meanwhile gets nothing more.
-        if (this.listeners.has(listener)) listener(head.event);
-      }
-      budget -= end - head.next;
-      head.next = end;
-      if (head.next >= head.to.length) this.backlog.shift();
+    while (budget > 0 && this.backlog.length > 0) {
+      if (this.at >= this.sweep.length) this.sweepAgain();
+      const listener = this.sweep[this.at++];
+      // A subscriber that stopped meanwhile gets nothing more.
+      if (!listener || !this.listeners.has(listener)) continue;
+      for (const entry of this.backlog) if (entry.to.delete(listener)) listener(entry.event);
+      budget--;
+      while (this.backlog.length > 0 && this.backlog[0]!.to.size === 0) this.backlog.shift();
     }
     if (this.backlog.length > 0) setImmediate(() => this.deliverSome());
+  }
+
+  /** A new sweep over the subscribers still owed an event published after the last sweep passed them. */
+  private sweepAgain(): void {
+    for (const entry of this.backlog)
+      for (const listener of entry.to) if (!this.listeners.has(listener)) entry.to.delete(listener);
+    while (this.backlog.length > 0 && this.backlog[0]!.to.size === 0) this.backlog.shift();
+    this.sweep = [...this.listeners].filter((l) => this.backlog.some((e) => e.to.has(l)));
+    this.at = 0;
   }
 
   /** Live events matching `filter`, each subscriber with its own queue, until the consumer stops. */

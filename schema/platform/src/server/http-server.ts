@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_CODES, type ErrorCode, ProtectorError } from '@protector/schema';
 import { type GraphQLSchema, getOperationAST, parse } from 'graphql';
@@ -13,6 +14,22 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { callerKey, type RateLimit, RateLimiter } from './rate-limit.js';
 import { sharedPayloads } from './shared-payloads.js';
+
+/** Connections with frames written in this turn of the event loop, corked until the next turn. */
+const corked = new Set<Duplex>();
+
+/** Holds the connection's writes until the next turn of the event loop, then writes them at once. */
+function writeTogetherThisTurn(connection: Duplex): void {
+  if (corked.has(connection)) return;
+  connection.cork();
+  corked.add(connection);
+  if (corked.size > 1) return;
+  setImmediate(() => {
+    const connections = [...corked];
+    corked.clear();
+    for (const c of connections) c.uncork();
+  });
+}
 
 /** A plain route: gets the request, writes the response. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
@@ -254,13 +271,28 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   if (opts.subscriptions) {
     // A payload many subscribers are sent (one shared execution) is serialised once: every socket
     // puts that one JSON into its frame as it sends (a method of the class, not a closure per socket).
+    // A frame is written with the others its socket is sent in the same turn of the event loop (the
+    // events a subscriber was owed, see `EventHub`): one write instead of one per event. Its sender
+    // is told at once that it was sent, so the next pending event's frame joins the same write; the
+    // order of frames is the socket's, and a failed write closes the socket (graphql-ws then ends
+    // its subscriptions).
     const shared = sharedPayloads();
     class SharedFrameWebSocket extends WebSocket {
-      override send(data: unknown, ...rest: unknown[]): void {
-        (super.send as (data: unknown, ...rest: unknown[]) => void)(
-          typeof data === 'string' ? shared.frame(data) : data,
-          ...rest,
-        );
+      /** The upgraded connection, corked while a turn's frames are written. */
+      connection: Duplex | null = null;
+
+      override send(data: unknown, options?: unknown, cb?: unknown): void {
+        const frame = typeof data === 'string' ? shared.frame(data) : data;
+        const send = super.send as (data: unknown, options?: unknown, cb?: unknown) => void;
+        const done = typeof options === 'function' ? options : cb;
+        const sendOptions = typeof options === 'function' ? {} : options;
+        if (this.readyState !== WebSocket.OPEN || !this.connection) {
+          send.call(this, frame, sendOptions ?? {}, done);
+          return;
+        }
+        writeTogetherThisTurn(this.connection);
+        send.call(this, frame, sendOptions ?? {});
+        if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
       }
     }
     wss = new WebSocketServer({ noServer: true, WebSocket: SharedFrameWebSocket });
@@ -272,7 +304,10 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         socket.destroy();
         return;
       }
-      wss!.handleUpgrade(req, socket, head, (ws) => wss!.emit('connection', ws, req));
+      wss!.handleUpgrade(req, socket, head, (ws) => {
+        (ws as SharedFrameWebSocket).connection = socket;
+        wss!.emit('connection', ws, req);
+      });
     });
   }
 
