@@ -227,6 +227,8 @@ try {
 
   // Delivery latency of every event every subscriber got.
   const latencies = [];
+  // Per event: how late its first and its last subscriber got it (the fan-out's own length is the gap).
+  const bySequence = {};
   const perSubscriber = [];
   let lastDelivery = 0;
   let errorsInEvents = 0;
@@ -244,8 +246,14 @@ try {
         const what = `${e.message}${e.extensions?.code ? ` (${e.extensions.code})` : ''}`;
         if (eventErrorSamples.length < 5 && !eventErrorSamples.includes(what)) eventErrorSamples.push(what);
       }
-      const occurredAt = Date.parse(msg.payload?.data?.operationEvents?.occurredAt ?? '');
-      if (Number.isFinite(occurredAt)) latencies.push(at - occurredAt);
+      const event = msg.payload?.data?.operationEvents;
+      const occurredAt = Date.parse(event?.occurredAt ?? '');
+      if (Number.isFinite(occurredAt)) {
+        latencies.push(at - occurredAt);
+        const key = `${event.sequence} ${event.kind}`;
+        bySequence[key] ??= [];
+        bySequence[key].push(at - occurredAt);
+      }
       lastDelivery = Math.max(lastDelivery, at);
       n++;
     }
@@ -285,6 +293,12 @@ try {
       p50: percentile(perSubscriber, 50),
       max: perSubscriber.at(-1) ?? 0,
     },
+    latencyByEventMs: Object.fromEntries(
+      Object.entries(bySequence).map(([key, ms]) => {
+        ms.sort((a, b) => a - b);
+        return [key, { first: ms[0], p50: percentile(ms, 50), last: ms.at(-1) }];
+      }),
+    ),
     latencyMs: {
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
