@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { ApolloServer } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,7 @@ interface Ctx {
 }
 
 let url = '';
+let keptIdleMs = 0;
 let stop: () => Promise<void> = async () => {};
 
 beforeAll(async () => {
@@ -48,6 +50,7 @@ beforeAll(async () => {
     context: async (req) => ({ token: (req.headers['x-auth-token'] as string | undefined) ?? null }),
   });
   url = server.url;
+  keptIdleMs = server.server.keepAliveTimeout;
   stop = async () => {
     await server.stop();
     await apollo.stop();
@@ -221,5 +224,40 @@ describe('HTTP refusals carry registered codes', () => {
     expect(
       ((await res.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code,
     ).toBe(code);
+  });
+});
+
+describe('keep-alive', () => {
+  const headersOf = (connection?: string) =>
+    new Promise<string[]>((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(connection ? { connection } : {}) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.rawHeaders));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ query: '{ node { id } }' }));
+    });
+  const values = (raw: string[], name: string) =>
+    raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === name);
+
+  it('tells clients to reuse an idle connection for far less time than it keeps one open', async () => {
+    const raw = await headersOf();
+    expect(values(raw, 'connection')).toEqual(['keep-alive']);
+    expect(values(raw, 'keep-alive')).toEqual(['timeout=10']);
+    // undici reuses it for the advertised time less 2 s; the server keeps it 20 s longer than that.
+    expect(keptIdleMs).toBeGreaterThanOrEqual(10_000 + 20_000);
+  });
+
+  it('advertises nothing to a client that asked to close', async () => {
+    const raw = await headersOf('close');
+    expect(values(raw, 'connection')).toEqual(['close']);
+    expect(values(raw, 'keep-alive')).toEqual([]);
   });
 });
