@@ -24,13 +24,7 @@ import { type Agent, fetch as undiciFetch } from 'undici';
 import { ReplicaFieldsFragmentDoc } from '../coordinator/generated/site-documents.js';
 import { rememberedReplicas } from '../coordinator/request-reads.js';
 import { isGatewayContext, tokenForSite } from './context.js';
-import {
-  describeFetchFailure,
-  siteError,
-  siteTimeoutError,
-  siteUnreachableError,
-  timedOut,
-} from './errors.js';
+import { describeFetchFailure, siteError, siteTimeout, siteUnreachableError, timedOut } from './errors.js';
 
 type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
 type GatewayResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
@@ -157,9 +151,8 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
       );
     } catch (err) {
       if (!(err instanceof ProtectorError)) throw err;
-      return {
-        errors: [{ message: err.message, extensions: { ...err.toExtensions(), siteKey: this.site.key } }],
-      };
+      const error = { message: err.message, extensions: { ...err.toExtensions(), siteKey: this.site.key } };
+      return { errors: [err.code === 'SITE_TIMEOUT' ? placed(options, error) : error] };
     }
   }
 
@@ -237,32 +230,36 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
       .digest('base64');
   }
 
+  /** Sends the fetch; a timeout is thrown (SITE_TIMEOUT, see `admitted`), any other failure answered. */
   private async send(options: ProcessOptions): Promise<GatewayResponse> {
     const site = { key: this.site.key, name: this.site.name() };
-    // An error about the whole request (no path) is placed on the first field the fetch asked for,
-    // so a client sees which of its fields the failure emptied.
-    const placed = (error: GraphQLFormattedError): GraphQLFormattedError => {
-      if (error.path) return error;
-      const path = firstFieldPath(fetchDocument(options));
-      return path ? { ...error, path } : error;
-    };
     try {
       const response = await super.process(options);
       if (!response.errors) return response;
-      return { ...response, errors: response.errors.map((e) => placed(siteError(site, e))) };
+      return { ...response, errors: response.errors.map((e) => placed(options, siteError(site, e))) };
     } catch (err) {
       if (err instanceof SiteGraphQLResponse) {
         return {
           data: (err.body.data ?? null) as GatewayResponse['data'],
-          errors: err.body.errors.map((e) => placed(siteError(site, e))),
+          errors: err.body.errors.map((e) => placed(options, siteError(site, e))),
         };
       }
-      const error = timedOut(err)
-        ? siteTimeoutError(site, this.timeoutMs)
-        : siteUnreachableError(site, describeFetchFailure(err, this.timeoutMs));
-      return { errors: [placed(error)] };
+      if (timedOut(err)) throw siteTimeout(site, this.timeoutMs);
+      return {
+        errors: [placed(options, siteUnreachableError(site, describeFetchFailure(err, this.timeoutMs)))],
+      };
     }
   }
+}
+
+/**
+ * An error about the whole fetch (no path) placed on the first field the fetch asked for, so a client
+ * sees which of its fields the failure emptied.
+ */
+function placed(options: ProcessOptions, error: GraphQLFormattedError): GraphQLFormattedError {
+  if (error.path) return error;
+  const path = firstFieldPath(fetchDocument(options));
+  return path ? { ...error, path } : error;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;

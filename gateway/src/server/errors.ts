@@ -84,17 +84,16 @@ export const timedOut = (err: unknown): boolean => {
   return name === 'TimeoutError' || name === 'AbortError';
 };
 
-/** The GraphQL error for a site that took the request and did not answer in time: `SITE_TIMEOUT`. */
-export function siteTimeoutError(
+/** The error for a site that took the request and did not answer in time: `SITE_TIMEOUT`. */
+export function siteTimeout(
   site: { readonly name: string; readonly key: string },
   timeoutMs: number,
-): GraphQLFormattedError {
-  const e = new ProtectorError(
+): ProtectorError {
+  return new ProtectorError(
     'SITE_TIMEOUT',
     `Site '${site.name}' is reachable but did not answer within ${timeoutMs} ms (slow or overloaded); retry later.`,
     { site: site.name, siteKey: site.key },
   );
-  return { message: e.message, extensions: e.toExtensions() };
 }
 
 /** The GraphQL error for a site that could not be reached: `SITE_UNREACHABLE`, retryable, naming the site. */

@@ -1,5 +1,5 @@
 /** Bounded concurrency for bulk work against arrays and clouds, and turns at a server. */
-import { ProtectorError } from '@protector/schema';
+import { isProtectorError, ProtectorError } from '@protector/schema';
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
 export async function mapLimit<T, R>(
@@ -113,6 +113,11 @@ export class Turns {
     this.allowed = max;
   }
 
+  /** Requests holding a turn now. */
+  get inUse(): number {
+    return this.held;
+  }
+
   /** Requests allowed at once now. */
   get limit(): number {
     return Math.max(1, Math.floor(this.allowed));
@@ -155,7 +160,8 @@ export class Turns {
 
 /**
  * Runs `work` in a turn of `turns` (no limit when null): waits at most `waitMs` for one, else throws
- * OVERLOADED naming `site`, without running `work`.
+ * OVERLOADED naming `site`, without running `work`; a SITE_TIMEOUT of `work` while other requests
+ * held turns at the site is OVERLOADED too.
  */
 export async function withTurn<T>(
   turns: Turns | null,
@@ -174,6 +180,20 @@ export async function withTurn<T>(
   const started = Date.now();
   try {
     return await work();
+  } catch (err) {
+    // A site that ran out of time while answering other requests of this gateway is overloaded (by
+    // us), not slow on its own: the request is refused whole (503 with Retry-After) rather than
+    // answered in part. Alone at the site, it stays SITE_TIMEOUT: the site is slow or hung.
+    const others = turns.inUse - 1;
+    if (isProtectorError(err, 'SITE_TIMEOUT') && others > 0) {
+      throw new ProtectorError(
+        'OVERLOADED',
+        `Site '${site}' did not answer in time while answering ${others} other requests of this gateway; retry in 1 s.`,
+        { site },
+        { cause: err },
+      );
+    }
+    throw err;
   } finally {
     turns.give(Date.now() - started);
   }

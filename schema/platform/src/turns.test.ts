@@ -1,5 +1,6 @@
+import { ProtectorError } from '@protector/schema';
 import { describe, expect, it } from 'vitest';
-import { InFlight, Turns } from './concurrency.js';
+import { InFlight, Turns, withTurn } from './concurrency.js';
 
 describe('Turns: requests at one site at once', () => {
   it('lets `max` in at once, queues the rest in order, and refuses one that waited too long', async () => {
@@ -61,5 +62,37 @@ describe('InFlight: identical work in flight, done once', () => {
     const [c, d] = await Promise.all([inFlight.run('k', start), inFlight.run('other', start)]);
     expect(starts).toBe(3);
     expect([c.n, d.n].sort()).toEqual([2, 3]);
+  });
+});
+
+describe('withTurn: a site that runs out of time', () => {
+  const timeout = () => Promise.reject(new ProtectorError('SITE_TIMEOUT', "Site 'boston' did not answer."));
+
+  it('is OVERLOADED (refused whole) when other requests of this gateway were at the site', async () => {
+    const turns = new Turns(4, 1000);
+    let release = () => {};
+    const other = withTurn(
+      turns,
+      100,
+      'boston',
+      () =>
+        new Promise<void>((r) => {
+          release = r;
+        }),
+    );
+    await expect(withTurn(turns, 100, 'boston', timeout)).rejects.toMatchObject({
+      code: 'OVERLOADED',
+      message:
+        "Site 'boston' did not answer in time while answering 1 other requests of this gateway; retry in 1 s.",
+    });
+    release();
+    await other;
+    expect(turns.inUse).toBe(0);
+  });
+
+  it('stays SITE_TIMEOUT when it was the only request there (the site is slow or hung)', async () => {
+    const turns = new Turns(4, 1000);
+    await expect(withTurn(turns, 100, 'boston', timeout)).rejects.toMatchObject({ code: 'SITE_TIMEOUT' });
+    await expect(withTurn(null, 100, 'boston', timeout)).rejects.toMatchObject({ code: 'SITE_TIMEOUT' });
   });
 });
