@@ -92,7 +92,7 @@ Regenerate this file with \`npx vitest run src/config -u\` in \`gateway/\`.`,
       }),
       site_max_in_flight: option.int({
         description:
-          'Requests the gateway sends one site at once (identical ones merged count once); more wait for a turn, and one that cannot start within half of subgraph_timeout is answered 503 OVERLOADED with Retry-After instead of late or partially. 0 = no limit.',
+          'Requests the gateway sends one site at once (identical ones merged count once); more wait for a turn, and one that cannot start within half of subgraph_timeout, or that runs out of time while others are at the site, is answered 503 OVERLOADED with Retry-After instead of late or partially. 0 = no limit.',
         default: 16,
         min: 0,
       }),
