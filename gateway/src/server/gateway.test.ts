@@ -117,6 +117,22 @@ describe('gateway over the coordinator and real sites', () => {
     }
   });
 
+  it('keeps its connections to a site open: one after another, 20 queries go over one connection', async () => {
+    await register(siteEntry('spy', env.spy.url));
+    try {
+      env.spy.headers.length = 0;
+      const before = env.spy.connections();
+      for (let i = 0; i < 20; i++) {
+        const r = await post('{ protectionGroup(id: "pg-1") { id spy { id } } }', ownTokens());
+        expect(r.data).toEqual({ protectionGroup: { id: 'pg-1', spy: null } });
+      }
+      expect(env.spy.headers).toHaveLength(20);
+      expect(env.spy.connections() - before).toBeLessThanOrEqual(1);
+    } finally {
+      await unregister('spy');
+    }
+  });
+
   it('sends identical queries in flight at once to a site once per caller token, each caller its own answer', async () => {
     await register(siteEntry('spy', env.spy.url));
     env.spy.delayMs = 300;

@@ -180,6 +180,8 @@ export function createStubCoordinator(): StubCoordinator {
 export interface SpySite {
   readonly url: string;
   readonly headers: IncomingHttpHeaders[];
+  /** TCP connections it accepted so far. */
+  readonly connections: () => number;
   /** How long the spy takes to answer (0 by default). */
   delayMs: number;
   close(): Promise<void>;
@@ -204,11 +206,16 @@ async function startSpy(): Promise<SpySite> {
       }, spy.delayMs);
     });
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return Object.assign(spy, {
     url: `http://127.0.0.1:${port}/graphql`,
     headers,
+    connections: () => connections,
     close: () => new Promise<void>((r) => server.close(() => r())),
   });
 }
