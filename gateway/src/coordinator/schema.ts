@@ -18,6 +18,7 @@ import type { CallerTokens, Coordinator, GroupView, SiteHealth } from './coordin
 import { type OperationEvent, percentComplete, snapshotEvent } from './events.js';
 import { type TenantMappingInput, TenantMappingsDocument } from './generated/site-documents.js';
 import { type ReplicaHead, type ReplicaRead, syncState } from './replicas.js';
+import { authorityOf } from './site-registry.js';
 import { type OperationRecord, type SiteRecord, TERMINAL_STATUSES } from './store.js';
 
 const site = (name: string | null) => (name ? { __typename: 'Site', name } : null);
@@ -586,8 +587,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           await c.authenticate(ctx); // a token revoked or expired since ends the stream
           let allowed = visible.get(e.protectionGroupId);
           if (!allowed) {
-            const tokens = JSON.stringify([ctx.defaultToken, ctx.siteTokens]);
-            allowed = visibility.run(`${tokens}\u0000${e.protectionGroupId}`, () =>
+            allowed = visibility.run(`${authorityOf(ctx)}\u0000${e.protectionGroupId}`, () =>
               c.operationVisible(ctx, e.operation),
             );
             visible.set(e.protectionGroupId, allowed);

@@ -5,6 +5,7 @@
  * (`coordinator.ts`).
  */
 
+import { createHash } from 'node:crypto';
 import type { Turns } from '@protector/platform';
 import {
   assertSiteKey,
@@ -25,6 +26,24 @@ import type { CoordinatorStore, ServiceCredentials, SiteRecord } from './store.j
 export interface CallerTokens {
   readonly siteTokens: Readonly<Record<string, string>>;
   readonly defaultToken: string | null;
+}
+
+const authorities = new WeakMap<CallerTokens, string>();
+
+/**
+ * The authority of a caller's tokens, hashed (computed once per context): callers with the same
+ * tokens may share an answer in flight, and no answer is shared across different tokens.
+ */
+export function authorityOf(ctx: CallerTokens): string {
+  let authority = authorities.get(ctx);
+  if (authority === undefined) {
+    const tokens = Object.entries(ctx.siteTokens).sort(([a], [b]) => a.localeCompare(b));
+    authority = createHash('sha256')
+      .update(JSON.stringify([ctx.defaultToken, tokens]))
+      .digest('base64');
+    authorities.set(ctx, authority);
+  }
+  return authority;
 }
 
 /** A Protection Group as the coordinator sees it: the winning replica and what each site said. */

@@ -17,7 +17,7 @@
  *    every subgraph and each site sees only its own token. Refetched data is read by response key
  *    (aliases), and its errors are moved under the event's path.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   parseLimits,
   type QueryLimits,
@@ -55,6 +55,7 @@ import {
 } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { keepNoReads } from '../coordinator/request-reads.js';
+import { authorityOf } from '../coordinator/site-registry.js';
 import { contextFromConnectionParams, type GatewayContext, hasAnyToken, tokenForSite } from './context.js';
 import {
   buildRefetchQuery,
@@ -244,7 +245,6 @@ const refetchesInFlight = new Map<string, Promise<unknown>>();
  */
 const refetchQueries = new WeakMap<FieldNode, RefetchQuery>();
 const printed = new WeakMap<DocumentNode, string>();
-const authorities = new WeakMap<GatewayContext, string>();
 
 function sharedRefetch(
   deps: Pick<SubscriptionDeps, 'execute'>,
@@ -262,19 +262,6 @@ function sharedRefetch(
     refetchesInFlight.set(key, pending);
   }
   return pending;
-}
-
-/** The authority of a context: its tokens, hashed (subscribers with the same tokens may share answers). */
-function authorityOf(ctx: GatewayContext): string {
-  let authority = authorities.get(ctx);
-  if (authority === undefined) {
-    const tokens = Object.entries(ctx.siteTokens).sort(([a], [b]) => a.localeCompare(b));
-    authority = createHash('sha256')
-      .update(JSON.stringify([ctx.defaultToken, tokens]))
-      .digest('base64');
-    authorities.set(ctx, authority);
-  }
-  return authority;
 }
 
 function printedOnce(document: DocumentNode): string {

@@ -55,16 +55,21 @@ export class EventHub<T> {
       if (!listener || !this.listeners.has(listener)) continue;
       for (const entry of this.backlog) if (entry.to.delete(listener)) listener(entry.event);
       budget--;
-      while (this.backlog.length > 0 && this.backlog[0]!.to.size === 0) this.backlog.shift();
+      this.dropDelivered();
     }
     if (this.backlog.length > 0) setImmediate(() => this.deliverSome());
+  }
+
+  /** Drops the events at the head of the backlog that reached every subscriber they were owed to. */
+  private dropDelivered(): void {
+    while (this.backlog.length > 0 && this.backlog[0]!.to.size === 0) this.backlog.shift();
   }
 
   /** A new sweep over the subscribers still owed an event published after the last sweep passed them. */
   private sweepAgain(): void {
     for (const entry of this.backlog)
       for (const listener of entry.to) if (!this.listeners.has(listener)) entry.to.delete(listener);
-    while (this.backlog.length > 0 && this.backlog[0]!.to.size === 0) this.backlog.shift();
+    this.dropDelivered();
     this.sweep = [...this.listeners].filter((l) => this.backlog.some((e) => e.to.has(l)));
     this.at = 0;
   }
