@@ -90,7 +90,7 @@ export async function startProtectorGateway(
       fanout = shared;
       cleanups.push(() => shared.stop());
     }
-    const { schema, subscribe } = buildCoordinatorSchema(coordinator);
+    const { schema, subscribe, admission } = buildCoordinatorSchema(coordinator);
     const siteKeys = () => coordinator.sites().map((s) => s.key);
     const playground = config.api.playground
       ? createPlaygroundHandler({ siteKeys, defaultHeaders: opts.defaultHeaders })
@@ -100,6 +100,7 @@ export async function startProtectorGateway(
       port: config.api.bind_port,
       coordinatorSchema: schema,
       coordinatorSubscribe: (field, args, ctx) => subscribe(field, args, ctx),
+      coordinatorAdmission: admission,
       authenticateConnection: (ctx) => coordinator.authenticate(ctx),
       limits: queryLimitsOf(config.api),
       rateLimit: rateLimitOf(config.api),

@@ -287,6 +287,8 @@ export interface CoordinatorSchema {
   readonly schema: GraphQLSchema;
   /** Event source of a coordinator subscription root field. */
   subscribe(field: string, args: Json, ctx: CallerTokens): Promise<AsyncIterable<Json>>;
+  /** The check of each subscriber of a field whose subscribers may share its events; null: not shared. */
+  admission(field: string): ((args: Json, ctx: CallerTokens) => Promise<void>) | null;
 }
 
 export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
@@ -623,5 +625,18 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
     }
   }
 
-  return { schema, subscribe };
+  /**
+   * The check a subscriber of a field whose events subscribers may share must pass (the gateway's
+   * shared streams): `operationEvents` gives every subscriber the same events from the
+   * moment it subscribes, and needs only that the caller may see the group it names. The other
+   * fields start with a snapshot of each subscriber's own (null: not shared).
+   */
+  function admission(field: string): ((args: Json, ctx: CallerTokens) => Promise<void>) | null {
+    if (field !== 'operationEvents') return null;
+    return async (args, ctx) => {
+      if (args.protectionGroup) await c.getGroup(ctx, String(args.protectionGroup));
+    };
+  }
+
+  return { schema, subscribe, admission };
 }

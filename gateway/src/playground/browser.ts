@@ -275,7 +275,14 @@ export async function driveThePlayground(
         if (until?.(events)) break;
         await sleep(50);
       }
-      const text = last ? await paneText(page, '.graphiql-response') : '';
+      // The pane renders after the response changed: read it once it stopped changing.
+      let text = last ? await paneText(page, '.graphiql-response') : '';
+      for (let i = 0; last && i < 20; i++) {
+        await sleep(150);
+        const again = await paneText(page, '.graphiql-response');
+        if (again === text) break;
+        text = again;
+      }
       // Stop the subscription if it is still running (the execute button toggles).
       if (await isFetching(page)) await execute(page);
       subscription = { text, response: parse(last), events };

@@ -3,7 +3,7 @@
  * the subscriber's tokens, errors, and queries over the socket. The environment is `setupGatewayEnv`.
  */
 
-import { type GraphQLErrorShape, subscribe } from '@protector/test-kit';
+import { type GraphQLErrorShape, subscribe, waitFor } from '@protector/test-kit';
 import { type Client, createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -276,6 +276,69 @@ describe('subscriptions through the gateway', () => {
       await sub.completed;
     } finally {
       await client.dispose();
+    }
+  });
+
+  it('gives subscribers with the same selection and tokens one shared stream: one source, one check, one execution per event', async () => {
+    const query =
+      'subscription Events($pg: ID) { operationEvents(protectionGroup: $pg) { sequence kind message } }';
+    const tenant = { siteTokens: { boston: env.bostonTokens.tenant, seattle: env.seattleTokens.tenant } };
+    const admin = { siteTokens: { boston: env.bostonTokens.admin, seattle: env.seattleTokens.admin } };
+    const c = env.coordinator;
+    const hub = c.broadcast('group:pg-1');
+    const sources = () => c.subscribeCalls['operationEvents'] ?? 0;
+    const [sourcesBefore, admittedBefore] = [sources(), c.admitted.length];
+    const clients = [tenant, tenant, tenant, tenant, admin, admin].map((tokens) => connect(tokens));
+    const event = (sequence: number) => ({ sequence, kind: 'STEP_STARTED', operation: { id: 'op-x' } });
+    /** Publishes event `sequence`, and waits until each of `subs` has it as its latest result. */
+    const delivered = async (subs: ReturnType<typeof subscribe>[], sequence: number) => {
+      hub.publish(event(sequence));
+      const latest = (sub: ReturnType<typeof subscribe>) =>
+        (sub.results.at(-1)?.data?.['operationEvents'] as { sequence?: number } | undefined)?.sequence;
+      await waitFor(`event ${sequence} at every subscriber`, () =>
+        subs.every((sub) => latest(sub) === sequence),
+      );
+    };
+    try {
+      const subs = clients.map((client) => subscribe(client, query, { pg: 'pg-1' }));
+      // Events until every subscriber has one (the protocol does not acknowledge a subscription).
+      let warmUp = 0;
+      while (subs.some((sub) => sub.results.length === 0)) {
+        hub.publish(event(--warmUp));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // One source and one check per tenant's tokens, whatever the number of its subscribers; each
+      // tenant's own tokens were checked.
+      expect(sources() - sourcesBefore).toBe(2);
+      const checked = c.admitted.slice(admittedBefore).map((ctx) => ctx.siteTokens['boston']);
+      expect(checked.sort()).toEqual([env.bostonTokens.tenant, env.bostonTokens.admin].sort());
+      expect(hub.size).toBe(2);
+
+      const messages = c.resolutions.message;
+      await delivered(subs, 1);
+      expect(subs[0]!.results.at(-1)).toEqual({
+        data: { operationEvents: { sequence: 1, kind: 'STEP_STARTED', message: 'event 1' } },
+      });
+      expect(c.resolutions.message - messages).toBe(2); // once per stream, not per subscriber
+
+      // Refused: the caller may not see the group; it gets the coordinator's error and no events.
+      const refused = subscribe(clients[0]!, query, { pg: 'missing' });
+      expect((await refused.next()).errors?.[0]).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+      await refused.completed;
+
+      // A stream lives while it has subscribers: three of the tenant's left, its fourth still gets events.
+      for (const sub of subs.slice(0, 3)) sub.dispose();
+      await delivered(subs.slice(3), 2);
+      expect(hub.size).toBe(2);
+      // With its last subscriber gone, a stream stops listening; the next subscriber opens a new one.
+      subs[3]!.dispose();
+      await waitFor("the tenant's stream closed", () => hub.size === 1);
+      const again = subscribe(clients[1]!, query, { pg: 'pg-1' });
+      await waitFor('a new stream', () => hub.size === 2);
+      expect(sources() - sourcesBefore).toBe(4); // two, the refused one's, and this one
+      again.dispose();
+    } finally {
+      await Promise.all(clients.map((client) => client.dispose()));
     }
   });
 });

@@ -56,6 +56,13 @@ export interface StartGatewayOptions {
     ctx: GatewayContext,
   ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
   /**
+   * For a coordinator subscription field whose subscribers may share one stream of events, the check
+   * each must pass; null or absent: each subscriber has its own (see `SubscriptionDeps`).
+   */
+  coordinatorAdmission?(
+    field: string,
+  ): ((args: Record<string, unknown>, ctx: GatewayContext) => Promise<void>) | null;
+  /**
    * Checks the tokens of a subscriber's `connection_init` (each at the site it names); a rejection
    * closes the connection with 4403. Without it, any connection that sent a token is accepted and
    * only the sites check the tokens.
@@ -251,6 +258,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         apiSchema: () => subscriptionSchema,
         coordinatorSchema: opts.coordinatorSchema,
         coordinatorSubscribe: (field, args, ctx) => opts.coordinatorSubscribe(field, args, ctx),
+        coordinatorAdmission: (field) => opts.coordinatorAdmission?.(field) ?? null,
         limits,
         authenticate: (ctx) => opts.authenticateConnection?.(ctx) ?? Promise.resolve(),
         site: (key) => {

@@ -17,7 +17,8 @@
  *    every subgraph and each site sees only its own token. Refetched data is read by response key
  *    (aliases), and its errors are moved under the event's path.
  */
-import { randomUUID } from 'node:crypto';
+
+import { EventHub } from '@protector/platform';
 import {
   parseLimits,
   type QueryLimits,
@@ -56,7 +57,13 @@ import {
 import type { ServerOptions } from 'graphql-ws';
 import { keepNoReads } from '../coordinator/request-reads.js';
 import { authorityOf } from '../coordinator/site-registry.js';
-import { contextFromConnectionParams, type GatewayContext, hasAnyToken, tokenForSite } from './context.js';
+import {
+  contextFromConnectionParams,
+  type GatewayContext,
+  hasAnyToken,
+  newRequestId,
+  tokenForSite,
+} from './context.js';
 import {
   buildRefetchQuery,
   buildSiteSubscription,
@@ -91,6 +98,15 @@ export interface SubscriptionDeps {
     args: Record<string, unknown>,
     ctx: GatewayContext,
   ): AsyncIterable<Record<string, unknown>> | Promise<AsyncIterable<Record<string, unknown>>>;
+  /**
+   * For a coordinator field whose events, from the moment of subscribing, are the same for every
+   * subscriber with the same arguments and tokens (no first event of its own, such as a snapshot):
+   * the check each subscriber must pass (e.g. that it may see the group it named). Such subscribers
+   * share one stream (see {@link SharedStream}). Null, or absent, for the other fields.
+   */
+  coordinatorAdmission?(
+    field: string,
+  ): ((args: Record<string, unknown>, ctx: GatewayContext) => Promise<void>) | null;
   /** Limits on subscription documents (the same as on queries). */
   readonly limits: QueryLimits;
   /** Checks a connection's tokens; rejects (with UNAUTHENTICATED) when one is refused. */
@@ -257,7 +273,7 @@ function sharedRefetch(
   if (!pending) {
     // A context of its own: what this execution reads is kept for it only (`keepNoReads`).
     pending = deps
-      .execute(query.document, variables, { ...ctx, requestId: randomUUID() })
+      .execute(query.document, variables, { ...ctx, requestId: newRequestId() })
       .finally(() => refetchesInFlight.delete(key));
     refetchesInFlight.set(key, pending);
   }
@@ -503,6 +519,78 @@ const missingEvent = (site: RelaySite) =>
     }),
   );
 
+/** How long a passed admission check of a shared stream's tokens answers for later subscribers. */
+const ADMISSION_REUSE_MS = 5_000;
+
+/**
+ * One stream of results for every subscriber of a coordinator field that answers its subscribers
+ * alike (same document, variables and tokens: {@link sharingKey}): the field's events are listened
+ * to, checked and executed once, and each result goes to every subscriber as it is (serialised once,
+ * see `sharedPayloads`). 10,000 dashboards of 100 users are 100 streams: per subscriber and event
+ * there is only the delivery and the frame. A stream opens with its first subscriber and closes with
+ * its last; when its events end (or fail, with one result carrying the error) every subscriber's do.
+ */
+class SharedStream {
+  readonly results: EventHub<ExecutionResult>;
+  private source: AsyncGenerator<ExecutionResult, void, unknown> | null = null;
+  private closed = false;
+  /** The last admission check of this stream's tokens, and when it started. */
+  private admission: { readonly checked: Promise<void>; readonly at: number } | null = null;
+
+  constructor(
+    private readonly key: string,
+    private readonly streams: Map<string, SharedStream>,
+    open: () => Promise<AsyncGenerator<ExecutionResult, void, unknown>>,
+  ) {
+    this.results = new EventHub<ExecutionResult>(() => this.close());
+    streams.set(key, this);
+    void this.pump(open);
+  }
+
+  private async pump(open: () => Promise<AsyncGenerator<ExecutionResult, void, unknown>>): Promise<void> {
+    try {
+      const source = await open();
+      this.source = source;
+      if (this.closed) await source.return();
+      for (;;) {
+        const step = await source.next();
+        if (step.done) break;
+        this.results.publish(step.value);
+      }
+    } catch (err) {
+      this.results.publish({ errors: sourceErrors(err).map(toClientError) });
+    } finally {
+      this.close();
+    }
+  }
+
+  /**
+   * Admits a subscriber: every subscriber of a stream has the same tokens, so a check of them that
+   * passed (or is in flight) less than {@link ADMISSION_REUSE_MS} ago is its answer too; 10,000
+   * dashboards of 100 users connecting ask the sites about 100 times, not 10,000. A refusal is never
+   * reused: the next subscriber is checked afresh.
+   */
+  admit(check: () => Promise<void>): Promise<void> {
+    const now = Date.now();
+    if (this.admission && now - this.admission.at < ADMISSION_REUSE_MS) return this.admission.checked;
+    const admission = { checked: check(), at: now };
+    this.admission = admission;
+    admission.checked.catch(() => {
+      if (this.admission === admission) this.admission = null;
+    });
+    return admission.checked;
+  }
+
+  /** No subscriber is left, or the events ended: later subscribers start a new stream. */
+  private close(): void {
+    if (this.streams.get(this.key) === this) this.streams.delete(this.key);
+    if (this.closed) return;
+    this.closed = true;
+    this.results.end();
+    void this.source?.return();
+  }
+}
+
 /** How many distinct valid subscription documents are kept parsed (the oldest goes first). */
 const VALID_DOCUMENTS_KEPT = 500;
 
@@ -510,6 +598,7 @@ const VALID_DOCUMENTS_KEPT = 500;
 export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions & { schema?: undefined } {
   const contexts = new WeakMap<object, GatewayContext>();
   const validDocuments = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
+  const streams = new Map<string, SharedStream>();
 
   return {
     connectionInitWaitTimeout: 10_000,
@@ -581,7 +670,7 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         );
       }
       const base = contexts.get(wsCtx) ?? contextFromConnectionParams(wsCtx.connectionParams);
-      const ctx: GatewayContext = { ...base, requestId: randomUUID() };
+      const ctx: GatewayContext = { ...base, requestId: newRequestId() };
       return {
         schema,
         document,
@@ -638,21 +727,38 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
         );
         return relaySite(deps, prepared, field, responseKey, nodes);
       }
-      let source: AsyncIterable<Record<string, unknown>>;
+      let fieldArgs: Record<string, unknown>;
       try {
-        const fieldArgs = getArgumentValues(fieldDef, fieldNode, variables);
-        source = await deps.coordinatorSubscribe(field, fieldArgs, ctx);
+        fieldArgs = getArgumentValues(fieldDef, fieldNode, variables);
       } catch (err) {
-        const error =
-          err instanceof GraphQLError
-            ? err
-            : new GraphQLError((err as Error).message, { originalError: err as Error });
-        return { errors: [toClientError(error)] };
+        return { errors: sourceErrors(err).map(toClientError) };
       }
-      deps.log('debug', `subscription ${field} started (request ${ctx.requestId})`);
-      return mapEvents(source, (event) =>
-        resolveEvent(deps, prepared, isRecord(event) ? unwrapEvent(event, field, args.schema) : {}),
-      );
+      const open = async () => {
+        const source = await deps.coordinatorSubscribe(field, fieldArgs, ctx);
+        deps.log('debug', `subscription ${field} started (request ${ctx.requestId})`);
+        return mapEvents(source, (event) =>
+          resolveEvent(deps, prepared, isRecord(event) ? unwrapEvent(event, field, args.schema) : {}),
+        );
+      };
+      const admit = deps.coordinatorAdmission?.(field);
+      if (!admit) {
+        try {
+          return await open();
+        } catch (err) {
+          return { errors: sourceErrors(err).map(toClientError) };
+        }
+      }
+      // Joined before the check, so no event falls between the two.
+      const key = sharingKey(prepared);
+      const stream = streams.get(key) ?? new SharedStream(key, streams, open);
+      const results = stream.results.subscribe();
+      try {
+        await stream.admit(() => admit(fieldArgs, ctx));
+      } catch (err) {
+        await results.return(undefined);
+        return { errors: sourceErrors(err).map(toClientError) };
+      }
+      return results;
     },
   };
 }

@@ -64,6 +64,12 @@ export interface StubCoordinator {
   broadcast(operationId: string): EventHub<Record<string, unknown>>;
   /** Resolves on each coordinatorSubscribe call (renewed after each). */
   subscribed(): Promise<{ field: string; args: Record<string, unknown> }>;
+  /** coordinatorSubscribe calls so far, by field. */
+  readonly subscribeCalls: Record<string, number>;
+  /** The contexts `operationEvents` subscribers were admitted (or refused) with, in order. */
+  readonly admitted: GatewayContext[];
+  /** As the real coordinator's: `operationEvents` subscribers share streams; 'missing' is refused. */
+  admission(field: string): ((args: Record<string, unknown>, ctx: GatewayContext) => Promise<void>) | null;
   coordinatorSubscribe(
     field: string,
     args: Record<string, unknown>,
@@ -78,6 +84,12 @@ export function createStubCoordinator(): StubCoordinator {
   const resolutions = { message: 0 };
   const channels = new Map<string, EventChannel<Record<string, unknown>>>();
   const hubs = new Map<string, EventHub<Record<string, unknown>>>();
+  const subscribeCalls: Record<string, number> = {};
+  const admitted: GatewayContext[] = [];
+  const refuseMissing = (group: unknown) => {
+    if (group === 'missing')
+      throw new ProtectorError('NOT_FOUND', "Protection Group 'missing' does not exist.", { id: 'missing' });
+  };
   let nextSubscribe = deferred<{ field: string; args: Record<string, unknown> }>();
 
   const site = stubSiteJson;
@@ -159,10 +171,24 @@ export function createStubCoordinator(): StubCoordinator {
       return hub;
     },
     subscribed: () => nextSubscribe.promise,
+    subscribeCalls,
+    admitted,
+    admission(field) {
+      if (field !== 'operationEvents') return null;
+      return async (args, ctx) => {
+        admitted.push(ctx);
+        refuseMissing(args['protectionGroup']);
+      };
+    },
     coordinatorSubscribe(field, args) {
       const done = nextSubscribe;
       nextSubscribe = deferred();
       done.resolve({ field, args });
+      subscribeCalls[field] = (subscribeCalls[field] ?? 0) + 1;
+      if (field === 'operationEvents') {
+        refuseMissing(args['protectionGroup']);
+        return this.broadcast(`group:${String(args['protectionGroup'])}`).subscribe();
+      }
       if (field !== 'operationProgress') {
         throw new ProtectorError('BAD_USER_INPUT', `The stub coordinator has no events for ${field}.`);
       }
@@ -284,6 +310,7 @@ export class GatewayTestEnv {
       port: 0,
       coordinatorSchema: this.coordinator.schema,
       coordinatorSubscribe: (field, args, ctx) => this.coordinator.coordinatorSubscribe(field, args, ctx),
+      coordinatorAdmission: (field) => this.coordinator.admission(field),
       sites: () => this.coordinator.registry,
       subgraphTimeoutMs: TIMEOUT_MS,
       routes: { '/hello/*': (_req, res) => sendJson(res, 200, { hello: true }) },

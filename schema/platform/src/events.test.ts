@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventHub, FANOUT_CHUNK } from './events.js';
+import { EventHub, FANOUT_CHUNK, mapEvents, SKIP_EVENT } from './events.js';
 
 describe('EventHub', () => {
   it('delivers the first events, then live matching ones in order, and ends after the last', async () => {
@@ -104,5 +104,83 @@ describe('EventHub', () => {
     await Promise.all(others);
     await reading;
     expect(got).toEqual([]);
+  });
+
+  it("shares the turn's deliveries among hubs: a second hub published to in the same turn waits", async () => {
+    const a = new EventHub<number>();
+    const b = new EventHub<number>();
+    const got = { a: 0, b: 0 };
+    const readers = [
+      ...Array.from({ length: FANOUT_CHUNK }, () => a.subscribe()),
+      ...Array.from({ length: 10 }, () => b.subscribe()),
+    ].map((it, i) =>
+      (async () => {
+        for await (const _ of it) {
+          if (i < FANOUT_CHUNK) got.a++;
+          else got.b++;
+          return;
+        }
+      })(),
+    );
+    await new Promise((r) => setImmediate(r)); // a fresh turn, with its whole budget
+    a.publish(1);
+    b.publish(1);
+    await Promise.resolve();
+    expect(got).toEqual({ a: FANOUT_CHUNK, b: 0 });
+    await Promise.all(readers);
+    expect(got).toEqual({ a: FANOUT_CHUNK, b: 10 });
+  });
+
+  it('ends every subscriber after the events it was owed; a later subscriber ends at once', async () => {
+    let empty = 0;
+    const hub = new EventHub<number>(() => empty++);
+    const its = Array.from({ length: FANOUT_CHUNK + 3 }, () => hub.subscribe());
+    const all = its.map(async (it) => {
+      const seen: number[] = [];
+      for await (const e of it) seen.push(e);
+      return seen.join();
+    });
+    await new Promise((r) => setImmediate(r));
+    hub.publish(1);
+    hub.publish(2);
+    hub.end();
+    expect(new Set(await Promise.all(all))).toEqual(new Set(['1,2']));
+    expect(empty).toBe(1);
+    expect(await hub.subscribe().next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('tells when its last subscriber left', async () => {
+    let empty = 0;
+    const hub = new EventHub<number>(() => empty++);
+    const one = hub.subscribe();
+    const two = hub.subscribe();
+    await one.return(undefined);
+    expect([empty, hub.size]).toEqual([0, 1]);
+    const waiting = two.next();
+    await two.return(undefined);
+    expect(await waiting).toEqual({ done: true, value: undefined });
+    expect([empty, hub.size]).toEqual([1, 0]);
+  });
+});
+
+describe('mapEvents', () => {
+  it('maps, leaves out skipped events, and closes its source when closed or when the function throws', async () => {
+    const hub = new EventHub<number>();
+    const mapped = mapEvents(hub.subscribe(), (n) => (n === 2 ? SKIP_EVENT : n * 10));
+    hub.publish(1);
+    hub.publish(2);
+    hub.publish(3);
+    expect((await mapped.next()).value).toBe(10);
+    expect((await mapped.next()).value).toBe(30);
+    await mapped.return(undefined);
+    expect(hub.size).toBe(0);
+
+    const failing = mapEvents(hub.subscribe(), () => {
+      throw new Error('refused');
+    });
+    hub.publish(4);
+    await expect(failing.next()).rejects.toThrow('refused');
+    expect(hub.size).toBe(0);
+    expect((await failing.next()).done).toBe(true);
   });
 });

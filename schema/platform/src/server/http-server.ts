@@ -10,10 +10,10 @@ import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_CODES, type ErrorCode, ProtectorError } from '@protector/schema';
 import { type GraphQLSchema, getOperationAST, parse } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import { callerKey, type RateLimit, RateLimiter } from './rate-limit.js';
 import { sharedPayloads } from './shared-payloads.js';
+import { serveSubscriptions } from './ws-server.js';
 
 /** Connections with frames written in this turn of the event loop, corked until the next turn. */
 const corked = new Set<Duplex>();
@@ -316,7 +316,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
       }
     }
     wss = new WebSocketServer({ noServer: true, WebSocket: SharedFrameWebSocket });
-    const handle = useServer({ ...opts.subscriptions, jsonMessageReplacer: shared.replacer }, wss);
+    const handle = serveSubscriptions({ ...opts.subscriptions, jsonMessageReplacer: shared.replacer }, wss);
     disposeWs = () => handle.dispose();
     server.on('upgrade', (req, socket, head) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -326,7 +326,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
       }
       wss!.handleUpgrade(req, socket, head, (ws) => {
         (ws as SharedFrameWebSocket).connection = socket;
-        wss!.emit('connection', ws, req);
+        wss!.emit('connection', ws);
       });
     });
   }
