@@ -1,8 +1,10 @@
 // bench:subscriptions — N graphql-ws subscribers to a group's operation progress during a test failover
 // of the lab's demo group: how late each event reaches them (receive time minus the event's
 // occurredAt), what each subscriber costs the gateway in memory (RSS growth / N), and how long the
-// failover takes next to the same failover with no subscriber. Prints a table and writes
-// bench/results/subscriptions.json. Asserts nothing.
+// failover takes next to the same failover with no subscriber. Beside them, the floor of this machine:
+// the same frames at the same times, to as many connections, from a bare `ws` server that serialises
+// each once (`lib/ws-floor.mjs`; no GraphQL, no checks), and the RSS of each of its connections.
+// Prints a table and writes bench/results/subscriptions.json. Asserts nothing.
 //
 // Run: npm run bench:subscriptions   (builds first)
 // Environment (defaults in brackets):
@@ -20,9 +22,11 @@
 // `operationProgress(id)`, from the same fan-out, but can be opened before the operation exists:
 // `operationProgress` needs the operation's id, which exists only once the failover has started, and
 // 10k subscribers cannot connect within a failover of a few seconds.
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   envNumber,
   fixed,
@@ -49,6 +53,7 @@ const { keystoneToken, waitForReplication } = await import('../test/dist/lab.js'
 const { labPid, openLab, removeOnInterrupt } = await import('./lib/lab.mjs');
 const { percentile } = await import('./lib/load.mjs');
 const { default: WebSocket } = await import('ws');
+const { OCCURRED_AT } = await import('./lib/ws-floor.mjs');
 
 const SUBSCRIPTION = `subscription Progress($pg: ID) {
   operationEvents(protectionGroup: $pg) {
@@ -105,6 +110,105 @@ function subscribe(wsUrl, tokens) {
   });
 }
 
+/** Delivery latency of every event every subscriber got (receive time minus the event's occurredAt). */
+function analyse(subscribers) {
+  const latencies = [];
+  // Per event: how late its first and its last subscriber got it (the fan-out's own length is the gap).
+  const bySequence = {};
+  const perSubscriber = [];
+  let lastDelivery = 0;
+  let errorsInEvents = 0;
+  const eventErrorSamples = [];
+  const endings = {};
+  for (const s of subscribers) {
+    let n = 0;
+    for (const [at, text] of s.received) {
+      const msg = JSON.parse(text);
+      if (msg.type === 'error' || msg.type === 'complete') endings[msg.type] = (endings[msg.type] ?? 0) + 1;
+      if (msg.type !== 'next') continue;
+      if (msg.payload?.errors?.length) {
+        errorsInEvents++;
+        const e = msg.payload.errors[0];
+        const what = `${e.message}${e.extensions?.code ? ` (${e.extensions.code})` : ''}`;
+        if (eventErrorSamples.length < 5 && !eventErrorSamples.includes(what)) eventErrorSamples.push(what);
+      }
+      const event = msg.payload?.data?.operationEvents;
+      const occurredAt = Date.parse(event?.occurredAt ?? '');
+      if (Number.isFinite(occurredAt)) {
+        latencies.push(at - occurredAt);
+        const key = `${event.sequence} ${event.kind}`;
+        bySequence[key] ??= [];
+        bySequence[key].push(at - occurredAt);
+      }
+      lastDelivery = Math.max(lastDelivery, at);
+      n++;
+    }
+    perSubscriber.push(n);
+  }
+  latencies.sort((a, b) => a - b);
+  perSubscriber.sort((a, b) => a - b);
+  return { latencies, bySequence, perSubscriber, lastDelivery, errorsInEvents, eventErrorSamples, endings };
+}
+
+/** The frames one subscriber got, each at its offset from the first event, for the floor to replay. */
+function replayOf(subscribers) {
+  const frames = [];
+  for (const [, text] of subscribers.find((s) => s.done)?.received ?? []) {
+    const occurredAt = JSON.parse(text).payload?.data?.operationEvents?.occurredAt;
+    if (!occurredAt) continue;
+    frames.push({ occurredAt: Date.parse(occurredAt), text: text.replace(occurredAt, OCCURRED_AT) });
+  }
+  const first = frames[0]?.occurredAt ?? 0;
+  return frames.map((f) => ({ offsetMs: f.occurredAt - first, text: f.text }));
+}
+
+/**
+ * The floor: the same frames at the same offsets to as many connections, from a bare `ws` server
+ * (`lib/ws-floor.mjs`); its latencies and the RSS each of its connections costs.
+ */
+async function floorOf(frames, connections) {
+  const server = fork(fileURLToPath(new URL('./lib/ws-floor.mjs', import.meta.url)));
+  try {
+    const { port } = await new Promise((resolve) => server.once('message', resolve));
+    const rss0 = treeStat(server.pid).rssBytes;
+    const clients = [];
+    for (let i = 0; i < connections; i += settings.connectBatch) {
+      const batch = [];
+      for (let j = i; j < Math.min(connections, i + settings.connectBatch); j++)
+        batch.push(
+          new Promise((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+            const client = { ws, received: [] };
+            ws.on('message', (data) => client.received.push([Date.now(), data.toString()]));
+            ws.on('open', () => resolve(client));
+            ws.on('error', reject);
+          }),
+        );
+      clients.push(...(await Promise.all(batch)));
+    }
+    await sleep(1000);
+    const rss1 = treeStat(server.pid).rssBytes;
+    server.send({ replay: frames });
+    await new Promise((resolve) => server.once('message', resolve));
+    const deadline = Date.now() + 60_000;
+    while (clients.some((c) => c.received.length < frames.length) && Date.now() < deadline) await sleep(100);
+    for (const c of clients) c.ws.terminate();
+    const { latencies } = analyse(clients);
+    return {
+      connections,
+      events: latencies.length,
+      latencyMs: {
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        max: latencies.at(-1) ?? null,
+      },
+      rssPerConnectionKiB: (rss1 - rss0) / 1024 / connections,
+    };
+  } finally {
+    server.kill();
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'bench-subscriptions-'));
 removeOnInterrupt(dir);
 const started = new Date();
@@ -112,6 +216,7 @@ const host = machine(); // before the lab starts: the load average says how busy
 let lab = null;
 let subs = [];
 let result = null;
+let template = [];
 try {
   lab = await openLab({
     dir,
@@ -225,42 +330,10 @@ try {
   while (subs.some((s) => !s.done && !s.error) && Date.now() < waitUntil) await sleep(200);
   const allDeliveredAt = Date.now();
 
-  // Delivery latency of every event every subscriber got.
-  const latencies = [];
-  // Per event: how late its first and its last subscriber got it (the fan-out's own length is the gap).
-  const bySequence = {};
-  const perSubscriber = [];
-  let lastDelivery = 0;
-  let errorsInEvents = 0;
-  const eventErrorSamples = [];
-  const endings = {};
-  for (const s of subs) {
-    let n = 0;
-    for (const [at, text] of s.received) {
-      const msg = JSON.parse(text);
-      if (msg.type === 'error' || msg.type === 'complete') endings[msg.type] = (endings[msg.type] ?? 0) + 1;
-      if (msg.type !== 'next') continue;
-      if (msg.payload?.errors?.length) {
-        errorsInEvents++;
-        const e = msg.payload.errors[0];
-        const what = `${e.message}${e.extensions?.code ? ` (${e.extensions.code})` : ''}`;
-        if (eventErrorSamples.length < 5 && !eventErrorSamples.includes(what)) eventErrorSamples.push(what);
-      }
-      const event = msg.payload?.data?.operationEvents;
-      const occurredAt = Date.parse(event?.occurredAt ?? '');
-      if (Number.isFinite(occurredAt)) {
-        latencies.push(at - occurredAt);
-        const key = `${event.sequence} ${event.kind}`;
-        bySequence[key] ??= [];
-        bySequence[key].push(at - occurredAt);
-      }
-      lastDelivery = Math.max(lastDelivery, at);
-      n++;
-    }
-    perSubscriber.push(n);
-  }
-  latencies.sort((a, b) => a - b);
-  perSubscriber.sort((a, b) => a - b);
+  const seen = analyse(subs);
+  const { latencies, bySequence, perSubscriber, lastDelivery, errorsInEvents, eventErrorSamples, endings } =
+    seen;
+  template = replayOf(subs);
   const missedEnd = subs.filter((s) => !s.done).length;
   const closed = subs.filter((s) => s.error).map((s) => s.error);
 
@@ -318,6 +391,8 @@ try {
   if (process.env.BENCH_KEEP !== '1') rmSync(dir, { recursive: true, force: true });
 }
 
+// The floor, with the lab stopped: the same frames at the same times through a bare `ws` server.
+result.floor = template.length > 0 ? await floorOf(template, result.connected) : null;
 const r = result;
 printTable(
   `Subscriptions during a test failover of ${settings.group} (2 VMs, boot ${settings.bootSeconds} s) (${started.toISOString().slice(0, 10)})`,
@@ -330,6 +405,11 @@ printTable(
     ['p99 ms', (x) => fixed(x.latencyMs.p99, 0)],
     ['max ms', (x) => fixed(x.latencyMs.max, 0)],
     ['RSS KiB/sub', (x) => fixed(x.rssPerSubscriberKiB, 1)],
+    [
+      'floor p50/p99 ms',
+      (x) => (x.floor ? `${fixed(x.floor.latencyMs.p50, 0)}/${fixed(x.floor.latencyMs.p99, 0)}` : '-'),
+    ],
+    ['floor KiB/conn', (x) => (x.floor ? fixed(x.floor.rssPerConnectionKiB, 1) : '-')],
     ['failover s (none)', (x) => fixed(x.baselineFailoverSeconds, 2)],
     ['failover s (N)', (x) => fixed(x.loadedFailoverSeconds, 2)],
     ['outcome (N)', 'loadedFailoverStatus'],
