@@ -542,7 +542,7 @@ class SharedStream {
     private readonly streams: Map<string, SharedStream>,
     open: () => Promise<AsyncGenerator<ExecutionResult, void, unknown>>,
   ) {
-    this.results = new EventHub<ExecutionResult>(() => this.close());
+    this.results = new EventHub<ExecutionResult>({ whenEmpty: () => this.close(), fed: true });
     streams.set(key, this);
     void this.pump(open);
   }

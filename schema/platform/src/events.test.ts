@@ -133,7 +133,7 @@ describe('EventHub', () => {
 
   it('ends every subscriber after the events it was owed; a later subscriber ends at once', async () => {
     let empty = 0;
-    const hub = new EventHub<number>(() => empty++);
+    const hub = new EventHub<number>({ whenEmpty: () => empty++ });
     const its = Array.from({ length: FANOUT_CHUNK + 3 }, () => hub.subscribe());
     const all = its.map(async (it) => {
       const seen: number[] = [];
@@ -151,7 +151,7 @@ describe('EventHub', () => {
 
   it('tells when its last subscriber left', async () => {
     let empty = 0;
-    const hub = new EventHub<number>(() => empty++);
+    const hub = new EventHub<number>({ whenEmpty: () => empty++ });
     const one = hub.subscribe();
     const two = hub.subscribe();
     await one.return(undefined);
@@ -160,6 +160,27 @@ describe('EventHub', () => {
     await two.return(undefined);
     expect(await waiting).toEqual({ done: true, value: undefined });
     expect([empty, hub.size]).toEqual([1, 0]);
+  });
+
+  it('makes the deliveries of a fed hub after those of the others in each turn', async () => {
+    const fed = new EventHub<number>({ fed: true });
+    const feeding = new EventHub<number>();
+    const order: string[] = [];
+    const read = (hub: EventHub<number>, name: string, n: number) =>
+      Array.from({ length: n }, () => hub.subscribe()).map(async (it) => {
+        for await (const _ of it) {
+          order.push(name);
+          return;
+        }
+      });
+    const readers = [...read(fed, 'fed', FANOUT_CHUNK * 2), ...read(feeding, 'feeding', 10)];
+    await new Promise((r) => setImmediate(r));
+    fed.publish(1); // the first chunk now, the rest waits for the next turns
+    feeding.publish(1); // no budget left in this turn: it waits too, but goes first in the next
+    await Promise.all(readers);
+    const firstFeeding = order.indexOf('feeding');
+    expect(firstFeeding).toBe(FANOUT_CHUNK);
+    expect(order.slice(firstFeeding, firstFeeding + 10)).toEqual(Array(10).fill('feeding'));
   });
 });
 

@@ -22,10 +22,14 @@ export const FANOUT_CHUNK = 256;
 const END: unique symbol = Symbol('end of events');
 type Delivered<T> = T | typeof END;
 
-/** Deliveries left in this turn, shared by every hub; hubs with a backlog wait for the next turn. */
+/**
+ * Deliveries left in this turn, shared by every hub; hubs with a backlog wait for the next turn, the
+ * hubs fed by others last (see {@link HubOptions.fed}).
+ */
 let budget = FANOUT_CHUNK;
 let nextTurnScheduled = false;
 const behind: EventHub<never>[] = [];
+const behindLater: EventHub<never>[] = [];
 
 function spend(deliveries: number): void {
   budget -= deliveries;
@@ -38,8 +42,20 @@ function scheduleNextTurn(): void {
   setImmediate(() => {
     nextTurnScheduled = false;
     budget = FANOUT_CHUNK;
-    for (const hub of behind.splice(0)) hub.deliverSome();
+    for (const hub of [...behind.splice(0), ...behindLater.splice(0)]) hub.deliverSome();
   });
+}
+
+export interface HubOptions {
+  /** Called when the last subscriber leaves. */
+  readonly whenEmpty?: () => void;
+  /**
+   * Its backlog waits each turn until the other hubs' deliveries are made. For a hub fed by another
+   * (the gateway's shared streams, fed by the coordinator's event bus): an event reaches every
+   * stream before the sweeps of older events to the sockets end, and those sweeps then carry it
+   * along (one write per subscriber for both), instead of waiting behind them.
+   */
+  readonly fed?: boolean;
 }
 
 export class EventHub<T> {
@@ -53,8 +69,7 @@ export class EventHub<T> {
   /** It is in the list of hubs the next turn goes on with. */
   private waitingTurn = false;
 
-  /** @param whenEmpty called when the last subscriber leaves */
-  constructor(private readonly whenEmpty?: () => void) {}
+  constructor(private readonly opts: HubOptions = {}) {}
 
   /** How many subscribers listen now. */
   get size(): number {
@@ -111,7 +126,7 @@ export class EventHub<T> {
     spend(made);
     if (this.backlog.length > 0 && !this.waitingTurn) {
       this.waitingTurn = true;
-      behind.push(this as unknown as EventHub<never>);
+      (this.opts.fed ? behindLater : behind).push(this as unknown as EventHub<never>);
     }
   }
 
@@ -138,7 +153,7 @@ export class EventHub<T> {
   }
 
   private leave(subscriber: Subscriber<T>): void {
-    if (this.subscribers.delete(subscriber) && this.subscribers.size === 0) this.whenEmpty?.();
+    if (this.subscribers.delete(subscriber) && this.subscribers.size === 0) this.opts.whenEmpty?.();
   }
 }
 
