@@ -289,8 +289,9 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   let wss: WebSocketServer | null = null;
   let disposeWs: (() => Promise<void> | void) | null = null;
   if (opts.subscriptions) {
-    // A payload many subscribers are sent (one shared execution) is serialised once: every socket
-    // puts that one JSON into its frame as it sends (a method of the class, not a closure per socket).
+    // A payload many subscribers are sent (one shared execution) is serialised once, and its message
+    // encoded once per subscription id: every socket writes those bytes (a method of the class, not a
+    // closure per socket).
     // A frame is written with the others its socket is sent in the same turn of the event loop (the
     // events a subscriber was owed, see `EventHub`): one write instead of one per event. Its sender
     // is told at once that it was sent, so the next pending event's frame joins the same write; the
@@ -302,10 +303,13 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
       connection: Duplex | null = null;
 
       override send(data: unknown, options?: unknown, cb?: unknown): void {
-        const frame = typeof data === 'string' ? shared.frame(data) : data;
+        const text = typeof data === 'string';
+        // A shared message comes as its bytes: still a text frame.
+        const frame = text ? shared.frame(data) : data;
         const send = super.send as (data: unknown, options?: unknown, cb?: unknown) => void;
         const done = typeof options === 'function' ? options : cb;
-        const sendOptions = typeof options === 'function' ? {} : options;
+        const given = (typeof options === 'function' ? undefined : options) as object | undefined;
+        const sendOptions = text ? { ...given, binary: false } : given;
         if (this.readyState !== WebSocket.OPEN || !this.connection) {
           send.call(this, frame, sendOptions ?? {}, done);
           return;

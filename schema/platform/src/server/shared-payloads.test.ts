@@ -3,7 +3,7 @@ import { sharedPayloads } from './shared-payloads.js';
 
 describe('sharedPayloads', () => {
   const send = (shared: ReturnType<typeof sharedPayloads>, msg: object) =>
-    shared.frame(JSON.stringify(msg, shared.replacer));
+    String(shared.frame(JSON.stringify(msg, shared.replacer)));
 
   it('writes the frames graphql-ws would, serialising one payload object once for every subscriber', () => {
     const shared = sharedPayloads();
@@ -36,5 +36,16 @@ describe('sharedPayloads', () => {
     const sly = '\u0000payload\u0000';
     const frame = send(shared, { id: sly, type: 'error', payload: [{ message: 'no' }] });
     expect(JSON.parse(frame)).toEqual({ id: sly, type: 'error', payload: [{ message: 'no' }] });
+  });
+
+  it('builds the bytes of a shared message once for the subscribers that use the same id', () => {
+    const shared = sharedPayloads();
+    const payload = { data: { n: 1 } };
+    const frame = (id: string) => shared.frame(JSON.stringify({ id, type: 'next', payload }, shared.replacer));
+    const [a, b, c] = [frame('1'), frame('1'), frame('2')];
+    expect(a).toBeInstanceOf(Buffer);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
+    expect(JSON.parse(String(c))).toEqual({ id: '2', type: 'next', payload });
   });
 });

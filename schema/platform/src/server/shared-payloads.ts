@@ -16,31 +16,50 @@ const MARKED_END = `${JSON.stringify(MARKER)}}`;
 export interface SharedPayloads {
   /** graphql-ws's `jsonMessageReplacer`. */
   readonly replacer: (this: unknown, key: string, value: unknown) => unknown;
-  /** The frame to write for a stringified message. */
-  frame(data: string): string;
+  /**
+   * The frame to write for a stringified message: the message's text, or, for a shared payload, its
+   * UTF-8 bytes, built once for every subscriber that uses the same subscription id (dashboards
+   * mostly say "1"), so the socket writes them without encoding the text again.
+   */
+  frame(data: string): string | Buffer;
 }
 
+/** A payload serialised, and its whole messages by what precedes the payload (id and type). */
+interface Serialised {
+  readonly json: string;
+  readonly messages: Map<string, Buffer>;
+}
+
+/** Distinct message heads kept per payload (subscription ids beyond these are framed per socket). */
+const HEADS_KEPT = 8;
+
 export function sharedPayloads(): SharedPayloads {
-  const serialised = new WeakMap<object, string>();
-  let carried: string | null = null;
+  const serialised = new WeakMap<object, Serialised>();
+  let carried: Serialised | null = null;
   return {
     replacer(this: unknown, key: string, value: unknown): unknown {
       // Only a message's own payload: the holder is the message (it has a type), not anything inside.
       if (key !== 'payload' || typeof value !== 'object' || value === null) return value;
       if (typeof this !== 'object' || this === null || !('type' in this)) return value;
-      let json = serialised.get(value);
-      if (json === undefined) {
-        json = JSON.stringify(value);
-        serialised.set(value, json);
+      let entry = serialised.get(value);
+      if (entry === undefined) {
+        entry = { json: JSON.stringify(value), messages: new Map() };
+        serialised.set(value, entry);
       }
-      carried = json;
+      carried = entry;
       return MARKER;
     },
-    frame(data: string): string {
-      const json = carried;
+    frame(data: string): string | Buffer {
+      const entry = carried;
       carried = null;
-      if (json === null || !data.endsWith(MARKED_END)) return data;
-      return `${data.slice(0, data.length - MARKED_END.length)}${json}}`;
+      if (entry === null || !data.endsWith(MARKED_END)) return data;
+      const head = data.slice(0, data.length - MARKED_END.length);
+      let message = entry.messages.get(head);
+      if (message === undefined) {
+        message = Buffer.from(`${head}${entry.json}}`);
+        if (entry.messages.size < HEADS_KEPT) entry.messages.set(head, message);
+      }
+      return message;
     },
   };
 }
