@@ -16,7 +16,7 @@ export interface SubscribeOptions<T> {
  * operation engine) goes on at once whatever the number of subscribers, and its own I/O is not held
  * behind thousands of deliveries.
  */
-export const FANOUT_CHUNK = 256;
+export const FANOUT_CHUNK = 128;
 
 /** The end of a hub's events (see {@link EventHub.end}): every subscriber finishes after what it was owed. */
 const END: unique symbol = Symbol('end of events');

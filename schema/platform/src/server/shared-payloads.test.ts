@@ -41,7 +41,8 @@ describe('sharedPayloads', () => {
   it('builds the bytes of a shared message once for the subscribers that use the same id', () => {
     const shared = sharedPayloads();
     const payload = { data: { n: 1 } };
-    const frame = (id: string) => shared.frame(JSON.stringify({ id, type: 'next', payload }, shared.replacer));
+    const frame = (id: string) =>
+      shared.frame(JSON.stringify({ id, type: 'next', payload }, shared.replacer));
     const [a, b, c] = [frame('1'), frame('1'), frame('2')];
     expect(a).toBeInstanceOf(Buffer);
     expect(b).toBe(a);
