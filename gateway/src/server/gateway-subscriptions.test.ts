@@ -3,7 +3,7 @@
  * the subscriber's tokens, errors, and queries over the socket. The environment is `setupGatewayEnv`.
  */
 
-import { type GraphQLErrorShape, subscribe, waitFor } from '@protector/test-kit';
+import { deferred, type GraphQLErrorShape, subscribe, waitFor } from '@protector/test-kit';
 import { type Client, createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -339,6 +339,50 @@ describe('subscriptions through the gateway', () => {
       again.dispose();
     } finally {
       await Promise.all(clients.map((client) => client.dispose()));
+    }
+  });
+
+  it('gives a shared subscriber nothing of its stream before its check passes, and completes it when the stream ends', async () => {
+    const query = 'subscription Events($pg: ID) { operationEvents(protectionGroup: $pg) { sequence kind } }';
+    const c = env.coordinator;
+    const tokens = { siteTokens: { boston: env.bostonTokens.tenant, seattle: env.seattleTokens.tenant } };
+    const [one, two] = [connect(tokens), connect(tokens)];
+    const gate = deferred();
+    try {
+      // A check that ends in a refusal while the stream already has events: none reaches the caller.
+      const hub = c.broadcast('group:missing');
+      c.admissionGate = gate.promise;
+      const admitted = c.admitted.length;
+      const refused = subscribe(one, query, { pg: 'missing' });
+      await waitFor('the check under way', () => c.admitted.length > admitted);
+      // The stub's source for 'missing' refuses at once; a stream of another group shows the wait.
+      const waiting = subscribe(two, query, { pg: 'pg-ends' });
+      await waitFor('its check under way too', () => c.admitted.length > admitted + 1);
+      const ends = c.broadcast('group:pg-ends');
+      await waitFor('the stream listening', () => ends.size === 1);
+      ends.publish({ sequence: 1, kind: 'STEP_STARTED', operation: { id: 'op-y' } });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(waiting.results).toEqual([]); // held until its check passes
+      c.admissionGate = null;
+      gate.resolve();
+      expect((await refused.next()).errors?.[0]).toMatchObject({ extensions: { code: 'NOT_FOUND' } });
+      await refused.completed;
+      expect(refused.results).toHaveLength(1);
+      expect(hub.size).toBe(0);
+      // Admitted: what waited comes first, then live events; the stream's end completes it.
+      expect(await waiting.next()).toEqual({
+        data: { operationEvents: { sequence: 1, kind: 'STEP_STARTED' } },
+      });
+      ends.publish({ sequence: 2, kind: 'STEP_FINISHED', operation: { id: 'op-y' } });
+      expect(await waiting.next()).toEqual({
+        data: { operationEvents: { sequence: 2, kind: 'STEP_FINISHED' } },
+      });
+      ends.end();
+      await waiting.completed;
+    } finally {
+      c.admissionGate = null;
+      gate.resolve();
+      await Promise.all([one.dispose(), two.dispose()]);
     }
   });
 });

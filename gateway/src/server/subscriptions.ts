@@ -18,7 +18,7 @@
  *    (aliases), and its errors are moved under the event's path.
  */
 
-import { EventHub } from '@protector/platform';
+import { EventHub, type HubListener } from '@protector/platform';
 import {
   parseLimits,
   type QueryLimits,
@@ -519,6 +519,79 @@ const missingEvent = (site: RelaySite) =>
     }),
   );
 
+/** A socket of the platform's graphql-ws server: it writes a `next` message whose payload it shares. */
+interface FrameSocket {
+  sendNext(id: string, payload: object): void;
+}
+
+/**
+ * A subscriber of a shared stream. The stream's results are written to its socket as the hub
+ * delivers them (`sendNext`: serialised and encoded once for all), with no iterator step, hook or
+ * copy per subscriber. graphql-ws holds it as the subscription's iterator: it ends when the stream
+ * does (graphql-ws then sends `complete`), and its `return()` (the client completed, or the socket
+ * closed) stops the writes at once. Results that arrive before it is admitted wait, and are dropped
+ * if it is refused.
+ */
+class StreamMember implements AsyncIterableIterator<ExecutionResult>, HubListener<ExecutionResult> {
+  /** Results before admission; null once admitted. */
+  private pending: ExecutionResult[] | null = [];
+  private ended = false;
+  private done = false;
+  private finished: (() => void) | null = null;
+  private readonly stop: () => void;
+
+  constructor(
+    results: EventHub<ExecutionResult>,
+    private readonly socket: FrameSocket,
+    private readonly id: string,
+  ) {
+    this.stop = results.listen(this);
+  }
+
+  event(result: ExecutionResult): void {
+    if (this.done) return;
+    if (this.pending) this.pending.push(result);
+    else this.socket.sendNext(this.id, result);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (!this.pending) this.finish();
+  }
+
+  /** Its check passed: what waited is written, and it goes on live. */
+  admitted(): void {
+    const pending = this.pending ?? [];
+    this.pending = null;
+    for (const result of pending) this.event(result);
+    if (this.ended) this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.pending = null;
+    this.stop();
+    this.finished?.();
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.done) return Promise.resolve({ done: true, value: undefined });
+    return new Promise((resolve) => {
+      this.finished = () => resolve({ done: true, value: undefined });
+    });
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.finish();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
 /** How long a passed admission check of a shared stream's tokens answers for later subscribers. */
 const ADMISSION_REUSE_MS = 5_000;
 
@@ -599,6 +672,8 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
   const contexts = new WeakMap<object, GatewayContext>();
   const validDocuments = new WeakMap<GraphQLSchema, Map<string, DocumentNode>>();
   const streams = new Map<string, SharedStream>();
+  /** Each subscription's socket and id, by its context (set in `onSubscribe`). */
+  const subscribers = new WeakMap<GatewayContext, { socket: FrameSocket; id: string }>();
 
   return {
     connectionInitWaitTimeout: 10_000,
@@ -616,7 +691,7 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       contexts.set(wsCtx, ctx);
       return true;
     },
-    onSubscribe(wsCtx, _id, payload) {
+    onSubscribe(wsCtx, id, payload) {
       const schema = deps.apiSchema();
       if (!schema)
         return [gatewayError('The supergraph is not loaded yet; retry in a moment.', 'INTERNAL', true)];
@@ -671,6 +746,8 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       }
       const base = contexts.get(wsCtx) ?? contextFromConnectionParams(wsCtx.connectionParams);
       const ctx: GatewayContext = { ...base, requestId: newRequestId() };
+      const socket = (wsCtx.extra as { socket?: Partial<FrameSocket> } | undefined)?.socket;
+      if (typeof socket?.sendNext === 'function') subscribers.set(ctx, { socket: socket as FrameSocket, id });
       return {
         schema,
         document,
@@ -751,14 +828,18 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       // Joined before the check, so no event falls between the two.
       const key = sharingKey(prepared);
       const stream = streams.get(key) ?? new SharedStream(key, streams, open);
-      const results = stream.results.subscribe();
+      const subscriber = subscribers.get(ctx);
+      if (!subscriber)
+        throw new Error("A shared subscription needs the socket of the gateway's graphql-ws server.");
+      const member = new StreamMember(stream.results, subscriber.socket, subscriber.id);
       try {
         await stream.admit(() => admit(fieldArgs, ctx));
       } catch (err) {
-        await results.return(undefined);
+        await member.return();
         return { errors: sourceErrors(err).map(toClientError) };
       }
-      return results;
+      member.admitted();
+      return member;
     },
   };
 }

@@ -68,6 +68,8 @@ export interface StubCoordinator {
   readonly subscribeCalls: Record<string, number>;
   /** The contexts `operationEvents` subscribers were admitted (or refused) with, in order. */
   readonly admitted: GatewayContext[];
+  /** While set, `operationEvents` admission checks wait for it (then 'missing' is refused as ever). */
+  admissionGate: Promise<void> | null;
   /** As the real coordinator's: `operationEvents` subscribers share streams; 'missing' is refused. */
   admission(field: string): ((args: Record<string, unknown>, ctx: GatewayContext) => Promise<void>) | null;
   coordinatorSubscribe(
@@ -173,10 +175,12 @@ export function createStubCoordinator(): StubCoordinator {
     subscribed: () => nextSubscribe.promise,
     subscribeCalls,
     admitted,
+    admissionGate: null,
     admission(field) {
       if (field !== 'operationEvents') return null;
       return async (args, ctx) => {
         admitted.push(ctx);
+        await this.admissionGate;
         refuseMissing(args['protectionGroup']);
       };
     },

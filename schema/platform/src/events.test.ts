@@ -149,6 +149,14 @@ describe('EventHub', () => {
     expect(await hub.subscribe().next()).toEqual({ done: true, value: undefined });
   });
 
+  it('ends a subscriber that is waiting for an event', async () => {
+    const hub = new EventHub<number>();
+    const it = hub.subscribe();
+    const waiting = it.next();
+    hub.end();
+    expect(await waiting).toEqual({ done: true, value: undefined });
+  });
+
   it('tells when its last subscriber left', async () => {
     let empty = 0;
     const hub = new EventHub<number>({ whenEmpty: () => empty++ });

@@ -58,12 +58,32 @@ export interface HubOptions {
   readonly fed?: boolean;
 }
 
+/** What a hub delivers to: an iterator's queue, or a listener (see {@link EventHub.listen}). */
+interface Receiver<T> {
+  deliver(event: Delivered<T>): void;
+}
+
+/** A listener of {@link EventHub.listen}: called with each event as the hub delivers it. */
+export interface HubListener<T> {
+  event(event: T): void;
+  /** The hub ended (it is not called when the listener stops itself). */
+  end(): void;
+}
+
+class Listening<T> implements Receiver<T> {
+  constructor(private readonly listener: HubListener<T>) {}
+  deliver(event: Delivered<T>): void {
+    if (event === END) this.listener.end();
+    else this.listener.event(event);
+  }
+}
+
 export class EventHub<T> {
-  private readonly subscribers = new Set<Subscriber<T>>();
+  private readonly subscribers = new Set<Receiver<T>>();
   /** Events still being delivered to many subscribers, each with the subscribers it has yet to reach. */
-  private readonly backlog: { event: Delivered<T>; to: Set<Subscriber<T>> }[] = [];
+  private readonly backlog: { event: Delivered<T>; to: Set<Receiver<T>> }[] = [];
   /** The subscribers the running sweep visits, in subscription order, and how far it got. */
-  private sweep: Subscriber<T>[] = [];
+  private sweep: Receiver<T>[] = [];
   private at = 0;
   private ended = false;
   /** It is in the list of hubs the next turn goes on with. */
@@ -152,7 +172,22 @@ export class EventHub<T> {
     return subscriber;
   }
 
-  private leave(subscriber: Subscriber<T>): void {
+  /**
+   * Calls `listener` with each event as the hub delivers it (under the same budget and order as the
+   * iterators of {@link subscribe}, without a queue or a promise per event); the returned function
+   * stops it.
+   */
+  listen(listener: HubListener<T>): () => void {
+    const receiver = new Listening(listener);
+    if (this.ended) {
+      listener.end();
+      return () => {};
+    }
+    this.subscribers.add(receiver);
+    return () => this.leave(receiver);
+  }
+
+  private leave(subscriber: Receiver<T>): void {
     if (this.subscribers.delete(subscriber) && this.subscribers.size === 0) this.opts.whenEmpty?.();
   }
 }
@@ -199,10 +234,11 @@ class Subscriber<T> implements AsyncGenerator<T, undefined, unknown> {
 
   /** Hands out what is ready to the waiting `next()` calls. */
   private pump(): void {
-    while (this.waiting.length > 0 && !this.done) {
+    while (this.waiting.length > 0) {
       const step = this.take();
       if (!step) return;
-      this.waiting.shift()!(step);
+      // The end answers every waiting call at once (`finish`): then there is none left to answer here.
+      this.waiting.shift()?.(step);
     }
   }
 

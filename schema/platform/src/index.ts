@@ -28,4 +28,11 @@ export {
 } from './concurrency.js';
 export * from './config/index.js';
 export { crashPoint } from './crash-points.js';
-export { EventHub, mapEvents, SKIP_EVENT, type SubscribeOptions } from './events.js';
+export {
+  EventHub,
+  type HubListener,
+  type HubOptions,
+  mapEvents,
+  SKIP_EVENT,
+  type SubscribeOptions,
+} from './events.js';

@@ -302,6 +302,14 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
       /** The upgraded connection, corked while a turn's frames are written. */
       connection: Duplex | null = null;
 
+      /**
+       * Sends subscription `id` a `next` message (graphql-ws's format) whose payload many sockets
+       * share: serialised once, and encoded once per subscription id.
+       */
+      sendNext(id: string, payload: object): void {
+        this.send(JSON.stringify({ id, type: 'next', payload }, shared.replacer));
+      }
+
       override send(data: unknown, options?: unknown, cb?: unknown): void {
         const text = typeof data === 'string';
         // A shared message comes as its bytes: still a text frame.
