@@ -825,12 +825,13 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
           return { errors: sourceErrors(err).map(toClientError) };
         }
       }
-      // Joined before the check, so no event falls between the two.
-      const key = sharingKey(prepared);
-      const stream = streams.get(key) ?? new SharedStream(key, streams, open);
       const subscriber = subscribers.get(ctx);
       if (!subscriber)
         throw new Error("A shared subscription needs the socket of the gateway's graphql-ws server.");
+      // Joined before the check, so no event falls between the two (a stream is never left without
+      // its first member: it closes when its last one leaves).
+      const key = sharingKey(prepared);
+      const stream = streams.get(key) ?? new SharedStream(key, streams, open);
       const member = new StreamMember(stream.results, subscriber.socket, subscriber.id);
       try {
         await stream.admit(() => admit(fieldArgs, ctx));
