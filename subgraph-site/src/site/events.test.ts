@@ -36,25 +36,30 @@ describe('replication monitor', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** A group's metadata on the site (`storageGroupName` null: never protected on the arrays). */
+  async function metadata(id: string, i: number, storageGroupName: string | null) {
+    await repo.applyProtectionGroupMetadata(
+      {
+        id,
+        name: `g${i}`,
+        projectId: 'p1',
+        replicationType: 'async',
+        currentPrimarySite: 'boston',
+        secondarySite: 'seattle',
+        storageGroupName,
+        volumeType: 'replicated-ssd',
+      },
+      0,
+    );
+  }
+
   /** `n` async groups replicating boston (array a) -> seattle (array b), each with one volume. */
   async function groups(n: number, from = 0) {
     const ids: string[] = [];
     for (let i = from; i < from + n; i++) {
       const name = `pg-g${i}`;
       const id = randomUUID();
-      await repo.applyProtectionGroupMetadata(
-        {
-          id,
-          name: `g${i}`,
-          projectId: 'p1',
-          replicationType: 'async',
-          currentPrimarySite: 'boston',
-          secondarySite: 'seattle',
-          storageGroupName: name,
-          volumeType: 'replicated-ssd',
-        },
-        0,
-      );
+      await metadata(id, i, name);
       const ref = { name, mode: 'async' as const, sourceArray: A, targetArray: B };
       await driver.createVolumes(A, [{ name: `${name}-vol`, sizeBytes: 1024 * 1024 }]);
       await driver.ensureReplicationGroup(ref);
@@ -88,6 +93,24 @@ describe('replication monitor', () => {
     return { proxy, calls, most };
   }
 
+  /** The monitor of `site` (seattle: array b, the groups' target; boston: array a, their source). */
+  function monitorOf(driver: StorageDriver, hub = new SiteEvents(), site: 'boston' | 'seattle' = 'seattle') {
+    return startReplicationMonitor({
+      repo,
+      driver,
+      events: hub,
+      siteName: site,
+      arrays: {
+        localArray: site === 'seattle' ? B : A,
+        peerArray: site === 'seattle' ? A : B,
+        arrayTokens: () => undefined,
+      },
+      intervalMs: 3_600_000,
+      concurrency: 4,
+      log: () => undefined,
+    });
+  }
+
   it('reads each group once, then only what completed since, whatever the number of groups', async () => {
     const ids = await groups(30);
     const { proxy, calls, most } = counted();
@@ -97,16 +120,7 @@ describe('replication monitor', () => {
     void (async () => {
       for await (const e of stream) events.push(e);
     })();
-    const monitor = startReplicationMonitor({
-      repo,
-      driver: proxy,
-      events: hub,
-      siteName: 'seattle',
-      arrays: { localArray: B, peerArray: A, arrayTokens: () => undefined },
-      intervalMs: 3_600_000,
-      concurrency: 4,
-      log: () => undefined,
-    });
+    const monitor = monitorOf(proxy, hub);
     try {
       await monitor.pollNow();
       expect(calls.replicationStatus).toBe(30);
@@ -153,6 +167,52 @@ describe('replication monitor', () => {
     } finally {
       monitor.stop();
       await stream.return(undefined);
+    }
+  });
+
+  it.each([
+    'seattle',
+    'boston',
+  ] as const)("reports every group's state on %s from what it knows: no array request per group", async (site) => {
+    const ids = await groups(30);
+    const never = randomUUID();
+    await metadata(never, 99, null);
+    const { proxy, calls } = counted();
+    const monitor = monitorOf(proxy, new SiteEvents(), site);
+    try {
+      // Before the first poll: each protected group is read once, the never-protected one not at all.
+      const before = await monitor.groups();
+      expect(before).toHaveLength(31);
+      expect(calls.replicationStatus).toBe(30);
+      expect(before.find((g) => g.pg.id === never)).toMatchObject({ lastPoint: null, lagSeconds: null });
+
+      await monitor.pollNow();
+      const point = await driver.replicateNow({
+        name: 'pg-g3',
+        mode: 'async',
+        sourceArray: A,
+        targetArray: B,
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      await monitor.pollNow();
+      for (const k of Object.keys(calls)) delete calls[k];
+
+      // A health check after that: the arrays are not asked about any group.
+      const state = await monitor.groups();
+      expect(calls).toEqual({});
+      expect(state.map((g) => g.pg.id).sort()).toEqual([...ids, never].sort());
+      const g3 = state.find((g) => g.pg.id === ids[3]);
+      expect(g3?.name).toBe('pg-g3');
+      if (site === 'seattle') {
+        // The target: the recovery point landed here.
+        expect(g3?.lastPoint?.name).toBe(point.name);
+        expect(g3?.lagSeconds).toBeGreaterThanOrEqual(0);
+      } else {
+        // The source: nothing lands here (its lag is the target's to report).
+        expect(g3).toMatchObject({ lastPoint: null, lagSeconds: null });
+      }
+    } finally {
+      monitor.stop();
     }
   });
 });

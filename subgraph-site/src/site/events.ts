@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { EventHub, mapLimit } from '@protector/platform';
 import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
-import type { ProtectionGroupReplica, SiteRepository } from '../db/index.js';
+import type { ProtectionGroupReplica, ReplicationPolicyRecord, SiteRepository } from '../db/index.js';
 import { groupRef, type SiteContext, storageGroupNameOf } from './context.js';
 
 export type { SiteEventKind };
@@ -65,13 +65,43 @@ interface Known {
   point: WatchedReplication['lastPoint'];
 }
 
+/** One group's replication to this site, as the site reports it (`SiteStorage.replicationGroups`). */
+export interface GroupReplicationState {
+  readonly pg: ProtectionGroupReplica;
+  /** Its array group (protection group or pod). */
+  readonly name: string;
+  readonly policy: ReplicationPolicyRecord | null;
+  /** Newest complete recovery point on this site's array; null without one or when unreadable. */
+  readonly lastPoint: WatchedReplication['lastPoint'];
+  readonly lagSeconds: number | null;
+}
+
 /** The replication monitor: its poll, and what it knows of each group (for storage state reads). */
 export interface ReplicationMonitor {
   stop(): void;
   pollNow(): Promise<void>;
   /** The group's replication as the last poll saw it; undefined before the monitor has seen it. */
   statusOf(protectionGroupId: string): WatchedReplication | undefined;
+  /**
+   * Every group's replication to this site, from what the monitor knows: the arrays are asked only
+   * about a group it has not seen yet (a health check costs no array request per group). A group with
+   * no array group yet (async, never protected) has no point and is not asked about.
+   */
+  groups(): Promise<GroupReplicationState[]>;
 }
+
+/** Every group of the site, a page at a time (a site may hold thousands), with the page's policies. */
+async function* groupPages(repo: SiteRepository) {
+  for (let after: string | null = null, more = true; more; ) {
+    const page = await repo.listProtectionGroups({}, { first: 500, after });
+    after = page.pageInfo.endCursor;
+    more = page.pageInfo.hasNextPage;
+    yield { nodes: page.nodes, policies: await repo.getReplicationPolicies(page.nodes.map((pg) => pg.id)) };
+  }
+}
+
+/** An async group without a stored array group name was never protected: nothing replicates. */
+const unprotected = (pg: ProtectionGroupReplica) => !pg.storageGroupName && pg.replicationType === 'async';
 
 /**
  * Watches replication to this site for every group and publishes changes (replication completed, RPO
@@ -201,12 +231,8 @@ export function startReplicationMonitor(deps: {
       const live = new Set<string>();
       // Groups already read once: watched together, by one listing of what completed since.
       const watchedAsync: { pg: ProtectionGroupReplica; ref: ReplicationGroupRef; rpo: number | null }[] = [];
-      // Every group, a page at a time (a site may hold thousands), with the page's policies in one read.
-      for (let after: string | null = null, more = true; more; ) {
-        const page = await deps.repo.listProtectionGroups({}, { first: 500, after });
-        after = page.pageInfo.endCursor;
-        more = page.pageInfo.hasNextPage;
-        const policies = await deps.repo.getReplicationPolicies(page.nodes.map((pg) => pg.id));
+      for await (const page of groupPages(deps.repo)) {
+        const { policies } = page;
         // Groups seen for the first time (all of them, at start), and sync groups: read one by one.
         const firstReads: {
           pg: ProtectionGroupReplica;
@@ -216,7 +242,7 @@ export function startReplicationMonitor(deps: {
           state: Known | undefined;
         }[] = [];
         for (const pg of page.nodes) {
-          if (!pg.storageGroupName && pg.replicationType === 'async') continue;
+          if (unprotected(pg)) continue;
           live.add(pg.id);
           const name = storageGroupNameOf(pg);
           const rpo = policies.get(pg.id)?.rpoMinutes ?? null;
@@ -299,6 +325,28 @@ export function startReplicationMonitor(deps: {
     statusOf: (id) => {
       const state = known.get(id);
       return state ? watched(state) : undefined;
+    },
+    groups: async () => {
+      const out: GroupReplicationState[] = [];
+      for await (const { nodes, policies } of groupPages(deps.repo)) {
+        for (const pg of nodes) {
+          const state = known.get(pg.id);
+          // Not seen yet: read as the monitor reads it (the direction where this site is the target).
+          const status = state
+            ? { lastPoint: state.point, lagSeconds: watched(state).lagSeconds() }
+            : unprotected(pg)
+              ? null
+              : await deps.driver.replicationStatus(groupRef(deps.arrays, pg, 'to-here')).catch(() => null);
+          out.push({
+            pg,
+            name: storageGroupNameOf(pg),
+            policy: policies.get(pg.id) ?? null,
+            lastPoint: status?.lastPoint ?? null,
+            lagSeconds: status?.lagSeconds ?? null,
+          });
+        }
+      }
+      return out;
     },
   };
 }

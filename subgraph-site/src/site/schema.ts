@@ -68,7 +68,7 @@ function nodeFields(info: GraphQLResolveInfo): Set<string> {
 export function buildSiteSchema(
   ctx: SiteContext,
   steps: SiteSteps,
-  monitor: Pick<ReplicationMonitor, 'statusOf'>,
+  monitor: Pick<ReplicationMonitor, 'groups'>,
 ): GraphQLSchema {
   const key = ctx.siteName;
   const { repo, cloud, driver } = ctx;
@@ -232,37 +232,17 @@ export function buildSiteSchema(
       requireAdmin(caller, 'Storage state');
       const validation = await driver.validate();
       const infos = driver.arrays();
-      // Every group, a page at a time, with what the replication monitor knows of it (the arrays
-      // are read here only for a group the monitor has not seen yet).
-      const groups: Json[] = [];
-      for (let after: string | null = null, more = true; more; ) {
-        const page = await repo.listProtectionGroups({}, { first: 500, after });
-        after = page.pageInfo.endCursor;
-        more = page.pageInfo.hasNextPage;
-        const policies = await repo.getReplicationPolicies(page.nodes.map((pg) => pg.id));
-        for (const pg of page.nodes) {
-          const ref = await storageRef(ctx, pg).catch(() => null);
-          const watched = monitor.statusOf(pg.id);
-          const status = watched
-            ? { lastPoint: watched.lastPoint, lagSeconds: watched.lagSeconds() }
-            : ref
-              ? await driver.replicationStatus(ref).catch(() => null)
-              : null;
-          const policy = policies.get(pg.id) ?? null;
-          const rpo = policy?.rpoMinutes ?? null;
-          const lag = status?.lagSeconds ?? null;
-          groups.push({
-            name: ref?.name ?? pg.storageGroupName ?? pg.name,
-            kind: pg.replicationType === 'async' ? 'PROTECTION_GROUP' : 'POD',
-            protectionGroup: pgRef(pg.id),
-            lagSeconds: lag,
-            lastRecoveryPoint: status?.lastPoint ? pointJson(status.lastPoint) : null,
-            rpoMinutes: rpo,
-            rpoCompliance: rpoCompliance(lag, rpo),
-            replicationIntervalSeconds: policy?.replicationIntervalSeconds ?? null,
-          });
-        }
-      }
+      // What the replication monitor knows of every group (no array request per group).
+      const groups = (await monitor.groups()).map((g) => ({
+        name: g.name,
+        kind: g.pg.replicationType === 'async' ? 'PROTECTION_GROUP' : 'POD',
+        protectionGroup: pgRef(g.pg.id),
+        lagSeconds: g.lagSeconds,
+        lastRecoveryPoint: g.lastPoint ? pointJson(g.lastPoint) : null,
+        rpoMinutes: g.policy?.rpoMinutes ?? null,
+        rpoCompliance: rpoCompliance(g.lagSeconds, g.policy?.rpoMinutes ?? null),
+        replicationIntervalSeconds: g.policy?.replicationIntervalSeconds ?? null,
+      }));
       return {
         driver: driver.name.toUpperCase(),
         arrays: validation.arrays.map((a) => ({

@@ -4,6 +4,7 @@
  * members, replication. `site-service-recover.test.ts` carries on from here.
  */
 import { randomUUID } from 'node:crypto';
+import type { Json } from '@protector/schema';
 import { describe, expect, it } from 'vitest';
 import {
   bootTenantServer,
@@ -242,6 +243,32 @@ describe('the step chain, protecting: boston primary, seattle secondary', () => 
     expect(points.recoveryPoints).toEqual([
       { name: point.name, complete: true, completedAt: expect.any(String) },
     ]);
+    // The target's storage state reports it once its replication monitor (every 1 s here) saw it land;
+    // the source reports no point of its own (recovery points land on the target).
+    const groupState = async (site: typeof lab.boston) => {
+      const r = await readSite<{ storage: { replicationGroups: Json[] } }>(
+        site,
+        'storage { replicationGroups { name kind protectionGroup { id } lastRecoveryPoint { name } lagSeconds } }',
+        site.tokens.admin,
+      );
+      return r.storage.replicationGroups.find((g) => (g['protectionGroup'] as Json)?.['id'] === md.id);
+    };
+    let seen = await groupState(lab.seattle);
+    for (let i = 0; i < 50 && (seen?.['lastRecoveryPoint'] as Json | null)?.['name'] !== point.name; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = await groupState(lab.seattle);
+    }
+    expect(seen).toMatchObject({
+      name: 'pg-prod-web-app',
+      kind: 'PROTECTION_GROUP',
+      lastRecoveryPoint: { name: point.name },
+      lagSeconds: expect.any(Number),
+    });
+    expect(await groupState(lab.boston)).toMatchObject({
+      name: 'pg-prod-web-app',
+      lastRecoveryPoint: null,
+      lagSeconds: null,
+    });
   });
 
   it('refuses replicateNow on the target site with INVALID_STATE', async () => {
