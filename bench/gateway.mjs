@@ -3,6 +3,9 @@
 // bench/results/gateway.json. Measures; asserts nothing.
 //
 // Run: npm run bench:gateway   (builds first)
+// Before the first run of each size the bench waits until both sites are quiet (each reads every group
+// from its arrays once at start): otherwise whichever target runs first pays for it.
+//
 // Environment (defaults in brackets):
 //   BENCH_GROUPS [1000,10000]   dataset sizes, in Protection Groups (each size is a run of every target)
 //   BENCH_MEMBERS [10]          members per group (one volume each)
@@ -85,6 +88,7 @@ console.log(
 
 try {
   failures = await withDatasets({
+    settle: true,
     labOptions: {
       dir,
       gatewayPort: 0,

@@ -4,6 +4,9 @@
 // statements per request. Prints a table and writes bench/results/site.json. Asserts nothing.
 //
 // Run: npm run bench:site   (builds first)
+// Before the runs of each size the bench waits until the sites are quiet (each reads every group from
+// its arrays once at start).
+//
 // Environment (defaults in brackets):
 //   BENCH_GROUPS [1000,10000]  BENCH_MEMBERS [10]  BENCH_SECONDS [20]  BENCH_WARMUP_SECONDS [3]
 //   BENCH_TIMEOUT_SECONDS [120]
@@ -141,6 +144,7 @@ async function countStatements(lab, body, n, token, countDir) {
 
 try {
   failures = await withDatasets({
+    settle: true,
     labOptions: {
       dir,
       gatewayPort: 0,

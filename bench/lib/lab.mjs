@@ -2,6 +2,7 @@
 // the gateway, then for each size (ascending) the lab is stopped, the missing groups are copied into
 // its files, and the lab starts again on them (same state, same ports).
 import { rmSync } from 'node:fs';
+import { procStat, sleep } from './common.mjs';
 import { keystoneToken, startLab } from '../../test/dist/lab.js';
 import { captureTemplate, countDataset, createTemplate, seedGroups } from './dataset.mjs';
 
@@ -49,7 +50,7 @@ export async function openLab(options) {
  * `run(lab, size, info)` measures it, and the lab is stopped afterwards. Returns the sizes whose lab
  * did not start, with the reason.
  */
-export async function withDatasets({ labOptions, sizes, members, replicate, run, log = console.log }) {
+export async function withDatasets({ labOptions, sizes, members, replicate, settle = false, run, log = console.log }) {
   const ordered = [...sizes].sort((a, b) => a - b);
   let lab = await openLab(labOptions);
   let template;
@@ -78,12 +79,14 @@ export async function withDatasets({ labOptions, sizes, members, replicate, run,
       continue;
     }
     const startMs = performance.now() - t1;
+    const settleMs = settle ? await settled(lab) : 0;
     log(
       `dataset: ${size} groups x ${members} members (boston holds ${counts.boston.groups} groups, ${counts.boston.members} members; ` +
-        `seattle ${counts.seattle.groups}, ${counts.seattle.members}); copied in ${(seedMs / 1000).toFixed(1)} s, lab up in ${(startMs / 1000).toFixed(1)} s`,
+        `seattle ${counts.seattle.groups}, ${counts.seattle.members}); copied in ${(seedMs / 1000).toFixed(1)} s, lab up in ${(startMs / 1000).toFixed(1)} s` +
+        (settle ? `, settled in ${(settleMs / 1000).toFixed(1)} s` : ''),
     );
     try {
-      await run(lab, size, { seedMs, startMs, counts });
+      await run(lab, size, { seedMs, startMs, settleMs, counts });
     } finally {
       await lab.stop();
     }
@@ -108,4 +111,25 @@ export function labPid(lab, name) {
   const pid = lab.process(name)?.child.pid;
   if (!pid) throw new Error(`bench: lab process ${name} is not running`);
   return pid;
+}
+
+/**
+ * Waits until the lab's sites are done starting: each site's replication monitor reads every group from
+ * the arrays once when it starts, and a run measured meanwhile pays for it (whichever target runs
+ * first). Settled: both sites below `belowPct` % of a core for `quietSeconds` seconds in a row, or
+ * `maxSeconds` passed. Returns the ms waited.
+ */
+export async function settled(lab, { belowPct = 15, quietSeconds = 3, maxSeconds = 180 } = {}) {
+  const pids = ['boston', 'seattle'].map((name) => labPid(lab, name));
+  const t0 = performance.now();
+  let quiet = 0;
+  let before = pids.map((pid) => procStat(pid)?.cpuMs ?? 0);
+  while (quiet < quietSeconds && performance.now() - t0 < maxSeconds * 1000) {
+    await sleep(1000);
+    const now = pids.map((pid) => procStat(pid)?.cpuMs ?? 0);
+    const busiest = Math.max(...now.map((ms, i) => (ms - before[i]) / 10));
+    quiet = busiest < belowPct ? quiet + 1 : 0;
+    before = now;
+  }
+  return performance.now() - t0;
 }

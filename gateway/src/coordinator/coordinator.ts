@@ -14,10 +14,17 @@ import {
 } from '@protector/schema';
 import { OperationEngine } from './engine.js';
 import { OperationEventBus } from './events.js';
-import { RecoveryPointsDocument } from './generated/site-documents.js';
+import { RecoveryPointsDocument, ReplicaHeadsDocument } from './generated/site-documents.js';
 import { GroupChanges } from './group-changes.js';
 import { FORCED_CLEANUP_STATUSES, type GroupStatus, type OperationSites, START_STATUSES } from './plans.js';
-import { authoritative, listReplicas, peerUnreachable, readReplica, syncState } from './replicas.js';
+import {
+  authoritative,
+  listReplicas,
+  peerUnreachable,
+  type ReplicaHead,
+  readReplica,
+  syncState,
+} from './replicas.js';
 import { SERVICE } from './site-client.js';
 import type { CallerTokens, CoordinatorOptions, GroupView } from './site-registry.js';
 import type { OperationRecord, OperationType, SiteRecord } from './store.js';
@@ -348,13 +355,27 @@ export class Coordinator extends GroupChanges {
 
   // ---- health ----
 
-  /** Starts a SYNC for every group whose copies differ, after a site returned. */
+  /**
+   * Starts a SYNC for every group whose copies differ, after a site returned. Every site's replicas are
+   * listed once, heads only (a page of 500 at a time), and compared by metadata version: the cost is a
+   * few pages per site whatever the number of groups, plus the syncs (each reads its group in full).
+   */
   async resyncSite(site: SiteRecord): Promise<string[]> {
     const started: string[] = [];
     try {
-      const groups = await listReplicas(await this.client(site.name), SERVICE);
-      for (const g of groups) {
-        const reads = await this.serviceReads(g);
+      const heads = new Map<string, Map<string, ReplicaHead>>();
+      await Promise.all(
+        this.sites().map(async (s) => {
+          const listed = await listReplicas(await this.client(s.name), SERVICE, {}, ReplicaHeadsDocument);
+          heads.set(s.name, new Map(listed.map((r) => [r.id, r])));
+        }),
+      );
+      for (const g of heads.get(site.name)?.values() ?? []) {
+        const reads = [g.currentPrimarySite.name, g.secondarySite.name].map((name) => ({
+          site: name,
+          replica: heads.get(name)?.get(g.id) ?? null,
+          error: null,
+        }));
         if (syncState(reads) !== 'OUT_OF_SYNC') continue;
         try {
           const op = await this.syncProtectionGroup(null, { protectionGroup: g.id, force: false });

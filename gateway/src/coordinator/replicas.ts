@@ -88,15 +88,16 @@ export async function replicaPage<R extends ReplicaHead = Replica>(
   return { edges, hasNextPage: pageInfo.hasNextPage, endCursor: pageInfo.endCursor ?? null };
 }
 
-/** Every replica `as` may see on one site, a page at a time. */
-export async function listReplicas(
+/** Every replica `as` may see on one site, a page at a time (in full, or only their heads). */
+export async function listReplicas<R extends ReplicaHead = Replica>(
   client: SiteClient,
   as: Identity,
   filter: ProtectionGroupReplicaFilterInput = {},
-): Promise<Replica[]> {
-  const all: Replica[] = [];
+  document?: ReplicaPageDocument<R>,
+): Promise<R[]> {
+  const all: R[] = [];
   for (let after: string | null = null; ; ) {
-    const page: ReplicaPage = await replicaPage(client, as, filter, SITE_PAGE_LIMIT, after);
+    const page: ReplicaPage<R> = await replicaPage(client, as, filter, SITE_PAGE_LIMIT, after, document);
     all.push(...page.edges.map((e) => e.node));
     if (!page.hasNextPage || !page.endCursor) return all;
     after = page.endCursor;

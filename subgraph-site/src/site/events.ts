@@ -83,9 +83,9 @@ export interface ReplicationMonitor {
   /** The group's replication as the last poll saw it; undefined before the monitor has seen it. */
   statusOf(protectionGroupId: string): WatchedReplication | undefined;
   /**
-   * Every group's replication to this site, from what the monitor knows: the arrays are asked only
-   * about a group it has not seen yet (a health check costs no array request per group). A group with
-   * no array group yet (async, never protected) has no point and is not asked about.
+   * Every group's replication to this site, from what the monitor knows: the arrays are not asked (a
+   * health check costs no array request per group). A group the monitor has not read yet (just after
+   * start, or just protected) has no point and no lag yet: its RPO compliance is UNKNOWN until then.
    */
   groups(): Promise<GroupReplicationState[]>;
 }
@@ -331,18 +331,12 @@ export function startReplicationMonitor(deps: {
       for await (const { nodes, policies } of groupPages(deps.repo)) {
         for (const pg of nodes) {
           const state = known.get(pg.id);
-          // Not seen yet: read as the monitor reads it (the direction where this site is the target).
-          const status = state
-            ? { lastPoint: state.point, lagSeconds: watched(state).lagSeconds() }
-            : unprotected(pg)
-              ? null
-              : await deps.driver.replicationStatus(groupRef(deps.arrays, pg, 'to-here')).catch(() => null);
           out.push({
             pg,
             name: storageGroupNameOf(pg),
             policy: policies.get(pg.id) ?? null,
-            lastPoint: status?.lastPoint ?? null,
-            lagSeconds: status?.lagSeconds ?? null,
+            lastPoint: state?.point ?? null,
+            lagSeconds: state ? watched(state).lagSeconds() : null,
           });
         }
       }
