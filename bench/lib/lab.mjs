@@ -2,8 +2,8 @@
 // the gateway, then for each size (ascending) the lab is stopped, the missing groups are copied into
 // its files, and the lab starts again on them (same state, same ports).
 import { rmSync } from 'node:fs';
-import { procStat, sleep } from './common.mjs';
 import { keystoneToken, startLab } from '../../test/dist/lab.js';
+import { procStat, sleep } from './common.mjs';
 import { captureTemplate, countDataset, createTemplate, seedGroups } from './dataset.mjs';
 
 const cleanups = new Set();
@@ -50,7 +50,15 @@ export async function openLab(options) {
  * `run(lab, size, info)` measures it, and the lab is stopped afterwards. Returns the sizes whose lab
  * did not start, with the reason.
  */
-export async function withDatasets({ labOptions, sizes, members, replicate, settle = false, run, log = console.log }) {
+export async function withDatasets({
+  labOptions,
+  sizes,
+  members,
+  replicate,
+  settle = false,
+  run,
+  log = console.log,
+}) {
   const ordered = [...sizes].sort((a, b) => a - b);
   let lab = await openLab(labOptions);
   let template;

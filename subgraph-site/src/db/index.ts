@@ -20,8 +20,9 @@ export {
   siteDialect,
 } from './data-source.js';
 export type { SiteDatabaseDialect } from './entities.js';
+export type { ReplicationSchedule } from './policies.js';
 export { REDACTED } from './redact.js';
-export { protectionGroupCursor } from './replica-reads.js';
+export { type ProtectionGroupHead, protectionGroupCursor } from './replica-reads.js';
 export {
   type ApplyMetadataOptions,
   createSiteRepository,

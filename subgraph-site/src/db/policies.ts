@@ -40,6 +40,25 @@ export async function getReplicationPolicies(
   return new Map(rows.map((row) => [row.protectionGroupId, toPolicy(row)]));
 }
 
+/** A policy's schedule and RPO, which background sweeps read. */
+export type ReplicationSchedule = Pick<ReplicationPolicyRecord, 'replicationIntervalSeconds' | 'rpoMinutes'>;
+
+/** Every policy's schedule and RPO by PG id, in one query of raw rows (see `listProtectionGroupHeads`). */
+export async function getReplicationSchedules(db: SiteDb): Promise<Map<string, ReplicationSchedule>> {
+  const rows = await db.read((m) =>
+    m
+      .getRepository<ReplicationPolicyRow>(ENTITY.replicationPolicy)
+      .createQueryBuilder('p')
+      .select('p.protectionGroupId', 'id')
+      .addSelect('p.replicationIntervalSeconds', 'interval')
+      .addSelect('p.rpoMinutes', 'rpo')
+      .getRawMany<{ id: string; interval: number | string; rpo: number | string }>(),
+  );
+  return new Map(
+    rows.map((r) => [r.id, { replicationIntervalSeconds: Number(r.interval), rpoMinutes: Number(r.rpo) }]),
+  );
+}
+
 /**
  * Decrypts the array tokens of a PG's policy. For the engine's storage calls only: never pass
  * the result to a resolver or a logger.

@@ -117,6 +117,32 @@ needs(testPostgres).describe('site database on PostgreSQL 15', () => {
     expect(await repo.countProtectionGroupsByPrimarySite({ projectId: 'p1' })).toEqual(
       new Map([[page1.nodes[0]!.currentPrimarySite, 5]]),
     );
+    // The sweeps' one-query read of every group: the same heads, dates as dates.
+    const at = new Date('2026-12-01T10:00:00.123Z');
+    await repo.recordReplication(page1.nodes[0]!.id, at);
+    const heads = await repo.listProtectionGroupHeads();
+    expect(heads.map((h) => h.name).sort()).toEqual(['C', 'a', 'a-c', 'a_b', 'b']);
+    expect(heads.find((h) => h.id === page1.nodes[0]!.id)?.lastReplicationAt?.toISOString()).toBe(
+      at.toISOString(),
+    );
+    await repo.setReplicationPolicy(
+      page1.nodes[1]!.id,
+      {
+        primaryArrayUrl: 'https://fa-a.example',
+        secondaryArrayUrl: 'https://fa-b.example',
+        replicationIntervalSeconds: 120,
+        rpoMinutes: 7,
+      },
+      1,
+    );
+    expect(await repo.getReplicationSchedules()).toEqual(
+      new Map([[page1.nodes[1]!.id, { replicationIntervalSeconds: 120, rpoMinutes: 7 }]]),
+    );
+    expect(heads.find((h) => h.id === page1.nodes[1]!.id)).toMatchObject({
+      lastReplicationAt: null,
+      projectId: 'p1',
+      replicationType: page1.nodes[1]!.replicationType,
+    });
 
     let calls = 0;
     const step = () => repo.runStepOnce('op-pg', 'k', 'Step', { token: 'x' }, async () => ({ n: ++calls }));

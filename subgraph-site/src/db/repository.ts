@@ -170,6 +170,11 @@ export class SiteRepository {
     return reads.listProtectionGroups(this.#db, filter, paging);
   }
 
+  /** Every PG's head (what background sweeps read), in one query. */
+  listProtectionGroupHeads(): Promise<reads.ProtectionGroupHead[]> {
+    return reads.listProtectionGroupHeads(this.#db);
+  }
+
   /** How many PGs (of `filter`) each site is the current primary of. */
   countProtectionGroupsByPrimarySite(
     filter: Pick<ProtectionGroupFilter, 'projectId'> = {},
@@ -206,6 +211,11 @@ export class SiteRepository {
     protectionGroupIds: readonly string[],
   ): Promise<Map<string, ReplicationPolicyRecord>> {
     return policies.getReplicationPolicies(this.#db, protectionGroupIds);
+  }
+
+  /** Every policy's schedule and RPO by PG id (what background sweeps read), in one query. */
+  getReplicationSchedules(): Promise<Map<string, policies.ReplicationSchedule>> {
+    return policies.getReplicationSchedules(this.#db);
   }
 
   /** The array tokens of a PG's policy, for storage calls only: never to a resolver or a logger. */

@@ -177,6 +177,16 @@ describe('replication monitor', () => {
     const ids = await groups(30);
     const never = randomUUID();
     await metadata(never, 99, null);
+    await repo.setReplicationPolicy(
+      ids[3]!,
+      {
+        primaryArrayUrl: 'https://fa-a.example',
+        secondaryArrayUrl: 'https://fa-b.example',
+        replicationIntervalSeconds: 120,
+        rpoMinutes: 7,
+      },
+      1,
+    );
     const { proxy, calls } = counted();
     const monitor = monitorOf(proxy, new SiteEvents(), site);
     try {
@@ -204,6 +214,8 @@ describe('replication monitor', () => {
       expect(state.map((g) => g.pg.id).sort()).toEqual([...ids, never].sort());
       const g3 = state.find((g) => g.pg.id === ids[3]);
       expect(g3?.name).toBe('pg-g3');
+      expect(g3?.policy).toEqual({ replicationIntervalSeconds: 120, rpoMinutes: 7 });
+      expect(state.find((g) => g.pg.id === ids[4])?.policy).toBeNull();
       if (site === 'seattle') {
         // The target: the recovery point landed here.
         expect(g3?.lastPoint?.name).toBe(point.name);

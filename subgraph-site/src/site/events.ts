@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { EventHub, mapLimit } from '@protector/platform';
 import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
 import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
-import type { ProtectionGroupReplica, ReplicationPolicyRecord, SiteRepository } from '../db/index.js';
+import type { ProtectionGroupHead, ReplicationSchedule, SiteRepository } from '../db/index.js';
 import { groupRef, type SiteContext, storageGroupNameOf } from './context.js';
 
 export type { SiteEventKind };
@@ -67,10 +67,10 @@ interface Known {
 
 /** One group's replication to this site, as the site reports it (`SiteStorage.replicationGroups`). */
 export interface GroupReplicationState {
-  readonly pg: ProtectionGroupReplica;
+  readonly pg: ProtectionGroupHead;
   /** Its array group (protection group or pod). */
   readonly name: string;
-  readonly policy: ReplicationPolicyRecord | null;
+  readonly policy: ReplicationSchedule | null;
   /** Newest complete recovery point on this site's array; null without one or when unreadable. */
   readonly lastPoint: WatchedReplication['lastPoint'];
   readonly lagSeconds: number | null;
@@ -90,18 +90,17 @@ export interface ReplicationMonitor {
   groups(): Promise<GroupReplicationState[]>;
 }
 
-/** Every group of the site, a page at a time (a site may hold thousands), with the page's policies. */
-async function* groupPages(repo: SiteRepository) {
-  for (let after: string | null = null, more = true; more; ) {
-    const page = await repo.listProtectionGroups({}, { first: 500, after });
-    after = page.pageInfo.endCursor;
-    more = page.pageInfo.hasNextPage;
-    yield { nodes: page.nodes, policies: await repo.getReplicationPolicies(page.nodes.map((pg) => pg.id)) };
-  }
+/** Every group of the site (its head) and every policy: two queries whatever the number of groups. */
+async function allGroups(repo: SiteRepository) {
+  const [groups, policies] = await Promise.all([
+    repo.listProtectionGroupHeads(),
+    repo.getReplicationSchedules(),
+  ]);
+  return { groups, policies };
 }
 
 /** An async group without a stored array group name was never protected: nothing replicates. */
-const unprotected = (pg: ProtectionGroupReplica) => !pg.storageGroupName && pg.replicationType === 'async';
+const unprotected = (pg: ProtectionGroupHead) => !pg.storageGroupName && pg.replicationType === 'async';
 
 /**
  * Watches replication to this site for every group and publishes changes (replication completed, RPO
@@ -150,7 +149,7 @@ export function startReplicationMonitor(deps: {
 
   /** A newer complete point of a group: the event (unless history) and `lastReplicationAt`. */
   const landed = async (
-    pg: ProtectionGroupReplica,
+    pg: ProtectionGroupHead,
     name: string,
     point: NonNullable<WatchedReplication['lastPoint']>,
     rpo: number | null,
@@ -178,7 +177,7 @@ export function startReplicationMonitor(deps: {
       await deps.repo.recordReplication(pg.id, point.createdAt);
   };
 
-  const checkRpo = (pg: ProtectionGroupReplica, name: string, rpo: number | null, w: WatchedReplication) => {
+  const checkRpo = (pg: ProtectionGroupHead, name: string, rpo: number | null, w: WatchedReplication) => {
     const lag = w.lagSeconds();
     if (rpo === null || lag === null) return;
     const isViolated = rpoCompliance(lag, rpo) === 'VIOLATED';
@@ -230,52 +229,50 @@ export function startReplicationMonitor(deps: {
       }
       const live = new Set<string>();
       // Groups already read once: watched together, by one listing of what completed since.
-      const watchedAsync: { pg: ProtectionGroupReplica; ref: ReplicationGroupRef; rpo: number | null }[] = [];
-      for await (const page of groupPages(deps.repo)) {
-        const { policies } = page;
-        // Groups seen for the first time (all of them, at start), and sync groups: read one by one.
-        const firstReads: {
-          pg: ProtectionGroupReplica;
-          name: string;
-          ref: ReplicationGroupRef;
-          rpo: number | null;
-          state: Known | undefined;
-        }[] = [];
-        for (const pg of page.nodes) {
-          if (unprotected(pg)) continue;
-          live.add(pg.id);
-          const name = storageGroupNameOf(pg);
-          const rpo = policies.get(pg.id)?.rpoMinutes ?? null;
-          // Watch the direction where this site is the target: that is where recovery points land.
-          const ref = groupRef(deps.arrays, pg, 'to-here');
-          const state = known.get(pg.id);
-          if (ref.mode === 'async' && state?.ref === refKey(ref)) {
-            state.link = now;
-            watchedAsync.push({ pg, ref, rpo });
-            continue;
-          }
-          firstReads.push({ pg, name, ref, rpo, state });
+      const watchedAsync: { pg: ProtectionGroupHead; ref: ReplicationGroupRef; rpo: number | null }[] = [];
+      const { groups, policies } = await allGroups(deps.repo);
+      // Groups seen for the first time (all of them, at start), and sync groups: read one by one.
+      const firstReads: {
+        pg: ProtectionGroupHead;
+        name: string;
+        ref: ReplicationGroupRef;
+        rpo: number | null;
+        state: Known | undefined;
+      }[] = [];
+      for (const pg of groups) {
+        if (unprotected(pg)) continue;
+        live.add(pg.id);
+        const name = storageGroupNameOf(pg);
+        const rpo = policies.get(pg.id)?.rpoMinutes ?? null;
+        // Watch the direction where this site is the target: that is where recovery points land.
+        const ref = groupRef(deps.arrays, pg, 'to-here');
+        const state = known.get(pg.id);
+        if (ref.mode === 'async' && state?.ref === refKey(ref)) {
+          state.link = now;
+          watchedAsync.push({ pg, ref, rpo });
+          continue;
         }
-        // A few at once: at start a site reads every group, thousands against a busy array.
-        await mapLimit(firstReads, deps.concurrency ?? 1, async ({ pg, name, ref, rpo, state }) => {
-          let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
-          try {
-            status = await deps.driver.replicationStatus(ref);
-          } catch (err) {
-            if (isProtectorError(err)) return;
-            throw err;
-          }
-          const next: Known = {
-            ref: refKey(ref),
-            mode: ref.mode,
-            link: linkState(status.link),
-            point: state?.point ?? null,
-          };
-          if (status.lastPoint) await landed(pg, name, status.lastPoint, rpo, next);
-          known.set(pg.id, next);
-          checkRpo(pg, name, rpo, watched(next));
-        });
+        firstReads.push({ pg, name, ref, rpo, state });
       }
+      // A few at once: at start a site reads every group, thousands against a busy array.
+      await mapLimit(firstReads, deps.concurrency ?? 1, async ({ pg, name, ref, rpo, state }) => {
+        let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
+        try {
+          status = await deps.driver.replicationStatus(ref);
+        } catch (err) {
+          if (isProtectorError(err)) return;
+          throw err;
+        }
+        const next: Known = {
+          ref: refKey(ref),
+          mode: ref.mode,
+          link: linkState(status.link),
+          point: state?.point ?? null,
+        };
+        if (status.lastPoint) await landed(pg, name, status.lastPoint, rpo, next);
+        known.set(pg.id, next);
+        checkRpo(pg, name, rpo, watched(next));
+      });
       if (watchedAsync.length) {
         const from = since.get(local)!;
         const seen = await deps.driver.completedReplications(
@@ -327,20 +324,17 @@ export function startReplicationMonitor(deps: {
       return state ? watched(state) : undefined;
     },
     groups: async () => {
-      const out: GroupReplicationState[] = [];
-      for await (const { nodes, policies } of groupPages(deps.repo)) {
-        for (const pg of nodes) {
-          const state = known.get(pg.id);
-          out.push({
-            pg,
-            name: storageGroupNameOf(pg),
-            policy: policies.get(pg.id) ?? null,
-            lastPoint: state?.point ?? null,
-            lagSeconds: state ? watched(state).lagSeconds() : null,
-          });
-        }
-      }
-      return out;
+      const { groups, policies } = await allGroups(deps.repo);
+      return groups.map((pg): GroupReplicationState => {
+        const state = known.get(pg.id);
+        return {
+          pg,
+          name: storageGroupNameOf(pg),
+          policy: policies.get(pg.id) ?? null,
+          lastPoint: state?.point ?? null,
+          lagSeconds: state ? watched(state).lagSeconds() : null,
+        };
+      });
     },
   };
 }
