@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecretKey } from '@protector/platform/db';
+import { ProtectorError } from '@protector/schema';
 import type { StorageDriver } from '@protector/storage-drivers';
 import { MockStorageDriver } from '@protector/storage-drivers/mock';
 import type { DataSource } from 'typeorm';
@@ -111,9 +112,16 @@ describe('replication monitor', () => {
     });
   }
 
-  it('reads each group once, then only what completed since, whatever the number of groups', async () => {
+  it('reads new groups together, then only what completed since, whatever the number of groups', async () => {
     const ids = await groups(30);
-    const { proxy, calls, most } = counted();
+    // Replicated before the monitor started: history (no event), but its point and lastReplicationAt are read.
+    const before = await driver.replicateNow({
+      name: 'pg-g2',
+      mode: 'async',
+      sourceArray: A,
+      targetArray: B,
+    });
+    const { proxy, calls } = counted();
     const events: SiteEvent[] = [];
     const hub = new SiteEvents();
     const stream = hub.subscribe();
@@ -123,9 +131,14 @@ describe('replication monitor', () => {
     const monitor = monitorOf(proxy, hub);
     try {
       await monitor.pollNow();
-      expect(calls.replicationStatus).toBe(30);
-      // The first reads go to the arrays [storage] concurrency at once.
-      expect(most.replicationStatus).toBe(4);
+      // Where the array's completions stand, then every new group at once: no group read one by one.
+      expect(calls.replicationStatus ?? 0).toBe(0);
+      expect(calls.completedReplications).toBe(2);
+      expect(monitor.statusOf(ids[2]!)?.lastPoint?.name).toBe(before.name);
+      expect((await repo.getProtectionGroup(ids[2]!))?.lastReplicationAt?.getTime()).toBe(
+        before.createdAt.getTime(),
+      );
+      expect(monitor.statusOf(ids[5]!)?.lastPoint).toBeNull();
       for (const k of Object.keys(calls)) delete calls[k];
 
       // Nothing changed: no group is read again.
@@ -158,12 +171,13 @@ describe('replication monitor', () => {
       await monitor.pollNow();
       expect(events.filter((e) => e.kind === 'REPLICATION_COMPLETED')).toHaveLength(1);
 
-      // A new group is read once, the others not.
+      // A new group is read once (with the others' listing, and its own), the others not.
       for (const k of Object.keys(calls)) delete calls[k];
       await groups(1, 30);
       await monitor.pollNow();
       await monitor.pollNow();
-      expect(calls.replicationStatus).toBe(1);
+      expect(calls.replicationStatus ?? 0).toBe(0);
+      expect(calls.completedReplications).toBe(3);
     } finally {
       monitor.stop();
       await stream.return(undefined);
@@ -224,6 +238,43 @@ describe('replication monitor', () => {
         // The source: nothing lands here (its lag is the target's to report).
         expect(g3).toMatchObject({ lastPoint: null, lagSeconds: null });
       }
+    } finally {
+      monitor.stop();
+    }
+  });
+
+  it('reads new groups one by one, a few at once, when reading them together fails', async () => {
+    const ids = await groups(12);
+    const { proxy, calls, most } = counted();
+    const refusing = new Proxy(proxy, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== 'completedReplications') return value;
+        return (...args: Parameters<StorageDriver['completedReplications']>) =>
+          args[2]?.getTime() === 0
+            ? Promise.reject(new ProtectorError('STORAGE_AUTH_FAILED', 'Array refused the API token.'))
+            : value.apply(target, args);
+      },
+    });
+    const logs: string[] = [];
+    const monitor = startReplicationMonitor({
+      repo,
+      driver: refusing,
+      events: new SiteEvents(),
+      siteName: 'seattle',
+      arrays: { localArray: B, peerArray: A, arrayTokens: () => undefined },
+      intervalMs: 3_600_000,
+      concurrency: 4,
+      log: (_level, message) => logs.push(message),
+    });
+    try {
+      await monitor.pollNow();
+      expect(calls.replicationStatus).toBe(12);
+      expect(most.replicationStatus).toBe(4);
+      expect(logs).toEqual([
+        expect.stringMatching(/reading new groups together: Array refused the API token.*one by one/),
+      ]);
+      expect(ids.every((id) => monitor.statusOf(id) !== undefined)).toBe(true);
     } finally {
       monitor.stop();
     }

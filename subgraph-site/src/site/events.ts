@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventHub, mapLimit } from '@protector/platform';
 import { isProtectorError, rpoCompliance, type SiteEventKind } from '@protector/schema';
-import type { ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
+import type { CompletedReplication, ReplicationGroupRef, StorageDriver } from '@protector/storage-drivers';
 import type { ProtectionGroupHead, ReplicationSchedule, SiteRepository } from '../db/index.js';
 import { groupRef, type SiteContext, storageGroupNameOf } from './context.js';
 
@@ -254,8 +254,38 @@ export function startReplicationMonitor(deps: {
         }
         firstReads.push({ pg, name, ref, rpo, state });
       }
-      // A few at once: at start a site reads every group, thousands against a busy array.
-      await mapLimit(firstReads, deps.concurrency ?? 1, async ({ pg, name, ref, rpo, state }) => {
+      // Async groups seen for the first time (every group, at start) are read together: one listing of
+      // every completed transfer to this array (and their snapshots, 50 a request), not four requests
+      // a group. Sync groups, and async ones when that listing fails (e.g. one group's own array token
+      // is refused), are read one by one, a few at once, each failure its own.
+      const firstAsync = firstReads.filter((f) => f.ref.mode === 'async');
+      const everything = firstAsync.length
+        ? await deps.driver
+            .completedReplications(
+              local,
+              firstAsync.map((f) => f.ref),
+              new Date(0),
+            )
+            .catch((err: unknown) => {
+              if (!isProtectorError(err)) throw err;
+              deps.log(
+                'WARNING',
+                `replication monitor: reading new groups together: ${err.message}; one by one`,
+              );
+              return null;
+            })
+        : null;
+      const oneByOne = everything ? firstReads.filter((f) => f.ref.mode !== 'async') : firstReads;
+      if (everything) {
+        for (const { pg, name, ref, rpo, state } of firstAsync) {
+          const next: Known = { ref: refKey(ref), mode: ref.mode, link: now, point: state?.point ?? null };
+          const done = everything.completed.get(ref.name);
+          if (done) await landed(pg, name, completedPoint(done), rpo, next);
+          known.set(pg.id, next);
+          checkRpo(pg, name, rpo, watched(next));
+        }
+      }
+      await mapLimit(oneByOne, deps.concurrency ?? 1, async ({ pg, name, ref, rpo, state }) => {
         let status: Awaited<ReturnType<StorageDriver['replicationStatus']>>;
         try {
           status = await deps.driver.replicationStatus(ref);
@@ -284,21 +314,7 @@ export function startReplicationMonitor(deps: {
         for (const { pg, ref, rpo } of watchedAsync) {
           const state = known.get(pg.id)!;
           const done = seen.completed.get(ref.name);
-          if (done) {
-            await landed(
-              pg,
-              ref.name,
-              {
-                name: done.point,
-                createdAt: done.createdAt,
-                completedAt: done.completedAt,
-                progress: 1,
-                complete: true,
-              },
-              rpo,
-              state,
-            );
-          }
+          if (done) await landed(pg, ref.name, completedPoint(done), rpo, state);
           checkRpo(pg, ref.name, rpo, watched(state));
         }
       }
@@ -338,6 +354,15 @@ export function startReplicationMonitor(deps: {
     },
   };
 }
+
+/** A completed replication as the recovery point it landed. */
+const completedPoint = (done: CompletedReplication): NonNullable<WatchedReplication['lastPoint']> => ({
+  name: done.point,
+  createdAt: done.createdAt,
+  completedAt: done.completedAt,
+  progress: 1,
+  complete: true,
+});
 
 export function pointJson(p: {
   name: string;
