@@ -144,9 +144,25 @@ export async function recordConsistencyGroup(
   await updatePg(db, id, { consistencyGroupId });
 }
 
-/** Records the time of the latest replicated recovery point. Site-local: no version bump. */
-export async function recordReplication(db: SiteDb, id: string, at: Date): Promise<void> {
-  await updatePg(db, id, { lastReplicationAt: at });
+/**
+ * Records the time of the latest replicated recovery point of each PG, all in one transaction (the
+ * replication monitor records every point a poll saw at once). Site-local: no version bump. A PG that
+ * no longer exists has nothing to record: skipped. Returns how many were recorded.
+ */
+export async function recordReplications(
+  db: SiteDb,
+  points: readonly { readonly id: string; readonly at: Date }[],
+): Promise<number> {
+  if (!points.length) return 0;
+  return db.tx(async (m) => {
+    const repo = m.getRepository<ProtectionGroupRow>(ENTITY.protectionGroup);
+    const now = new Date();
+    let recorded = 0;
+    for (const { id, at } of points) {
+      recorded += (await repo.update({ id }, { lastReplicationAt: at, updatedAt: now })).affected ?? 0;
+    }
+    return recorded;
+  });
 }
 
 async function updatePg(db: SiteDb, id: string, changes: Partial<ProtectionGroupRow>): Promise<void> {

@@ -137,9 +137,12 @@ export class SiteRepository {
     return writes.recordConsistencyGroup(this.#db, id, consistencyGroupId);
   }
 
-  /** Records the time of the latest replicated recovery point. Site-local: no version bump. */
-  recordReplication(id: string, at: Date): Promise<void> {
-    return writes.recordReplication(this.#db, id, at);
+  /**
+   * Records the time of the latest replicated recovery point of each PG, in one transaction.
+   * Site-local: no version bump. A PG that no longer exists is skipped; returns how many were recorded.
+   */
+  recordReplications(points: readonly { readonly id: string; readonly at: Date }[]): Promise<number> {
+    return writes.recordReplications(this.#db, points);
   }
 
   // ---------------------------------------------------------------- replica reads (replica-reads.ts)

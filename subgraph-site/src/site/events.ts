@@ -147,8 +147,11 @@ export function startReplicationMonitor(deps: {
           : Math.max(0, Math.round((Date.now() - k.point.createdAt.getTime()) / 1000)),
   });
 
-  /** A newer complete point of a group: the event (unless history) and `lastReplicationAt`. */
-  const landed = async (
+  // `lastReplicationAt` of the points a poll saw, recorded together at its end (one transaction).
+  const toRecord: { id: string; at: Date }[] = [];
+
+  /** A newer complete point of a group: the event (unless history) and, at the poll's end, `lastReplicationAt`. */
+  const landed = (
     pg: ProtectionGroupHead,
     name: string,
     point: NonNullable<WatchedReplication['lastPoint']>,
@@ -174,7 +177,7 @@ export function startReplicationMonitor(deps: {
     }
     state.point = point;
     if (!pg.lastReplicationAt || pg.lastReplicationAt < point.createdAt)
-      await deps.repo.recordReplication(pg.id, point.createdAt);
+      toRecord.push({ id: pg.id, at: point.createdAt });
   };
 
   const checkRpo = (pg: ProtectionGroupHead, name: string, rpo: number | null, w: WatchedReplication) => {
@@ -280,7 +283,7 @@ export function startReplicationMonitor(deps: {
         for (const { pg, name, ref, rpo, state } of firstAsync) {
           const next: Known = { ref: refKey(ref), mode: ref.mode, link: now, point: state?.point ?? null };
           const done = everything.completed.get(ref.name);
-          if (done) await landed(pg, name, completedPoint(done), rpo, next);
+          if (done) landed(pg, name, completedPoint(done), rpo, next);
           known.set(pg.id, next);
           checkRpo(pg, name, rpo, watched(next));
         }
@@ -299,7 +302,7 @@ export function startReplicationMonitor(deps: {
           link: linkState(status.link),
           point: state?.point ?? null,
         };
-        if (status.lastPoint) await landed(pg, name, status.lastPoint, rpo, next);
+        if (status.lastPoint) landed(pg, name, status.lastPoint, rpo, next);
         known.set(pg.id, next);
         checkRpo(pg, name, rpo, watched(next));
       });
@@ -314,13 +317,18 @@ export function startReplicationMonitor(deps: {
         for (const { pg, ref, rpo } of watchedAsync) {
           const state = known.get(pg.id)!;
           const done = seen.completed.get(ref.name);
-          if (done) await landed(pg, ref.name, completedPoint(done), rpo, state);
+          if (done) landed(pg, ref.name, completedPoint(done), rpo, state);
           checkRpo(pg, ref.name, rpo, watched(state));
         }
       }
       for (const id of known.keys()) if (!live.has(id)) known.delete(id);
     } catch (err) {
       deps.log('WARNING', `replication monitor: ${(err as Error).message}`);
+    } finally {
+      // What was seen is recorded even when the poll stopped half-way (a group deleted meanwhile is skipped).
+      await deps.repo.recordReplications(toRecord.splice(0)).catch((err: unknown) => {
+        deps.log('WARNING', `replication monitor: recording replications: ${(err as Error).message}`);
+      });
     }
   };
 

@@ -179,7 +179,7 @@ export function storageSteps(kit: StepKit) {
           point = found;
         }
         if (input.wait ?? true) point = await waitForPoint(ref, point.name, input.timeoutSeconds ?? 3600);
-        if (point.complete) await repo.recordReplication(pg.id, point.createdAt);
+        if (point.complete) await repo.recordReplications([{ id: pg.id, at: point.createdAt }]);
         return { recoveryPoint: pointJson(point) };
       });
     },
