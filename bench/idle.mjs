@@ -15,6 +15,7 @@
 //   BENCH_IDLE_WARMUP_SECONDS [30] unmeasured time after the lab starts (start-up, first monitor rounds)
 //   BENCH_IDLE_SAMPLE_SECONDS [5]  sampling period
 //   BENCH_HEALTH_INTERVAL [10]     the gateway's [gateway] health_interval (the product default)
+//   BENCH_MONITOR_INTERVAL [2]     each site's replication_monitor_interval (the lab's; the product default is 10)
 //   BENCH_STORAGE [fa-sim]         fa-sim: the arrays are simulated in their own process (the FlashArray
 //                                  REST simulator, reached over HTTPS by the pure driver), so a site's CPU
 //                                  is the site's alone; mock: inside both site processes (the lab's
@@ -54,6 +55,7 @@ const settings = {
   warmupSeconds: envNumber('BENCH_IDLE_WARMUP_SECONDS', 30),
   sampleSeconds: envNumber('BENCH_IDLE_SAMPLE_SECONDS', 5),
   healthIntervalSeconds: envNumber('BENCH_HEALTH_INTERVAL', 10),
+  monitorIntervalSeconds: envNumber('BENCH_MONITOR_INTERVAL', 2),
   storage: envChoice('BENCH_STORAGE', ['fa-sim', 'mock'], 'fa-sim'),
   replicationIntervalSeconds: 30,
   replicate: envNumber('BENCH_REPLICATE', 1) === 1,
@@ -132,6 +134,7 @@ try {
       gatewayPort: 0,
       demo: false,
       healthIntervalSeconds: settings.healthIntervalSeconds,
+      monitorIntervalSeconds: settings.monitorIntervalSeconds,
       replicationIntervalSeconds: settings.replicationIntervalSeconds,
       storage: settings.storage,
     },

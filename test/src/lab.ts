@@ -44,6 +44,8 @@ export interface LabOptions {
   /** Mirror child output to this stream (npm start), else only to log files. */
   readonly echo?: NodeJS.WritableStream;
   readonly healthIntervalSeconds?: number;
+  /** Each site's `replication_monitor_interval`, seconds. @default 2 */
+  readonly monitorIntervalSeconds?: number;
   /**
    * The arrays: `mock` (the sites' mock driver on one shared data dir) or `fa-sim` (the pure driver over
    * HTTPS to a FlashArray REST simulator process; both sites with the same `[storage]` values, seattle
@@ -166,7 +168,7 @@ site_name = ${spec.name}
 state_path = ${state}
 log_dir = ${state}/log
 ${storage}
-replication_monitor_interval = 2
+replication_monitor_interval = ${o.monitorIntervalSeconds ?? 2}
 use_simulated_cloud = True
 ${o.recoveryConcurrency ? `recovery_concurrency = ${o.recoveryConcurrency}\n` : ''}
 [storage]
