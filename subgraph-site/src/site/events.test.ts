@@ -112,6 +112,14 @@ describe('replication monitor', () => {
     });
   }
 
+  /** Replicates one group now (boston -> seattle), then lets the monitor poll. */
+  async function replicateAndPoll(monitor: { pollNow(): Promise<void> }, name: string) {
+    const point = await driver.replicateNow({ name, mode: 'async', sourceArray: A, targetArray: B });
+    await new Promise((r) => setTimeout(r, 20));
+    await monitor.pollNow();
+    return point;
+  }
+
   it('reads new groups together, then only what completed since, whatever the number of groups', async () => {
     const ids = await groups(30);
     // Replicated before the monitor started: history (no event), but its point and lastReplicationAt are read.
@@ -148,14 +156,7 @@ describe('replication monitor', () => {
       expect(calls.completedReplications).toBe(2);
 
       // One group replicates: the next poll learns it, records it and reports it.
-      const point = await driver.replicateNow({
-        name: 'pg-g7',
-        mode: 'async',
-        sourceArray: A,
-        targetArray: B,
-      });
-      await new Promise((r) => setTimeout(r, 20));
-      await monitor.pollNow();
+      const point = await replicateAndPoll(monitor, 'pg-g7');
       await new Promise((r) => setImmediate(r));
       expect(calls.replicationStatus ?? 0).toBe(0);
       expect(monitor.statusOf(ids[7]!)?.lastPoint?.name).toBe(point.name);
@@ -212,14 +213,7 @@ describe('replication monitor', () => {
       expect(before.every((g) => g.lastPoint === null && g.lagSeconds === null)).toBe(true);
 
       await monitor.pollNow();
-      const point = await driver.replicateNow({
-        name: 'pg-g3',
-        mode: 'async',
-        sourceArray: A,
-        targetArray: B,
-      });
-      await new Promise((r) => setTimeout(r, 20));
-      await monitor.pollNow();
+      const point = await replicateAndPoll(monitor, 'pg-g3');
       for (const k of Object.keys(calls)) delete calls[k];
 
       // A health check after that: the arrays are not asked about any group.

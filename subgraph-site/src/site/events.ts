@@ -234,7 +234,7 @@ export function startReplicationMonitor(deps: {
       // Groups already read once: watched together, by one listing of what completed since.
       const watchedAsync: { pg: ProtectionGroupHead; ref: ReplicationGroupRef; rpo: number | null }[] = [];
       const { groups, policies } = await allGroups(deps.repo);
-      // Groups seen for the first time (all of them, at start), and sync groups: read one by one.
+      // Groups seen for the first time (all of them, at start), and sync groups: read below.
       const firstReads: {
         pg: ProtectionGroupHead;
         name: string;
