@@ -106,8 +106,13 @@ type ReplicationGroupState @shareable {
   kind: StorageGroupKind!
   """The Protection Group it replicates, when it belongs to one."""
   protectionGroup: ProtectionGroup
-  """Seconds between now and the creation of the newest complete recovery point."""
+  """
+  Seconds between now and the creation of the newest complete recovery point on this site's array, as
+  the site's replication monitor last saw it. Null on the group's source site (recovery points land on
+  the target) and until the monitor has read the group (a poll or two after the site starts).
+  """
   lagSeconds: Int
+  """The newest complete recovery point on this site's array, as the replication monitor last saw it; null as for lagSeconds."""
   lastRecoveryPoint: RecoveryPoint
   rpoMinutes: Int
   rpoCompliance: RpoCompliance!
