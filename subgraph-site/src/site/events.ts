@@ -80,8 +80,6 @@ export interface GroupReplicationState {
 export interface ReplicationMonitor {
   stop(): void;
   pollNow(): Promise<void>;
-  /** The group's replication as the last poll saw it; undefined before the monitor has seen it. */
-  statusOf(protectionGroupId: string): WatchedReplication | undefined;
   /**
    * Every group's replication to this site, from what the monitor knows: the arrays are not asked (a
    * health check costs no array request per group). A group the monitor has not read yet (just after
@@ -343,10 +341,6 @@ export function startReplicationMonitor(deps: {
   return {
     stop: () => clearInterval(timer),
     pollNow,
-    statusOf: (id) => {
-      const state = known.get(id);
-      return state ? watched(state) : undefined;
-    },
     groups: async () => {
       const { groups, policies } = await allGroups(deps.repo);
       return groups.map((pg): GroupReplicationState => {
