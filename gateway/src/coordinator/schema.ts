@@ -155,13 +155,22 @@ function lastReplicationAt(v: GroupView): string | null {
   return times.sort().at(-1) ?? (v.group.lastReplicationAt as string | null | undefined) ?? null;
 }
 
+/**
+ * One group's replication health, from what the request read: its lag is the age of the newest point
+ * replicated to its target (each site's replication monitor records arrivals on its replica); a sync
+ * group (pod) is not behind while its secondary site's replication link is connected.
+ */
 function groupHealth(c: Coordinator, v: GroupView): Json {
   const g = v.group;
   const secondaryHealth = c.siteHealth(g.secondarySite.name);
-  const fromSite = secondaryHealth.groups.find((x) => x.id === g.id);
-  const rpo = (g.policy?.rpoMinutes as number | undefined) ?? fromSite?.rpoMinutes ?? null;
+  const rpo = (g.policy?.rpoMinutes as number | undefined) ?? null;
   const last = lastReplicationAt(v);
-  const lag = fromSite?.lagSeconds ?? (last ? Math.round((Date.now() - Date.parse(last)) / 1000) : null);
+  const lag =
+    g.replicationType === 'SYNC' && secondaryHealth.linkState === 'CONNECTED'
+      ? 0
+      : last
+        ? Math.max(0, Math.round((Date.now() - Date.parse(last)) / 1000))
+        : null;
   const compliance = rpoCompliance(lag, rpo);
   const sync = syncState(v.reads);
   const issues: HealthIssue[] = [];
@@ -204,20 +213,26 @@ const issueJson = ({ protectionGroupId, ...issue }: HealthIssue): Json => ({
   protectionGroup: protectionGroupId ? { id: protectionGroupId } : null,
 });
 
+/**
+ * A site's health as the caller may see it: the site's own state from the last health check, and
+ * the lag, RPO compliance and issues of the caller's groups replicating to it (`views`, read with
+ * the caller's tokens), never another tenant's.
+ */
 function siteHealthJson(c: Coordinator, s: SiteRecord, views: readonly GroupView[]): Json {
   const h: SiteHealth = c.siteHealth(s.name);
   const groups = views.filter((v) => v.group.secondarySite.name === s.name).map((v) => groupHealth(c, v));
-  const lags = h.groups.map((g) => g.lagSeconds).filter((x): x is number => x !== null);
+  const lags = groups.map((g) => g.replicationLagSeconds).filter((x): x is number => typeof x === 'number');
+  const compliance = groups.map((g) => g.rpoCompliance);
   return {
     reachable: h.status !== 'UNREACHABLE' && h.status !== 'UNKNOWN',
     checkedAt: h.checkedAt,
     latencyMs: h.latencyMs,
     storageReachable: h.storageReachable,
     replicationLinkState: h.linkState,
-    maxReplicationLagSeconds: lags.length ? Math.max(...lags) : null,
-    rpoCompliance: h.groups.some((g) => g.rpoCompliance === 'VIOLATED')
+    maxReplicationLagSeconds: lags.length ? lags.reduce((a, b) => Math.max(a, b)) : null,
+    rpoCompliance: compliance.includes('VIOLATED')
       ? 'VIOLATED'
-      : h.groups.length
+      : compliance.includes('COMPLIANT')
         ? 'COMPLIANT'
         : 'UNKNOWN',
     failoverReadiness:
@@ -229,7 +244,10 @@ function siteHealthJson(c: Coordinator, s: SiteRecord, views: readonly GroupView
             ? 'READY'
             : 'UNKNOWN',
     protectionGroups: groups,
-    issues: h.issues.map(issueJson),
+    issues: [
+      ...h.issues.map(issueJson),
+      ...groups.flatMap((g) => (g.issues as Json[]).filter((i) => i.code === 'RPO_VIOLATED')),
+    ],
   };
 }
 
@@ -315,6 +333,13 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
       groupOf(parent.protectionGroup, ctx),
   };
 
+  /** A site's health as the caller may see it (its own groups, read with its tokens). */
+  const healthOf = async (name: string, ctx: CallerTokens) => {
+    const record = c.sites().find((x) => x.name === name);
+    if (!record) return siteHealthJson(c, { name } as SiteRecord, []);
+    return siteHealthJson(c, record, await c.listGroups(ctx).catch(() => []));
+  };
+
   /** The group's newest successful DR drill. */
   const lastDrill = async (protectionGroupId: string) =>
     (
@@ -346,6 +371,10 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
     },
     HealthIssue: withGroup,
     ProtectionGroupReplica: withGroup,
+    // Read only when selected, with the subscriber's own tokens (its groups, as for `Site.health`).
+    SiteHealthEvent: {
+      health: (e: { site: Json }, _: unknown, ctx: CallerTokens) => healthOf(String(e.site.name), ctx),
+    },
     Query: {
       // The registry shows internal endpoints: only to callers a site's Keystone accepts.
       async sites(_: unknown, __: unknown, ctx: CallerTokens) {
@@ -501,12 +530,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
               registeredAt: new Date(0),
             };
       },
-      async health(s: Json, _: unknown, ctx: CallerTokens) {
-        const record = c.sites().find((x) => x.name === s.name);
-        if (!record) return siteHealthJson(c, { name: String(s.name) } as SiteRecord, []);
-        const views = await c.listGroups(ctx).catch(() => []);
-        return siteHealthJson(c, record, views);
-      },
+      health: (s: Json, _: unknown, ctx: CallerTokens) => healthOf(String(s.name), ctx),
       async role(s: Json, _: unknown, ctx: CallerTokens) {
         const views = await c.listGroups(ctx).catch(() => []);
         const primary = views.some((v) => v.group.currentPrimarySite.name === s.name);
@@ -616,7 +640,6 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
             site: siteJson(c, s),
             status: e.status,
             previousStatus: e.previousStatus,
-            health: siteHealthJson(c, s, []),
           };
         });
       }

@@ -143,7 +143,11 @@ type DeletedProtectionGroup {
 """Replication health of one group."""
 type ProtectionGroupHealth {
   protectionGroup: ProtectionGroup!
-  """Seconds since the newest complete recovery point was taken; null when unknown."""
+  """
+  Seconds since the newest recovery point that completed replication to the secondary site was taken
+  (as that site's replication monitor recorded it); 0 for a sync group while the link is connected;
+  null before the first point.
+  """
   replicationLagSeconds: Int
   rpoMinutes: Int
   rpoCompliance: RpoCompliance!
@@ -183,13 +187,15 @@ type SiteHealth {
   latencyMs: Int
   storageReachable: Boolean
   replicationLinkState: ReplicationLinkState!
-  """Worst replication lag over the groups replicating to this site."""
+  """Worst replication lag over the caller's groups replicating to this site."""
   maxReplicationLagSeconds: Int
-  """VIOLATED when any group replicating to this site violates its RPO."""
+  """VIOLATED when any of the caller's groups replicating to this site violates its RPO; UNKNOWN with none known."""
   rpoCompliance: RpoCompliance!
   """Whether the groups for which this site is secondary could fail over to it now."""
   failoverReadiness: FailoverReadiness!
+  """The caller's groups for which this site is secondary."""
   protectionGroups: [ProtectionGroupHealth!]!
+  """The site's own issues (link, storage, reachability) and the RPO violations of the caller's groups."""
   issues: [HealthIssue!]!
 }
 

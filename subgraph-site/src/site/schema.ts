@@ -232,17 +232,19 @@ export function buildSiteSchema(
       requireAdmin(caller, 'Storage state');
       const validation = await driver.validate();
       const infos = driver.arrays();
-      // What the replication monitor knows of every group (no array request per group).
-      const groups = (await monitor.groups()).map((g) => ({
-        name: g.name,
-        kind: g.pg.replicationType === 'async' ? 'PROTECTION_GROUP' : 'POD',
-        protectionGroup: pgRef(g.pg.id),
-        lagSeconds: g.lagSeconds,
-        lastRecoveryPoint: g.lastPoint ? pointJson(g.lastPoint) : null,
-        rpoMinutes: g.policy?.rpoMinutes ?? null,
-        rpoCompliance: rpoCompliance(g.lagSeconds, g.policy?.rpoMinutes ?? null),
-        replicationIntervalSeconds: g.policy?.replicationIntervalSeconds ?? null,
-      }));
+      // What the replication monitor knows of every group (no array request per group), read only
+      // when selected (the coordinator's health checks do not: they cost the same at 10 or 10,000 groups).
+      const replicationGroups = async () =>
+        (await monitor.groups()).map((g) => ({
+          name: g.name,
+          kind: g.pg.replicationType === 'async' ? 'PROTECTION_GROUP' : 'POD',
+          protectionGroup: pgRef(g.pg.id),
+          lagSeconds: g.lagSeconds,
+          lastRecoveryPoint: g.lastPoint ? pointJson(g.lastPoint) : null,
+          rpoMinutes: g.policy?.rpoMinutes ?? null,
+          rpoCompliance: rpoCompliance(g.lagSeconds, g.policy?.rpoMinutes ?? null),
+          replicationIntervalSeconds: g.policy?.replicationIntervalSeconds ?? null,
+        }));
       return {
         driver: driver.name.toUpperCase(),
         arrays: validation.arrays.map((a) => ({
@@ -266,7 +268,7 @@ export function buildSiteSchema(
           type: 'async-replication',
           checkedAt: new Date(),
         },
-        replicationGroups: groups,
+        replicationGroups,
       };
     },
     async protectionGroupReplicas(
