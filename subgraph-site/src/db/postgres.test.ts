@@ -119,7 +119,12 @@ needs(testPostgres).describe('site database on PostgreSQL 15', () => {
     );
     // The sweeps' one-query read of every group: the same heads, dates as dates.
     const at = new Date('2026-12-01T10:00:00.123Z');
-    await repo.recordReplications([{ id: page1.nodes[0]!.id, at }]);
+    expect(
+      await repo.recordReplications([
+        { id: page1.nodes[0]!.id, at },
+        { id: randomUUID(), at },
+      ]),
+    ).toBe(1);
     const heads = await repo.listProtectionGroupHeads();
     expect(heads.map((h) => h.name).sort()).toEqual(['C', 'a', 'a-c', 'a_b', 'b']);
     expect(heads.find((h) => h.id === page1.nodes[0]!.id)?.lastReplicationAt?.toISOString()).toBe(
