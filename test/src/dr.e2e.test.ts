@@ -104,6 +104,29 @@ describe('a DR lifecycle across two sites', () => {
     );
     expect(protectionGroup.health.lastTestedAt).toBeNull();
     expect((protectionGroup.health.issues as Json[]).map((i) => i.code)).toContain('NEVER_TESTED');
+
+    // Its lag, as seattle's replication monitor recorded the points landing (every 2 s in this lab),
+    // in the group's health and in seattle's, which the tenant sees for its own groups.
+    const health = await until('the demo group replicated to seattle', async () => {
+      const { sites } = await gql<{ sites: { name: string; health: Json }[] }>(
+        `{ sites { name health { reachable maxReplicationLagSeconds rpoCompliance
+            protectionGroups { protectionGroup { name } replicationLagSeconds rpoCompliance } } } }`,
+      );
+      const seattle = sites.find((x) => x.name === 'seattle')!.health;
+      return seattle.rpoCompliance === 'COMPLIANT' ? { sites, seattle } : null;
+    });
+    expect(health.seattle).toMatchObject({
+      reachable: true,
+      protectionGroups: [{ protectionGroup: { name: PG }, rpoCompliance: 'COMPLIANT' }],
+    });
+    expect(health.seattle.maxReplicationLagSeconds).toBeLessThan(60);
+    // Boston is secondary for none of the tenant's groups: nothing to be behind on.
+    expect(health.sites.find((x) => x.name === 'boston')!.health).toMatchObject({
+      reachable: true,
+      maxReplicationLagSeconds: null,
+      rpoCompliance: 'UNKNOWN',
+      protectionGroups: [],
+    });
   });
 
   it('runs a DR drill: a subscriber sees every step, test VMs boot on an isolated network, cleanup removes them', async () => {
