@@ -119,6 +119,8 @@ needs(testPostgres).describe('site database on PostgreSQL 15', () => {
     );
     // The sweeps' one-query read of every group: the same heads, dates as dates.
     const at = new Date('2026-12-01T10:00:00.123Z');
+    const mark = await repo.protectionGroupsMark();
+    expect(mark).toMatch(/^5\/5\/\d{4}-/);
     expect(
       await repo.recordReplications([
         { id: page1.nodes[0]!.id, at },
@@ -130,6 +132,8 @@ needs(testPostgres).describe('site database on PostgreSQL 15', () => {
     expect(heads.find((h) => h.id === page1.nodes[0]!.id)?.lastReplicationAt?.toISOString()).toBe(
       at.toISOString(),
     );
+    // A point landing leaves the sweeps' mark; a policy written moves it.
+    expect(await repo.protectionGroupsMark()).toBe(mark);
     await repo.setReplicationPolicy(
       page1.nodes[1]!.id,
       {
@@ -143,6 +147,7 @@ needs(testPostgres).describe('site database on PostgreSQL 15', () => {
     expect(await repo.getReplicationSchedules()).toEqual(
       new Map([[page1.nodes[1]!.id, { replicationIntervalSeconds: 120, rpoMinutes: 7 }]]),
     );
+    expect(await repo.protectionGroupsMark()).not.toBe(mark);
     expect(heads.find((h) => h.id === page1.nodes[1]!.id)).toMatchObject({
       lastReplicationAt: null,
       projectId: 'p1',

@@ -110,6 +110,25 @@ export async function listProtectionGroups(
   });
 }
 
+/**
+ * A mark of every PG's metadata and policy: it changes whenever a PG is created, changed (a metadata
+ * write bumps its version; policies change only with one) or deleted, and when site-local bookkeeping
+ * other than `lastReplicationAt` is recorded. One aggregate query: a sweep lists every head only when
+ * this changed.
+ */
+export async function protectionGroupsMark(db: SiteDb): Promise<string> {
+  return db.read(async (m) => {
+    const row = await m
+      .getRepository<ProtectionGroupRow>(ENTITY.protectionGroup)
+      .createQueryBuilder('pg')
+      .select('COUNT(*)', 'n')
+      .addSelect('SUM(pg.metadataVersion)', 'v')
+      .addSelect('MAX(pg.updatedAt)', 'u')
+      .getRawOne<{ n: unknown; v: unknown; u: unknown }>();
+    return `${row?.n}/${row?.v}/${row?.u instanceof Date ? row.u.toISOString() : row?.u}`;
+  });
+}
+
 /** What background sweeps (replication monitor, storage state) need of a PG. */
 export type ProtectionGroupHead = Pick<
   ProtectionGroupReplica,

@@ -156,18 +156,17 @@ export async function recordReplications(
   if (!points.length) return 0;
   return db.tx(async (m) => {
     // One statement text for every point, its values bound as the entity would persist them: a poll
-    // records hundreds of points, and a query builder per row cost more than the writes.
+    // records hundreds of points, and a query builder per row cost more than the writes. The PG's
+    // `updatedAt` stays: a point landing changes no metadata (`protectionGroupsMark` stays too).
     const meta = m.getRepository<ProtectionGroupRow>(ENTITY.protectionGroup).metadata;
     const driver = m.connection.driver;
     const column = (property: keyof ProtectionGroupRow) => meta.findColumnWithPropertyName(property)!;
-    const [at, updated, id] = [column('lastReplicationAt'), column('updatedAt'), column('id')];
-    const sql = `UPDATE ${driver.escape(meta.tablePath)} SET ${driver.escape(at.databaseName)} = :at, ${driver.escape(updated.databaseName)} = :now WHERE ${driver.escape(id.databaseName)} = :id`;
-    const now = driver.preparePersistentValue(new Date(), updated);
+    const [at, id] = [column('lastReplicationAt'), column('id')];
+    const sql = `UPDATE ${driver.escape(meta.tablePath)} SET ${driver.escape(at.databaseName)} = :at WHERE ${driver.escape(id.databaseName)} = :id`;
     let recorded = 0;
     for (const point of points) {
       const [query, parameters] = driver.escapeQueryWithParameters(sql, {
         at: driver.preparePersistentValue(point.at, at),
-        now,
         id: point.id,
       });
       recorded += (await m.queryRunner!.query(query, parameters, true)).affected ?? 0;

@@ -364,6 +364,34 @@ describe('SiteRepository on SQLite', () => {
       });
     });
 
+    it("moves the groups' mark with every group created, changed (its policy too) or deleted", async () => {
+      // A sweep compares each mark with the one it listed at.
+      let previous = await repo.protectionGroupsMark();
+      const mark = async () => {
+        const now = await repo.protectionGroupsMark();
+        expect(now).not.toBe(previous);
+        previous = now;
+      };
+      const a = newPg({ name: 'mark-a' });
+      await repo.applyProtectionGroupMetadata(a, 0);
+      await mark();
+      const { primaryArrayToken: _p, secondaryArrayToken: _s, ...withoutTokens } = policy;
+      await repo.setReplicationPolicy(a.id, { ...withoutTokens, rpoMinutes: 9 }, 1);
+      await mark();
+      await repo.deleteProtectionGroup(a.id, 2);
+      await mark();
+      // Deleted and another created at the same version: same count, same versions; still a new mark.
+      const b = newPg({ name: 'mark-b' });
+      await repo.applyProtectionGroupMetadata(b, 0);
+      const c = newPg({ name: 'mark-c' });
+      await repo.applyProtectionGroupMetadata(c, 0);
+      await mark();
+      await new Promise((r) => setTimeout(r, 5));
+      await repo.deleteProtectionGroup(b.id, 1);
+      await repo.applyProtectionGroupMetadata(newPg({ name: 'mark-d' }), 0);
+      await mark();
+    });
+
     it('decrypt explicitly, keep tokens on partial updates, and clear on null', async () => {
       const md = newPg({ replicationPolicy: policy });
       await repo.applyProtectionGroupMetadata(md, 0);
@@ -621,8 +649,11 @@ describe('SiteRepository on SQLite', () => {
     });
 
     it('records sync and replication bookkeeping without bumping the version', async () => {
+      const empty = await repo.protectionGroupsMark();
       const md = newPg({ members: [webMember()] });
       await repo.applyProtectionGroupMetadata(md, 0);
+      const created = await repo.protectionGroupsMark();
+      expect(created).not.toBe(empty);
       const at = new Date('2025-01-02T03:04:05.678Z');
       // One transaction for many; a group deleted meanwhile is skipped, not an error.
       expect(
@@ -631,6 +662,8 @@ describe('SiteRepository on SQLite', () => {
           { id: randomUUID(), at },
         ]),
       ).toBe(1);
+      // A point landing changes no metadata: the sweeps' mark stays, so they do not list every group again.
+      expect(await repo.protectionGroupsMark()).toBe(created);
       await repo.recordSyncStatus(md.id, { syncStatus: 'OUT_OF_SYNC', error: 'peer unreachable' });
       const [member] = await repo.listMembers(md.id);
       await repo.updateMemberState(member!.id, { status: 'failed_over', errorReason: null });

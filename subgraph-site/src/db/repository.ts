@@ -173,6 +173,11 @@ export class SiteRepository {
     return reads.listProtectionGroups(this.#db, filter, paging);
   }
 
+  /** A mark that changes whenever any PG's metadata or policy does (`protectionGroupsMark`). */
+  protectionGroupsMark(): Promise<string> {
+    return reads.protectionGroupsMark(this.#db);
+  }
+
   /** Every PG's head (what background sweeps read), in one query. */
   listProtectionGroupHeads(): Promise<reads.ProtectionGroupHead[]> {
     return reads.listProtectionGroupHeads(this.#db);

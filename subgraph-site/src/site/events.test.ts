@@ -11,7 +11,7 @@ import { ProtectorError } from '@protector/schema';
 import type { StorageDriver } from '@protector/storage-drivers';
 import { MockStorageDriver } from '@protector/storage-drivers/mock';
 import type { DataSource } from 'typeorm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSiteDataSource, createSiteRepository, type SiteRepository } from '../db/index.js';
 import { type GroupReplicationState, type SiteEvent, SiteEvents, startReplicationMonitor } from './events.js';
 
@@ -154,11 +154,13 @@ describe('replication monitor', () => {
       expect((await stateOf(monitor, ids[5]!))?.lastPoint).toBeNull();
       for (const k of Object.keys(calls)) delete calls[k];
 
-      // Nothing changed: no group is read again.
+      // Nothing changed: no group is read again, from the arrays or the database.
+      const listings = vi.spyOn(repo, 'listProtectionGroupHeads');
       await monitor.pollNow();
       await monitor.pollNow();
       expect(calls.replicationStatus ?? 0).toBe(0);
       expect(calls.completedReplications).toBe(2);
+      expect(listings).not.toHaveBeenCalled();
 
       // One group replicates: the next poll learns it, records it and reports it.
       const point = await replicateAndPoll(monitor, 'pg-g7');
@@ -185,6 +187,8 @@ describe('replication monitor', () => {
       await monitor.pollNow();
       expect(calls.replicationStatus ?? 0).toBe(0);
       expect(calls.completedReplications).toBe(3);
+      // The groups were listed again once, when one was added (points landing are not a change).
+      expect(listings).toHaveBeenCalledTimes(1);
     } finally {
       monitor.stop();
       await stream.return(undefined);

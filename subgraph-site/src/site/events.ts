@@ -88,13 +88,33 @@ export interface ReplicationMonitor {
   groups(): Promise<GroupReplicationState[]>;
 }
 
-/** Every group of the site (its head) and every policy: two queries whatever the number of groups. */
-async function allGroups(repo: SiteRepository) {
-  const [groups, policies] = await Promise.all([
-    repo.listProtectionGroupHeads(),
-    repo.getReplicationSchedules(),
-  ]);
-  return { groups, policies };
+/** Every group is listed again at least this often, even when the groups' mark says nothing changed. */
+const RELIST_MS = 60_000;
+
+/**
+ * Every group of the site (its head) and every policy, listed again only when the groups changed: each
+ * call asks for the groups' mark (one aggregate query), and lists (two queries) only when it moved or
+ * the last listing is older than `RELIST_MS`. A poll with nothing new costs one small query, not a
+ * listing of every group.
+ */
+function groupsReader(repo: SiteRepository) {
+  let last: {
+    mark: string;
+    at: number;
+    groups: ProtectionGroupHead[];
+    policies: Map<string, ReplicationSchedule>;
+  } | null = null;
+  return async () => {
+    // The mark first: a change made while listing moves it, so the next call lists again.
+    const mark = await repo.protectionGroupsMark();
+    if (last && last.mark === mark && Date.now() - last.at < RELIST_MS) return last;
+    const [groups, policies] = await Promise.all([
+      repo.listProtectionGroupHeads(),
+      repo.getReplicationSchedules(),
+    ]);
+    last = { mark, at: Date.now(), groups, policies };
+    return last;
+  };
 }
 
 /** An async group without a stored array group name was never protected: nothing replicates. */
@@ -108,7 +128,8 @@ const unprotected = (pg: ProtectionGroupHead) => !pg.storageGroupName && pg.repl
  * Its cost follows what changed, not the number of groups: a group's state is read from the arrays
  * once (when the monitor first sees it, or its direction changed); after that, one set-based listing
  * per poll (`completedReplications`) returns only the points that completed since the previous poll,
- * and lags and RPOs are computed from what is known. Sync groups (pods) are read every poll.
+ * and lags and RPOs are computed from what is known. The groups themselves are listed from the
+ * database only when they changed (`groupsReader`). Sync groups (pods) are read every poll.
  */
 export function startReplicationMonitor(deps: {
   repo: SiteRepository;
@@ -125,6 +146,7 @@ export function startReplicationMonitor(deps: {
   // Points completed before the monitor started are history, not news; later ones are reported even when
   // they are the first point of a group (the group's first replication).
   const startedAt = Date.now();
+  const allGroups = groupsReader(deps.repo);
   const violated = new Map<string, boolean>();
   const known = new Map<string, Known>();
   // Array time up to which completions were read (per target array): the next poll reads from there.
@@ -231,7 +253,7 @@ export function startReplicationMonitor(deps: {
       const live = new Set<string>();
       // Groups already read once: watched together, by one listing of what completed since.
       const watchedAsync: { pg: ProtectionGroupHead; ref: ReplicationGroupRef; rpo: number | null }[] = [];
-      const { groups, policies } = await allGroups(deps.repo);
+      const { groups, policies } = await allGroups();
       // Groups seen for the first time (all of them, at start), and sync groups: read below.
       const firstReads: {
         pg: ProtectionGroupHead;
@@ -342,7 +364,7 @@ export function startReplicationMonitor(deps: {
     stop: () => clearInterval(timer),
     pollNow,
     groups: async () => {
-      const { groups, policies } = await allGroups(deps.repo);
+      const { groups, policies } = await allGroups();
       return groups.map((pg): GroupReplicationState => {
         const state = known.get(pg.id);
         return {
