@@ -127,6 +127,33 @@ describe('a DR lifecycle across two sites', () => {
       rpoCompliance: 'UNKNOWN',
       protectionGroups: [],
     });
+
+    // The same health in a siteHealth event (its first: the site's current status), read with the
+    // subscriber's own tokens.
+    const sub = subscribe(
+      `subscription { siteHealth(site: "seattle") { site { name } status
+        health { rpoCompliance protectionGroups { protectionGroup { name } rpoCompliance } } } }`,
+      {},
+      tokens,
+    );
+    try {
+      const [first] = await until(
+        'the first siteHealth event',
+        async () => sub.events.length > 0 && sub.events,
+      );
+      expect(first).toMatchObject({
+        siteHealth: {
+          site: { name: 'seattle' },
+          status: 'ACTIVE',
+          health: {
+            rpoCompliance: 'COMPLIANT',
+            protectionGroups: [{ protectionGroup: { name: PG }, rpoCompliance: 'COMPLIANT' }],
+          },
+        },
+      });
+    } finally {
+      await sub.close();
+    }
   });
 
   it('runs a DR drill: a subscriber sees every step, test VMs boot on an isolated network, cleanup removes them', async () => {
