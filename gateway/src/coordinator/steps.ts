@@ -305,7 +305,7 @@ async function writeGroup(
   const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
   const [written] = await writeMetadata(
     await writesTo(ctx, live),
-    withMemberStatuses(toMetadataInput(group, change)),
+    headOnly(live, group, withMemberStatuses(toMetadataInput(group, change))),
     newVersion,
     {
       operationId: op.id,
@@ -316,6 +316,27 @@ async function writeGroup(
 }
 
 /**
+ * A write that changes neither members nor mappings, to sites that all hold the version read, leaves
+ * them out: each site keeps its own, which are that version's (a status change of a group of 500
+ * members writes its head, not 500 members twice). A site behind gets the whole metadata.
+ */
+function headOnly(
+  live: readonly ReplicaRead[],
+  group: Replica,
+  metadata: ProtectionGroupMetadataInput,
+): ProtectionGroupMetadataInput {
+  if (!live.every((r) => r.replica?.metadataVersion === group.metadataVersion)) return metadata;
+  const same = toMetadataInput(group);
+  const unchanged = (k: 'members' | 'resourceMappings') =>
+    JSON.stringify(metadata[k]) === JSON.stringify(same[k]);
+  return {
+    ...metadata,
+    ...(unchanged('members') ? { members: null } : {}),
+    ...(unchanged('resourceMappings') ? { resourceMappings: null } : {}),
+  };
+}
+
+/**
  * Members say where their workload is: a group back to ACTIVE (failback done, or a failover rolled
  * back) has its members PROTECTED again, whatever the recovery left them as.
  */
@@ -323,7 +344,7 @@ function withMemberStatuses(metadata: ProtectionGroupMetadataInput): ProtectionG
   if (metadata.status !== 'ACTIVE') return metadata;
   return {
     ...metadata,
-    members: metadata.members.map((m) =>
+    members: metadata.members?.map((m) =>
       m.status === 'FAILED_OVER' || m.status === 'FAILOVER_FAILED' ? { ...m, status: 'PROTECTED' } : m,
     ),
   };

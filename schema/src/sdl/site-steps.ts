@@ -195,10 +195,12 @@ input ProtectionGroupMetadataInput @inaccessible {
   lastReplicationAt: DateTime
   storageGroupName: String
   volumeType: String!
-  members: [ProtectionGroupMemberInput!]!
-  """Policy settings; tokens in it are ignored (set them with setReplicationPolicy)."""
+  """The whole member list; omitted or null: the stored members stay as they are (a status change)."""
+  members: [ProtectionGroupMemberInput!]
+  """Policy settings; tokens in it are ignored (set them with setReplicationPolicy). Null: kept."""
   policy: ReplicationPolicyInput
-  resourceMappings: [ResourceMappingInput!]!
+  """The whole list of the group's mappings; omitted or null: kept as they are."""
+  resourceMappings: [ResourceMappingInput!]
 }
 
 input ProtectionGroupMemberInput @inaccessible {

@@ -100,7 +100,8 @@ export function metadataFromInput(md: Json): ProtectionGroupMetadata {
     lastReplicationAt: md.lastReplicationAt ? new Date(String(md.lastReplicationAt)) : null,
     storageGroupName: (md.storageGroupName as string | null | undefined) ?? null,
     volumeType: String(md.volumeType),
-    members: ((md.members as Json[] | undefined) ?? []).map(memberFromInput),
+    // Omitted or null: the stored members stay (a status change writes none).
+    ...(md.members == null ? {} : { members: (md.members as Json[]).map(memberFromInput) }),
     ...(policy && policy.primaryArrayUrl !== undefined && policy.replicationIntervalSeconds !== undefined
       ? {
           replicationPolicy: {

@@ -288,4 +288,52 @@ describe('the step chain, protecting: boston primary, seattle secondary', () => 
     expect(r.replica.metadataVersion).toBe(2);
     expect(r.replica.members).toEqual(replicaBoston.members);
   });
+
+  it('keeps members and mappings on a write that leaves them out (a status change writes the head only)', async () => {
+    const mapping = {
+      kind: 'NETWORK',
+      sourceSite: 'boston',
+      sourceId: 'net-boston',
+      targetSite: 'seattle',
+      targetId: 'net-seattle',
+    };
+    const withMapping = await stepOk<{ replica: Replica }>(
+      lab.seattle,
+      'applyProtectionGroupMetadata',
+      { operationId: 'head-1', stepKey: 'mapping' },
+      {
+        expectedVersion: 2,
+        metadata: { ...md, members: undefined, resourceMappings: [mapping], metadataVersion: 3 },
+      },
+      `${RECEIPT} replica { ${REPLICA_FIELDS} }`,
+    );
+    expect(withMapping.replica.members).toEqual(replicaBoston.members);
+    const r = await stepOk<{ replica: Replica }>(
+      lab.seattle,
+      'applyProtectionGroupMetadata',
+      { operationId: 'head-1', stepKey: 'status' },
+      {
+        expectedVersion: 3,
+        metadata: { ...md, status: 'ERROR', members: null, resourceMappings: null, metadataVersion: 4 },
+      },
+      `${RECEIPT} replica { ${REPLICA_FIELDS} }`,
+    );
+    expect(r.replica).toMatchObject({ status: 'ERROR', metadataVersion: 4 });
+    expect(r.replica.members).toEqual(replicaBoston.members);
+    expect(r.replica.resourceMappings).toEqual([
+      { ...mapping, sourceSite: { name: 'boston' }, targetSite: { name: 'seattle' } },
+    ]);
+    // The whole list, when given, replaces them.
+    const cleared = await stepOk<{ replica: Replica }>(
+      lab.seattle,
+      'applyProtectionGroupMetadata',
+      { operationId: 'head-1', stepKey: 'replace' },
+      {
+        expectedVersion: 4,
+        metadata: { ...md, status: 'ERROR', members: [], resourceMappings: [], metadataVersion: 5 },
+      },
+      `${RECEIPT} replica { ${REPLICA_FIELDS} }`,
+    );
+    expect(cleared.replica).toMatchObject({ members: [], resourceMappings: [] });
+  });
 });

@@ -34,6 +34,7 @@ export interface Replica {
       volumes: { memberVolumeId: string; volumeId: string }[];
     }[];
   }[];
+  resourceMappings: Json[];
 }
 export interface Point {
   name: string;

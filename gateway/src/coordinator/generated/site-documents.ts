@@ -224,10 +224,12 @@ export type ProtectionGroupMetadataInput = {
   lastReplicationAt?: string | null | undefined;
   storageGroupName?: string | null | undefined;
   volumeType: string;
-  members: Array<ProtectionGroupMemberInput>;
-  /** Policy settings; tokens in it are ignored (set them with setReplicationPolicy). */
+  /** The whole member list; omitted or null: the stored members stay as they are (a status change). */
+  members?: Array<ProtectionGroupMemberInput> | null | undefined;
+  /** Policy settings; tokens in it are ignored (set them with setReplicationPolicy). Null: kept. */
   policy?: ReplicationPolicyInput | null | undefined;
-  resourceMappings: Array<ResourceMappingInput>;
+  /** The whole list of the group's mappings; omitted or null: kept as they are. */
+  resourceMappings?: Array<ResourceMappingInput> | null | undefined;
 };
 
 export type ProtectionGroupMemberInput = {

@@ -62,10 +62,9 @@ export function metadataSteps(kit: StepKit) {
         const md = metadataFromInput(input.metadata);
         const newVersion = Number(input.metadata.metadataVersion);
         await repo.applyProtectionGroupMetadata(md, input.expectedVersion, { newVersion });
-        await repo.replaceResourceMappings(
-          md.id,
-          ((input.metadata.resourceMappings as Json[]) ?? []).map(mappingFromInput),
-        );
+        // Omitted or null: the stored mappings stay (a status change writes none).
+        const mappings = input.metadata.resourceMappings as Json[] | null | undefined;
+        if (mappings != null) await repo.replaceResourceMappings(md.id, mappings.map(mappingFromInput));
         return { replica: await replicaJson(md.id) };
       });
     },
