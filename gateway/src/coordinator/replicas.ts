@@ -201,14 +201,15 @@ export function memberInput(m: ReplicaMember): ProtectionGroupMemberInput {
 
 /**
  * Writes metadata to the given sites with compare-and-set: each at the version it holds now, all to
- * `newVersion`. Returns each site's replica after the write.
+ * `newVersion`. Returns the head of each site's replica after the write (its status, version and
+ * sites; a write's answer does not carry the members back).
  */
 export async function writeMetadata(
   writes: readonly { client: SiteClient; expectedVersion: number; projectId?: string | null }[],
   metadata: ProtectionGroupMetadataInput,
   newVersion: number,
   key: { operationId: string; stepKey: string },
-): Promise<Replica[]> {
+): Promise<ReplicaHead[]> {
   // Both sites at once. A site that fails leaves the other one version ahead: the higher version wins
   // every read (`authoritative`), a retried step writes both over it, and a sync levels them.
   const settled = await Promise.allSettled(
@@ -228,7 +229,7 @@ export async function writeMetadata(
   );
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<Replica>).value);
+  return settled.map((s) => (s as PromiseFulfilledResult<ReplicaHead>).value);
 }
 
 /** Refusal of a change to a group whose other site did not answer: nothing was written. */

@@ -25,6 +25,7 @@ import {
   mappingInput,
   peerUnreachable,
   type Replica,
+  type ReplicaHead,
   type ReplicaRead,
   readReplica,
   toMetadataInput,
@@ -300,7 +301,7 @@ async function writeGroup(
   stepKey: string,
   { group, reads }: { group: Replica; reads: readonly ReplicaRead[] },
   change: Partial<ProtectionGroupMetadataInput>,
-): Promise<Replica> {
+): Promise<ReplicaHead> {
   const live = reads.filter((r) => !r.error);
   const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
   const [written] = await writeMetadata(
