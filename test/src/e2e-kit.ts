@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Json } from '@protector/schema';
 import { FlashArrayStore } from '@protector/storage-drivers/mock';
-import { type Lab, startLab } from './lab.js';
+import { type Lab, startLab, waitForReplication } from './lab.js';
 
 /** Polls `fn` every 250 ms until it answers a truthy value; fails with the last error after `timeoutMs`. */
 export async function until<T>(
@@ -75,7 +75,11 @@ export async function startDemoLab(prefix: string): Promise<DemoLab> {
     healthIntervalSeconds: 1,
   });
   const store = FlashArrayStore.open({ file: lab.arrayStoreFile });
-  return { dir, lab, store, tokens: await lab.tenantTokens(), admin: await lab.adminTokens() };
+  const tokens = await lab.tenantTokens();
+  // A recovery point that holds every member (one taken after the last joined) before any test runs:
+  // a drill started sooner recovers the newest point, which may predate a member (that member FAILED).
+  await waitForReplication(lab, tokens, lab.demoChangedAt);
+  return { dir, lab, store, tokens, admin: await lab.adminTokens() };
 }
 
 /** Stops what `startDemoLab` started and removes its dir. */
