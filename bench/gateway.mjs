@@ -14,7 +14,10 @@
 //   BENCH_WARMUP_SECONDS [3]    unmeasured load before each measured run
 //   BENCH_FIRST_WARMUP_SECONDS [20]  ... before the first run of each dataset size
 //   BENCH_TIMEOUT_SECONDS [120] a request unanswered after this long counts as an error (timeout)
-//   BENCH_CONCURRENCY [50]      concurrent clients (each with its own Keystone tokens)
+//   BENCH_CONCURRENCY [50]      concurrent clients, each with its own Keystone tokens
+//   BENCH_CALLERS [1]           distinct users of the demo project among them (client n is user n mod
+//                               BENCH_CALLERS): one user's identical requests in flight may be merged
+//                               by a gateway, different users' never
 //   BENCH_PAGE [50]             page size of the site-only query
 //   BENCH_FULL_PAGE [500]       page size of the full list and replicas+peer queries (500: the API's maximum)
 //   BENCH_TARGETS [protector,apollo-gateway,hive-gateway]
@@ -57,6 +60,7 @@ const settings = {
   firstWarmupSeconds: envNumber('BENCH_FIRST_WARMUP_SECONDS', 20),
   timeoutSeconds: envNumber('BENCH_TIMEOUT_SECONDS', 120),
   concurrency: envNumber('BENCH_CONCURRENCY', 50),
+  callers: envNumber('BENCH_CALLERS', 1),
   page: envNumber('BENCH_PAGE', 50),
   fullPage: envNumber('BENCH_FULL_PAGE', 500),
   targets: envWords('BENCH_TARGETS', TARGETS_ALL, TARGETS_ALL),
@@ -66,7 +70,12 @@ const settings = {
   replicate: envNumber('BENCH_REPLICATE', 0) === 1,
 };
 
-const { clientTokens, labPid, onInterrupt, removeOnInterrupt, withDatasets } = await import('./lib/lab.mjs');
+if (!Number.isInteger(settings.callers) || settings.callers < 1)
+  throw new Error(`BENCH_CALLERS=${settings.callers}: give a whole number of users, 1 or more`);
+
+const { clientTokens, demoProjectUsers, labPid, onInterrupt, removeOnInterrupt, withDatasets } = await import(
+  './lib/lab.mjs'
+);
 const { startPeers } = await import('./lib/peers.mjs');
 const { FULL, REPLICAS_PEER, SITE_ONLY, summarize } = await import('./lib/queries.mjs');
 const { measuredRun } = await import('./lib/run.mjs');
@@ -85,7 +94,8 @@ let failures = [];
 const started = new Date();
 const host = machine(); // before the lab starts: the load average says how busy the machine was already
 console.log(
-  `bench:gateway: ${settings.targets.join(', ')}; queries ${settings.queries.join(', ')}; ${settings.concurrency} clients, ` +
+  `bench:gateway: ${settings.targets.join(', ')}; queries ${settings.queries.join(', ')}; ${settings.concurrency} clients ` +
+    `(${settings.callers} distinct users), ` +
     `${settings.seconds} s each (+${settings.warmupSeconds} s warm-up); groups ${settings.groups.join(', ')} x ${settings.members} members; lab in ${dir}`,
 );
 
@@ -104,7 +114,8 @@ try {
     replicate: settings.replicate,
     run: async (lab, size, info) => {
       datasets.push({ groups: size, members: settings.members, ...info });
-      let tokens = await clientTokens(lab, settings.concurrency);
+      const users = await demoProjectUsers(lab, settings.callers);
+      let tokens = await clientTokens(lab, settings.concurrency, users);
       const peers = await startPeers(
         lab,
         settings.targets.filter((t) => t !== 'protector'),
@@ -125,7 +136,7 @@ try {
             if (query.protectorOnly && target.name !== 'protector') continue;
             // Fresh tokens for each run: a site keeps a validated token 300 s ([keystone_authtoken]
             // token_cache_time), and one validated again under load waits for the Keystone inside the site.
-            tokens = await clientTokens(lab, settings.concurrency);
+            tokens = await clientTokens(lab, settings.concurrency, users);
             const r = await measuredRun({
               url: target.url,
               concurrency: settings.concurrency,
@@ -167,7 +178,7 @@ try {
 }
 
 printTable(
-  `Gateways, ${settings.concurrency} clients, ${settings.seconds} s each (${started.toISOString().slice(0, 10)})`,
+  `Gateways, ${settings.concurrency} clients (${settings.callers} users), ${settings.seconds} s each (${started.toISOString().slice(0, 10)})`,
   [
     ['groups', 'groups'],
     ['query', 'query', 'left'],

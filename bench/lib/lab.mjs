@@ -102,16 +102,60 @@ export async function withDatasets({
   return failures;
 }
 
-/** One set of the demo tenant's Keystone tokens per client: `[{ boston, seattle }, ...]`. */
-export async function clientTokens(lab, n) {
+const BENCH_PASSWORD = 'bench-caller-password';
+
+/**
+ * One set of Keystone tokens per client, `[{ boston, seattle }, ...]`, each its own: client n's of
+ * `users[n % users.length]` (user names in the demo project, see `demoProjectUsers`; default the demo
+ * user alone).
+ */
+export async function clientTokens(lab, n, users = ['demo']) {
   const out = [];
   for (let i = 0; i < n; i++) {
     const t = {};
+    const user = users[i % users.length];
     for (const s of Object.values(lab.sites))
-      t[s.name] = await keystoneToken(s.keystoneUrl, 'demo', 'demo', 'demo');
+      t[s.name] = await keystoneToken(s.keystoneUrl, user, user === 'demo' ? 'demo' : BENCH_PASSWORD, 'demo');
     out.push(t);
   }
   return out;
+}
+
+/**
+ * `n` users of the demo project on every site's Keystone, with the roles the demo user holds there
+ * (created as the cloud's admin; kept if there already): `demo` and `bench-caller-1` ... `-<n-1>`.
+ * Their tokens see the same groups, as different callers.
+ */
+export async function demoProjectUsers(lab, n) {
+  const names = ['demo', ...Array.from({ length: n - 1 }, (_, i) => `bench-caller-${i + 1}`)];
+  for (const s of Object.values(lab.sites)) {
+    const base = s.keystoneUrl.replace(/\/+$/, '');
+    const admin = await keystoneToken(s.keystoneUrl, 'admin', 'admin', 'admin');
+    const call = async (method, path, body, headers = {}) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', 'x-auth-token': admin, ...headers },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      if (!res.ok && res.status !== 409)
+        throw new Error(`bench: Keystone of ${s.name}: ${method} ${path}: ${res.status} ${await res.text()}`);
+      return res.status === 204 ? null : res.json();
+    };
+    const demoToken = await keystoneToken(s.keystoneUrl, 'demo', 'demo', 'demo');
+    const demo = (await call('GET', '/auth/tokens?nocatalog=1', undefined, { 'x-subject-token': demoToken }))
+      .token;
+    const held = new Set(demo.roles.map((r) => r.name));
+    const roles = (await call('GET', '/roles')).roles.filter((r) => held.has(r.name));
+    for (const name of names.slice(1)) {
+      const found = (await call('GET', `/users?name=${name}`)).users[0];
+      const user =
+        found ??
+        (await call('POST', '/users', { user: { name, password: BENCH_PASSWORD, domain_id: 'default' } }))
+          .user;
+      for (const r of roles) await call('PUT', `/projects/${demo.project.id}/users/${user.id}/roles/${r.id}`);
+    }
+  }
+  return names;
 }
 
 /** The pid of a lab process (`boston`, `seattle`, `gateway`). */

@@ -108,6 +108,7 @@ export async function startProtectorGateway(
       supergraphFile: config.gateway.supergraph_file,
       subgraphTimeoutMs: config.gateway.subgraph_timeout * 1000,
       siteTurns,
+      callerOf: (siteKey, token) => coordinator.knownCaller(siteKey, token),
       routes: playground ? { '/': playground, '/playground': playground, '/playground/*': playground } : {},
       log: (level, message) => {
         if (level !== 'debug')

@@ -43,7 +43,19 @@ export interface TokenInfo {
   readonly projectId: string | null;
   readonly roles: readonly string[];
   readonly expiresAt: number;
+  /**
+   * Who the token acts as, when that is all it carries: a plain project-scoped token (no application
+   * credential, trust or OAuth delegation, whose tokens may be narrower than their user's roles) gets
+   * its user, project and roles; any other gets null. Two tokens with one `caller` have the same
+   * authority at this site.
+   */
+  readonly caller: string | null;
 }
+
+/** Token checks kept per site (each until its token expires, at most 5 minutes). */
+const MAX_CHECKS_KEPT = 10_000;
+/** Checks started for `knownCaller` at once per site. */
+const MAX_BACKGROUND_CHECKS = 64;
 
 /** Keystone v3 of one site: password auth for the service identity, and token validation. */
 export class SiteKeystone {
@@ -120,6 +132,19 @@ export class SiteKeystone {
 
   private readonly validating = new Map<string, Promise<TokenInfo>>();
 
+  /**
+   * The `caller` of a token this Keystone accepted and whose check has not expired, without waiting:
+   * null for a token not checked yet (its check starts, for the next time), refused, or not plain.
+   */
+  knownCaller(token: string): string | null {
+    const hit = this.validated.get(token);
+    if (hit && hit.until > Date.now()) return hit.info.caller;
+    // Bounded: a flood of tokens never checked (or bogus) does not become a flood of checks.
+    if (!this.validating.has(token) && this.validating.size < MAX_BACKGROUND_CHECKS)
+      this.validate(token).catch(() => undefined);
+    return null;
+  }
+
   private async check(token: string): Promise<TokenInfo> {
     const res = await this.call('GET', '/auth/tokens?nocatalog=1', {
       'x-auth-token': await this.serviceToken(),
@@ -135,15 +160,35 @@ export class SiteKeystone {
       throw new ProtectorError('CLOUD_ERROR', `Keystone token validation failed (HTTP ${res.status}).`);
     const t = (res.body as { token: Json }).token;
     const user = t.user as Json;
+    const projectId = ((t.project as Json | undefined)?.id as string | undefined) ?? null;
+    const roles = ((t.roles as Json[] | undefined) ?? []).map((r) => String(r.name));
+    const delegated = ['application_credential', 'OS-TRUST:trust', 'OS-OAUTH1', 'OS-OAUTH2'].some((k) =>
+      Object.hasOwn(t, k),
+    );
     const info: TokenInfo = {
       userId: String(user.id),
       userName: String(user.name),
-      projectId: ((t.project as Json | undefined)?.id as string | undefined) ?? null,
-      roles: ((t.roles as Json[] | undefined) ?? []).map((r) => String(r.name)),
+      projectId,
+      roles,
       expiresAt: keystoneTime(String(t.expires_at)),
+      caller:
+        projectId && !delegated ? JSON.stringify([String(user.id), projectId, [...roles].sort()]) : null,
     };
-    this.validated.set(token, { info, until: Math.min(info.expiresAt, Date.now() + 300_000) });
+    this.remember(token, { info, until: Math.min(info.expiresAt, Date.now() + 300_000) });
     return info;
+  }
+
+  /** Keeps a check; past `MAX_CHECKS_KEPT`, the expired ones go, then the oldest. */
+  private remember(token: string, check: { info: TokenInfo; until: number }) {
+    this.validated.delete(token);
+    this.validated.set(token, check);
+    if (this.validated.size <= MAX_CHECKS_KEPT) return;
+    const now = Date.now();
+    for (const [t, c] of this.validated) if (c.until <= now) this.validated.delete(t);
+    for (const t of this.validated.keys()) {
+      if (this.validated.size <= MAX_CHECKS_KEPT) break;
+      this.validated.delete(t);
+    }
   }
 
   private async call(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: unknown) {

@@ -164,6 +164,15 @@ export abstract class SiteRegistry {
     return new CallerCredential(site.name, token);
   }
 
+  /**
+   * Who `token` acts as at the site with `siteKey`, when its Keystone already said so (see
+   * `SiteKeystone.knownCaller`); null otherwise, or for an unknown site.
+   */
+  knownCaller(siteKey: string, token: string): string | null {
+    const site = this.sites().find((s) => s.key === siteKey);
+    return (site && this.clients.get(site.name)?.keystone.knownCaller(token)) ?? null;
+  }
+
   /** Who the caller is at `site` (validated by that site's Keystone). */
   async caller(ctx: CallerTokens, site: SiteRecord): Promise<TokenInfo> {
     return (await this.client(site.name)).keystone.validate(this.credential(ctx, site).token);

@@ -75,12 +75,18 @@ export interface SiteDataSourceOptions {
   readonly turns?: Turns | null;
   /** Connection pool shared by the gateway's site data sources (closed when the gateway stops). */
   readonly dispatcher: Agent;
+  /**
+   * Who a token of this site acts as, when its Keystone already said so (`SiteKeystone.knownCaller`):
+   * requests of one caller are merged whatever token each sent. Null, or absent: by token.
+   */
+  readonly callerOf?: ((token: string) => string | null) | undefined;
 }
 
 /**
- * One site subgraph over HTTP (undici). Identical queries in flight to the site at the same time with
- * the same caller's token are sent once, and every caller gets its own copy of the answer: a token is
- * part of the key, so no answer crosses callers or tenants.
+ * One site subgraph over HTTP (undici). Identical queries in flight to the site at the same time by
+ * the same caller are sent once, and every caller gets its own copy of the answer. The same caller:
+ * tokens this site's Keystone accepted as one user in one project with the same roles (each token
+ * checked, see `callerOf`), or else the same token; so no answer crosses users, projects or tenants.
  */
 export class SiteDataSource extends RemoteGraphQLDataSource {
   readonly site: SiteIdentity;
@@ -92,6 +98,7 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
     this.site = opts.site;
     this.timeoutMs = opts.timeoutMs;
     this.turns = opts.turns ?? null;
+    this.callerOf = opts.callerOf ?? null;
     const { dispatcher, timeoutMs } = opts;
     // The whole exchange (connect, send, headers, body) must finish in time: a site that accepts the
     // connection and never answers must not hang the request.
@@ -133,10 +140,16 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
     const key = this.sharingKey(options);
     if (!key) return this.admitted(options);
     // Shared: every caller gets its own copy (the gateway writes into what it gets).
-    return this.inflight.run(key, () => this.admitted(options));
+    const answer = await this.inflight.run(key.key, () => this.admitted(options));
+    // Another token of the same caller was sent and refused (it expired or was revoked meanwhile):
+    // this caller's own token decides for it.
+    if (key.byCaller && answer.errors?.some((e) => e.extensions?.['code'] === 'UNAUTHENTICATED'))
+      return this.admitted(options);
+    return answer;
   }
 
   private readonly turns: Turns | null;
+  private readonly callerOf: ((token: string) => string | null) | null;
 
   /**
    * Sends the fetch when the site has a turn for it: at most `maxInFlight` at once (fewer while the
@@ -215,19 +228,21 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
    * What makes two fetches the same: a query (never a mutation) with the same text and variables, for
    * the same token towards this site. Null for fetches that are not shared.
    */
-  private sharingKey(options: ProcessOptions): string | null {
+  private sharingKey(options: ProcessOptions): { key: string; byCaller: boolean } | null {
     const ctx = options.context;
     if (!isGatewayContext(ctx) || !options.request.query) return null;
     // The query planner writes each fetch as one operation: a query starts with `query` or `{`.
     if (!/^\s*(query\b|\{)/.test(options.request.query)) return null;
     const token = tokenForSite(ctx, this.site.key) ?? '';
-    return createHash('sha256')
-      .update(token)
+    const caller = token && this.callerOf ? this.callerOf(token) : null;
+    const key = createHash('sha256')
+      .update(caller ? `caller\0${caller}` : `token\0${token}`)
       .update('\0')
       .update(options.request.query)
       .update('\0')
       .update(JSON.stringify(options.request.variables ?? {}))
       .digest('base64');
+    return { key, byCaller: !!caller };
   }
 
   /** Sends the fetch; a timeout is thrown (SITE_TIMEOUT, see `admitted`), any other failure answered. */

@@ -5,6 +5,7 @@
 
 import { fetch } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { keystoneToken } from '../../../subgraph-site/test-support/site-process.js';
 import { contextFromHeaders } from './index.js';
 import { setupGatewayEnv, siteEntry } from './test-helpers.js';
 
@@ -151,6 +152,112 @@ describe('gateway over the coordinator and real sites', () => {
       env.spy.delayMs = 0;
       await unregister('spy');
     }
+  });
+
+  it("merges one caller's identical queries whatever token each sent, once the site's Keystone vouched for each; never two callers'", async () => {
+    await register(siteEntry('spy', env.spy.url));
+    env.spy.delayMs = 300;
+    try {
+      const ks = env.boston.keystoneUrl;
+      // Three tokens of one user in one project, and another user's in another project.
+      const demo = () => keystoneToken(ks, 'demo', 'demo', 'demo');
+      const [demo1, demo2, demo3] = [await demo(), await demo(), await demo()];
+      const admin = await keystoneToken(ks, 'admin', 'admin', 'admin');
+      const keystone = env.keystones.spy!;
+      // The gateway knows none of them yet: each goes by its own token (and its check starts).
+      for (const t of [demo1, demo2, admin]) expect(keystone.knownCaller(t.token)).toBeNull();
+      await Promise.all([demo1, demo2, admin].map((t) => keystone.validate(t.token)));
+      expect(keystone.knownCaller(demo1.token)).toBe(keystone.knownCaller(demo2.token));
+      expect(keystone.knownCaller(admin.token)).not.toBe(keystone.knownCaller(demo1.token));
+
+      env.spy.headers.length = 0;
+      const query = '{ protectionGroup(id: "pg-1") { id spy { id } } }';
+      const as = (token: string) => post(query, { 'X-Site-Token-spy': token });
+      const answers = await Promise.all([
+        as(demo1.token),
+        as(demo2.token),
+        as(demo1.token),
+        as(admin.token),
+        // Not checked yet: its own request, though its user is demo's.
+        as(demo3.token),
+      ]);
+      for (const r of answers) expect(r.data).toEqual({ protectionGroup: { id: 'pg-1', spy: null } });
+      const sent = env.spy.headers.map((h) => h['x-auth-token']);
+      expect(sent).toHaveLength(3);
+      expect(sent.filter((t) => t === demo1.token || t === demo2.token)).toHaveLength(1);
+      expect(sent).toContain(admin.token);
+      expect(sent).toContain(demo3.token);
+      // A bogus token is never vouched for: it goes alone, and the site refuses it.
+      expect(keystone.knownCaller('bogus')).toBeNull();
+      await keystone.validate('bogus').catch(() => undefined);
+      expect(keystone.knownCaller('bogus')).toBeNull();
+    } finally {
+      env.spy.delayMs = 0;
+      await unregister('spy');
+    }
+  });
+
+  it("a token revoked since the gateway checked it answers for itself only: the same user's other token still gets its answer", async () => {
+    const ks = env.boston.keystoneUrl.replace(/\/+$/, '');
+    const revoked = await keystoneToken(ks, 'demo', 'demo', 'demo');
+    const valid = await keystoneToken(ks, 'demo', 'demo', 'demo');
+    const keystone = env.keystones.boston!;
+    await Promise.all([keystone.validate(revoked.token), keystone.validate(valid.token)]);
+    const del = await fetch(`${ks}/auth/tokens`, {
+      method: 'DELETE',
+      headers: { 'x-auth-token': env.bostonTokens.admin, 'x-subject-token': revoked.token },
+    });
+    expect(del.status).toBe(204);
+    // Both still vouched for by the gateway's check (kept up to 5 minutes): one merged request, sent
+    // with the first token, which boston now refuses.
+    expect(keystone.knownCaller(revoked.token)).toBe(keystone.knownCaller(valid.token));
+    const query = '{ boston { key name } }';
+    const [a, b] = await Promise.all([
+      post(query, { 'X-Site-Token-boston': revoked.token }),
+      post(query, { 'X-Site-Token-boston': valid.token }),
+    ]);
+    expect(a.data).toBeNull();
+    expect(a.errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(b.errors).toEqual([]);
+    expect(b.data).toEqual({ boston: { key: 'boston', name: 'boston' } });
+  });
+
+  it("an application credential's token is never merged with its user's (it may carry fewer roles)", async () => {
+    const ks = env.boston.keystoneUrl.replace(/\/+$/, '');
+    const demo = await keystoneToken(ks, 'demo', 'demo', 'demo');
+    const me = (await (
+      await fetch(`${ks}/auth/tokens`, {
+        headers: { 'x-auth-token': demo.token, 'x-subject-token': demo.token },
+      })
+    ).json()) as { token: { user: { id: string } } };
+    const created = await fetch(`${ks}/users/${me.token.user.id}/application_credentials`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-auth-token': demo.token },
+      body: JSON.stringify({ application_credential: { name: `gw-merge-${Date.now()}` } }),
+    });
+    expect(created.status).toBe(201);
+    const cred = ((await created.json()) as { application_credential: { id: string; secret: string } })
+      .application_credential;
+    const auth = await fetch(`${ks}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['application_credential'],
+            application_credential: { id: cred.id, secret: cred.secret },
+          },
+        },
+      }),
+    });
+    expect(auth.status).toBe(201);
+    const appToken = auth.headers.get('x-subject-token')!;
+    const keystone = env.keystones.boston!;
+    const info = await keystone.validate(appToken);
+    expect(info.projectId).toBe(demo.projectId);
+    expect(info.caller).toBeNull();
+    expect(keystone.knownCaller(appToken)).toBeNull();
+    expect((await keystone.validate(demo.token)).caller).not.toBeNull();
   });
 
   it('keeps the registry code of a coordinator error', async () => {

@@ -80,6 +80,8 @@ export interface StartGatewayOptions {
    * callers. @default no limit
    */
   readonly siteTurns?: (siteKey: string) => Turns | null;
+  /** Who a token of a site acts as, when known without waiting (merges one caller's requests). */
+  readonly callerOf?: (siteKey: string, token: string) => string | null;
   /** Extra routes by exact path (`/path/*` for a prefix), e.g. the playground's; they win over `/healthz`, `/readyz`. */
   readonly routes?: Readonly<Record<string, RouteHandler>>;
   /** @default writes warn and error lines to stderr */
@@ -170,6 +172,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         timeoutMs,
         dispatcher,
         turns: opts.siteTurns?.(name) ?? null,
+        callerOf: opts.callerOf && ((token: string) => opts.callerOf!(name, token)),
       });
     },
   });

@@ -22,6 +22,7 @@ import {
   startSiteProcess,
   writeSiteConfig,
 } from '../../../subgraph-site/test-support/site-process.js';
+import { SiteKeystone } from '../coordinator/site-client.js';
 import { type GatewayContext, type GatewaySite, type RunningGateway, startGateway } from './index.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -287,6 +288,11 @@ export class GatewayTestEnv {
   seattleTokens!: SiteTokens;
   spy!: SpySite;
   hang!: HangingSite;
+  /**
+   * Each real site's Keystone as the gateway checks tokens with it (the service identity of the
+   * sites' simulated clouds); the spy site shares boston's, so its requests show how callers merge.
+   */
+  readonly keystones: Record<string, SiteKeystone> = {};
   private readonly sitesDir = tempDir('protector-gw-test');
 
   /** Starts the sites and the gateway, with `registered` in the coordinator's registry. */
@@ -309,6 +315,16 @@ export class GatewayTestEnv {
       siteTokens(s.keystoneUrl),
     ]);
     [this.spy, this.hang] = await Promise.all([startSpy(), startHang()]);
+    const service = async () => ({
+      username: 'protector',
+      password: 'protector',
+      projectName: 'service',
+      userDomainName: 'Default',
+      projectDomainName: 'Default',
+    });
+    this.keystones.boston = new SiteKeystone(b.keystoneUrl, service, TIMEOUT_MS);
+    this.keystones.seattle = new SiteKeystone(s.keystoneUrl, service, TIMEOUT_MS);
+    this.keystones.spy = this.keystones.boston;
     for (const name of registered) this.coordinator.registry.push(siteEntry(name, this[name].url));
     this.gw = await startGateway({
       port: 0,
@@ -317,6 +333,7 @@ export class GatewayTestEnv {
       coordinatorAdmission: (field) => this.coordinator.admission(field),
       sites: () => this.coordinator.registry,
       subgraphTimeoutMs: TIMEOUT_MS,
+      callerOf: (key, token) => this.keystones[key]?.knownCaller(token) ?? null,
       routes: { '/hello/*': (_req, res) => sendJson(res, 200, { hello: true }) },
       log: (level, message) => this.logs.push(`${level} ${message}`),
     });
