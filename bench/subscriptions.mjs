@@ -10,8 +10,11 @@
 // Environment (defaults in brackets):
 //   BENCH_SUBSCRIBERS [10000]       subscribers, each its own WebSocket connection
 //   BENCH_SUBSCRIBER_TOKENS [100]   distinct sets of the tenant's Keystone tokens they share (as 100
-//                                   users with 100 dashboards each); the gateway's rate limit
-//                                   (100/s per caller, burst 200) counts WebSocket upgrades per caller
+//                                   sign-ins with 100 dashboards each); the gateway's rate limit
+//                                   (100/s per set of tokens, burst 200) counts WebSocket upgrades
+//   BENCH_CALLERS [1]               distinct users of the demo project the token sets belong to (set n
+//                                   is user n mod BENCH_CALLERS): the gateway executes an event once
+//                                   per user (and selection), whatever the number of token sets
 //   BENCH_CONNECT_BATCH [250]       connections opened at once
 //   BENCH_SETTLE_SECONDS [5]        wait after the last subscription before starting the failover
 //   BENCH_BOOT_SECONDS [2]          simulated VM boot time
@@ -43,14 +46,15 @@ requireBuild();
 const settings = {
   subscribers: envNumber('BENCH_SUBSCRIBERS', 10_000),
   tokenSets: envNumber('BENCH_SUBSCRIBER_TOKENS', 100),
+  callers: envNumber('BENCH_CALLERS', 1),
   connectBatch: envNumber('BENCH_CONNECT_BATCH', 250),
   settleSeconds: envNumber('BENCH_SETTLE_SECONDS', 5),
   bootSeconds: envNumber('BENCH_BOOT_SECONDS', 2),
   group: 'prod-web-app',
 };
 
-const { keystoneToken, waitForReplication } = await import('../test/dist/lab.js');
-const { labPid, openLab, removeOnInterrupt } = await import('./lib/lab.mjs');
+const { waitForReplication } = await import('../test/dist/lab.js');
+const { clientTokens, demoProjectUsers, labPid, openLab, removeOnInterrupt } = await import('./lib/lab.mjs');
 const { percentile } = await import('./lib/load.mjs');
 const { default: WebSocket } = await import('ws');
 const { OCCURRED_AT } = await import('./lib/ws-floor.mjs');
@@ -293,13 +297,8 @@ try {
   console.log(`test failover with no subscriber: ${(baseline.ms / 1000).toFixed(2)} s`);
 
   // The subscribers.
-  const tokenSets = [];
-  for (let i = 0; i < Math.max(1, settings.tokenSets); i++) {
-    const t = {};
-    for (const s of Object.values(lab.sites))
-      t[s.name] = await keystoneToken(s.keystoneUrl, 'demo', 'demo', 'demo');
-    tokenSets.push(t);
-  }
+  const users = await demoProjectUsers(lab, Math.max(1, settings.callers));
+  const tokenSets = await clientTokens(lab, Math.max(1, settings.tokenSets), users);
   const wsUrl = lab.gatewayUrl.replace(/^http/, 'ws');
   const rssBefore = treeStat(gatewayPid).rssBytes;
   const connect0 = performance.now();

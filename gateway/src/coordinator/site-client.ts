@@ -10,7 +10,7 @@
  */
 import type { ResultOf, TypedDocumentNode, VariablesOf } from '@graphql-typed-document-node/core';
 import { InFlight, keystoneTime, type Turns, withTurn } from '@protector/platform';
-import { documentForSite, ERROR_CODES, type Json, ProtectorError } from '@protector/schema';
+import { documentForSite, ERROR_CODES, isProtectorError, type Json, ProtectorError } from '@protector/schema';
 import { type DocumentNode, print } from 'graphql';
 import { request } from 'undici';
 import type { SiteStepInput } from './generated/site-documents.js';
@@ -245,14 +245,20 @@ export class SiteClient {
     const send = () => this.send<{ here: R }>(source, variables as Json, as, timeoutMs);
     if (as.kind !== 'caller') return (await send()).here;
     // A caller's read waits for a turn at the site (OVERLOADED when none comes in time); the gateway's
-    // own work (health checks, the steps of operations) is never refused for load. The same read with
-    // the same token in flight is sent once (many subscribers of one user subscribe at once), and each
-    // caller gets its own copy.
-    const key = `${as.token}\u0000${source}\u0000${JSON.stringify(variables)}`;
-    const data = (await this.reading.run(key, () =>
-      withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send),
-    )) as { here: R };
-    return data.here;
+    // own work (health checks, the steps of operations) is never refused for load. The same read by
+    // the same caller in flight is sent once (many subscribers of one user subscribe at once), and each
+    // caller gets its own copy: the same token, or tokens this site's Keystone vouched for as one
+    // user, project and roles (`SiteKeystone.knownCaller`).
+    const read = () => withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send);
+    const caller = this.keystone.knownCaller(as.token);
+    const key = `${caller ? `caller\u0000${caller}` : `token\u0000${as.token}`}\u0000${source}\u0000${JSON.stringify(variables)}`;
+    try {
+      return ((await this.reading.run(key, read)) as { here: R }).here;
+    } catch (err) {
+      // Another token of the caller was sent and refused (revoked meanwhile): this one decides for itself.
+      if (caller && isProtectorError(err, 'UNAUTHENTICATED')) return (await read()).here;
+      throw err;
+    }
   }
 
   /** Runs one site-local step (service role): a `documents/site-steps.graphql` mutation, typed by its input. */

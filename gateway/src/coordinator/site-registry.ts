@@ -28,22 +28,48 @@ export interface CallerTokens {
   readonly defaultToken: string | null;
 }
 
-const authorities = new WeakMap<CallerTokens, string>();
+/** Who a site's token acts as, where its Keystone already said so (see `SiteKeystone.knownCaller`). */
+export interface CallerLookup {
+  /** The registered sites' keys. */
+  siteKeys(): readonly string[];
+  /** The token's caller at the site, or null when not known (yet). */
+  callerOf(siteKey: string, token: string): string | null;
+}
+
+const authorities = new WeakMap<CallerTokens, { readonly sites: string; readonly authority: string }>();
 
 /**
- * The authority of a caller's tokens, hashed (computed once per context): callers with the same
- * tokens may share an answer in flight, and no answer is shared across different tokens.
+ * The authority of a caller's tokens, hashed: callers with the same authority may share an answer in
+ * flight, and no answer is shared across different authorities. With `callers`, it is who the tokens
+ * act as at each registered site (tokens of one user, project and roles are one authority) once every
+ * token's caller is known; before that, and without `callers`, the tokens themselves. Kept per context
+ * while the registered sites stay the same.
  */
-export function authorityOf(ctx: CallerTokens): string {
-  let authority = authorities.get(ctx);
-  if (authority === undefined) {
-    const tokens = Object.entries(ctx.siteTokens).sort(([a], [b]) => a.localeCompare(b));
-    authority = createHash('sha256')
-      .update(JSON.stringify([ctx.defaultToken, tokens]))
-      .digest('base64');
-    authorities.set(ctx, authority);
-  }
+export function authorityOf(ctx: CallerTokens, callers?: CallerLookup): string {
+  const keys = callers ? [...callers.siteKeys()].sort() : [];
+  const sites = keys.join('\u0000');
+  const kept = authorities.get(ctx);
+  if (kept && kept.sites === sites) return kept.authority;
+  const byCaller = callers ? callersAt(ctx, keys, callers) : null;
+  const tokens = Object.entries(ctx.siteTokens).sort(([a], [b]) => a.localeCompare(b));
+  const authority = createHash('sha256')
+    .update(JSON.stringify(byCaller ? ['callers', byCaller] : ['tokens', ctx.defaultToken, tokens]))
+    .digest('base64');
+  // By tokens while a caller is not known yet: asked again next time.
+  if (!callers || byCaller) authorities.set(ctx, { sites, authority });
   return authority;
+}
+
+/** The caller of the token `ctx` sends each site, in `keys` order; null if one is not known. */
+function callersAt(ctx: CallerTokens, keys: readonly string[], callers: CallerLookup) {
+  const out: [string, string | null][] = [];
+  for (const key of keys) {
+    const token = ctx.siteTokens[key] ?? ctx.defaultToken;
+    const caller = token ? callers.callerOf(key, token) : null;
+    if (token && !caller) return null;
+    out.push([key, caller]);
+  }
+  return out;
 }
 
 /** A Protection Group as the coordinator sees it: the winning replica and what each site said. */

@@ -7,6 +7,7 @@ import { deferred, type GraphQLErrorShape, subscribe, waitFor } from '@protector
 import { type Client, createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { keystoneToken } from '../../../subgraph-site/test-support/site-process.js';
 import { setupGatewayEnv } from './test-helpers.js';
 
 const env = setupGatewayEnv(['boston', 'seattle']);
@@ -21,6 +22,28 @@ function connect(connectionParams: Record<string, unknown>): Client {
     retryAttempts: 0,
     lazy: true,
   });
+}
+
+/** A RUNNING operation of group pg-7 in the stub coordinator, and the hub its events go out on. */
+function runningOperation(id: string) {
+  env.coordinator.operations.set(id, {
+    id,
+    status: 'RUNNING',
+    percentComplete: 10,
+    protectionGroupId: 'pg-7',
+  });
+  return env.coordinator.broadcast(id);
+}
+
+/** Subscribes each client in turn, each once the coordinator has its subscription. */
+async function subscribeInTurn(clients: readonly Client[], query: string) {
+  const subs = [];
+  for (const client of clients) {
+    const subscribed = env.coordinator.subscribed();
+    subs.push(subscribe(client, query));
+    await subscribed;
+  }
+  return subs;
 }
 
 describe('subscriptions through the gateway', () => {
@@ -185,25 +208,14 @@ describe('subscriptions through the gateway', () => {
   });
 
   it('refetches an event entity once for every subscriber with the same selection and tokens', async () => {
-    env.coordinator.operations.set('op-many', {
-      id: 'op-many',
-      status: 'RUNNING',
-      percentComplete: 10,
-      protectionGroupId: 'pg-7',
-    });
-    const hub = env.coordinator.broadcast('op-many');
+    const hub = runningOperation('op-many');
     const query =
       'subscription { operationProgress(id: "op-many") { sequence message operation { status protectionGroup { id b: boston { id } } } } }';
     const clients = Array.from({ length: 6 }, (_, i) =>
       connect({ token: i < 5 ? env.bostonTokens.tenant : env.bostonTokens.admin }),
     );
     try {
-      const subs = [];
-      for (const client of clients) {
-        const subscribed = env.coordinator.subscribed();
-        subs.push(subscribe(client, query));
-        await subscribed;
-      }
+      const subs = await subscribeInTurn(clients, query);
       const before = env.coordinator.contexts.length;
       const resolved = env.coordinator.resolutions.message;
       hub.publish({ sequence: 1, status: 'RUNNING', percentComplete: 10, operation: { id: 'op-many' } });
@@ -339,6 +351,94 @@ describe('subscriptions through the gateway', () => {
       again.dispose();
     } finally {
       await Promise.all(clients.map((client) => client.dispose()));
+    }
+  });
+
+  it("executes an event once for subscribers whose different tokens act as one user, project and roles; another user's apart", async () => {
+    const query =
+      'subscription Events($pg: ID) { operationEvents(protectionGroup: $pg) { sequence kind message } }';
+    const tokensOf = async (user: string) => {
+      const boston = (await keystoneToken(env.boston.keystoneUrl, user, user, user)).token;
+      const seattle = (await keystoneToken(env.seattle.keystoneUrl, user, user, user)).token;
+      // The gateway has checked them (as it does each subscriber's at connection_init).
+      await env.keystones.boston!.validate(boston);
+      await env.keystones.seattle!.validate(seattle);
+      return { siteTokens: { boston, seattle } };
+    };
+    const params = [
+      await tokensOf('demo'),
+      await tokensOf('demo'),
+      await tokensOf('demo'),
+      await tokensOf('admin'),
+    ];
+    const c = env.coordinator;
+    const hub = c.broadcast('group:pg-2');
+    const sourcesBefore = c.subscribeCalls['operationEvents'] ?? 0;
+    const clients = params.map((p) => connect(p));
+    try {
+      const subs = clients.map((client) => subscribe(client, query, { pg: 'pg-2' }));
+      let warmUp = 0;
+      while (subs.some((sub) => sub.results.length === 0)) {
+        hub.publish({ sequence: --warmUp, kind: 'STEP_STARTED', operation: { id: 'op-y' } });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // A stream per set of tokens (each checks its own tokens at every event)...
+      expect((c.subscribeCalls['operationEvents'] ?? 0) - sourcesBefore).toBe(4);
+      // ... and one execution of an event per caller: demo's three streams share one.
+      const messages = c.resolutions.message;
+      hub.publish({ sequence: 1, kind: 'STEP_STARTED', operation: { id: 'op-y' } });
+      const latest = (sub: ReturnType<typeof subscribe>) =>
+        (sub.results.at(-1)?.data?.['operationEvents'] as { sequence?: number } | undefined)?.sequence;
+      await waitFor('event 1 at every subscriber', () => subs.every((sub) => latest(sub) === 1));
+      for (const sub of subs)
+        expect(sub.results.at(-1)).toEqual({
+          data: { operationEvents: { sequence: 1, kind: 'STEP_STARTED', message: 'event 1' } },
+        });
+      expect(c.resolutions.message - messages).toBe(2);
+      for (const sub of subs) sub.dispose();
+    } finally {
+      await Promise.all(clients.map((client) => client.dispose()));
+    }
+  });
+
+  it("a subscriber gets its own execution when the same user's token its event was executed with has been revoked", async () => {
+    const hub = runningOperation('op-revoked');
+    const query =
+      'subscription { operationProgress(id: "op-revoked") { sequence message operation { protectionGroup { id b: boston { id } } } } }';
+    const demo = async () => {
+      const token = (await keystoneToken(env.boston.keystoneUrl, 'demo', 'demo', 'demo')).token;
+      await env.keystones.boston!.validate(token);
+      return token;
+    };
+    const [revoked, valid] = [await demo(), await demo()];
+    // The first subscriber's execution is the one shared.
+    const clients = [revoked, valid].map((token) => connect({ siteTokens: { boston: token } }));
+    try {
+      const subs = await subscribeInTurn(clients, query);
+      const ks = env.boston.keystoneUrl.replace(/\/+$/, '');
+      const del = await fetch(`${ks}/auth/tokens`, {
+        method: 'DELETE',
+        headers: { 'x-auth-token': env.bostonTokens.admin, 'x-subject-token': revoked },
+      });
+      expect(del.status).toBe(204);
+      const resolved = env.coordinator.resolutions.message;
+      hub.publish({ sequence: 1, status: 'RUNNING', percentComplete: 10, operation: { id: 'op-revoked' } });
+      const [mine, theirs] = await Promise.all(subs.map((sub) => sub.next()));
+      expect(mine!.errors?.[0]).toMatchObject({
+        path: ['operationProgress', 'operation', 'protectionGroup', 'b'],
+        extensions: { code: 'UNAUTHENTICATED' },
+      });
+      expect(theirs!.errors).toBeUndefined();
+      expect(theirs!.data).toEqual({
+        operationProgress: {
+          sequence: 1,
+          message: 'event 1',
+          operation: { protectionGroup: { id: 'pg-7', b: null } },
+        },
+      });
+      expect(env.coordinator.resolutions.message - resolved).toBe(2);
+    } finally {
+      await Promise.all(clients.map((c) => c.dispose()));
     }
   });
 

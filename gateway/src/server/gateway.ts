@@ -283,6 +283,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         },
         execute,
         log,
+        callers: opts.callerOf && { siteKeys: () => source.siteKeys(), callerOf: opts.callerOf },
       }),
       routes,
       ...(opts.host ? { host: opts.host } : {}),

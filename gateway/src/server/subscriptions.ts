@@ -56,7 +56,7 @@ import {
 } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { keepNoReads } from '../coordinator/request-reads.js';
-import { authorityOf } from '../coordinator/site-registry.js';
+import { authorityOf, type CallerLookup } from '../coordinator/site-registry.js';
 import {
   contextFromConnectionParams,
   type GatewayContext,
@@ -131,6 +131,11 @@ export interface SubscriptionDeps {
     request: SiteSubscriptionRequest,
   ): AsyncIterable<FormattedResult>;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+  /**
+   * Who each site's token acts as, where known: subscribers whose tokens act as the same user,
+   * project and roles at every site share executions (see `authorityOf`). Absent: by tokens.
+   */
+  readonly callers?: CallerLookup | undefined;
 }
 
 const gatewayError = (message: string, code: string, retryable = false) =>
@@ -251,10 +256,13 @@ export interface EventOrigin {
 
 /**
  * Refetches in flight, shared: subscribers whose refetch is the same query with the same variables
- * and the same tokens (the same authority) wait for one execution, which every one of them reads
+ * and the same authority (`authorityOf`) wait for one execution, which every one of them reads
  * (the answer is only read). 10,000 subscribers with one selection cost one refetch per event.
  */
-const refetchesInFlight = new Map<string, Promise<unknown>>();
+const refetchesInFlight = new Map<
+  string,
+  { readonly ctx: GatewayContext; readonly result: Promise<unknown> }
+>();
 /**
  * The refetch query of an entity field, built once per field of a document: subscribers that sent
  * the same text share its parsed document (see `onSubscribe`), so they share these too.
@@ -262,23 +270,32 @@ const refetchesInFlight = new Map<string, Promise<unknown>>();
 const refetchQueries = new WeakMap<FieldNode, RefetchQuery>();
 const printed = new WeakMap<DocumentNode, string>();
 
-function sharedRefetch(
-  deps: Pick<SubscriptionDeps, 'execute'>,
+async function sharedRefetch(
+  deps: Pick<SubscriptionDeps, 'execute' | 'callers'>,
   query: RefetchQuery,
   variables: Record<string, unknown>,
   ctx: GatewayContext,
-): Promise<unknown> {
-  const key = `${authorityOf(ctx)}\u0000${printedOnce(query.document)}\u0000${JSON.stringify(variables)}`;
+): Promise<FormattedResult> {
+  const key = `${authorityOf(ctx, deps.callers)}\u0000${printedOnce(query.document)}\u0000${JSON.stringify(variables)}`;
+  const own = () => deps.execute(query.document, variables, { ...ctx, requestId: newRequestId() });
   let pending = refetchesInFlight.get(key);
   if (!pending) {
     // A context of its own: what this execution reads is kept for it only (`keepNoReads`).
-    pending = deps
-      .execute(query.document, variables, { ...ctx, requestId: newRequestId() })
-      .finally(() => refetchesInFlight.delete(key));
+    const result = own().finally(() => refetchesInFlight.delete(key));
+    pending = { ctx, result };
     refetchesInFlight.set(key, pending);
   }
-  return pending;
+  const result = (await pending.result) as FormattedResult;
+  return pending.ctx !== ctx && refusedToken(result) ? own() : result;
 }
+
+/**
+ * An answer that says a token was refused. Executed with another subscriber's tokens of the same
+ * authority (one user, project and roles), that token may have been revoked since: the subscriber's
+ * own tokens then decide for it.
+ */
+const refusedToken = (result: { errors?: readonly { extensions?: unknown }[] | undefined }) =>
+  !!result.errors?.some((e) => isRecord(e.extensions) && e.extensions['code'] === 'UNAUTHENTICATED');
 
 function printedOnce(document: DocumentNode): string {
   let text = printed.get(document);
@@ -289,33 +306,36 @@ function printedOnce(document: DocumentNode): string {
   return text;
 }
 
-/** What makes two subscriptions answer an event alike: document, operation, variables, authority. */
+/**
+ * What makes two subscriptions answer an event alike: document, operation, variables, authority (by
+ * callers when `callers` is given, else by tokens; see `authorityOf`).
+ */
 const sharingKeys = new WeakMap<PreparedSubscription, string>();
-function sharingKey(sub: PreparedSubscription): string {
+function sharingKey(sub: PreparedSubscription, callers?: CallerLookup): string {
   let key = sharingKeys.get(sub);
   if (key === undefined) {
-    key = [
-      authorityOf(sub.ctx),
-      printedOnce(sub.args.document),
-      sub.args.operationName ?? '',
-      JSON.stringify(sub.variables),
-    ].join('\u0000');
+    key = [printedOnce(sub.args.document), sub.args.operationName ?? '', JSON.stringify(sub.variables)].join(
+      '\u0000',
+    );
     sharingKeys.set(sub, key);
   }
-  return key;
+  return `${authorityOf(sub.ctx, callers)}\u0000${key}`;
 }
 
 /**
  * Executions of one event, by sharing key: an event object the coordinator hands to every subscriber
- * is executed once per distinct subscription (document, variables, tokens), and each of those
+ * is executed once per distinct subscription (document, variables, authority), and each of those
  * subscribers sends that one answer (only read). 10,000 dashboards of 100 users with one selection
  * cost 100 executions per event, not 10,000. Kept as long as the event object lives.
  */
-const executions = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+const executions = new WeakMap<
+  object,
+  Map<string, { readonly sub: PreparedSubscription; readonly result: Promise<ExecutionResult> }>
+>();
 
 /** Resolves one event of a subscription into the subscriber's result (see the module comment). */
-export function resolveEvent(
-  deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute'>,
+export async function resolveEvent(
+  deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute' | 'callers'>,
   sub: PreparedSubscription,
   event: Record<string, unknown>,
   origin: EventOrigin = {},
@@ -327,17 +347,18 @@ export function resolveEvent(
     byKey = new Map();
     executions.set(event, byKey);
   }
-  const key = sharingKey(sub);
-  let result = byKey.get(key);
-  if (!result) {
-    result = executeEvent(deps, sub, event, origin);
-    byKey.set(key, result);
+  const key = sharingKey(sub, deps.callers);
+  let shared = byKey.get(key);
+  if (!shared) {
+    shared = { sub, result: executeEvent(deps, sub, event, origin) };
+    byKey.set(key, shared);
   }
-  return result;
+  const result = await shared.result;
+  return shared.sub !== sub && refusedToken(result) ? executeEvent(deps, sub, event, origin) : result;
 }
 
 async function executeEvent(
-  deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute'>,
+  deps: Pick<SubscriptionDeps, 'coordinatorSchema' | 'execute' | 'callers'>,
   sub: PreparedSubscription,
   event: Record<string, unknown>,
   origin: EventOrigin,
@@ -379,7 +400,7 @@ async function executeEvent(
     for (const name of query.variables) {
       if (Object.hasOwn(sub.variables, name)) variables[name] = sub.variables[name];
     }
-    const result = (await sharedRefetch(deps, query, variables, sub.ctx)) as FormattedResult;
+    const result = await sharedRefetch(deps, query, variables, sub.ctx);
     const moved = (result.errors ?? []).map((e) => {
       const rest = e.path && e.path[0] === REFETCH_ALIAS ? e.path.slice(1) : [];
       return fromFormattedError(e, [...path, ...rest]);
@@ -829,7 +850,8 @@ export function createSubscriptionOptions(deps: SubscriptionDeps): ServerOptions
       if (!subscriber)
         throw new Error("A shared subscription needs the socket of the gateway's graphql-ws server.");
       // Joined before the check, so no event falls between the two (a stream is never left without
-      // its first member: it closes when its last one leaves).
+      // its first member: it closes when its last one leaves). By tokens, not callers: a stream checks
+      // its tokens at every event and ends when they are refused, which must end no one else's.
       const key = sharingKey(prepared);
       const stream = streams.get(key) ?? new SharedStream(key, streams, open);
       const member = new StreamMember(stream.results, subscriber.socket, subscriber.id);
