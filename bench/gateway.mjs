@@ -12,7 +12,7 @@
 //   BENCH_MEMBERS [10]          members per group (one volume each)
 //   BENCH_SECONDS [20]          measured seconds per target and query
 //   BENCH_WARMUP_SECONDS [3]    unmeasured load before each measured run
-//   BENCH_FIRST_WARMUP_SECONDS [20]  ... before the first run of each dataset size
+//   BENCH_FIRST_WARMUP_SECONDS [20]  ... before each target's first run of each dataset size
 //   BENCH_TIMEOUT_SECONDS [120] a request unanswered after this long counts as an error (timeout)
 //   BENCH_CONCURRENCY [50]      concurrent clients, each with its own Keystone tokens
 //   BENCH_CALLERS [1]           distinct users of the demo project among them (client n is user n mod
@@ -141,11 +141,13 @@ try {
               url: target.url,
               concurrency: settings.concurrency,
               durationMs: settings.seconds * 1000,
-              // The first run of a size warms the sites up too (their heaps grow to their working size,
-              // hot paths compile): a longer warm-up, or whichever target runs first pays for it.
+              // Each target's first run of a size warms the sites up too (their heaps grow to what that
+              // target's load needs, hot paths compile): a longer warm-up, or whichever target loads the
+              // sites first pays for it (a gateway that merges requests leaves them cold for the next).
               warmupMs:
-                (rows.some((r) => r.groups === size) ? settings.warmupSeconds : settings.firstWarmupSeconds) *
-                1000,
+                (rows.some((r) => r.groups === size && r.target === target.name)
+                  ? settings.warmupSeconds
+                  : settings.firstWarmupSeconds) * 1000,
               timeoutMs: settings.timeoutSeconds * 1000,
               prime: (n) => ({
                 headers: headersOf(n),

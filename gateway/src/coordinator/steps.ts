@@ -12,6 +12,7 @@ import {
   FenceServersDocument,
   MaterializeRecoveryPointDocument,
   PromoteStorageGroupDocument,
+  type ProtectionGroupMemberInput,
   type ProtectionGroupMetadataInput,
   ReplicateNowDocument,
   type ResourceMappingInput,
@@ -304,9 +305,21 @@ async function writeGroup(
 ): Promise<ReplicaHead> {
   const live = reads.filter((r) => !r.error);
   const newVersion = Math.max(...live.map((r) => r.replica?.metadataVersion ?? 0)) + 1;
+  const whole = toMetadataInput(group, change);
+  const metadata = withMemberStatuses(whole);
+  // Every reachable site holds the version read: what the write does not change, each keeps (a
+  // status change of a group of 500 members writes its head, not 500 members twice). A site behind
+  // gets the whole metadata.
+  const current = live.every((r) => r.replica?.metadataVersion === group.metadataVersion);
   const [written] = await writeMetadata(
     await writesTo(ctx, live),
-    headOnly(live, group, withMemberStatuses(toMetadataInput(group, change))),
+    {
+      ...metadata,
+      ...(current && change.members === undefined && metadata.members === whole.members
+        ? { members: null }
+        : {}),
+      ...(current && change.resourceMappings === undefined ? { resourceMappings: null } : {}),
+    },
     newVersion,
     {
       operationId: op.id,
@@ -317,37 +330,16 @@ async function writeGroup(
 }
 
 /**
- * A write that changes neither members nor mappings, to sites that all hold the version read, leaves
- * them out: each site keeps its own, which are that version's (a status change of a group of 500
- * members writes its head, not 500 members twice). A site behind gets the whole metadata.
- */
-function headOnly(
-  live: readonly ReplicaRead[],
-  group: Replica,
-  metadata: ProtectionGroupMetadataInput,
-): ProtectionGroupMetadataInput {
-  if (!live.every((r) => r.replica?.metadataVersion === group.metadataVersion)) return metadata;
-  const same = toMetadataInput(group);
-  const unchanged = (k: 'members' | 'resourceMappings') =>
-    JSON.stringify(metadata[k]) === JSON.stringify(same[k]);
-  return {
-    ...metadata,
-    ...(unchanged('members') ? { members: null } : {}),
-    ...(unchanged('resourceMappings') ? { resourceMappings: null } : {}),
-  };
-}
-
-/**
  * Members say where their workload is: a group back to ACTIVE (failback done, or a failover rolled
- * back) has its members PROTECTED again, whatever the recovery left them as.
+ * back) has its members PROTECTED again, whatever the recovery left them as. Unchanged: the same object.
  */
 function withMemberStatuses(metadata: ProtectionGroupMetadataInput): ProtectionGroupMetadataInput {
-  if (metadata.status !== 'ACTIVE') return metadata;
+  const moved = (m: ProtectionGroupMemberInput) =>
+    m.status === 'FAILED_OVER' || m.status === 'FAILOVER_FAILED';
+  if (metadata.status !== 'ACTIVE' || !metadata.members?.some(moved)) return metadata;
   return {
     ...metadata,
-    members: metadata.members?.map((m) =>
-      m.status === 'FAILED_OVER' || m.status === 'FAILOVER_FAILED' ? { ...m, status: 'PROTECTED' } : m,
-    ),
+    members: metadata.members.map((m) => (moved(m) ? { ...m, status: 'PROTECTED' } : m)),
   };
 }
 
