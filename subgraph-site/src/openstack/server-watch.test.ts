@@ -11,7 +11,10 @@ import type { Server } from './types.js';
 function project() {
   let clock = Date.parse('2026-01-01T00:00:00Z');
   const servers = new Map<string, Server>();
-  const stamp = () => new Date((clock += 1000)).toISOString();
+  const stamp = () => {
+    clock += 1000;
+    return new Date(clock).toISOString();
+  };
   const lists: string[] = [];
   return {
     lists,
