@@ -23,6 +23,7 @@ import {
 import { COORDINATOR_SUBGRAPH_NAME } from '@protector/schema';
 import { buildASTSchema, type DocumentNode, type GraphQLSchema, parse, printSchema } from 'graphql';
 import { Agent } from 'undici';
+import { authorityOf, type CallerLookup } from '../coordinator/site-registry.js';
 import { contextFromHeaders, type GatewayContext, hasAnyToken } from './context.js';
 import { CoordinatorDataSource, SiteDataSource } from './data-sources.js';
 import { formatGatewayError } from './errors.js';
@@ -252,11 +253,22 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
   };
 
   let http: Awaited<ReturnType<typeof startGraphQLHttpServer>>;
+  // Who each site's token acts as, where known: one caller's requests share answers and executions.
+  const callers: CallerLookup | undefined = opts.callerOf && {
+    siteKeys: () => source.siteKeys(),
+    callerOf: opts.callerOf,
+  };
   try {
     http = await startGraphQLHttpServer<GatewayContext>({
       apollo,
       ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}),
       context: async (req) => contextFromHeaders(req.headers),
+      // Identical queries in flight of one caller (the same tokens, or tokens of one user, project and
+      // roles at every site) are executed once; a request without a token shares nothing.
+      authority: (req) => {
+        const ctx = contextFromHeaders(req.headers);
+        return hasAnyToken(ctx) ? authorityOf(ctx, callers) : null;
+      },
       subscriptions: createSubscriptionOptions({
         apiSchema: () => subscriptionSchema,
         coordinatorSchema: opts.coordinatorSchema,
@@ -283,7 +295,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<RunningGa
         },
         execute,
         log,
-        callers: opts.callerOf && { siteKeys: () => source.siteKeys(), callerOf: opts.callerOf },
+        callers,
       }),
       routes,
       ...(opts.host ? { host: opts.host } : {}),

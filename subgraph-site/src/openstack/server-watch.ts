@@ -5,9 +5,6 @@
  * `GET /servers/detail?changes-since=...` per tick (the servers changed since the oldest change the
  * waiters saw, deleted ones included), so the tick can be short and the cost does not grow with the
  * number of VMs. `changes-since` is compared with Nova's own `updated` times, never this host's clock.
- * A server just acted on gets a first look soon (`firstLookMs`, a fifth of the tick by default) rather
- * than at the next tick: a start or reboot that Nova finishes at once is seen at once, and a new batch
- * of waiters costs one early list, not one each.
  */
 import { ProtectorError } from '@protector/schema';
 import type { Server } from './types.js';
@@ -35,20 +32,11 @@ export class ServerWatch {
   private running = false;
   /** Lists in a row that failed, by project. */
   private readonly failures = new Map<string, number>();
-  /** The loop's wait for its next tick, while it waits: when it ends, and how to end it sooner. */
-  private sleeping: {
-    readonly until: number;
-    readonly timer: NodeJS.Timeout;
-    readonly wake: () => void;
-  } | null = null;
-  /** A waiter came while the loop was listing: its next wait is `firstLookMs`. */
-  private lookSoon = false;
 
   constructor(
     /** The project's servers changed at or after `changesSince` (Nova's `updated`), deleted ones too. */
     private readonly changed: (projectId: string, changesSince: string) => Promise<Server[]>,
     private readonly tickMs: number,
-    private readonly firstLookMs = Math.max(5, Math.round(tickMs / 5)),
   ) {}
 
   /**
@@ -82,32 +70,7 @@ export class ServerWatch {
       }
       set.add(waiter);
       if (!this.running) void this.run();
-      else if (this.sleeping) this.lookBy(Date.now() + this.firstLookMs);
-      else this.lookSoon = true; // the loop is listing: its next wait is short
     });
-  }
-
-  /** Brings the next tick forward to `at` if the loop is waiting longer than that. */
-  private lookBy(at: number): void {
-    const s = this.sleeping;
-    if (!s || s.until <= at) return;
-    clearTimeout(s.timer);
-    this.wakeAt(at, s.wake);
-  }
-
-  private sleepUntil(until: number): Promise<void> {
-    return new Promise<void>((wake) => this.wakeAt(until, wake));
-  }
-
-  private wakeAt(until: number, wake: () => void): void {
-    const timer = setTimeout(
-      () => {
-        this.sleeping = null;
-        wake();
-      },
-      Math.max(0, until - Date.now()),
-    );
-    this.sleeping = { until, timer, wake };
   }
 
   /** Answers the waiter from `server` if it can; true when it did. */
@@ -129,12 +92,9 @@ export class ServerWatch {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      // New waiters get their first look soon; between looks at the same waiters, tickMs.
-      for (let wait = this.firstLookMs; this.waiters.size; ) {
-        await this.sleepUntil(Date.now() + wait);
-        this.lookSoon = false;
+      while (this.waiters.size) {
+        await new Promise((r) => setTimeout(r, this.tickMs));
         await Promise.all([...this.waiters].map(([projectId, set]) => this.tick(projectId, set)));
-        wait = this.lookSoon ? this.firstLookMs : this.tickMs;
       }
     } finally {
       this.running = false;

@@ -73,6 +73,13 @@ export interface GraphQLHttpServerOptions<TContext extends BaseContext> {
   readonly maxBodyBytes?: number;
   /** Per-caller rate limit on the GraphQL path (HTTP and new WebSocket connections). @default off */
   readonly rateLimit?: RateLimit;
+  /**
+   * The authority a request acts with, for sharing answers: identical queries (text, operation name,
+   * variables, extensions) in flight with the same authority are executed once, and each gets the
+   * answer. Null (or absent) for a request that must not share (e.g. one without credentials).
+   * Mutations are never shared.
+   */
+  readonly authority?: (req: IncomingMessage) => string | null;
 }
 
 export interface RunningHttpServer {
@@ -150,13 +157,46 @@ function isMutation(body: unknown, search: string): boolean {
   };
   const query = String(request.query ?? params.get('query') ?? '');
   const name = request.operationName ?? params.get('operationName');
-  try {
-    const operation = getOperationAST(parse(query), typeof name === 'string' ? name : undefined);
-    return operation?.operation !== 'query';
-  } catch {
-    return true;
-  }
+  return !isQuery(query, typeof name === 'string' ? name : undefined);
 }
+
+/** Operation type of (text, name) pairs seen lately: `query` or not (the oldest goes first). */
+const queryKinds = new Map<string, boolean>();
+const QUERY_KINDS_KEPT = 500;
+
+/** Whether the operation `name` of `text` (the only one, without a name) is a query; unparsable: no. */
+function isQuery(text: string, name: string | undefined): boolean {
+  const key = `${name ?? ''}\u0000${text}`;
+  let known = queryKinds.get(key);
+  if (known === undefined) {
+    try {
+      known = getOperationAST(parse(text), name)?.operation === 'query';
+    } catch {
+      known = false;
+    }
+    if (queryKinds.size >= QUERY_KINDS_KEPT) queryKinds.delete(queryKinds.keys().next().value!);
+    queryKinds.set(key, known);
+  }
+  return known;
+}
+
+type HttpResult = Awaited<ReturnType<ApolloServer<BaseContext>['executeHTTPGraphQLRequest']>>;
+
+/**
+ * The key under which a request's answer may be shared: a POSTed query (never a mutation) with an
+ * authority; null otherwise.
+ */
+function sharingKey(body: unknown, authority: string | null): string | null {
+  if (!authority || typeof body !== 'object' || !body) return null;
+  const { query, operationName, variables, extensions } = body as Record<string, unknown>;
+  if (typeof query !== 'string') return null;
+  if (!isQuery(query, typeof operationName === 'string' ? operationName : undefined)) return null;
+  return JSON.stringify([authority, query, operationName ?? null, variables ?? null, extensions ?? null]);
+}
+
+/** A refusal of the credentials the answer was executed with (another request's, when shared). */
+const refusedCredentials = (result: HttpResult) =>
+  result.body.kind === 'complete' && result.body.string.includes('"UNAUTHENTICATED"');
 
 /** The message of an OVERLOADED error in a GraphQL answer, or null. */
 function overloadError(body: string): string | null {
@@ -178,6 +218,11 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   const limiter = new RateLimiter(opts.rateLimit ?? { perSecond: 0, burst: 1 });
   const maxInFlight = opts.rateLimit?.maxInFlight ?? 0;
   let inFlight = 0;
+  /** Shared answers in flight (see `authority`), by `sharingKey`, with the request executing each. */
+  const answering = new Map<
+    string,
+    { readonly req: IncomingMessage; readonly result: Promise<HttpResult> }
+  >();
   /** Refuses a caller over its rate limit; true when the request was refused. */
   const overLimit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const wait = limiter.take(callerKey(req));
@@ -248,10 +293,26 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
           return;
         }
       }
-      const result = await opts.apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: () => opts.context(req),
-      });
+      const execute = () =>
+        opts.apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+          context: () => opts.context(req),
+        });
+      const key = req.method === 'POST' && opts.authority ? sharingKey(body, opts.authority(req)) : null;
+      let result: HttpResult;
+      if (!key) result = await execute();
+      else {
+        let shared = answering.get(key);
+        if (!shared) {
+          shared = { req, result: execute().finally(() => answering.delete(key)) };
+          answering.set(key, shared);
+        }
+        result = await shared.result;
+        // Executed with another request's credentials of the same authority, which were refused
+        // (revoked since): this request's own decide for it. A streamed answer is read once only.
+        if (shared.req !== req && (result.body.kind !== 'complete' || refusedCredentials(result)))
+          result = await execute();
+      }
       if (result.body.kind === 'complete') {
         // A part of the answer refused for overload (a site without a free turn): the whole request
         // is 503 with Retry-After, never a partial answer.
