@@ -67,7 +67,10 @@ const post = async (query: string, caller?: string, variables?: Record<string, u
     headers: { 'content-type': 'application/json', ...(caller ? { 'x-caller': caller } : {}) },
     body: JSON.stringify({ query, variables }),
   });
-  return (await res.json()) as { data?: Record<string, unknown>; errors?: { extensions?: { code?: string } }[] };
+  return (await res.json()) as {
+    data?: Record<string, unknown>;
+    errors?: { extensions?: { code?: string } }[];
+  };
 };
 
 /** Waits until `n` executions are pending, then answers them all. */
