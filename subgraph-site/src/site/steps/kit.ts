@@ -191,19 +191,12 @@ export function createStepKit(ctx: SiteContext) {
     action: 'stop' | 'start',
     timeoutSeconds: number,
   ) {
-    const pg = await repo.requireProtectionGroup(pgId);
+    await repo.requireProtectionGroup(pgId);
     const ids = await groupServerIds(pgId, serverIds);
-    // One listing of the group's project answers for its servers; one not in it is asked for alone.
-    const listed = new Map(
-      (ids.length ? await cloud.listServers({ allTenants: true, projectId: pg.projectId }) : []).map((s) => [
-        s.id,
-        s,
-      ]),
-    );
     const results = await Promise.all(
       ids.map(async (id) => {
         try {
-          const s = listed.get(id) ?? (await cloud.getServer(id));
+          const s = await cloud.getServer(id);
           const want = action === 'stop' ? 'SHUTOFF' : 'ACTIVE';
           if (s.status !== want) {
             if (action === 'stop') await cloud.stopServer(id);
