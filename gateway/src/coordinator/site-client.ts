@@ -252,13 +252,10 @@ export class SiteClient {
     const read = () => withTurn(this.turns, Math.floor(timeoutMs / 2), this.site.name, send);
     const caller = this.keystone.knownCaller(as.token);
     const key = `${caller ? `caller\u0000${caller}` : `token\u0000${as.token}`}\u0000${source}\u0000${JSON.stringify(variables)}`;
-    try {
-      return ((await this.reading.run(key, read)) as { here: R }).here;
-    } catch (err) {
-      // Another token of the caller was sent and refused (revoked meanwhile): this one decides for itself.
-      if (caller && isProtectorError(err, 'UNAUTHENTICATED')) return (await read()).here;
-      throw err;
-    }
+    // Another token of the caller was sent and refused (revoked meanwhile): this one decides for itself.
+    const refused = (o: PromiseSettledResult<unknown>) =>
+      o.status === 'rejected' && isProtectorError(o.reason, 'UNAUTHENTICATED');
+    return ((await this.reading.run(key, read, caller ? refused : undefined)) as { here: R }).here;
   }
 
   /** Runs one site-local step (service role): a `documents/site-steps.graphql` mutation, typed by its input. */

@@ -24,7 +24,14 @@ import { type Agent, fetch as undiciFetch } from 'undici';
 import { ReplicaFieldsFragmentDoc } from '../coordinator/generated/site-documents.js';
 import { rememberedReplicas } from '../coordinator/request-reads.js';
 import { isGatewayContext, tokenForSite } from './context.js';
-import { describeFetchFailure, siteError, siteTimeout, siteUnreachableError, timedOut } from './errors.js';
+import {
+  describeFetchFailure,
+  refusesToken,
+  siteError,
+  siteTimeout,
+  siteUnreachableError,
+  timedOut,
+} from './errors.js';
 
 type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
 type GatewayResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
@@ -140,12 +147,7 @@ export class SiteDataSource extends RemoteGraphQLDataSource {
     const key = this.sharingKey(options);
     if (!key) return this.admitted(options);
     // Shared: every caller gets its own copy (the gateway writes into what it gets).
-    const answer = await this.inflight.run(key.key, () => this.admitted(options));
-    // Another token of the same caller was sent and refused (it expired or was revoked meanwhile):
-    // this caller's own token decides for it.
-    if (key.byCaller && answer.errors?.some((e) => e.extensions?.['code'] === 'UNAUTHENTICATED'))
-      return this.admitted(options);
-    return answer;
+    return this.inflight.run(key.key, () => this.admitted(options), key.byCaller ? refusesToken : undefined);
   }
 
   private readonly turns: Turns | null;

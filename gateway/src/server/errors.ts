@@ -121,3 +121,19 @@ export function siteError(
     extensions: { ...extensions, site: site.name, siteKey: site.key },
   };
 }
+
+/**
+ * An answer that says the token it was asked with was refused. Asked with another token of the same
+ * caller (one user, project and roles), that token may have been revoked since: the caller's own
+ * token then decides for it (`InFlight.run`'s `again`).
+ */
+export const refusesToken = (
+  outcome: PromiseSettledResult<{ readonly errors?: readonly unknown[] | undefined }>,
+) =>
+  outcome.status === 'fulfilled' &&
+  !!outcome.value.errors?.some(
+    (e) =>
+      typeof e === 'object' &&
+      e !== null &&
+      (e as { extensions?: { code?: unknown } }).extensions?.code === 'UNAUTHENTICATED',
+  );

@@ -18,7 +18,7 @@
  *    (aliases), and its errors are moved under the event's path.
  */
 
-import { EventHub, type HubListener } from '@protector/platform';
+import { EventHub, type HubListener, InFlight } from '@protector/platform';
 import {
   parseLimits,
   type QueryLimits,
@@ -73,7 +73,7 @@ import {
   type RefetchQuery,
   selectsOnly,
 } from './entity-refetch.js';
-import { fromFormattedError, siteError, toClientError } from './errors.js';
+import { fromFormattedError, refusesToken, siteError, toClientError } from './errors.js';
 import type { RelaySite, SiteSubscriptionRequest } from './site-relay.js';
 
 /** A result as `ApolloServer.executeOperation` gives it: errors already formatted. */
@@ -259,10 +259,7 @@ export interface EventOrigin {
  * and the same authority (`authorityOf`) wait for one execution, which every one of them reads
  * (the answer is only read). 10,000 subscribers with one selection cost one refetch per event.
  */
-const refetchesInFlight = new Map<
-  string,
-  { readonly ctx: GatewayContext; readonly result: Promise<unknown> }
->();
+const refetchesInFlight = new InFlight<FormattedResult>({ copies: false });
 /**
  * The refetch query of an entity field, built once per field of a document: subscribers that sent
  * the same text share its parsed document (see `onSubscribe`), so they share these too.
@@ -277,25 +274,10 @@ async function sharedRefetch(
   ctx: GatewayContext,
 ): Promise<FormattedResult> {
   const key = `${authorityOf(ctx, deps.callers)}\u0000${printedOnce(query.document)}\u0000${JSON.stringify(variables)}`;
+  // A context of its own: what this execution reads is kept for it only (`keepNoReads`).
   const own = () => deps.execute(query.document, variables, { ...ctx, requestId: newRequestId() });
-  let pending = refetchesInFlight.get(key);
-  if (!pending) {
-    // A context of its own: what this execution reads is kept for it only (`keepNoReads`).
-    const result = own().finally(() => refetchesInFlight.delete(key));
-    pending = { ctx, result };
-    refetchesInFlight.set(key, pending);
-  }
-  const result = (await pending.result) as FormattedResult;
-  return pending.ctx !== ctx && refusedToken(result) ? own() : result;
+  return refetchesInFlight.run(key, own, refusesToken);
 }
-
-/**
- * An answer that says a token was refused. Executed with another subscriber's tokens of the same
- * authority (one user, project and roles), that token may have been revoked since: the subscriber's
- * own tokens then decide for it.
- */
-const refusedToken = (result: { errors?: readonly { extensions?: unknown }[] | undefined }) =>
-  !!result.errors?.some((e) => isRecord(e.extensions) && e.extensions['code'] === 'UNAUTHENTICATED');
 
 function printedOnce(document: DocumentNode): string {
   let text = printed.get(document);
@@ -354,7 +336,9 @@ export async function resolveEvent(
     byKey.set(key, shared);
   }
   const result = await shared.result;
-  return shared.sub !== sub && refusedToken(result) ? executeEvent(deps, sub, event, origin) : result;
+  return shared.sub !== sub && refusesToken({ status: 'fulfilled', value: result })
+    ? executeEvent(deps, sub, event, origin)
+    : result;
 }
 
 async function executeEvent(

@@ -219,19 +219,39 @@ export function turnsBySite(max: number, slowMs: number): (siteKey: string) => T
 /**
  * Identical work in flight, done once: the first caller with a key starts it, later callers with the
  * same key wait for the same result. When more than one waited, each gets its own copy (callers may
- * write into what they get); a lone caller gets the result itself.
+ * write into what they get; `copies: false` when they only read it); a lone caller gets the result
+ * itself.
  */
 export class InFlight<T> {
   private readonly running = new Map<string, { result: Promise<T>; waiters: number }>();
 
-  async run(key: string, start: () => Promise<T>): Promise<T> {
+  constructor(private readonly opts: { readonly copies?: boolean } = {}) {}
+
+  /**
+   * `start`'s result, shared with the callers of `key` in flight. A caller that joined work another
+   * started, and whose outcome `again` names (e.g. a refusal of the starter's credentials, which may
+   * be another token of the same caller), does its own `start` instead.
+   */
+  async run(
+    key: string,
+    start: () => Promise<T>,
+    again?: (outcome: PromiseSettledResult<T>) => boolean,
+  ): Promise<T> {
     let entry = this.running.get(key);
+    const joined = !!entry;
     if (entry) entry.waiters++;
     else {
       entry = { result: start().finally(() => this.running.delete(key)), waiters: 1 };
       this.running.set(key, entry);
     }
-    const result = await entry.result;
-    return entry.waiters > 1 ? structuredClone(result) : result;
+    let result: T;
+    try {
+      result = await entry.result;
+    } catch (reason) {
+      if (joined && again?.({ status: 'rejected', reason })) return start();
+      throw reason;
+    }
+    if (joined && again?.({ status: 'fulfilled', value: result })) return start();
+    return this.opts.copies !== false && entry.waiters > 1 ? structuredClone(result) : result;
   }
 }

@@ -65,6 +65,52 @@ describe('InFlight: identical work in flight, done once', () => {
   });
 });
 
+describe('InFlight: a joiner whose outcome it may not take', () => {
+  it('runs its own start when `again` names the outcome it joined; the starter never does', async () => {
+    const inFlight = new InFlight<string>({ copies: false });
+    const starts: string[] = [];
+    const start = (who: string, answer: string) => async () => {
+      starts.push(who);
+      await new Promise((r) => setTimeout(r, 10));
+      return answer;
+    };
+    const refused = (o: PromiseSettledResult<string>) => o.status === 'fulfilled' && o.value === 'refused';
+    const got = await Promise.all([
+      inFlight.run('k', start('a', 'refused'), refused),
+      inFlight.run('k', start('b', 'fine'), refused),
+      inFlight.run('k', start('c', 'fine')), // no `again`: takes what it joined
+    ]);
+    expect(got).toEqual(['refused', 'fine', 'refused']);
+    expect(starts).toEqual(['a', 'b']);
+
+    // A rejection too; a joiner whose outcome `again` does not name gets the rejection.
+    const failing = async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      throw new Error('refused');
+    };
+    const own = async () => 'own';
+    const rejected = (o: PromiseSettledResult<string>) => o.status === 'rejected';
+    const [first, second, third] = await Promise.allSettled([
+      inFlight.run('r', failing, rejected),
+      inFlight.run('r', own, rejected),
+      inFlight.run('r', own, () => false),
+    ]);
+    expect(first).toMatchObject({ status: 'rejected' });
+    expect(second).toEqual({ status: 'fulfilled', value: 'own' });
+    expect(third).toMatchObject({ status: 'rejected' });
+  });
+
+  it('hands every waiter the same result with `copies: false`', async () => {
+    const inFlight = new InFlight<{ n: number }>({ copies: false });
+    const start = async () => {
+      await new Promise((r) => setTimeout(r, 10));
+      return { n: 1 };
+    };
+    const [a, b] = await Promise.all([inFlight.run('k', start), inFlight.run('k', start)]);
+    expect(a).toBe(b);
+  });
+});
+
 describe('withTurn: a site that runs out of time', () => {
   const timeout = () => Promise.reject(new ProtectorError('SITE_TIMEOUT', "Site 'boston' did not answer."));
 

@@ -11,6 +11,7 @@ import { ERROR_CODES, type ErrorCode, ProtectorError } from '@protector/schema';
 import { type GraphQLSchema, getOperationAST, parse } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { WebSocket, WebSocketServer } from 'ws';
+import { InFlight } from '../concurrency.js';
 import { callerKey, type RateLimit, RateLimiter } from './rate-limit.js';
 import { sharedPayloads } from './shared-payloads.js';
 import { serveSubscriptions } from './ws-server.js';
@@ -218,11 +219,8 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   const limiter = new RateLimiter(opts.rateLimit ?? { perSecond: 0, burst: 1 });
   const maxInFlight = opts.rateLimit?.maxInFlight ?? 0;
   let inFlight = 0;
-  /** Shared answers in flight (see `authority`), by `sharingKey`, with the request executing each. */
-  const answering = new Map<
-    string,
-    { readonly req: IncomingMessage; readonly result: Promise<HttpResult> }
-  >();
+  /** Shared answers in flight (see `authority`), by `sharingKey`; each request only reads its answer. */
+  const answering = new InFlight<HttpResult>({ copies: false });
   /** Refuses a caller over its rate limit; true when the request was refused. */
   const overLimit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const wait = limiter.take(callerKey(req));
@@ -299,20 +297,16 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
           context: () => opts.context(req),
         });
       const key = req.method === 'POST' && opts.authority ? sharingKey(body, opts.authority(req)) : null;
-      let result: HttpResult;
-      if (!key) result = await execute();
-      else {
-        let shared = answering.get(key);
-        if (!shared) {
-          shared = { req, result: execute().finally(() => answering.delete(key)) };
-          answering.set(key, shared);
-        }
-        result = await shared.result;
-        // Executed with another request's credentials of the same authority, which were refused
-        // (revoked since): this request's own decide for it. A streamed answer is read once only.
-        if (shared.req !== req && (result.body.kind !== 'complete' || refusedCredentials(result)))
-          result = await execute();
-      }
+      // Executed with another request's credentials of the same authority, which were refused (revoked
+      // since): this request's own decide for it. A streamed answer is read once only.
+      const result = key
+        ? await answering.run(
+            key,
+            execute,
+            (o) =>
+              o.status === 'fulfilled' && (o.value.body.kind !== 'complete' || refusedCredentials(o.value)),
+          )
+        : await execute();
       if (result.body.kind === 'complete') {
         // A part of the answer refused for overload (a site without a free turn): the whole request
         // is 503 with Retry-After, never a partial answer.
