@@ -326,7 +326,7 @@ export class Coordinator extends GroupChanges {
    * of the groups it sees; an admin also sees those of deleted groups.
    */
   async visibleOperations(ctx: CallerTokens): Promise<(op: OperationRecord) => boolean> {
-    const groups = new Set((await this.listGroups(ctx)).map((v) => v.id));
+    const groups = new Set((await this.groupHeads(ctx)).map((v) => v.id));
     const admin = await this.isAdminAnywhere(ctx);
     return (op) => admin || groups.has(op.protectionGroupId);
   }
@@ -342,7 +342,7 @@ export class Coordinator extends GroupChanges {
 
   async operationVisible(ctx: CallerTokens, op: OperationRecord): Promise<boolean> {
     try {
-      await this.getGroup(ctx, op.protectionGroupId);
+      await this.groupHead(ctx, op.protectionGroupId);
       return true;
     } catch (err) {
       if (isProtectorError(err, 'NOT_FOUND')) {

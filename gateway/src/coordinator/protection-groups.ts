@@ -4,12 +4,19 @@
  * answer, the copies agree, no operation is running). The changes themselves are in group-changes.ts.
  */
 import { isProtectorError, ProtectorError } from '@protector/schema';
-import { type ProtectionGroupReplicaFilterInput, ReplicaHeadsDocument } from './generated/site-documents.js';
+import {
+  type ProtectionGroupReplicaFilterInput,
+  ReplicaDocument,
+  ReplicaHeadDocument,
+  ReplicaHeadsDocument,
+  ReplicasDocument,
+} from './generated/site-documents.js';
 import {
   authoritative,
   listReplicas,
   peerUnreachable,
   type Replica,
+  type ReplicaByIdDocument,
   type ReplicaHead,
   type ReplicaPage,
   type ReplicaPageDocument,
@@ -131,14 +138,14 @@ export abstract class ProtectionGroups extends SiteRegistry {
   }
 
   /**
-   * How many groups `listGroups` would answer, reading only what places, merges and filters each
-   * replica (`ReplicaHeadFields`): a list's `totalCount`.
+   * The groups `listGroups` would answer, reading only what places, merges and filters each replica
+   * (`ReplicaHeadFields`): a list's `totalCount`, the groups whose operations a caller sees.
    */
-  async countGroups(
+  async groupHeads(
     ctx: CallerTokens,
-    filter: ProtectionGroupReplicaFilterInput,
-    keep: (v: GroupView<ReplicaHead>) => boolean,
-  ): Promise<number> {
+    filter: ProtectionGroupReplicaFilterInput = {},
+    keep: (v: GroupView<ReplicaHead>) => boolean = () => true,
+  ): Promise<GroupView<ReplicaHead>[]> {
     const all = await mergeSitePages<ReplicaHead>({
       sites: this.sites().map((s) => s.name),
       fetch: (site, chunk, cursor) => this.sitePage(ctx, site, filter, chunk, cursor, ReplicaHeadsDocument),
@@ -147,7 +154,7 @@ export abstract class ProtectionGroups extends SiteRegistry {
       after: null,
       keep,
     });
-    return all.edges.length;
+    return all.edges.map((e) => e.node);
   }
 
   /**
@@ -226,8 +233,27 @@ export abstract class ProtectionGroups extends SiteRegistry {
 
   /** One group by id or name, as the caller may see it; NOT_FOUND otherwise. */
   async getGroup(ctx: CallerTokens, idOrName: string): Promise<GroupView> {
+    const view = await this.findGroup<Replica>(ctx, idOrName, ReplicaDocument, ReplicasDocument);
+    this.remember(ctx, view.id, view.reads);
+    return view;
+  }
+
+  /**
+   * `getGroup` reading only each replica's head (`ReplicaHeadFields`: no members, policy or mappings):
+   * whether the caller sees the group, and where.
+   */
+  groupHead(ctx: CallerTokens, idOrName: string): Promise<GroupView<ReplicaHead>> {
+    return this.findGroup<ReplicaHead>(ctx, idOrName, ReplicaHeadDocument, ReplicaHeadsDocument);
+  }
+
+  private async findGroup<R extends ReplicaHead>(
+    ctx: CallerTokens,
+    idOrName: string,
+    byId: ReplicaByIdDocument<R>,
+    byName: ReplicaPageDocument<R>,
+  ): Promise<GroupView<R>> {
     const reads = await Promise.all(
-      this.sites().map(async (s): Promise<ReplicaRead> => {
+      this.sites().map(async (s): Promise<ReplicaRead<R>> => {
         const client = await this.client(s.name);
         let as: CallerCredential;
         try {
@@ -235,11 +261,11 @@ export abstract class ProtectionGroups extends SiteRegistry {
         } catch (err) {
           return { site: s.name, replica: null, error: err as ProtectorError };
         }
-        const byId = await readReplica(client, idOrName, as);
-        if (byId.replica || byId.error) return byId;
+        const read = await readReplica(client, idOrName, as, byId);
+        if (read.replica || read.error) return read;
         try {
-          const [byName] = await listReplicas(client, as, { name: idOrName });
-          return { site: s.name, replica: byName ?? null, error: null };
+          const [named] = await listReplicas(client, as, { name: idOrName }, byName);
+          return { site: s.name, replica: named ?? null, error: null };
         } catch (err) {
           if (isProtectorError(err)) return { site: s.name, replica: null, error: err };
           throw err;
@@ -261,7 +287,6 @@ export abstract class ProtectionGroups extends SiteRegistry {
       );
     }
     const mine = reads.filter((r) => r.error || r.replica?.id === group.id);
-    this.remember(ctx, group.id, mine);
     return { id: group.id, group, reads: mine };
   }
 

@@ -37,10 +37,21 @@ export interface ReplicaRead<R extends ReplicaHead = Replica> {
   readonly error: ProtectorError | null;
 }
 
-/** Reads a group's replica from one site, as `as`. */
-export async function readReplica(client: SiteClient, id: string, as: Identity): Promise<ReplicaRead> {
+/** A site document that reads one replica by id (`Replica`, `ReplicaHead`). */
+export type ReplicaByIdDocument<R> = TypedDocumentNode<
+  { here: { protectionGroupReplica: R | null } },
+  { id: string }
+>;
+
+/** Reads a group's replica from one site, as `as`: in full, or only its head (`ReplicaHeadDocument`). */
+export async function readReplica<R extends ReplicaHead = Replica>(
+  client: SiteClient,
+  id: string,
+  as: Identity,
+  document: ReplicaByIdDocument<R> = ReplicaDocument as unknown as ReplicaByIdDocument<R>,
+): Promise<ReplicaRead<R>> {
   try {
-    const here = await client.query(ReplicaDocument, { id }, as);
+    const here = await client.query(document, { id }, as);
     return { site: client.site.name, replica: here.protectionGroupReplica, error: null };
   } catch (err) {
     if (err instanceof ProtectorError) return { site: client.site.name, replica: null, error: err };

@@ -406,7 +406,7 @@ export function buildCoordinatorSchema(c: Coordinator): CoordinatorSchema {
           nodes: found.edges.map((e) => e.node),
           pageInfo: found.pageInfo,
           // Counted only when asked for: it reads every site's whole list (what places each group only).
-          totalCount: () => c.countGroups(ctx, siteFilter, keep),
+          totalCount: async () => (await c.groupHeads(ctx, siteFilter, keep)).length,
         };
       },
       async protectionGroup(

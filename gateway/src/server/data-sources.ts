@@ -19,6 +19,7 @@ import {
   Kind,
   parse,
   type SelectionSetNode,
+  validate,
 } from 'graphql';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import { ReplicaFieldsFragmentDoc } from '../coordinator/generated/site-documents.js';
@@ -36,15 +37,56 @@ import {
 type ProcessOptions = Parameters<RemoteGraphQLDataSource['process']>[0];
 type GatewayResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 
-/** The coordinator subgraph, executed in-process with the request's `GatewayContext` as `contextValue`. */
+/** Documents of the coordinator's query plans kept parsed and validated (the oldest goes first). */
+const DOCUMENTS_KEPT = 500;
+
+/**
+ * The coordinator subgraph, executed in-process with the request's `GatewayContext` as `contextValue`.
+ * Each document the query plans send is parsed and validated once, not at every request (`graphql()`
+ * would do both every time: most of the coordinator's cost for an operation's status).
+ */
 export class CoordinatorDataSource extends LocalGraphQLDataSource {
+  private readonly documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+
   override async process(options: ProcessOptions): Promise<GatewayResponse> {
-    const result = await super.process(options);
+    const { request, context } = options;
+    const document = this.document(request.query ?? '');
+    const result = Array.isArray(document)
+      ? { errors: document }
+      : await execute({
+          schema: this.schema,
+          document: document as DocumentNode,
+          variableValues: request.variables,
+          operationName: request.operationName,
+          contextValue: context,
+        });
     if (!result.errors) return result;
     // Resolver errors reach the gateway as GraphQLErrors whose registry code sits on the original
     // ProtectorError; put it in `extensions` so the gateway and formatError keep it.
     return { ...result, errors: result.errors.map(coordinatorError) };
   }
+
+  private document(source: string): DocumentNode | readonly GraphQLError[] {
+    let document = this.documents.get(source);
+    if (!document) {
+      document = parsedDocument(this.schema, source);
+      if (this.documents.size >= DOCUMENTS_KEPT) this.documents.delete(this.documents.keys().next().value!);
+      this.documents.set(source, document);
+    }
+    return document;
+  }
+}
+
+/** The document of `source`, parsed and validated against `schema`, or why it is not one. */
+function parsedDocument(schema: GraphQLSchema, source: string): DocumentNode | readonly GraphQLError[] {
+  let document: DocumentNode;
+  try {
+    document = parse(source);
+  } catch (err) {
+    return [err as GraphQLError];
+  }
+  const errors = validate(schema, document);
+  return errors.length ? errors : document;
 }
 
 function coordinatorError(error: GraphQLFormattedError): GraphQLFormattedError {

@@ -53,6 +53,9 @@ function fieldsOf(
   return out;
 }
 
+/** The parts of a replica read apart from its group's row, each only when a selection asks for it. */
+const REPLICA_PARTS = ['members', 'policy', 'resourceMappings'] as const;
+
 /** The fields a connection's nodes are asked for (under `nodes` and `edges { node }`), by name. */
 function nodeFields(info: GraphQLResolveInfo): Set<string> {
   const connection = info.fieldNodes.flatMap((f) => fieldsOf(f.selectionSet, info));
@@ -80,15 +83,14 @@ export function buildSiteSchema(
   async function replicasOf(
     pgs: readonly ProtectionGroupReplica[],
     caller: Caller,
-    wanted: ReadonlySet<string> | null = null,
+    wanted: ReadonlySet<string>,
   ): Promise<(Json | null)[]> {
     const ids = pgs.filter((pg) => canSeeProject(caller, pg.projectId)).map((pg) => pg.id);
-    // A list that selects no members, policy or mappings does not read them (null: all are read).
-    const reads = (field: string) => !wanted || wanted.has(field);
+    // A selection without members, policy or mappings does not read them.
     const [members, policies, mappings] = await Promise.all([
-      reads('members') ? repo.listMembersOf(ids) : new Map(),
-      reads('policy') ? repo.getReplicationPolicies(ids) : new Map(),
-      reads('resourceMappings') ? repo.listResourceMappingsOf(ids) : new Map(),
+      wanted.has('members') ? repo.listMembersOf(ids) : new Map(),
+      wanted.has('policy') ? repo.getReplicationPolicies(ids) : new Map(),
+      wanted.has('resourceMappings') ? repo.listResourceMappingsOf(ids) : new Map(),
     ]);
     return pgs.map((pg) =>
       canSeeProject(caller, pg.projectId)
@@ -104,18 +106,29 @@ export function buildSiteSchema(
   /**
    * One request's replica reads by id, batched: the ids a request asks for in one turn (the entities
    * of a federated fetch) are read together. Keyed by the request's context, so a batch never mixes
-   * callers.
+   * callers, and by which of members, policy and mappings the selection reads (`info`), so a read of
+   * a replica's head (the coordinator checking that a caller sees a group) reads only the group.
    */
-  const replicaLoaders = new WeakMap<RequestContext, (id: string) => Promise<Json | null | undefined>>();
-  function replica(id: string, request: RequestContext): Promise<Json | null | undefined> {
-    let load = replicaLoaders.get(request);
+  const replicaLoaders = new WeakMap<
+    RequestContext,
+    Map<string, (id: string) => Promise<Json | null | undefined>>
+  >();
+  function replica(id: string, request: RequestContext, info: GraphQLResolveInfo): Promise<Json | null> {
+    const selected = new Set(
+      info.fieldNodes.flatMap((f) => fieldsOf(f.selectionSet, info)).map((f) => f.name.value),
+    );
+    const parts = REPLICA_PARTS.filter((f) => selected.has(f));
+    const loaders: Map<string, (id: string) => Promise<Json | null | undefined>> =
+      replicaLoaders.get(request) ?? new Map();
+    replicaLoaders.set(request, loaders);
+    let load = loaders.get(parts.join());
     if (!load) {
       load = batchLoader(async (ids: readonly string[]) => {
         const pgs = [...(await repo.getProtectionGroups(ids)).values()];
-        const read = await replicasOf(pgs, request.caller);
+        const read = await replicasOf(pgs, request.caller, new Set(parts));
         return new Map(pgs.map((pg, i) => [pg.id, read[i] ?? null]));
       });
-      replicaLoaders.set(request, load);
+      loaders.set(parts.join(), load);
     }
     return load(id).then((r) => r ?? null);
   }
@@ -310,8 +323,12 @@ export function buildSiteSchema(
         totalCount: page.totalCount,
       };
     },
-    protectionGroupReplica: (_: unknown, { id }: { id: string }, request: RequestContext) =>
-      replica(id, request),
+    protectionGroupReplica: (
+      _: unknown,
+      { id }: { id: string },
+      request: RequestContext,
+      info: GraphQLResolveInfo,
+    ) => replica(id, request, info),
     cinderBackend(_: unknown, __: unknown, { caller }: RequestContext) {
       requireAdmin(caller, "The Cinder backend's state");
       return checkCinderBackend(cloud, ctx.cinderHost);
@@ -472,7 +489,8 @@ export function buildSiteSchema(
     SiteMutations: siteMutations,
     ProtectionGroup: {
       __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-      [key]: (pg: { id: string }, _: unknown, request: RequestContext) => replica(pg.id, request),
+      [key]: (pg: { id: string }, _: unknown, request: RequestContext, info: GraphQLResolveInfo) =>
+        replica(pg.id, request, info),
     },
   };
 

@@ -220,6 +220,27 @@ describe('the step chain, protecting: boston primary, seattle secondary', () => 
     expect(cg.volumes).toEqual([web.volumeId]);
   });
 
+  it('reads members, policy and mappings of a replica only for the selections that ask, in one request', async () => {
+    // The head alone (the coordinator's visibility check) and full reads, batched apart: a head read
+    // never answers a selection of members, nor the other way round.
+    const both = await readSite<{
+      head: { id: string; name: string; metadataVersion: number };
+      full: { members: { name: string }[] };
+      parts: { policy: unknown; resourceMappings: unknown[] };
+    }>(
+      lab.boston,
+      `head: protectionGroupReplica(id: $id) { id name metadataVersion }
+       full: protectionGroupReplica(id: $id) { members { name } }
+       parts: protectionGroupReplica(id: $id) { policy { purePgName } resourceMappings { sourceId } }`,
+      lab.boston.tokens.service,
+      { id: md.id },
+      '($id: ID!)',
+    );
+    expect(both.head).toEqual({ id: md.id, name: 'prod-web-app', metadataVersion: 2 });
+    expect(both.full.members.map((m) => m.name)).toEqual(['web-1']);
+    expect(both.parts).toEqual({ policy: null, resourceMappings: [] });
+  });
+
   it('replicates now and waits; a repeated key replays without a second snapshot', async () => {
     const volume = replicaBoston.members[0]!.volumes[0]!.storageVolumeName!;
     lab.storage.simulator.simulateWrite('mock-array-a', volume);
