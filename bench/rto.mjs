@@ -8,6 +8,7 @@
 //   BENCH_BOOT_SECONDS=2     the simulated VM boot time
 //   BENCH_RECOVERY_CONCURRENCY=8  the sites' [DEFAULT] recovery_concurrency (and the bound's)
 //   BENCH_STORAGE=mock       the arrays: mock (one SQLite file shared by the sites) or fa-sim
+//   BENCH_KEEP=0             1: keep the lab's folder (its services' logs and databases) afterwards
 // A site's RATE_LIMITED refusal of the tenant's requests (many operations started at once by one caller
 // exceed its [api] rate_limit) is waited for (1 s) and sent again, as a client should; the count is printed.
 // Each time is printed next to its critical-path bound (see criticalPathBound) and written to
@@ -125,11 +126,14 @@ async function timed(label, mutation, pollMs = 100) {
   const id = Object.values(data)[0].id;
   for (;;) {
     const { operation } = await gql(
-      'query($id: ID!) { operation(id: $id) { status finishedAt steps { key startedAt finishedAt } } }',
+      'query($id: ID!) { operation(id: $id) { status finishedAt error { code message } steps { key startedAt finishedAt } } }',
       { id },
     );
     if (['SUCCEEDED', 'FAILED', 'PARTIAL'].includes(operation.status)) {
-      if (operation.status !== 'SUCCEEDED') throw new Error(`${label}: ${operation.status}`);
+      if (operation.status !== 'SUCCEEDED')
+        throw new Error(
+          `${label}: ${operation.status}${operation.error ? ` (${operation.error.code}: ${operation.error.message})` : ''}`,
+        );
       const steps = operation.steps.map((s) => ({
         key: s.key,
         startMs: Date.parse(s.startedAt) - t0,
@@ -260,5 +264,6 @@ try {
   });
 } finally {
   await lab.stop();
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP === '1') console.log(`(the lab's folder, logs and databases kept: ${dir})`);
+  else rmSync(dir, { recursive: true, force: true });
 }

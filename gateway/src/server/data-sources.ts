@@ -42,8 +42,8 @@ const DOCUMENTS_KEPT = 500;
 
 /**
  * The coordinator subgraph, executed in-process with the request's `GatewayContext` as `contextValue`.
- * Each document the query plans send is parsed and validated once, not at every request (`graphql()`
- * would do both every time: most of the coordinator's cost for an operation's status).
+ * Each document the query plans send is parsed and validated once, not at every request as `graphql()`
+ * would.
  */
 export class CoordinatorDataSource extends LocalGraphQLDataSource {
   private readonly documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
