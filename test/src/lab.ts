@@ -59,6 +59,8 @@ export interface LabOptions {
   readonly introspection?: 'always' | 'authenticated' | 'never';
   /** The sites' `[DEFAULT] recovery_concurrency` (members booted at once). @default the product's */
   readonly recoveryConcurrency?: number;
+  /** The sites' `[api] rate_limit` and `rate_limit_burst` (per caller). @default the product's */
+  readonly siteRateLimit?: { readonly perSecond: number; readonly burst: number };
 }
 
 export interface LabSite {
@@ -182,7 +184,7 @@ sim_boot_seconds = ${o.bootSeconds ?? 2}
 [api]
 bind_host = 127.0.0.1
 bind_port = ${ports.api}
-`,
+${o.siteRateLimit ? `rate_limit = ${o.siteRateLimit.perSecond}\nrate_limit_burst = ${o.siteRateLimit.burst}\n` : ''}`,
   );
   return path;
 }

@@ -44,11 +44,13 @@ import {
   type Replica,
   readReplica,
 } from './replicas.js';
-import { type CallerCredential, SERVICE, type SiteClient } from './site-client.js';
+import { type CallerCredential, SERVICE, type SiteClient, untilTaken } from './site-client.js';
 import type { CallerTokens, GroupView } from './site-registry.js';
 
 /** The most servers one `addMembers` takes (a change is one site step per site). */
 export const MAX_MEMBERS_PER_CHANGE = 1000;
+/** How long the answer to a change waits out a site refusing the caller's read for rate or load. */
+const ANSWER_AFTER_CHANGE_MS = 30_000;
 
 export abstract class GroupChanges extends ProtectionGroups {
   // ---- changes to groups ----
@@ -186,7 +188,16 @@ export abstract class GroupChanges extends ProtectionGroups {
       'INFO',
       `Protection Group '${input.name}' (${id}) created: ${primary.site.name} -> ${secondary.site.name}`,
     );
-    return this.getGroup(ctx, id);
+    return this.changed(ctx, id);
+  }
+
+  /**
+   * The group as the caller sees it after a change was made: a site's refusal of this read for the
+   * caller's rate or its load is waited out, since the change is done and an error would say it was not
+   * (a client sending the change again would be told it exists already).
+   */
+  private changed(ctx: CallerTokens, id: string): Promise<GroupView> {
+    return untilTaken(() => this.getGroup(ctx, id), ANSWER_AFTER_CHANGE_MS);
   }
 
   /** The project on the secondary that maps to `projectId` on the primary (tenant mappings), or the same id. */
@@ -243,7 +254,7 @@ export abstract class GroupChanges extends ProtectionGroups {
     // The primary acts first (it checks the rules against its cloud); the secondary records the result.
     const primaryResult = await write(await this.client(primary), version(primary), best, null);
     await write(await this.client(secondary), version(secondary), best, primaryResult);
-    return this.getGroup(ctx, view.id);
+    return this.changed(ctx, view.id);
   }
 
   /** Adds one VM: `addMembers` with one server. */

@@ -4,9 +4,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ProtectorError } from '@protector/schema';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReplicaDocument } from './generated/site-documents.js';
-import { CallerCredential, SiteClient } from './site-client.js';
+import { CallerCredential, SiteClient, untilTaken } from './site-client.js';
 
 describe('SiteClient', () => {
   let server: Server | null = null;
@@ -50,5 +51,32 @@ describe('SiteClient', () => {
     server = null;
     const err = await read(clientFor(`http://127.0.0.1:${port}/graphql`)).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'SITE_UNREACHABLE' });
+  });
+
+  it("sends the gateway's own request again while the site refuses it before acting, within its time", async () => {
+    const refusal = (code: 'RATE_LIMITED' | 'OVERLOADED') =>
+      new ProtectorError(code, `Site 'boston': refused`, { site: 'boston', retryAfterSeconds: 0.1 });
+    let tries = 0;
+    const answer = await untilTaken(async () => {
+      tries++;
+      if (tries === 1) throw refusal('RATE_LIMITED');
+      if (tries === 2) throw refusal('OVERLOADED');
+      return 'done';
+    }, 5_000);
+    expect({ answer, tries }).toEqual({ answer: 'done', tries: 3 });
+
+    // Any other error is the answer at once; a wait past the time given is not waited.
+    tries = 0;
+    const other = await untilTaken(async () => {
+      tries++;
+      throw new ProtectorError('VERSION_CONFLICT', 'changed meanwhile');
+    }, 5_000).catch((e: unknown) => e);
+    expect({ code: (other as ProtectorError).code, tries }).toEqual({ code: 'VERSION_CONFLICT', tries: 1 });
+    tries = 0;
+    const late = await untilTaken(async () => {
+      tries++;
+      throw new ProtectorError('RATE_LIMITED', 'slow down', { retryAfterSeconds: 30 });
+    }, 1_000).catch((e: unknown) => e);
+    expect({ code: (late as ProtectorError).code, tries }).toEqual({ code: 'RATE_LIMITED', tries: 1 });
   });
 });

@@ -243,7 +243,7 @@ export class SiteClient {
   ): Promise<R> {
     const source = this.source(document);
     const send = () => this.send<{ here: R }>(source, variables as Json, as, timeoutMs);
-    if (as.kind !== 'caller') return (await send()).here;
+    if (as.kind !== 'caller') return (await untilTaken(send, timeoutMs)).here;
     // A caller's read waits for a turn at the site (OVERLOADED when none comes in time); the gateway's
     // own work (health checks, the steps of operations) is never refused for load. The same read by
     // the same caller in flight is sent once (many subscribers of one user subscribe at once), and each
@@ -298,6 +298,7 @@ export class SiteClient {
     const auth = as.kind === 'caller' ? as.token : await this.keystone.serviceToken();
     let status: number;
     let text: string;
+    let retryAfter: number;
     try {
       const res = await request(this.site.url, {
         method: 'POST',
@@ -307,6 +308,7 @@ export class SiteClient {
         bodyTimeout: timeoutMs,
       });
       status = res.statusCode;
+      retryAfter = Number(res.headers['retry-after']);
       text = await res.body.text();
     } catch (err) {
       // The site took the request and did not answer in time: slow or overloaded, not gone.
@@ -345,7 +347,11 @@ export class SiteClient {
       throw new ProtectorError(
         (code in ERROR_CODE_SET ? code : 'INTERNAL') as never,
         `Site '${this.site.name}': ${first.message}`,
-        { ...details, site: this.site.name },
+        {
+          ...details,
+          site: this.site.name,
+          ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+        },
       );
     }
     return body.data as T;
@@ -353,6 +359,32 @@ export class SiteClient {
 }
 
 const ERROR_CODE_SET: Record<string, unknown> = ERROR_CODES;
+
+/** Refusals a site makes before it acts on a request: its rate limit per caller, its requests at once. */
+const REFUSED_UNACTED = new Set(['RATE_LIMITED', 'OVERLOADED']);
+
+/**
+ * Sends the gateway's own request (a step of an operation, its reads, a health check) again while the
+ * site refuses it before acting on it (429 RATE_LIMITED, 503 OVERLOADED), after the Retry-After the site
+ * named (a little more, so that many operations refused together do not come back together), for as
+ * long as `timeoutMs` from the first try allows: a site's limits slow an operation down; they do not fail
+ * it. A caller's own requests are not sent again (the refusal is theirs to see), but for the answer to a
+ * change already made (see `GroupChanges`).
+ */
+export async function untilTaken<T>(send: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await send();
+    } catch (err) {
+      if (!(err instanceof ProtectorError) || !REFUSED_UNACTED.has(err.code)) throw err;
+      const seconds = Number(err.details.retryAfterSeconds ?? 1);
+      const waitMs = Math.max(100, seconds * 1000) * (1 + Math.random() / 2);
+      if (Date.now() + waitMs >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+}
 
 /** A step document: `mutation X($step: SiteStepInput!, $input: ...!) { here { <step>(...) { ... } } }`. */
 // biome-ignore lint/suspicious/noExplicitAny: matches any step's result and input types

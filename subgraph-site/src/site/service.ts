@@ -388,6 +388,7 @@ export async function startSiteService(
     const http = await startGraphQLHttpServer<RequestContext>({
       apollo,
       rateLimit: rateLimitOf(config.api),
+      onRefused: (code) => metrics.inc('protector_requests_refused_total', { code }),
       context: async (req) => ({ caller: await authenticate(tokenFromHeaders(req.headers)) }),
       subscriptions: {
         schema,

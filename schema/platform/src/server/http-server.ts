@@ -81,6 +81,8 @@ export interface GraphQLHttpServerOptions<TContext extends BaseContext> {
    * Mutations are never shared.
    */
   readonly authority?: (req: IncomingMessage) => string | null;
+  /** Told of each GraphQL request refused for load, with the code it got (e.g. for a metric). */
+  readonly onRefused?: (code: 'RATE_LIMITED' | 'OVERLOADED') => void;
 }
 
 export interface RunningHttpServer {
@@ -225,6 +227,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
   const overLimit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const wait = limiter.take(callerKey(req));
     if (!wait) return false;
+    opts.onRefused?.('RATE_LIMITED');
     sendError(res, 'RATE_LIMITED', `Too many requests from this caller; retry in ${wait} s.`, {
       'retry-after': String(wait),
     });
@@ -246,6 +249,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
       }
       if (overLimit(req, res)) return;
       if (maxInFlight > 0 && inFlight >= maxInFlight) {
+        opts.onRefused?.('OVERLOADED');
         sendError(
           res,
           'OVERLOADED',
@@ -313,6 +317,7 @@ export async function startGraphQLHttpServer<TContext extends BaseContext>(
         const overloaded = result.body.string.includes('"OVERLOADED"') && overloadError(result.body.string);
         // A mutation's answer is never replaced: what it changed is in it.
         if (overloaded && !isMutation(body, url.search)) {
+          opts.onRefused?.('OVERLOADED');
           sendError(res, 'OVERLOADED', overloaded, { 'retry-after': '1' });
           return;
         }
