@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Json } from '@protector/schema';
 import { FlashArrayStore } from '@protector/storage-drivers/mock';
-import { type Lab, startLab, waitForReplication } from './lab.js';
+import { bootVm, type Lab, startLab, waitForReplication } from './lab.js';
 
 /** Polls `fn` every 250 ms until it answers a truthy value; fails with the last error after `timeoutMs`. */
 export async function until<T>(
@@ -52,6 +52,42 @@ export function labClient(lab: () => Lab, defaultTokens: () => Record<string, st
     });
   }
   return { gql, waitForOperation };
+}
+
+/**
+ * A new ASYNC group `name` (boston to seattle, volume type replicated-ssd) of `vms` new VMs named
+ * `<name>-<i>`, made through `gql` (the test's client as the tenant), with a complete recovery point
+ * taken after they all joined.
+ */
+export async function groupOfNewVms(
+  lab: Lab,
+  tenantTokens: Record<string, string>,
+  gql: <T = Json>(query: string) => Promise<T>,
+  name: string,
+  vms: number,
+): Promise<void> {
+  await gql(`mutation { createProtectionGroup(input: { name: "${name}", replicationType: ASYNC, primarySite: "boston",
+    secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`);
+  await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "${name}", policy: { primaryArrayUrl: "https://a.lab",
+    primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "${name}",
+    replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
+  const names = Array.from({ length: vms }, (_, i) => `${name}-${i}`);
+  for (const vm of names) await bootVm(lab.sites.boston!, tenantTokens.boston!, vm);
+  await gql(
+    `mutation { addMembers(input: { protectionGroup: "${name}", servers: ${JSON.stringify(names)} }) { id } }`,
+  );
+  // A point taken after the last member joined holds them all.
+  const joined = Date.now();
+  await until(
+    `a recovery point of ${name}'s ${vms} VMs`,
+    async () => {
+      const { recoveryPoints } = await gql<{ recoveryPoints: { complete: boolean; createdAt: string }[] }>(
+        `{ recoveryPoints(protectionGroup: "${name}") { complete createdAt } }`,
+      );
+      return recoveryPoints.some((p) => p.complete && Date.parse(p.createdAt) > joined);
+    },
+    120_000,
+  );
 }
 
 /** The demo lab of an end-to-end file, with its arrays' store and both users' tokens. */

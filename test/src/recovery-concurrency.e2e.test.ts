@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Json } from '@protector/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labClient, until } from './e2e-kit.js';
+import { groupOfNewVms, labClient } from './e2e-kit.js';
 import { bootVm, cloudCall, type Lab, startLab } from './lab.js';
 
 const BOOT_SECONDS = 1;
@@ -43,23 +43,8 @@ describe('recovery_concurrency', () => {
   });
 
   it('boots a drill of four VMs two at a time when it is 2', async () => {
-    await gql(`mutation { createProtectionGroup(input: { name: "four", replicationType: ASYNC, primarySite: "boston",
-      secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`);
-    await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "four", policy: { primaryArrayUrl: "https://a.lab",
-      primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "four",
-      replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
-    for (let i = 0; i < 4; i++) await bootVm(lab.sites.boston!, tokens.boston!, `four-${i}`);
-    await gql(
-      `mutation { addMembers(input: { protectionGroup: "four", servers: ["four-0", "four-1", "four-2", "four-3"] }) { id } }`,
-    );
-    // A point taken after the last member joined holds all four.
-    const joined = Date.now();
-    await until('a recovery point of all four', async () => {
-      const { recoveryPoints } = await gql<{ recoveryPoints: { complete: boolean; createdAt: string }[] }>(
-        '{ recoveryPoints(protectionGroup: "four") { complete createdAt } }',
-      );
-      return recoveryPoints.some((p) => p.complete && Date.parse(p.createdAt) > joined);
-    });
+    // The four join in one addMembers.
+    await groupOfNewVms(lab, tokens, gql, 'four', 4);
 
     const { testFailover } = await gql<{ testFailover: Json }>(
       'mutation { testFailover(input: { protectionGroup: "four" }) { id } }',

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type { Json } from '@protector/schema';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATION, until } from './e2e-kit.js';
-import { bootVm, type Lab, startLab } from './lab.js';
+import { groupOfNewVms, OPERATION, until } from './e2e-kit.js';
+import { type Lab, startLab } from './lab.js';
 
 describe('a site that rate-limits every caller', () => {
   let lab: Lab;
@@ -70,26 +70,7 @@ describe('a site that rate-limits every caller', () => {
   });
 
   it('runs a drill and its cleanup to the end, the gateway sending again what the sites refused for rate', async () => {
-    await gql(`mutation { createProtectionGroup(input: { name: "limited", replicationType: ASYNC, primarySite: "boston",
-      secondarySite: "seattle", volumeType: "replicated-ssd" }) { id } }`);
-    await gql(`mutation { createReplicationPolicy(input: { protectionGroup: "limited", policy: { primaryArrayUrl: "https://a.lab",
-      primaryArrayToken: "t", secondaryArrayUrl: "https://b.lab", secondaryArrayToken: "t", purePgName: "limited",
-      replicationIntervalSeconds: 5, rpoMinutes: 5 } }) { id } }`);
-    for (let i = 0; i < 2; i++) await bootVm(lab.sites.boston!, tokens.boston!, `limited-${i}`);
-    await gql(
-      'mutation { addMembers(input: { protectionGroup: "limited", servers: ["limited-0", "limited-1"] }) { id } }',
-    );
-    const joined = Date.now();
-    await until(
-      'a recovery point of both members',
-      async () => {
-        const { recoveryPoints } = await gql<{ recoveryPoints: { complete: boolean; createdAt: string }[] }>(
-          '{ recoveryPoints(protectionGroup: "limited") { complete createdAt } }',
-        );
-        return recoveryPoints.some((p) => p.complete && Date.parse(p.createdAt) > joined);
-      },
-      120_000,
-    );
+    await groupOfNewVms(lab, tokens, gql, 'limited', 2);
     const before = (await refusals('boston')) + (await refusals('seattle'));
 
     const { testFailover } = await gql<{ testFailover: Json }>(
