@@ -61,9 +61,16 @@ export class Coordinator extends GroupChanges {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.monitor.stop();
+    for (const timer of this.resyncLater.values()) clearTimeout(timer);
+    this.resyncLater.clear();
     await this.engine.stop();
   }
+
+  /** Re-syncs of a returned site waiting for its groups' running operations, by site name. */
+  private readonly resyncLater = new Map<string, ReturnType<typeof setTimeout>>();
+  private stopping = false;
 
   // ---- operations ----
 
@@ -362,6 +369,7 @@ export class Coordinator extends GroupChanges {
    */
   async resyncSite(site: SiteRecord): Promise<string[]> {
     const started: string[] = [];
+    const busy: string[] = [];
     try {
       const heads = new Map<string, Map<string, ReplicaHead>>();
       await Promise.all(
@@ -382,10 +390,28 @@ export class Coordinator extends GroupChanges {
           started.push(op.id);
         } catch (err) {
           if (!isProtectorError(err, 'OPERATION_IN_PROGRESS')) throw err;
+          busy.push(g.name);
         }
       }
     } catch (err) {
       this.opts.log('WARNING', `re-sync of site ${site.name} failed: ${(err as Error).message}`);
+    }
+    // A group whose operation was still running (an unplanned failover that went on without this
+    // site) is out of sync once it ends: look again, until no group of the site waits for one.
+    clearTimeout(this.resyncLater.get(site.name));
+    this.resyncLater.delete(site.name);
+    if (busy.length && !this.stopping) {
+      const seconds = Math.max(1, Math.round(this.opts.healthIntervalMs / 1000));
+      this.opts.log(
+        'INFO',
+        `re-sync of site ${site.name}: ${busy.join(', ')} still running an operation; looking again in ${seconds} s`,
+      );
+      const timer = setTimeout(() => {
+        this.resyncLater.delete(site.name);
+        void this.resyncSite(site);
+      }, seconds * 1000);
+      timer.unref?.();
+      this.resyncLater.set(site.name, timer);
     }
     return started;
   }
